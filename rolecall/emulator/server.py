@@ -1,0 +1,134 @@
+"""The embedded target's HTTP front: one port, every service, like moto server.
+
+Each request is read once into a `Call` and routed:
+
+- `/_rolecall/...`             the emulator's control endpoints (health, clock)
+- cognito-identity (any call)  rolecall's own identity-pool service
+- STS AssumeRoleWithWebIdentity, and GetCallerIdentity signed by an issued session
+                               rolecall's own STS
+- DynamoDB signed by an issued session
+                               signature and IAM check here, then moto serves the data
+- everything else              moto, unchanged (admin calls: provisioning, cognito-idp)
+
+Errors from rolecall's services are `AwsError`s rendered in the called service's
+protocol; an unexpected exception becomes an AWS-shaped InternalFailure (and is
+printed), never a hang.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import traceback
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
+from werkzeug.wrappers import Request, Response
+
+from rolecall.emulator import sigv4
+from rolecall.emulator.cognitoidentity import responses as cognito_identity
+from rolecall.emulator.dynamodb import authorize as dynamodb_authorize
+from rolecall.emulator.errors import AwsError, json_body, query_body
+from rolecall.emulator.state import EmulatorState
+from rolecall.emulator.sts import responses as sts
+from rolecall.emulator.wire import Call
+
+log = logging.getLogger("rolecall.emulator")
+
+StartResponse = Callable[..., Any]
+
+COGNITO_IDENTITY_PREFIX = "AWSCognitoIdentityService."
+DYNAMODB_PREFIX = "DynamoDB_20120810."
+JSON_1_0 = "application/x-amz-json-1.0"
+JSON_1_1 = "application/x-amz-json-1.1"
+
+
+class EmulatorApp:
+    """WSGI application: rolecall's services in front of moto's."""
+
+    def __init__(self, state: EmulatorState) -> None:
+        self.state = state
+        self.moto = DomainDispatcherApplication(create_backend_app)
+
+    def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        body = request.get_data(cache=True)
+        call = Call(
+            method=request.method,
+            scheme=request.scheme,
+            host=request.host,
+            path=request.path,
+            query_string=request.query_string.decode(),
+            headers=request.headers,
+            body=body,
+            environ=environ,
+        )
+        response = self.handle(call)
+        if response is None:  # not ours: moto serves it from the same bytes
+            environ["wsgi.input"] = io.BytesIO(body)
+            environ["CONTENT_LENGTH"] = str(len(body))
+            return self.moto(environ, start_response)
+        return response(environ, start_response)
+
+    def handle(self, call: Call) -> Response | None:
+        """Route one call; None means "let moto answer"."""
+        protocol = _protocol_of(call)
+        try:
+            return self._route(call)
+        except AwsError as error:
+            return _error_response(error, protocol)
+        except Exception:  # a bug in the emulator must still answer like AWS would
+            log.error("emulator failure on %s %s\n%s", call.method, call.operation,
+                      traceback.format_exc())
+            return _error_response(
+                AwsError("InternalFailure", "The emulator failed to process the request", 500),
+                protocol,
+            )
+
+    def _route(self, call: Call) -> Response | None:
+        if call.path.startswith("/_rolecall/"):
+            return self._control(call)
+        if call.target.startswith(COGNITO_IDENTITY_PREFIX):
+            result = cognito_identity.handle(self.state, call)
+            return Response(json.dumps(result), 200, content_type=JSON_1_1)
+        if call.operation == "AssumeRoleWithWebIdentity" and not call.target:
+            return Response(sts.handle(self.state, call), 200, content_type="text/xml")
+        session = self.state.find_session(call.access_key_id or "")
+        if session is None:
+            return None  # admin (or unsigned) call: moto's business
+        sigv4.verify(call, session, self.state)
+        if call.operation == "GetCallerIdentity" and not call.target:
+            return Response(sts.handle(self.state, call), 200, content_type="text/xml")
+        if call.target.startswith(DYNAMODB_PREFIX):
+            dynamodb_authorize.authorize(self.state, call, session)
+            return None  # authorized: moto serves the data
+        return None
+
+    def _control(self, call: Call) -> Response:
+        """Emulator-only endpoints. They exist only here, never on AWS."""
+        if call.path == "/_rolecall/health":
+            return Response(json.dumps({"ok": True}), 200, content_type="application/json")
+        if call.path == "/_rolecall/clock" and call.method == "POST":
+            seconds = call.json().get("advance", 0)
+            if not isinstance(seconds, int | float) or seconds < 0:
+                raise AwsError("ValidationException", "advance must be a non-negative number")
+            self.state.clock.advance(float(seconds))
+            return Response(json.dumps({"now": self.state.clock.now()}), 200,
+                            content_type="application/json")
+        raise AwsError("UnknownOperationException", f"no control endpoint {call.path}", 404)
+
+
+def _protocol_of(call: Call) -> str:
+    if call.target or call.path.startswith("/_rolecall/"):
+        return "json"
+    return "query"
+
+
+def _error_response(error: AwsError, protocol: str) -> Response:
+    if protocol == "query":
+        return Response(query_body(error), error.status, content_type="text/xml")
+    response = Response(json_body(error), error.status, content_type=JSON_1_1)
+    response.headers["x-amzn-ErrorType"] = error.code
+    return response

@@ -1,0 +1,91 @@
+"""What the emulator remembers beyond moto's own backends.
+
+moto keeps user pools, IAM roles and DynamoDB tables (its backends are global
+to the process, so the emulator reads them in place). This module holds what
+moto does not have: the sessions the emulator issued (so later calls signed
+with them can be authorized and answered by GetCallerIdentity), the clock, and
+the switched-on faults.
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from rolecall.emulator.clock import Clock
+from rolecall.emulator.faults import Faults
+
+ACCOUNT_ID = "123456789012"  # moto's default account; every emulated resource lives here
+
+
+@dataclass
+class Session:
+    """Temporary credentials the emulator handed out for an assumed role."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+    role_arn: str
+    session_name: str
+    expiration: float
+    # Extra policies that narrow the role's permissions: the classic flow's `Policy`
+    # parameter, or the guest scope-down policy (SPEC D1, E5).
+    session_policies: list[dict[str, Any]] = field(default_factory=list)
+    # Request-context keys known for this session, used for policy variables and
+    # conditions, e.g. {"cognito-identity.amazonaws.com:sub": ["eu-west-1:..."]}.
+    context: dict[str, list[str]] = field(default_factory=dict)
+
+    @property
+    def role_name(self) -> str:
+        return self.role_arn.rsplit("/", 1)[-1]
+
+    @property
+    def assumed_role_arn(self) -> str:
+        """`arn:aws:sts::<account>:assumed-role/<role name>/<session name>` (SPEC E13)."""
+        account = self.role_arn.split(":")[4]
+        return f"arn:aws:sts::{account}:assumed-role/{self.role_name}/{self.session_name}"
+
+
+class EmulatorState:
+    """Everything the emulator's own services share. One per emulator."""
+
+    def __init__(self, clock: Clock | None = None, faults: Faults | None = None) -> None:
+        self.clock = clock or Clock()
+        self.faults = faults or Faults()
+        self._sessions: dict[str, Session] = {}
+        self._lock = threading.Lock()
+
+    def issue_session(
+        self,
+        role_arn: str,
+        session_name: str,
+        duration_seconds: int = 3600,
+        session_policies: list[dict[str, Any]] | None = None,
+        context: dict[str, list[str]] | None = None,
+    ) -> Session:
+        """Mint credentials for `role_arn`; they expire `duration_seconds` from now."""
+        session = Session(
+            access_key_id="ASIA" + secrets.token_hex(8).upper(),
+            secret_access_key=secrets.token_urlsafe(30),
+            session_token="IQoJ" + secrets.token_urlsafe(120),
+            role_arn=role_arn,
+            session_name=session_name,
+            expiration=self.clock.now() + duration_seconds,
+            session_policies=list(session_policies or []),
+            context=dict(context or {}),
+        )
+        with self._lock:
+            self._sessions[session.access_key_id] = session
+        return session
+
+    def find_session(self, access_key_id: str) -> Session | None:
+        """The session behind an access key, or None when the key is not one the emulator issued."""
+        with self._lock:
+            return self._sessions.get(access_key_id)
+
+    def is_expired(self, session: Session) -> bool:
+        if self.faults.on("session-never-expires"):
+            return False
+        return self.clock.now() >= session.expiration
