@@ -31,7 +31,7 @@ from rolecall.emulator import sigv4
 from rolecall.emulator.cognitoidentity import responses as cognito_identity
 from rolecall.emulator.dynamodb import authorize as dynamodb_authorize
 from rolecall.emulator.errors import AwsError, json_body, query_body
-from rolecall.emulator.state import EmulatorState
+from rolecall.emulator.state import CURRENT, EmulatorState
 from rolecall.emulator.sts import responses as sts
 from rolecall.emulator.wire import Call
 
@@ -69,7 +69,12 @@ class EmulatorApp:
         if response is None:  # not ours: moto serves it from the same bytes
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
-            return self.moto(environ, start_response)
+            token = CURRENT.set(self.state)
+            try:
+                # moto renders the whole response inside this call (Flask, no streaming)
+                return list(self.moto(environ, start_response))
+            finally:
+                CURRENT.reset(token)
         return response(environ, start_response)
 
     def handle(self, call: Call) -> Response | None:

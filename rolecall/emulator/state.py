@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -89,3 +90,9 @@ class EmulatorState:
         if self.faults.on("session-never-expires"):
             return False
         return self.clock.now() >= session.expiration
+
+
+# The state of the emulator serving the current request. moto code that rolecall
+# patches (token minting, sign-out) runs inside moto's request handling and has no
+# other way to know which emulator (and so which faults and clock) it serves.
+CURRENT: ContextVar[EmulatorState] = ContextVar("rolecall_emulator_state")
