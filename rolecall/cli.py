@@ -1,0 +1,102 @@
+"""`rolecall` command line: the embedded target, the sweeper, and the evidence tools.
+
+    rolecall emulator [--port 4566] [--fault NAME ...] [--list-faults]
+    rolecall sweep [--target aws|emulated] [--older-than 24h] [--delete]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import re
+import signal
+import sys
+import threading
+from datetime import timedelta
+
+from rolecall import targets
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="rolecall", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    emulator = commands.add_parser("emulator", help="run the embedded AWS endpoint")
+    emulator.add_argument("--host", default="127.0.0.1")
+    emulator.add_argument("--port", type=int, default=4566)
+    emulator.add_argument("--fault", action="append", default=[],
+                          help="switch on a named deviation from AWS (repeatable)")
+    emulator.add_argument("--list-faults", action="store_true", help="print the fault catalogue")
+    emulator.set_defaults(handler=_emulator)
+
+    sweep = commands.add_parser("sweep", help="list (or delete) resources left by old runs")
+    sweep.add_argument("--target", choices=["aws", "emulated"], default="aws")
+    sweep.add_argument("--aws-account-id", default=None)
+    sweep.add_argument("--region", default=None)
+    sweep.add_argument("--endpoint-url", default=None)
+    sweep.add_argument("--older-than", default="24h", type=_duration,
+                       help="only resources created longer ago than this (e.g. 30m, 6h, 2d)")
+    sweep.add_argument("--delete", action="store_true", help="delete them (default: only list)")
+    sweep.set_defaults(handler=_sweep)
+
+    args = parser.parse_args(argv)
+    try:
+        return int(args.handler(args))
+    except (targets.TargetError, ValueError) as exc:
+        print(f"rolecall {args.command}: {exc}", file=sys.stderr)
+        return 2
+
+
+def _duration(text: str) -> timedelta:
+    match = re.fullmatch(r"(\d+)([smhd])", text.strip())
+    if not match:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a duration; write e.g. 30m, 6h or 2d")
+    unit = {"s": "seconds", "m": "minutes", "h": "hours", "d": "days"}[match.group(2)]
+    return timedelta(**{unit: int(match.group(1))})
+
+
+def _emulator(args: argparse.Namespace) -> int:
+    from rolecall.emulator import Emulator
+    from rolecall.emulator.faults import CATALOGUE
+
+    if args.list_faults:
+        for fault in CATALOGUE:
+            mark = " (critical)" if fault.critical else ""
+            print(f"{fault.name:34} {fault.rule:4} {fault.description}{mark}")
+        return 0
+    running = Emulator(host=args.host, port=args.port, faults=args.fault).start()
+    faults = f" with faults: {', '.join(args.fault)}" if args.fault else ""
+    print(f"rolecall emulator listening on {running.endpoint}{faults}", flush=True)
+    print("point any AWS client at it with --endpoint-url and any access keys; Ctrl-C stops it",
+          flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    with contextlib.suppress(KeyboardInterrupt):
+        stop.wait()
+    running.stop()
+    print("rolecall emulator stopped", flush=True)
+    return 0
+
+
+def _sweep(args: argparse.Namespace) -> int:
+    from rolecall import provision
+
+    if args.target == "emulated":
+        if not args.endpoint_url:
+            raise ValueError("--target emulated needs --endpoint-url of a running emulator")
+        target = targets.emulated(args.endpoint_url)
+    else:
+        target = targets.aws(args.aws_account_id, args.region, args.endpoint_url)
+    leftovers = provision.sweep(target, args.older_than, delete=args.delete)
+    verb = "deleted" if args.delete else "found"
+    for left in leftovers:
+        print(json.dumps(left.as_dict()))
+    print(f"{verb} {len(leftovers)} tagged resource(s) older than {args.older_than}",
+          file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

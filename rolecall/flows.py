@@ -1,0 +1,197 @@
+"""The ways a user gets AWS credentials out of an identity pool.
+
+- enhanced: GetId, then GetCredentialsForIdentity (optionally with CustomRoleArn)
+- classic:  GetId, GetOpenIdToken, then STS AssumeRoleWithWebIdentity on a role
+            of the caller's choosing (SPEC C5: the escalation path)
+- guest:    GetId and GetCredentialsForIdentity with no Logins
+
+Every flow ends in an `Issued` (credentials, plus the role they really belong to,
+asked of STS GetCallerIdentity) or a `Refused` (the AWS error code), or an
+`Errored` when something other than AWS's answer got in the way. Tokens and
+keys stay in memory; nothing here logs them.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import jwt
+from botocore.exceptions import BotoCoreError, ClientError
+
+from rolecall.provision import RunSecrets, Stack
+from rolecall.targets import Target
+
+CLASSIC_SESSION_NAME = "rolecall-classic"
+
+
+@dataclass
+class Issued:
+    role_arn: str  # the role of the session ARN GetCallerIdentity answered
+    session_arn: str
+    credentials: dict[str, str] = field(repr=False)  # secret: never logged or written
+    identity_id: str | None
+    request_ids: list[str]
+
+
+@dataclass
+class Refused:
+    code: str
+    message: str
+    request_ids: list[str]
+
+
+@dataclass
+class Errored:
+    """Not an answer from AWS (network, local failure): never to be read as a refusal."""
+
+    reason: str
+    request_ids: list[str]
+
+
+Result = Issued | Refused | Errored
+
+
+class _Trail:
+    """Collects the AWS request ids of one flow, for the evidence."""
+
+    def __init__(self) -> None:
+        self.ids: list[str] = []
+
+    def __call__(self, response: dict[str, Any]) -> dict[str, Any]:
+        request_id = response.get("ResponseMetadata", {}).get("RequestId")
+        if request_id:
+            self.ids.append(request_id)
+        return response
+
+
+def _failure(exc: Exception, trail: _Trail) -> Refused | Errored:
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        request_id = exc.response.get("ResponseMetadata", {}).get("RequestId")
+        if request_id:
+            trail.ids.append(request_id)
+        return Refused(error.get("Code", "Unknown"), error.get("Message", ""), trail.ids)
+    return Errored(f"{type(exc).__name__}", trail.ids)
+
+
+class Flows:
+    """Credential flows for one provisioned stack; sign-ins and results are cached per process."""
+
+    def __init__(self, target: Target, stack: Stack, secrets: RunSecrets) -> None:
+        self.target = target
+        self.stack = stack
+        self.secrets = secrets
+        self.idp = target.anonymous("cognito-idp")
+        self.identity = target.anonymous("cognito-identity")
+        self.sts = target.anonymous("sts")
+        self._tokens: dict[str, dict[str, str]] = {}
+        self._results: dict[tuple[str, ...], Result] = {}
+        self._clients: dict[str, Any] = {}
+        self._jwks: jwt.PyJWKClient | None = None
+        self._lock = threading.Lock()
+
+    # -- sign-in -------------------------------------------------------------------------
+    def tokens(self, user: str) -> dict[str, str]:
+        """The user's IdToken and AccessToken from USER_PASSWORD_AUTH (cached)."""
+        if user not in self._tokens:
+            auth = self.idp.initiate_auth(
+                ClientId=self.stack.client_id, AuthFlow="USER_PASSWORD_AUTH",
+                AuthParameters={"USERNAME": self.stack.users[user],
+                                "PASSWORD": self.secrets.password(self.stack.scenario, user)})
+            result = auth["AuthenticationResult"]
+            self._tokens[user] = {"IdToken": result["IdToken"],
+                                  "AccessToken": result["AccessToken"]}
+        return self._tokens[user]
+
+    def verified_claims(self, user: str) -> dict[str, Any]:
+        """The user's ID token, verified with pyjwt against the pool's JWKS (SPEC G9).
+
+        Signature (RS256, key from `<iss>/.well-known/jwks.json`), issuer, audience
+        (the app client) and expiry are all checked; a failure raises jwt's error.
+        """
+        token = self.tokens(user)["IdToken"]
+        issuer = f"https://{self.stack.provider_name}"
+        if self._jwks is None:
+            base = self.target.endpoint_url or issuer
+            self._jwks = jwt.PyJWKClient(f"{base}/{self.stack.user_pool_id}/.well-known/jwks.json"
+                                         if self.target.endpoint_url else
+                                         f"{issuer}/.well-known/jwks.json")
+        key = self._jwks.get_signing_key_from_jwt(token)
+        return dict(jwt.decode(token, key.key, algorithms=["RS256"], audience=self.stack.client_id,
+                               issuer=issuer))
+
+    def dynamodb(self, issued: Issued) -> Any:
+        """A DynamoDB client signed with these credentials (one per credential, reused)."""
+        key = issued.credentials["AccessKeyId"]
+        with self._lock:
+            if key not in self._clients:
+                self._clients[key] = self.target.as_credentials("dynamodb", issued.credentials)
+            return self._clients[key]
+
+    def logins(self, user: str) -> dict[str, str]:
+        return {self.stack.provider_name: self.tokens(user)["IdToken"]}
+
+    # -- flows ---------------------------------------------------------------------------
+    def enhanced(self, variant: str, user: str, custom_role: str | None = None) -> Result:
+        key = ("enhanced", variant, user, custom_role or "")
+        return self._cached(key, lambda: self._enhanced(variant, self.logins(user), custom_role))
+
+    def guest(self, variant: str) -> Result:
+        return self._cached(("guest", variant), lambda: self._enhanced(variant, None, None))
+
+    def classic(self, variant: str, user: str, role: str) -> Result:
+        return self._cached(("classic", variant, user, role),
+                            lambda: self._classic(variant, user, role))
+
+    def _cached(self, key: tuple[str, ...], run: Any) -> Result:
+        with self._lock:
+            if key not in self._results:
+                self._results[key] = run()
+            return self._results[key]
+
+    def _enhanced(self, variant: str, logins: dict[str, str] | None,
+                  custom_role: str | None) -> Result:
+        trail = _Trail()
+        pool_id = self.stack.identity_pools[variant]
+        with_logins = {"Logins": logins} if logins else {}
+        try:
+            identity_id = trail(self.identity.get_id(IdentityPoolId=pool_id, **with_logins))[
+                "IdentityId"]
+            extra = {"CustomRoleArn": self.stack.roles[custom_role]} if custom_role else {}
+            answer = trail(self.identity.get_credentials_for_identity(
+                IdentityId=identity_id, **with_logins, **extra))
+        except (ClientError, BotoCoreError) as exc:
+            return _failure(exc, trail)
+        return self._who(answer["Credentials"], identity_id, trail)
+
+    def _classic(self, variant: str, user: str, role: str) -> Result:
+        trail = _Trail()
+        pool_id = self.stack.identity_pools[variant]
+        logins = self.logins(user)
+        try:
+            identity_id = trail(self.identity.get_id(IdentityPoolId=pool_id, Logins=logins))[
+                "IdentityId"]
+            token = trail(self.identity.get_open_id_token(IdentityId=identity_id,
+                                                          Logins=logins))["Token"]
+            answer = trail(self.sts.assume_role_with_web_identity(
+                RoleArn=self.stack.roles[role], RoleSessionName=CLASSIC_SESSION_NAME,
+                WebIdentityToken=token))
+        except (ClientError, BotoCoreError) as exc:
+            return _failure(exc, trail)
+        credentials = answer["Credentials"]
+        return self._who({"AccessKeyId": credentials["AccessKeyId"],
+                          "SecretKey": credentials["SecretAccessKey"],
+                          "SessionToken": credentials["SessionToken"]}, identity_id, trail)
+
+    def _who(self, credentials: dict[str, Any], identity_id: str, trail: _Trail) -> Result:
+        """Ask STS which role the credentials really are (SPEC E13)."""
+        try:
+            sts = self.target.as_credentials("sts", credentials)
+            arn = trail(sts.get_caller_identity())["Arn"]
+        except (ClientError, BotoCoreError) as exc:
+            return _failure(exc, trail)
+        role_name = arn.split("/")[1] if ":assumed-role/" in arn else arn
+        role_arn = next((a for a in self.stack.roles.values() if a.endswith(f"/{role_name}")), arn)
+        return Issued(role_arn, arn, dict(credentials), identity_id, trail.ids)

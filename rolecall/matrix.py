@@ -1,0 +1,161 @@
+"""Scenario -> the cells of the conformance matrix, each with its expectation and readable id.
+
+Three kinds of cell, one test module each in suites/:
+
+- ClaimsCell      `<scenario>-<user>`: the ID token's group and role claims (G2-G9)
+- CredentialCell  `<scenario>-<variant>-<flow>-<user>`: ISSUED(role) or REFUSED(code)
+- AccessCell      `<scenario>-<variant>-<flow>-<user>-<action>`: ALLOWED / DENIED
+
+`flow` reads `enhanced`, `custom=<role>` (enhanced with CustomRoleArn),
+`classic=<role>` (AssumeRoleWithWebIdentity on that role) or `guest`.
+Access cells exist for every credential the oracle expects to be issued.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from rolecall import oracle
+from rolecall.flows import Flows, Issued, Refused, Result
+from rolecall.oracle import Outcome
+from rolecall.probes import PROBES, Probe
+from rolecall.provision import Stack
+from rolecall.scenario import Scenario
+
+
+@dataclass(frozen=True)
+class ClaimsCell:
+    scenario: Scenario
+    user: str
+    roles: tuple[str, ...]
+    preferred: str | None
+    rule: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.scenario.name}-{self.user}"
+
+
+@dataclass(frozen=True)
+class CredentialCell:
+    scenario: Scenario
+    variant: str
+    flow: str  # enhanced | classic | guest
+    user: str | None  # None for guests
+    role: str | None  # classic: the role asked for; enhanced: the CustomRoleArn
+    expected: Outcome
+
+    @property
+    def flow_label(self) -> str:
+        if self.flow == "classic":
+            return f"classic={self.role}"
+        if self.flow == "enhanced" and self.role:
+            return f"custom={self.role}"
+        return self.flow
+
+    @property
+    def id(self) -> str:
+        return f"{self.scenario.name}-{self.variant}-{self.flow_label}-{self.user or 'anonymous'}"
+
+    @property
+    def source(self) -> str:
+        """Where the expectation comes from: a stated one's source, else the spec rule."""
+        for stated in self.scenario.expect:
+            if (stated.user, stated.variant, stated.custom_role) == (
+                    self.user, self.variant, self.role) and self.flow == "enhanced":
+                return stated.source
+        return f"SPEC {self.expected.rule}"
+
+
+@dataclass(frozen=True)
+class AccessCell:
+    credential: CredentialCell
+    probe: Probe
+    expected: str  # ALLOWED | DENIED
+    rule: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.credential.id}-{self.probe.action}"
+
+    @property
+    def source(self) -> str:
+        role = self.credential.expected.role
+        return self.credential.scenario.roles[role].source if role else ""
+
+
+def claims_cells(scenarios: list[Scenario]) -> list[ClaimsCell]:
+    cells = []
+    for scenario in scenarios:
+        for user in scenario.users:
+            preferred, rule = oracle.preferred_role(scenario, user)
+            cells.append(ClaimsCell(scenario, user, tuple(oracle.token_roles(scenario, user)),
+                                    preferred, rule))
+    return cells
+
+
+def credential_cells(scenarios: list[Scenario]) -> list[CredentialCell]:
+    return [cell for scenario in scenarios for cell in _credentials_of(scenario)]
+
+
+def _credentials_of(scenario: Scenario) -> Iterator[CredentialCell]:
+    for variant in scenario.variants:
+        if "enhanced" in scenario.flows:
+            for user in scenario.users:
+                yield CredentialCell(scenario, variant, "enhanced", user, None,
+                                     oracle.enhanced(scenario, variant, user))
+                for custom in scenario.variants[variant].custom_roles:
+                    yield CredentialCell(scenario, variant, "enhanced", user, custom,
+                                         oracle.enhanced(scenario, variant, user, custom))
+        if "classic" in scenario.flows:
+            for user in scenario.users:
+                for role in scenario.roles:
+                    yield CredentialCell(scenario, variant, "classic", user, role,
+                                         oracle.classic(scenario, variant, role))
+        if "guest" in scenario.flows:
+            yield CredentialCell(scenario, variant, "guest", None, None,
+                                 oracle.guest(scenario, variant))
+
+
+def access_cells(scenarios: list[Scenario]) -> list[AccessCell]:
+    cells = []
+    for credential in credential_cells(scenarios):
+        role = credential.expected.role
+        if not credential.expected.issued or role is None:
+            continue
+        for probe in PROBES:
+            verdict, rule = oracle.access(credential.scenario, role, probe.needs,
+                                          guest_session=credential.flow == "guest")
+            cells.append(AccessCell(credential, probe, verdict, rule))
+    return cells
+
+
+# --- running a cell -----------------------------------------------------------------------
+
+def obtain(flows: Flows, cell: CredentialCell) -> Result:
+    """Take the cell's credential path (cached per process by Flows)."""
+    if cell.flow == "guest":
+        return flows.guest(cell.variant)
+    assert cell.user is not None
+    if cell.flow == "classic":
+        assert cell.role is not None
+        return flows.classic(cell.variant, cell.user, cell.role)
+    return flows.enhanced(cell.variant, cell.user, cell.role)
+
+
+def observed_outcome(result: Result, stack: Stack) -> str:
+    """ISSUED(<logical role>) / REFUSED(<code>) / ERROR(<reason>), in the oracle's words."""
+    if isinstance(result, Issued):
+        return f"ISSUED({stack.role_of(result.role_arn)})"
+    if isinstance(result, Refused):
+        return f"REFUSED({result.code})"
+    return f"ERROR({result.reason})"
+
+
+def mismatch(cell_id: str, expected: object, observed: object, rule: str, source: str,
+             detail: str = "") -> str:
+    """The failure message of a cell: expected vs observed, the rule and the source."""
+    text = (f"{cell_id}: expected {expected}, observed {observed} "
+            f"[SPEC {rule}; expectation source: {source or 'spec'}]")
+    return f"{text}\n  {detail}" if detail else text

@@ -1,0 +1,229 @@
+"""What AWS should do, by the spec: expected roles, credential outcomes and access.
+
+The oracle is the suite's reading of ../shared/SPEC.md. It works on a scenario's
+logical names (roles by their scenario key, not ARNs) and returns every answer
+with the SPEC rule that decided it, so a failing cell can say *why* it expected
+what it expected. It never talks to AWS.
+
+It also cross-checks the expectations a scenario states: a stated role that
+contradicts the spec fails the scenario at load time (`check`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+from rolecall.scenario import IAM_ACTIONS, Rule, Scenario, ScenarioError
+
+GUEST_SCOPE_DOWN_SERVICES = ("dynamodb",)  # SPEC E5: DynamoDB is in the list (assumed, pinned)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A credential outcome: ISSUED(role) or REFUSED(error code), with the deciding rule."""
+
+    issued: bool
+    role: str | None  # logical role name when issued
+    code: str | None  # AWS error code when refused
+    rule: str
+
+    def __str__(self) -> str:
+        return f"ISSUED({self.role})" if self.issued else f"REFUSED({self.code})"
+
+    def same_as(self, other: Outcome) -> bool:
+        return (self.issued, self.role, self.code) == (other.issued, other.role, other.code)
+
+
+def issued(role: str, rule: str) -> Outcome:
+    return Outcome(True, role, None, rule)
+
+
+def refused(code: str, rule: str) -> Outcome:
+    return Outcome(False, None, code, rule)
+
+
+# --- ID token claims (SPEC G2-G7) -------------------------------------------------------
+
+def token_roles(scenario: Scenario, user: str) -> list[str]:
+    """Logical roles in `cognito:roles` (G3): roles of the user's groups that have one."""
+    roles: list[str] = []
+    for group in scenario.users[user].groups:
+        role = scenario.groups[group].role
+        if role and role not in roles:
+            roles.append(role)
+    return roles
+
+
+def preferred_role(scenario: Scenario, user: str) -> tuple[str | None, str]:
+    """`cognito:preferred_role` (G4-G7) and the rule that decides it."""
+    candidates = [scenario.groups[g] for g in scenario.users[user].groups]
+    candidates = [g for g in candidates if g.role]  # G7: role-less groups take no part
+    distinct = {g.role for g in candidates}
+    if not distinct:
+        return None, "G3"
+    if len(distinct) == 1:
+        return distinct.pop(), "G6"
+    numbered = [g for g in candidates if g.precedence is not None]
+    best = min(g.precedence for g in numbered) if numbered else None  # G4: a number beats null
+    tied = [g for g in candidates if g.precedence == best]
+    tied_roles = {g.role for g in tied}
+    if len(tied) > 1:
+        rule = "G5" if best is not None else "G5 (null = null)"
+        return (tied_roles.pop(), rule) if len(tied_roles) == 1 else (None, rule)
+    return tied[0].role, "G7" if _hidden_by_roleless(scenario, user, best) else "G4"
+
+
+def _hidden_by_roleless(scenario: Scenario, user: str, best: int | None) -> bool:
+    """Would a role-less group have won on precedence had it counted? (G7 decides then.)"""
+    roleless = [scenario.groups[g].precedence for g in scenario.users[user].groups
+                if not scenario.groups[g].role and scenario.groups[g].precedence is not None]
+    return any(best is None or p <= best for p in roleless if p is not None)
+
+
+def claims(scenario: Scenario, user: str) -> dict[str, object]:
+    """The ID-token claims a rule can look at, as the user pool would issue them."""
+    found: dict[str, object] = {"cognito:username": user}
+    groups = scenario.users[user].groups
+    if groups:
+        found["cognito:groups"] = list(groups)
+    found.update(scenario.users[user].attributes)
+    return found
+
+
+# --- enhanced flow (SPEC E4-E12) --------------------------------------------------------
+
+def enhanced(scenario: Scenario, variant: str, user: str, custom_role: str | None = None) -> Outcome:
+    """GetCredentialsForIdentity for an authenticated user."""
+    mapping = scenario.variants[variant].mapping
+    authenticated = scenario.identity_pool.authenticated_role
+    if mapping is None:  # E6
+        choice = (issued(authenticated, "E6") if authenticated
+                  else refused("InvalidIdentityPoolConfigurationException", "E6"))
+    elif mapping.type == "Token":
+        choice = _token_mapping(scenario, user, custom_role, mapping.ambiguous)
+    else:
+        choice = _rules_mapping(scenario, user, mapping.rules, mapping.ambiguous)
+    return _trusted(scenario, choice, "authenticated")
+
+
+def _token_mapping(scenario: Scenario, user: str, custom_role: str | None,
+                   ambiguous: str) -> Outcome:
+    roles = token_roles(scenario, user)
+    if custom_role is not None:  # E7a
+        return (issued(custom_role, "E7a") if custom_role in roles
+                else refused("NotAuthorizedException", "E7a"))
+    preferred, _ = preferred_role(scenario, user)
+    if preferred:  # E7b
+        return issued(preferred, "E7b")
+    return _ambiguous(scenario, ambiguous, "E8" if not roles else "E7c")
+
+
+def _ambiguous(scenario: Scenario, resolution: str, rule: str) -> Outcome:
+    if resolution == "Deny":  # E12
+        return refused("NotAuthorizedException", rule)
+    role = scenario.identity_pool.authenticated_role
+    return issued(role, rule) if role else refused("InvalidIdentityPoolConfigurationException", rule)
+
+
+def rule_matches(rule: Rule, claims_: dict[str, object]) -> bool:
+    """One role-mapping rule against the token's claims (E9, E10)."""
+    if rule.claim not in claims_:
+        return False  # E9: a missing claim never matches, not even NotEqual
+    value = claims_[rule.claim]
+    values = [str(v) for v in value] if isinstance(value, list) else [str(value)]
+    if rule.match == "Equals":
+        return rule.value in values
+    if rule.match == "NotEqual":
+        return rule.value not in values
+    if rule.match == "Contains":
+        return any(rule.value in v for v in values)
+    return any(v.startswith(rule.value) for v in values)
+
+
+def _rules_mapping(scenario: Scenario, user: str, rules: list[Rule], ambiguous: str) -> Outcome:
+    user_claims = claims(scenario, user)
+    for rule in rules:  # E9: first match wins
+        if rule_matches(rule, user_claims):
+            return issued(rule.role, "E10" if isinstance(user_claims.get(rule.claim), list)
+                          else "E9")
+    return _ambiguous(scenario, ambiguous, "E9")
+
+
+def guest(scenario: Scenario, variant: str) -> Outcome:
+    """GetId + GetCredentialsForIdentity with no Logins (E4, E5)."""
+    if not scenario.pool_setting(variant, "allow_unauthenticated"):
+        return refused("NotAuthorizedException", "E4")
+    role = scenario.identity_pool.unauthenticated_role
+    if role is None:
+        return refused("InvalidIdentityPoolConfigurationException", "E5")
+    return _trusted(scenario, issued(role, "E5"), "unauthenticated")
+
+
+def _trusted(scenario: Scenario, choice: Outcome, amr: str) -> Outcome:
+    """E11: the chosen role must trust the pool, or the pool's configuration is invalid."""
+    if choice.issued and choice.role and not trusts(scenario, choice.role, amr):
+        return refused("InvalidIdentityPoolConfigurationException", "E11")
+    return choice
+
+
+def trusts(scenario: Scenario, role: str, amr: str) -> bool:
+    """Does the role's trust policy admit an identity of this stack's pools (T1, T2)?"""
+    trust = scenario.roles[role].trust
+    if trust.aud == "other":
+        return False
+    return trust.amr in ("none", "any", amr)
+
+
+# --- classic flow (SPEC C1-C6) ----------------------------------------------------------
+
+def classic_gate(scenario: Scenario, variant: str) -> Outcome | None:
+    """GetOpenIdToken: None when it succeeds, else the refusal (C1-C3)."""
+    allow = scenario.pool_setting(variant, "allow_classic_flow")
+    if allow is False:
+        return refused("InvalidParameterException", "C1")
+    if scenario.variants[variant].mapping is not None:
+        return refused("InvalidParameterException", "C3")
+    return None
+
+
+def classic(scenario: Scenario, variant: str, role: str) -> Outcome:
+    """AssumeRoleWithWebIdentity on `role` with an authenticated OIDC token (C5, C6)."""
+    gate = classic_gate(scenario, variant)
+    if gate is not None:
+        return gate
+    if not trusts(scenario, role, "authenticated"):
+        return refused("AccessDenied", "C6")
+    return issued(role, "C5")
+
+
+# --- access (SPEC D1-D5, E5) ------------------------------------------------------------
+
+Verdict = Literal["ALLOWED", "DENIED", "ERROR"]
+
+
+def access(scenario: Scenario, role: str, needs: tuple[str, ...], guest_session: bool = False
+           ) -> tuple[Verdict, str]:
+    """Expected verdict of a probe that needs IAM actions `needs`, made with `role`'s session."""
+    allowed = set(scenario.roles[role].allowed)
+    if guest_session and "dynamodb" not in GUEST_SCOPE_DOWN_SERVICES:
+        return "DENIED", "E5"
+    missing = [a for a in needs if a not in allowed]
+    assert all(a in IAM_ACTIONS for a in needs)
+    return ("DENIED", "D1") if missing else ("ALLOWED", "D1")
+
+
+# --- cross-check of stated expectations -------------------------------------------------
+
+def check(scenario: Scenario) -> None:
+    """Fail the scenario when a stated role contradicts the spec (names file, user, rule)."""
+    for n, stated in enumerate(scenario.expect):
+        expected = enhanced(scenario, stated.variant, stated.user, stated.custom_role)
+        declared = (issued(stated.role, expected.rule) if stated.role
+                    else refused(stated.refused or "", expected.rule))
+        if not declared.same_as(expected):
+            raise ScenarioError(
+                scenario.file, f"expect[{n}] (user {stated.user}, variant {stated.variant})",
+                f"states {declared} but SPEC rule {expected.rule} gives {expected}",
+                "correct the expectation, or the groups/mapping it depends on; if you believe "
+                "the spec is wrong, say so in the spec, not in the scenario")

@@ -1,0 +1,114 @@
+"""DynamoDB probes: one small, harmless call per action, read as ALLOWED / DENIED / ERROR.
+
+Each probe says which IAM actions it needs (SPEC D5): TransactWriteItems with a
+Put needs dynamodb:PutItem, a lone ConditionCheck needs ConditionCheckItem, and
+so on. Reads use the scenario's first seed item; writes touch only a probe item
+(`rolecall-probe`), so an allowed write never changes what the reads see.
+
+Verdicts (SPEC section 7): success is ALLOWED, AccessDeniedException is DENIED,
+anything else is ERROR and is never counted as DENIED.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from rolecall.provision import to_attribute_values
+from rolecall.scenario import Table
+
+Verdict = Literal["ALLOWED", "DENIED", "ERROR"]
+PROBE_VALUE = "rolecall-probe"
+
+
+@dataclass(frozen=True)
+class ProbeTarget:
+    """Where probes aim: the table's physical name and the keys to read and write."""
+
+    table: str
+    seed_key: dict[str, dict[str, str]]
+    probe_key: dict[str, dict[str, str]]
+    partition_key: str
+
+    @classmethod
+    def of(cls, table_name: str, table: Table) -> ProbeTarget:
+        keys = [table.partition_key.name] + ([table.sort_key.name] if table.sort_key else [])
+        seed = to_attribute_values({k: table.items[0][k] for k in keys})
+        probe = {k: ({"N": "987654321"} if spec.type == "N" else {"S": PROBE_VALUE})
+                 for k, spec in zip(keys, [table.partition_key, table.sort_key], strict=False)
+                 if spec is not None}
+        return cls(table_name, seed, probe, table.partition_key.name)
+
+
+@dataclass(frozen=True)
+class Probe:
+    action: str
+    needs: tuple[str, ...]  # the IAM actions this call requires
+    call: Callable[[Any, ProbeTarget], Any]
+
+
+@dataclass
+class Observation:
+    verdict: Verdict
+    code: str | None = None
+    message: str | None = None
+    request_id: str | None = None
+
+
+def _query(db: Any, t: ProbeTarget) -> Any:
+    return db.query(TableName=t.table, KeyConditionExpression="#pk = :pk",
+                    ExpressionAttributeNames={"#pk": t.partition_key},
+                    ExpressionAttributeValues={":pk": t.seed_key[t.partition_key]})
+
+
+def _update(db: Any, t: ProbeTarget) -> Any:
+    return db.update_item(TableName=t.table, Key=t.probe_key, UpdateExpression="SET #n = :n",
+                          ExpressionAttributeNames={"#n": "probed"},
+                          ExpressionAttributeValues={":n": {"S": "yes"}})
+
+
+def _condition_check(db: Any, t: ProbeTarget) -> Any:
+    return db.transact_write_items(TransactItems=[{"ConditionCheck": {
+        "TableName": t.table, "Key": t.seed_key,
+        "ConditionExpression": "attribute_exists(#pk)",
+        "ExpressionAttributeNames": {"#pk": t.partition_key}}}])
+
+
+PROBES: tuple[Probe, ...] = (
+    Probe("GetItem", ("GetItem",), lambda db, t: db.get_item(TableName=t.table, Key=t.seed_key)),
+    Probe("BatchGetItem", ("BatchGetItem",),
+          lambda db, t: db.batch_get_item(RequestItems={t.table: {"Keys": [t.seed_key]}})),
+    Probe("Query", ("Query",), _query),
+    Probe("Scan", ("Scan",), lambda db, t: db.scan(TableName=t.table, Limit=1)),
+    Probe("PutItem", ("PutItem",), lambda db, t: db.put_item(TableName=t.table, Item=t.probe_key)),
+    Probe("UpdateItem", ("UpdateItem",), _update),
+    Probe("DeleteItem", ("DeleteItem",),
+          lambda db, t: db.delete_item(TableName=t.table, Key=t.probe_key)),
+    Probe("BatchWriteItem", ("BatchWriteItem",), lambda db, t: db.batch_write_item(
+        RequestItems={t.table: [{"PutRequest": {"Item": t.probe_key}}]})),
+    Probe("ConditionCheckItem", ("ConditionCheckItem",), _condition_check),
+    Probe("TransactGetItems", ("GetItem",), lambda db, t: db.transact_get_items(
+        TransactItems=[{"Get": {"TableName": t.table, "Key": t.seed_key}}])),
+    Probe("TransactWriteItems", ("PutItem",), lambda db, t: db.transact_write_items(
+        TransactItems=[{"Put": {"TableName": t.table, "Item": t.probe_key}}])),
+    Probe("DescribeTable", ("DescribeTable",), lambda db, t: db.describe_table(TableName=t.table)),
+)
+BY_ACTION = {probe.action: probe for probe in PROBES}
+
+
+def run(probe: Probe, dynamodb: Any, target: ProbeTarget) -> Observation:
+    """Make the probe's call with a client signed by the credentials under test."""
+    try:
+        response = probe.call(dynamodb, target)
+    except ClientError as exc:
+        error = exc.response.get("Error", {})
+        request_id = exc.response.get("ResponseMetadata", {}).get("RequestId")
+        code = error.get("Code", "Unknown")
+        verdict: Verdict = "DENIED" if code == "AccessDeniedException" else "ERROR"
+        return Observation(verdict, code, error.get("Message", ""), request_id)
+    except BotoCoreError as exc:
+        return Observation("ERROR", type(exc).__name__, str(exc))
+    return Observation("ALLOWED", request_id=response.get("ResponseMetadata", {}).get("RequestId"))

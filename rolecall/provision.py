@@ -1,0 +1,455 @@
+"""Build a scenario's stack with boto3, and take it down again.
+
+Every resource is named `rc-<runid>-<scenario>-...` and tagged
+`rolecall:run=<runid>`. Each one is written to a journal the moment it exists,
+so teardown (reverse order) removes exactly what was made, even when a run dies
+half-way through provisioning. `sweep` finds tagged leftovers of runs that
+never got to tear down.
+
+Passwords are never stored: they are derived from the run's secret key, which
+lives only in memory (and is handed to pytest-xdist workers in memory).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import logging
+import os
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any, TypeVar
+
+from botocore.exceptions import ClientError
+from tenacity import (
+    before_sleep_log,
+    retry,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential,
+)
+
+from rolecall.scenario import Scenario
+from rolecall.targets import Target
+
+log = logging.getLogger("rolecall.provision")
+
+RUN_TAG = "rolecall:run"
+CREATED_TAG = "rolecall:created"
+FOREIGN_POOL = "us-east-1:00000000-0000-0000-0000-000000000000"  # Trust(aud="other")
+
+# IAM is eventually consistent: a group may not see a role created a second ago,
+# a pool may not accept a fresh role. These codes are retried, briefly and logged.
+TRANSIENT = {"InvalidParameterException", "InvalidParameterValueException", "Throttling",
+             "ThrottlingException", "TooManyRequestsException", "ConcurrentModification",
+             "ConcurrentModificationException", "LimitExceededException",
+             "ResourceInUseException"}
+GONE = {"ResourceNotFoundException", "NoSuchEntity", "NoSuchEntityException",
+        "UserPoolNotFoundException"}
+
+T = TypeVar("T")
+
+
+def _transient(exc: BaseException) -> bool:
+    return isinstance(exc, ClientError) and exc.response["Error"]["Code"] in TRANSIENT
+
+
+patiently = retry(retry=retry_if_exception(_transient), stop=stop_after_attempt(6),
+                  wait=wait_exponential(multiplier=0.5, max=8), reraise=True,
+                  before_sleep=before_sleep_log(log, logging.WARNING))
+
+
+@dataclass(frozen=True)
+class RunSecrets:
+    """The run's secret key. Passwords derive from it; it is never written anywhere."""
+
+    key: bytes
+
+    def password(self, scenario: str, user: str) -> str:
+        digest = hmac.new(self.key, f"{scenario}/{user}".encode(), hashlib.sha256).hexdigest()
+        return f"Rc!{digest[:24]}aA1"  # meets Cognito's default password policy
+
+
+@dataclass
+class Stack:
+    """What a provisioned scenario is called on the target. Holds no secrets."""
+
+    scenario: str
+    runid: str
+    region: str
+    account_id: str
+    table_name: str
+    table_arn: str
+    user_pool_id: str
+    client_id: str
+    provider_name: str
+    roles: dict[str, str] = field(default_factory=dict)  # logical name -> ARN
+    identity_pools: dict[str, str] = field(default_factory=dict)  # variant -> pool id
+    users: dict[str, str] = field(default_factory=dict)  # logical name -> username
+
+    def role_of(self, arn: str) -> str:
+        """The logical role name of an ARN (or of an assumed-role session ARN)."""
+        for name, role_arn in self.roles.items():
+            if arn == role_arn or arn.split("/")[-2:-1] == [role_arn.rsplit("/", 1)[-1]]:
+                return name
+        return f"<foreign:{arn.rsplit('/', 2)[-2] if '/' in arn else arn}>"
+
+    @property
+    def mapping_key(self) -> str:
+        return f"{self.provider_name}:{self.client_id}"
+
+
+class Journal:
+    """Append-only record of created resources, one JSON line each, fsynced."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def record(self, kind: str, ident: str, **extra: str) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self.path.open("a") as handle:
+            handle.write(json.dumps({"kind": kind, "id": ident, **extra}) + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    def entries(self) -> list[dict[str, str]]:
+        if not self.path.exists():
+            return []
+        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
+
+
+def physical_name(runid: str, scenario: str, logical: str, limit: int = 64) -> str:
+    """`rc-<runid>-<scenario>-<logical>`, shortened with a hash when over `limit`."""
+    name = f"rc-{runid}-{scenario}-{logical}"
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: limit - 9]}-{digest}"
+
+
+class Provisioner:
+    """Creates one scenario's stack on a target, journaling every resource."""
+
+    def __init__(self, target: Target, runid: str, secrets: RunSecrets, journal: Journal) -> None:
+        self.target = target
+        self.runid = runid
+        self.secrets = secrets
+        self.journal = journal
+        self.created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.idp = target.client("cognito-idp")
+        self.identity = target.client("cognito-identity")
+        self.iam = target.client("iam")
+        self.dynamodb = target.client("dynamodb")
+
+    def tags(self) -> dict[str, str]:
+        return {RUN_TAG: self.runid, CREATED_TAG: self.created}
+
+    def name(self, scenario: Scenario, logical: str, limit: int = 64) -> str:
+        return physical_name(self.runid, scenario.name, logical, limit)
+
+    def provision(self, scenario: Scenario) -> Stack:
+        """Build everything in dependency order; the journal knows each piece as it lands."""
+        log.info("provisioning scenario %s (run %s)", scenario.name, self.runid)
+        pool_id, client_id = self._user_pool(scenario)
+        table_name, table_arn = self._table(scenario)
+        stack = Stack(scenario.name, self.runid, self.target.region, self.target.account_id,
+                      table_name, table_arn, pool_id, client_id,
+                      f"cognito-idp.{self.target.region}.amazonaws.com/{pool_id}")
+        stack.identity_pools = {v: self._identity_pool(scenario, v, stack) for v in scenario.variants}
+        stack.roles = {r: self._role(scenario, r, stack) for r in scenario.roles}
+        self._settle()
+        for group in scenario.groups:
+            self._group(scenario, group, stack)
+        stack.users = {u: self._user(scenario, u, stack) for u in scenario.users}
+        for variant in scenario.variants:
+            self._pool_roles(scenario, variant, stack)
+        return stack
+
+    def _settle(self) -> None:
+        if self.target.settle_seconds:
+            log.info("waiting %.0fs for IAM to propagate", self.target.settle_seconds)
+            time.sleep(self.target.settle_seconds)
+
+    def _user_pool(self, scenario: Scenario) -> tuple[str, str]:
+        schema = [{"Name": attr, "AttributeDataType": "String", "Mutable": True}
+                  for attr in scenario.user_pool.custom_attributes]
+        pool = self.idp.create_user_pool(PoolName=self.name(scenario, "users", 128),
+                                         UserPoolTags=self.tags(),
+                                         **({"Schema": schema} if schema else {}))
+        pool_id = pool["UserPool"]["Id"]
+        self.journal.record("user_pool", pool_id)
+        client = self.idp.create_user_pool_client(
+            UserPoolId=pool_id, ClientName=self.name(scenario, "app", 128),
+            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])
+        return pool_id, client["UserPoolClient"]["ClientId"]
+
+    def _table(self, scenario: Scenario) -> tuple[str, str]:
+        table = scenario.table
+        name = self.name(scenario, table.name, 255)
+        keys = [table.partition_key] + ([table.sort_key] if table.sort_key else [])
+        attributes = {k.name: k.type for k in keys} | {i.partition_key.name: i.partition_key.type
+                                                      for i in table.indexes}
+        kwargs: dict[str, Any] = {}
+        if table.indexes:
+            kwargs["GlobalSecondaryIndexes"] = [
+                {"IndexName": i.name, "Projection": {"ProjectionType": "ALL"},
+                 "KeySchema": [{"AttributeName": i.partition_key.name, "KeyType": "HASH"}]}
+                for i in table.indexes]
+        created = self.dynamodb.create_table(
+            TableName=name, BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[{"AttributeName": n, "AttributeType": t}
+                                  for n, t in attributes.items()],
+            KeySchema=[{"AttributeName": table.partition_key.name, "KeyType": "HASH"}]
+            + ([{"AttributeName": table.sort_key.name, "KeyType": "RANGE"}] if table.sort_key
+               else []),
+            Tags=[{"Key": k, "Value": v} for k, v in self.tags().items()], **kwargs)
+        self.journal.record("table", name)
+        self.dynamodb.get_waiter("table_exists").wait(TableName=name)
+        for item in table.items:
+            self.dynamodb.put_item(TableName=name, Item=to_attribute_values(item))
+        return name, created["TableDescription"]["TableArn"]
+
+    def _identity_pool(self, scenario: Scenario, variant: str, stack: Stack) -> str:
+        settings = scenario.identity_pool
+        kwargs: dict[str, Any] = {}
+        classic = scenario.pool_setting(variant, "allow_classic_flow")
+        if classic is not None:  # None: never sent, as a console user who never ticked it (C2)
+            kwargs["AllowClassicFlow"] = classic
+        pool = self.identity.create_identity_pool(
+            IdentityPoolName=self.name(scenario, variant, 128),
+            AllowUnauthenticatedIdentities=bool(scenario.pool_setting(variant,
+                                                                      "allow_unauthenticated")),
+            CognitoIdentityProviders=[{"ProviderName": stack.provider_name,
+                                       "ClientId": stack.client_id,
+                                       "ServerSideTokenCheck": settings.server_side_token_check}],
+            IdentityPoolTags=self.tags(), **kwargs)
+        self.journal.record("identity_pool", pool["IdentityPoolId"])
+        return str(pool["IdentityPoolId"])
+
+    def _role(self, scenario: Scenario, role: str, stack: Stack) -> str:
+        spec = scenario.roles[role]
+        name = self.name(scenario, role)
+        created = patiently(self.iam.create_role)(
+            RoleName=name, AssumeRolePolicyDocument=json.dumps(trust_policy(spec.trust, stack)),
+            Tags=[{"Key": k, "Value": v} for k, v in self.tags().items()])
+        self.journal.record("role", name)
+        document = render(spec.policy, stack)
+        patiently(self.iam.put_role_policy)(RoleName=name, PolicyName="rolecall-access",
+                                            PolicyDocument=json.dumps(document))
+        return str(created["Role"]["Arn"])
+
+    def _group(self, scenario: Scenario, group: str, stack: Stack) -> None:
+        spec = scenario.groups[group]
+        kwargs: dict[str, Any] = {}
+        if spec.role:
+            kwargs["RoleArn"] = stack.roles[spec.role]
+        if spec.precedence is not None:
+            kwargs["Precedence"] = spec.precedence
+        patiently(self.idp.create_group)(GroupName=group, UserPoolId=stack.user_pool_id, **kwargs)
+
+    def _user(self, scenario: Scenario, user: str, stack: Stack) -> str:
+        spec = scenario.users[user]
+        self.idp.admin_create_user(
+            UserPoolId=stack.user_pool_id, Username=user, MessageAction="SUPPRESS",
+            UserAttributes=[{"Name": k, "Value": v} for k, v in spec.attributes.items()])
+        self.idp.admin_set_user_password(UserPoolId=stack.user_pool_id, Username=user,
+                                         Password=self.secrets.password(scenario.name, user),
+                                         Permanent=True)
+        for group in spec.groups:
+            self.idp.admin_add_user_to_group(UserPoolId=stack.user_pool_id, Username=user,
+                                             GroupName=group)
+        return user
+
+    def _pool_roles(self, scenario: Scenario, variant: str, stack: Stack) -> None:
+        pool = scenario.identity_pool
+        roles = {kind: stack.roles[name] for kind, name in
+                 (("authenticated", pool.authenticated_role),
+                  ("unauthenticated", pool.unauthenticated_role)) if name}
+        kwargs: dict[str, Any] = {}
+        mapping = scenario.variants[variant].mapping
+        if mapping is not None:
+            entry: dict[str, Any] = {"Type": mapping.type,
+                                     "AmbiguousRoleResolution": mapping.ambiguous}
+            if mapping.type == "Rules":
+                entry["RulesConfiguration"] = {"Rules": [
+                    {"Claim": r.claim, "MatchType": r.match, "Value": r.value,
+                     "RoleARN": stack.roles[r.role]} for r in mapping.rules]}
+            kwargs["RoleMappings"] = {stack.mapping_key: entry}
+        patiently(self.identity.set_identity_pool_roles)(
+            IdentityPoolId=stack.identity_pools[variant], Roles=roles, **kwargs)
+
+
+def trust_policy(trust: Any, stack: Stack) -> dict[str, Any]:
+    """The trust policy a scenario's `trust:` stands for (SPEC T1, T2)."""
+    conditions: dict[str, dict[str, Any]] = {}
+    if trust.aud == "pool":
+        conditions["StringEquals"] = {"cognito-identity.amazonaws.com:aud":
+                                      sorted(stack.identity_pools.values())}
+    elif trust.aud == "other":
+        conditions["StringEquals"] = {"cognito-identity.amazonaws.com:aud": FOREIGN_POOL}
+    amr = {"authenticated": "authenticated", "unauthenticated": "unauthenticated",
+           "any": ["authenticated", "unauthenticated"]}.get(trust.amr)
+    if amr:
+        conditions["ForAnyValue:StringLike"] = {"cognito-identity.amazonaws.com:amr": amr}
+    statement: dict[str, Any] = {"Effect": "Allow",
+                                 "Principal": {"Federated": "cognito-identity.amazonaws.com"},
+                                 "Action": "sts:AssumeRoleWithWebIdentity"}
+    if conditions:
+        statement["Condition"] = conditions
+    return {"Version": "2012-10-17", "Statement": [statement]}
+
+
+def render(document: Any, stack: Stack) -> Any:
+    """Fill `{{table_arn}}`, `{{region}}`, `{{account}}` in a scenario's policy document."""
+    if isinstance(document, dict):
+        return {k: render(v, stack) for k, v in document.items()}
+    if isinstance(document, list):
+        return [render(v, stack) for v in document]
+    if isinstance(document, str):
+        return (document.replace("{{table_arn}}", stack.table_arn)
+                .replace("{{region}}", stack.region).replace("{{account}}", stack.account_id))
+    return document
+
+
+def to_attribute_values(item: dict[str, str | int]) -> dict[str, dict[str, str]]:
+    return {k: ({"N": str(v)} if isinstance(v, int) else {"S": v}) for k, v in item.items()}
+
+
+# --- teardown ---------------------------------------------------------------------------
+
+def teardown(target: Target, journal: Journal) -> list[str]:
+    """Delete what the journal lists, newest first. Returns what could not be deleted."""
+    failures: list[str] = []
+    deleters: dict[str, Callable[[Target, str], None]] = {
+        "identity_pool": _delete_identity_pool, "role": _delete_role,
+        "table": _delete_table, "user_pool": _delete_user_pool}
+    for entry in reversed(journal.entries()):
+        try:
+            _ignore_gone(deleters[entry["kind"]], target, entry["id"])
+        except Exception as exc:
+            failures.append(f"{entry['kind']} {entry['id']}: {type(exc).__name__}")
+            log.error("could not delete %s %s: %s", entry["kind"], entry["id"], exc)
+    if not failures:
+        journal.path.unlink(missing_ok=True)
+    return failures
+
+
+def _ignore_gone(delete: Callable[[Target, str], None], target: Target, ident: str) -> None:
+    try:
+        patiently(delete)(target, ident)
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] not in GONE:
+            raise
+
+
+def _delete_identity_pool(target: Target, pool_id: str) -> None:
+    target.client("cognito-identity").delete_identity_pool(IdentityPoolId=pool_id)
+
+
+def _delete_role(target: Target, name: str) -> None:
+    iam = target.client("iam")
+    for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
+        iam.delete_role_policy(RoleName=name, PolicyName=policy)
+    for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+        iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
+    iam.delete_role(RoleName=name)
+
+
+def _delete_table(target: Target, name: str) -> None:
+    target.client("dynamodb").delete_table(TableName=name)
+
+
+def _delete_user_pool(target: Target, pool_id: str) -> None:
+    target.client("cognito-idp").delete_user_pool(UserPoolId=pool_id)
+
+
+# --- sweeper ----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Leftover:
+    kind: str
+    ident: str
+    runid: str
+    created: str
+
+    def as_dict(self) -> dict[str, str]:
+        return asdict(self)
+
+
+def find_leftovers(target: Target, older_than: timedelta) -> list[Leftover]:
+    """Tagged rolecall resources created more than `older_than` ago (untagged ones: never)."""
+    cutoff = datetime.now(UTC) - older_than
+    found = [*_tagged_user_pools(target), *_tagged_identity_pools(target),
+             *_tagged_roles(target), *_tagged_tables(target)]
+    return [left for left in found if _parse_time(left.created) <= cutoff]
+
+
+def sweep(target: Target, older_than: timedelta, delete: bool = False) -> list[Leftover]:
+    """List (or with `delete`, remove) leftovers. Order: pools, roles, tables, user pools."""
+    leftovers = find_leftovers(target, older_than)
+    if delete:
+        order = ["identity_pool", "role", "table", "user_pool"]
+        deleters = {"identity_pool": _delete_identity_pool, "role": _delete_role,
+                    "table": _delete_table, "user_pool": _delete_user_pool}
+        for left in sorted(leftovers, key=lambda item: order.index(item.kind)):
+            _ignore_gone(deleters[left.kind], target, left.ident)
+    return leftovers
+
+
+def _parse_time(text: str) -> datetime:
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)  # unparseable: old enough to report
+
+
+def _leftover(kind: str, ident: str, tags: dict[str, str]) -> Iterator[Leftover]:
+    if RUN_TAG in tags:
+        yield Leftover(kind, ident, tags[RUN_TAG], tags.get(CREATED_TAG, ""))
+
+
+def _tagged_user_pools(target: Target) -> Iterator[Leftover]:
+    idp = target.client("cognito-idp")
+    for page in idp.get_paginator("list_user_pools").paginate(MaxResults=60):
+        for pool in page["UserPools"]:
+            if not pool["Name"].startswith("rc-"):
+                continue
+            tags = idp.describe_user_pool(UserPoolId=pool["Id"])["UserPool"].get("UserPoolTags", {})
+            yield from _leftover("user_pool", pool["Id"], tags)
+
+
+def _tagged_identity_pools(target: Target) -> Iterator[Leftover]:
+    identity = target.client("cognito-identity")
+    for page in identity.get_paginator("list_identity_pools").paginate(MaxResults=60):
+        for pool in page["IdentityPools"]:
+            if not pool["IdentityPoolName"].startswith("rc-"):
+                continue
+            tags = identity.describe_identity_pool(IdentityPoolId=pool["IdentityPoolId"]).get(
+                "IdentityPoolTags", {})
+            yield from _leftover("identity_pool", pool["IdentityPoolId"], tags)
+
+
+def _tagged_roles(target: Target) -> Iterator[Leftover]:
+    iam = target.client("iam")
+    for page in iam.get_paginator("list_roles").paginate():
+        for role in page["Roles"]:
+            if not role["RoleName"].startswith("rc-"):
+                continue
+            tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=role["RoleName"])["Tags"]}
+            yield from _leftover("role", role["RoleName"], tags)
+
+
+def _tagged_tables(target: Target) -> Iterator[Leftover]:
+    dynamodb = target.client("dynamodb")
+    for page in dynamodb.get_paginator("list_tables").paginate():
+        for name in page["TableNames"]:
+            if not name.startswith("rc-"):
+                continue
+            arn = dynamodb.describe_table(TableName=name)["Table"]["TableArn"]
+            tags = {t["Key"]: t["Value"] for t in
+                    dynamodb.list_tags_of_resource(ResourceArn=arn).get("Tags", [])}
+            yield from _leftover("table", name, tags)

@@ -1,0 +1,136 @@
+"""One conformance run: its id, target, stacks and credential flows, shared by all workers.
+
+The controlling pytest process creates the run (and starts the embedded target);
+pytest-xdist workers receive its description in memory and attach to it. A
+scenario's stack is provisioned once per run, by whichever process needs it
+first, under a file lock; the others read its outputs. The controller tears
+every stack down at the end, from the journals, even when tests failed or the
+run was interrupted.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import secrets
+import tempfile
+import threading
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from filelock import FileLock
+
+from rolecall import targets
+from rolecall.flows import Flows
+from rolecall.provision import Journal, Provisioner, RunSecrets, Stack, teardown
+from rolecall.scenario import Scenario
+
+log = logging.getLogger("rolecall.run")
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """What every process of a run needs to know. Travels to workers in memory only."""
+
+    runid: str
+    secret_hex: str
+    target: str
+    region: str
+    account_id: str
+    endpoint_url: str | None
+    state_dir: str
+    settle_seconds: float = 0.0
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str) -> RunConfig:
+        return cls(**json.loads(text))
+
+    @staticmethod
+    def new_runid() -> str:
+        return secrets.token_hex(4)
+
+    @classmethod
+    def create(cls, target: targets.Target, runid: str | None = None) -> RunConfig:
+        runid = runid or cls.new_runid()
+        state_dir = Path(tempfile.gettempdir()) / f"rolecall-{runid}"
+        state_dir.mkdir(parents=True, exist_ok=True)
+        return cls(runid, secrets.token_hex(32), target.kind, target.region, target.account_id,
+                   target.endpoint_url, str(state_dir), target.settle_seconds)
+
+
+class Run:
+    """A process's view of the run: its stacks and flows, created on first use."""
+
+    def __init__(self, config: RunConfig) -> None:
+        self.config = config
+        self.secrets = RunSecrets(bytes.fromhex(config.secret_hex))
+        self.target = self._target()
+        self.state_dir = Path(config.state_dir)
+        self._stacks: dict[str, Stack] = {}
+        self._flows: dict[str, Flows] = {}
+        self._lock = threading.Lock()
+
+    def _target(self) -> targets.Target:
+        if self.config.target == "emulated" and self.config.endpoint_url:
+            return targets.emulated(self.config.endpoint_url)
+        session_target = targets.Target("aws", self.config.region, self.config.account_id,
+                                        self.config.endpoint_url, self.config.settle_seconds)
+        return session_target
+
+    def journal(self, scenario: str) -> Journal:
+        return Journal(self.state_dir / f"{scenario}.journal.jsonl")
+
+    def stack(self, scenario: Scenario) -> Stack:
+        """The scenario's stack, provisioned once per run across all worker processes."""
+        with self._lock:
+            if scenario.name not in self._stacks:
+                self._stacks[scenario.name] = self._provision_once(scenario)
+            return self._stacks[scenario.name]
+
+    def _provision_once(self, scenario: Scenario) -> Stack:
+        outputs = self.state_dir / f"{scenario.name}.stack.json"
+        failed = self.state_dir / f"{scenario.name}.failed"
+        with FileLock(str(outputs) + ".lock"):
+            if outputs.exists():
+                return Stack(**json.loads(outputs.read_text()))
+            if failed.exists():
+                raise RuntimeError(f"provisioning scenario {scenario.name} failed earlier in this "
+                                   f"run: {failed.read_text()}")
+            try:
+                stack = Provisioner(self.target, self.config.runid, self.secrets,
+                                    self.journal(scenario.name)).provision(scenario)
+            except Exception as exc:
+                failed.write_text(f"{type(exc).__name__}: {exc}")
+                raise
+            outputs.write_text(json.dumps(asdict(stack)))
+            return stack
+
+    def flows(self, scenario: Scenario) -> Flows:
+        stack = self.stack(scenario)
+        with self._lock:
+            if scenario.name not in self._flows:
+                self._flows[scenario.name] = Flows(self.target, stack, self.secrets)
+            return self._flows[scenario.name]
+
+    def record(self, worker: str, record: dict[str, Any]) -> None:
+        """Append one cell's outcome for the evidence (no secrets in `record`)."""
+        with self._lock, (self.state_dir / f"cells-{worker}.jsonl").open("a") as handle:
+            handle.write(json.dumps(record, sort_keys=True) + "\n")
+
+    def records(self) -> list[dict[str, Any]]:
+        rows: list[dict[str, Any]] = []
+        for path in sorted(self.state_dir.glob("cells-*.jsonl")):
+            rows.extend(json.loads(line) for line in path.read_text().splitlines() if line)
+        return rows
+
+    def teardown_all(self) -> list[str]:
+        """Tear down every stack of the run (controller only), newest first."""
+        failures: list[str] = []
+        for journal_path in sorted(self.state_dir.glob("*.journal.jsonl"),
+                                   key=lambda p: p.stat().st_mtime, reverse=True):
+            failures.extend(teardown(self.target, Journal(journal_path)))
+        return failures

@@ -1,0 +1,311 @@
+"""Scenario files: the stack, its users, and what each of them should get.
+
+A scenario (scenarios/*.yaml) describes one stack: a DynamoDB table, IAM roles
+with their policies, user pool groups with precedence and role, users, and an
+identity pool with one or more role-mapping *variants*. Expectations are data:
+each role carries the DynamoDB actions it should allow (everything else must be
+denied), and explicitly stated roles per user and variant carry a `source:`.
+
+Loading validates everything before anything is provisioned. A bad file raises
+`ScenarioError` naming the file, the YAML path and the fix.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+# The IAM actions a permission profile speaks of (SPEC D5). TransactGetItems and
+# TransactWriteItems are not permissions of their own: they need the contained actions.
+IAM_ACTIONS: tuple[str, ...] = (
+    "GetItem", "BatchGetItem", "Query", "Scan", "PutItem", "UpdateItem", "DeleteItem",
+    "BatchWriteItem", "ConditionCheckItem", "DescribeTable",
+)
+READ_ACTIONS = ("GetItem", "BatchGetItem", "Query", "Scan", "ConditionCheckItem", "DescribeTable")
+WRITE_ACTIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")
+FLOWS = ("enhanced", "classic", "guest")
+
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+=,@-]{0,39}$")]
+MAX_PRECEDENCE = 2**31 - 1
+
+
+class ScenarioError(Exception):
+    """A scenario file that cannot be used: says which file, where in it, and how to fix it."""
+
+    def __init__(self, file: str | Path, where: str, problem: str, fix: str = "") -> None:
+        self.file, self.where, self.problem, self.fix = str(file), where, problem, fix
+        text = f"{file}: {where}: {problem}"
+        super().__init__(f"{text}. Fix: {fix}" if fix else text)
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class KeyAttribute(Model):
+    name: str
+    type: Literal["S", "N", "B"] = "S"
+
+
+class Index(Model):
+    name: Name
+    partition_key: KeyAttribute
+
+
+class Table(Model):
+    name: Name
+    partition_key: KeyAttribute
+    sort_key: KeyAttribute | None = None
+    indexes: list[Index] = []
+    items: list[dict[str, str | int]] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _items_have_keys(self) -> Table:
+        keys = [self.partition_key.name] + ([self.sort_key.name] if self.sort_key else [])
+        for n, item in enumerate(self.items):
+            missing = [k for k in keys if k not in item]
+            if missing:
+                raise ValueError(f"items[{n}] lacks key attribute(s) {missing}; "
+                                 f"every seed item needs {keys}")
+        return self
+
+
+class Trust(Model):
+    """The trust policy rolecall writes for a role (SPEC T1-T3).
+
+    aud: `pool` = StringEquals aud on this stack's identity pools; `none` = no aud
+    condition (T3, any pool in any account); `other` = an identity pool that is not ours.
+    amr: which identities it admits: ForAnyValue:StringLike amr `authenticated` or
+    `unauthenticated`, `any` (both), `none` (no amr condition).
+    """
+
+    aud: Literal["pool", "none", "other"] = "pool"
+    amr: Literal["authenticated", "unauthenticated", "any", "none"] = "authenticated"
+
+
+class Role(Model):
+    policy: dict[str, Any]
+    allowed: list[str]
+    source: str
+    trust: Trust = Trust()
+
+    @field_validator("allowed")
+    @classmethod
+    def _known_actions(cls, value: list[str]) -> list[str]:
+        expanded: list[str] = []
+        for action in value:
+            if action == "*":
+                expanded.extend(IAM_ACTIONS)
+            elif action in IAM_ACTIONS:
+                expanded.append(action)
+            else:
+                raise ValueError(f"{action!r} is not a DynamoDB permission rolecall probes; "
+                                 f"use one of {', '.join(IAM_ACTIONS)} or '*'")
+        return sorted(set(expanded), key=IAM_ACTIONS.index)
+
+    @field_validator("policy")
+    @classmethod
+    def _is_policy(cls, value: dict[str, Any]) -> dict[str, Any]:
+        if "Statement" not in value:
+            raise ValueError("an IAM policy document needs a Statement list")
+        return value
+
+
+class Group(Model):
+    role: str | None = None
+    precedence: int | None = Field(default=None, ge=0, le=MAX_PRECEDENCE)
+
+
+class User(Model):
+    groups: list[str] = []
+    attributes: dict[str, str] = {}
+
+
+class Rule(Model):
+    claim: str
+    match: Literal["Equals", "Contains", "StartsWith", "NotEqual"]
+    value: str
+    role: str
+
+
+class Mapping(Model):
+    type: Literal["Token", "Rules"]
+    ambiguous: Literal["AuthenticatedRole", "Deny"]
+    rules: list[Rule] = []
+
+    @model_validator(mode="after")
+    def _rules_fit_type(self) -> Mapping:
+        if self.type == "Rules" and not 1 <= len(self.rules) <= 25:
+            raise ValueError("a Rules mapping needs 1 to 25 rules (SPEC P3)")
+        if self.type == "Token" and self.rules:
+            raise ValueError("a Token mapping takes no rules; use type: Rules")
+        return self
+
+
+class IdentityPool(Model):
+    allow_unauthenticated: bool = False
+    allow_classic_flow: bool | None = None  # None: never given to AWS (SPEC C2)
+    server_side_token_check: bool = False
+    authenticated_role: str | None = None
+    unauthenticated_role: str | None = None
+
+
+class Variant(Model):
+    """One identity pool of the stack: a role mapping plus optional pool overrides."""
+
+    mapping: Mapping | None = None
+    allow_classic_flow: bool | None = None
+    allow_unauthenticated: bool | None = None
+    custom_roles: list[str] = []  # CustomRoleArn values to request in the enhanced flow
+    source: str = ""
+
+
+class ExpectedRole(Model):
+    """A stated expectation: `user` in `variant` gets `role` (or is refused)."""
+
+    user: str
+    variant: str
+    role: str | None = None
+    refused: str | None = None  # error code when no credentials are expected
+    custom_role: str | None = None
+    source: str
+    pins: str | None = None  # the 'assumed' SPEC rule this expectation pins
+
+    @model_validator(mode="after")
+    def _one_outcome(self) -> ExpectedRole:
+        if (self.role is None) == (self.refused is None):
+            raise ValueError("state exactly one of role: <role> or refused: <error code>")
+        return self
+
+
+class UserPool(Model):
+    custom_attributes: list[str] = []
+
+
+class Scenario(Model):
+    name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,23}$")]
+    description: str
+    source: str
+    table: Table
+    roles: dict[Name, Role]
+    groups: dict[Name, Group] = {}
+    users: dict[Name, User]
+    user_pool: UserPool = UserPool()
+    identity_pool: IdentityPool = IdentityPool()
+    variants: dict[Name, Variant] = Field(min_length=1)
+    flows: list[Literal["enhanced", "classic", "guest"]] = list(FLOWS)
+    expect: list[ExpectedRole] = []
+    file: str = ""
+
+    @model_validator(mode="after")
+    def _references_resolve(self) -> Scenario:
+        for where, role in self._role_references():
+            if role not in self.roles:
+                raise ValueError(f"{where} names role {role!r}, which is not under roles: "
+                                 f"(known: {', '.join(self.roles)})")
+        for user_name, user in self.users.items():
+            for group in user.groups:
+                if group not in self.groups:
+                    raise ValueError(f"users.{user_name}.groups names {group!r}, which is not "
+                                     f"under groups: (known: {', '.join(self.groups) or 'none'})")
+            for attribute in user.attributes:
+                custom = attribute.removeprefix("custom:")
+                if attribute.startswith("custom:") and custom not in self.user_pool.custom_attributes:
+                    raise ValueError(f"users.{user_name}.attributes uses {attribute!r}; declare "
+                                     f"{custom!r} under user_pool.custom_attributes")
+        for variant_name, variant in self.variants.items():
+            if variant.custom_roles and (variant.mapping is None or variant.mapping.type != "Token"):
+                raise ValueError(f"variants.{variant_name}.custom_roles needs a Token mapping "
+                                 "(CustomRoleArn picks among cognito:roles, SPEC E7a)")
+        for n, expected in enumerate(self.expect):
+            if expected.user not in self.users:
+                raise ValueError(f"expect[{n}].user {expected.user!r} is not under users:")
+            if expected.variant not in self.variants:
+                raise ValueError(f"expect[{n}].variant {expected.variant!r} is not under variants:")
+        return self
+
+    def _role_references(self) -> Iterable[tuple[str, str]]:
+        for name, group in self.groups.items():
+            if group.role:
+                yield f"groups.{name}.role", group.role
+        pool = self.identity_pool
+        for field_name in ("authenticated_role", "unauthenticated_role"):
+            if getattr(pool, field_name):
+                yield f"identity_pool.{field_name}", getattr(pool, field_name)
+        for variant_name, variant in self.variants.items():
+            for n, rule in enumerate(variant.mapping.rules if variant.mapping else []):
+                yield f"variants.{variant_name}.mapping.rules[{n}].role", rule.role
+            for role in variant.custom_roles:
+                yield f"variants.{variant_name}.custom_roles", role
+        for n, expected in enumerate(self.expect):
+            for role in (expected.role, expected.custom_role):
+                if role:
+                    yield f"expect[{n}]", role
+
+    # -- derived views -------------------------------------------------------------
+    def pool_setting(self, variant: str, name: Literal["allow_classic_flow",
+                                                       "allow_unauthenticated"]) -> bool | None:
+        """A variant's pool setting: its own when it states one, else the pool's."""
+        chosen = self.variants[variant]
+        if name in chosen.model_fields_set:
+            return getattr(chosen, name)
+        return getattr(self.identity_pool, name)
+
+
+def load(path: str | Path) -> Scenario:
+    """Read and validate one scenario file; ScenarioError says what to fix."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
+        raise ScenarioError(path, where, f"not valid YAML ({getattr(exc, 'problem', exc)})",
+                            "fix the YAML syntax (indentation, quotes, colons)") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(path, "top level", "a scenario must be a YAML mapping",
+                            "start the file with `name:`, `description:`, `table:` ...")
+    # Top-level `x-...` keys hold YAML anchors shared by the file (as in docker-compose).
+    data = {k: v for k, v in data.items() if not str(k).startswith("x-")}
+    try:
+        return Scenario.model_validate({**data, "file": str(path)})
+    except ValidationError as exc:
+        raise _as_scenario_error(path, exc) from None
+
+
+def _as_scenario_error(path: Path, exc: ValidationError) -> ScenarioError:
+    first = exc.errors()[0]
+    where = ".".join(str(part) for part in first["loc"]) or "top level"
+    message = re.sub(r"^Value error, ", "", first["msg"])
+    fixes = {
+        "missing": "add this field",
+        "extra_forbidden": "remove or rename this field (it is not part of the schema; "
+                           "see README 'Writing a scenario')",
+        "literal_error": "use one of the allowed values",
+        "string_pattern_mismatch": "use letters, digits and - only (scenario names: lower case)",
+    }
+    more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
+    return ScenarioError(path, where, message + more, fixes.get(first["type"], ""))
+
+
+def load_all(directory: str | Path, only: Iterable[str] = ()) -> list[Scenario]:
+    """Every scenarios/*.yaml, sorted by name; `only` keeps the named scenarios."""
+    wanted = set(only)
+    scenarios = [load(path) for path in sorted(Path(directory).glob("*.yaml"))]
+    if wanted:
+        unknown = wanted - {s.name for s in scenarios}
+        if unknown:
+            raise ScenarioError(directory, "--scenario", f"no scenario named {sorted(unknown)}",
+                                f"choose from {', '.join(s.name for s in scenarios)}")
+        scenarios = [s for s in scenarios if s.name in wanted]
+    names = [s.name for s in scenarios]
+    duplicates = {n for n in names if names.count(n) > 1}
+    if duplicates:
+        raise ScenarioError(directory, "name", f"scenario name(s) {sorted(duplicates)} used twice",
+                            "give every scenario file its own name:")
+    return scenarios

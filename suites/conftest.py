@@ -1,0 +1,115 @@
+"""pytest wiring for the conformance matrix: options, the run, and the cells.
+
+Kept beside the suites (not at the repository root) so the project's own tests
+never start the conformance machinery. The controlling process starts the target
+and tears every stack down at the end; pytest-xdist workers attach to the same run.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rolecall import matrix, oracle, scenario, targets
+from rolecall.run import Run, RunConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+RUN_KEY = pytest.StashKey[RunConfig]()
+EMULATOR_KEY = pytest.StashKey[Any]()
+SCENARIOS_KEY = pytest.StashKey[list[scenario.Scenario]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("rolecall", "rolecall conformance run")
+    group.addoption("--target", choices=["emulated", "aws"], default="emulated",
+                    help="emulated (default): the embedded endpoint; aws: a real account")
+    group.addoption("--scenario", action="append", default=[],
+                    help="run only this scenario (repeatable); default: all")
+    group.addoption("--scenario-dir", default=str(ROOT / "scenarios"),
+                    help="folder of scenario YAML files")
+    group.addoption("--aws-account-id", default=None,
+                    help="with --target aws: the account the suite may use (checked)")
+    group.addoption("--region", default=None, help="with --target aws: overrides AWS config")
+    group.addoption("--endpoint-url", default=None,
+                    help="with --target aws: send every call here (e.g. the embedded endpoint)")
+    group.addoption("--emulator-fault", action="append", default=[],
+                    help="start the embedded target with this fault (mutation runs)")
+    group.addoption("--evidence-dir", default=str(ROOT / "reports"),
+                    help="where the evidence bundle goes (reports/<runid>/)")
+
+
+def _is_worker(config: pytest.Config) -> bool:
+    return hasattr(config, "workerinput")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        scenarios = scenario.load_all(config.getoption("--scenario-dir"),
+                                      config.getoption("--scenario"))
+        for each in scenarios:
+            oracle.check(each)
+    except scenario.ScenarioError as exc:
+        raise pytest.UsageError(f"scenario error: {exc}") from None
+    config.stash[SCENARIOS_KEY] = scenarios
+    if _is_worker(config):
+        config.stash[RUN_KEY] = RunConfig.from_json(config.workerinput["rolecall"])  # type: ignore[attr-defined]
+        return
+    config.stash[RUN_KEY] = RunConfig.create(_start_target(config))
+    # SIGTERM (CI cancelling a job) unwinds like Ctrl-C, so teardown still runs.
+    signal.signal(signal.SIGTERM, signal.default_int_handler)
+
+
+def _start_target(config: pytest.Config) -> targets.Target:
+    if config.getoption("--target") == "aws":
+        try:
+            return targets.aws(config.getoption("--aws-account-id"), config.getoption("--region"),
+                               config.getoption("--endpoint-url"))
+        except targets.TargetError as exc:
+            raise pytest.UsageError(f"target error: {exc}") from None
+    from rolecall.emulator import Emulator
+
+    emulator = Emulator(port=0, faults=config.getoption("--emulator-fault")).start()
+    config.stash[EMULATOR_KEY] = emulator
+    return targets.emulated(emulator.endpoint)
+
+
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist: hand the run to each worker, in memory."""
+    node.workerinput["rolecall"] = node.config.stash[RUN_KEY].to_json()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _is_worker(config) or RUN_KEY not in config.stash:
+        return
+    run = Run(config.stash[RUN_KEY])
+    failures = run.teardown_all()
+    if failures:
+        print(f"\nrolecall: teardown left {len(failures)} resource(s) behind: "
+              f"{'; '.join(failures)}\nrun `rolecall sweep --delete` to remove them")
+    emulator = config.stash.get(EMULATOR_KEY, None)
+    if emulator is not None:
+        emulator.stop()
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    scenarios = metafunc.config.stash[SCENARIOS_KEY]
+    expand = {"claims_cell": matrix.claims_cells, "credential_cell": matrix.credential_cells,
+              "access_cell": matrix.access_cells}
+    for name, cells_of in expand.items():
+        if name in metafunc.fixturenames:
+            cells = cells_of(scenarios)
+            metafunc.parametrize(name, cells, ids=[c.id for c in cells])
+
+
+@pytest.fixture(scope="session")
+def run(request: pytest.FixtureRequest) -> Run:
+    return Run(request.config.stash[RUN_KEY])
+
+
+@pytest.fixture(scope="session")
+def worker_id_label() -> str:
+    return os.environ.get("PYTEST_XDIST_WORKER", "main")

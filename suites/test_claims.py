@@ -1,0 +1,44 @@
+"""ID-token claims: every user's groups and roles, as the identity pool will read them.
+
+SPEC G2-G7 and G9: the token is verified with pyjwt against the pool's JWKS;
+`cognito:groups` lists every group, `cognito:roles` the roles of those groups,
+and `cognito:preferred_role` is decided by precedence.
+"""
+
+from __future__ import annotations
+
+from rolecall.matrix import ClaimsCell, mismatch
+from rolecall.run import Run
+
+
+def test_id_token_claims(run: Run, claims_cell: ClaimsCell, worker_id_label: str) -> None:
+    cell = claims_cell
+    stack = run.stack(cell.scenario)
+    claims = run.flows(cell.scenario).verified_claims(cell.user)  # G9: signature, iss, aud, exp
+
+    groups = sorted(cell.scenario.users[cell.user].groups)
+    roles = sorted(stack.role_of(arn) for arn in _as_list(claims.get("cognito:roles")))
+    preferred_arn = claims.get("cognito:preferred_role")
+    preferred = stack.role_of(preferred_arn) if preferred_arn else None
+    run.record(worker_id_label, {
+        "kind": "claims", "id": cell.id, "scenario": cell.scenario.name, "user": cell.user,
+        "groups": groups, "expected": cell.preferred, "observed": preferred,
+        "observed_roles": roles, "token_use": claims.get("token_use"), "rule": cell.rule,
+        "passed": (preferred == cell.preferred and roles == sorted(cell.roles))})
+
+    assert claims.get("token_use") == "id", mismatch(cell.id, "token_use id",
+                                                      claims.get("token_use"), "G9", "spec")
+    assert sorted(_as_list(claims.get("cognito:groups"))) == groups, mismatch(
+        cell.id, groups, claims.get("cognito:groups"), "G2", "spec")
+    assert isinstance(claims.get("cognito:roles", []), list), mismatch(
+        cell.id, "cognito:roles as a JSON array", type(claims["cognito:roles"]).__name__, "G3",
+        "spec")
+    assert roles == sorted(cell.roles), mismatch(cell.id, sorted(cell.roles), roles, "G3", "spec")
+    assert preferred == cell.preferred, mismatch(cell.id, f"preferred_role {cell.preferred}",
+                                                 f"preferred_role {preferred}", cell.rule, "spec")
+
+
+def _as_list(value: object) -> list[str]:
+    if value is None:
+        return []
+    return [str(v) for v in value] if isinstance(value, list) else [str(value)]
