@@ -1,0 +1,154 @@
+"""The oracle, rule by rule: one row per SPEC rule id it decides."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rolecall import oracle
+from rolecall.scenario import Scenario
+
+POLICY = {"Version": "2012-10-17", "Statement": []}
+
+
+def make(groups: dict[str, Any], users: dict[str, Any], variants: dict[str, Any] | None = None,
+         roles: dict[str, Any] | None = None, **pool: Any) -> Scenario:
+    role_names = roles or {name: {} for name in ("A", "B", "Auth", "Guest")}
+    return Scenario.model_validate({
+        "name": "t", "description": "d", "source": "s",
+        "table": {"name": "t", "partition_key": {"name": "pk"}, "items": [{"pk": "x"}]},
+        "roles": {n: {"policy": POLICY, "allowed": [], "source": "s", **extra}
+                  for n, extra in role_names.items()},
+        "groups": groups, "users": users,
+        "identity_pool": {"authenticated_role": "Auth", "unauthenticated_role": "Guest", **pool},
+        "variants": variants or {"v": {"mapping": {"type": "Token", "ambiguous": "Deny"}}},
+    })
+
+
+PRECEDENCE = [  # (rule, groups of the user, expected preferred role)
+    ("G4-lowest-wins", {"a": ("A", 0), "b": ("B", 5)}, "A"),
+    ("G4-number-beats-null", {"a": ("A", None), "b": ("B", 7)}, "B"),
+    ("G5-tie-same-role", {"a": ("A", 3), "a2": ("A", 3), "b": ("B", 9)}, "A"),
+    ("G5-tie-two-roles", {"a": ("A", 3), "b": ("B", 3)}, None),
+    ("G5-two-nulls", {"a": ("A", None), "b": ("B", None)}, None),
+    ("G6-single-role", {"a": ("A", None)}, "A"),
+    ("G6-one-role-two-groups", {"a": ("A", 9), "a2": ("A", 1)}, "A"),
+    ("G7-roleless-does-not-hide", {"x": (None, 0), "b": ("B", 5), "a": ("A", None)}, "B"),
+    ("G3-no-role-at-all", {"x": (None, 0)}, None),
+]
+
+
+@pytest.mark.parametrize(("rule", "groups", "expected"), PRECEDENCE, ids=[r[0] for r in PRECEDENCE])
+def test_preferred_role(rule: str, groups: dict[str, Any], expected: str | None) -> None:
+    scenario = make({g: {"role": r, "precedence": p} for g, (r, p) in groups.items()},
+                    {"u": {"groups": list(groups)}})
+    preferred, decided_by = oracle.preferred_role(scenario, "u")
+    assert preferred == expected
+    assert decided_by.startswith(rule.split("-")[0])
+
+
+TOKEN = [  # (rule, user's groups, ambiguous resolution, custom role, expected outcome)
+    ("E7a-custom-in-roles", ["a", "b"], "Deny", "B", "ISSUED(B)"),
+    ("E7a-custom-not-in-roles", ["a"], "Deny", "B", "REFUSED(NotAuthorizedException)"),
+    ("E7b-preferred", ["a", "b"], "Deny", None, "ISSUED(A)"),
+    ("E7c-ambiguous-authrole", ["a", "b2"], "AuthenticatedRole", None, "ISSUED(Auth)"),
+    ("E7c-ambiguous-deny", ["a", "b2"], "Deny", None, "REFUSED(NotAuthorizedException)"),
+    ("E8-no-roles-deny", [], "Deny", None, "REFUSED(NotAuthorizedException)"),
+    ("E8-no-roles-authrole", [], "AuthenticatedRole", None, "ISSUED(Auth)"),
+]
+
+
+@pytest.mark.parametrize(("rule", "groups", "ambiguous", "custom", "expected"), TOKEN,
+                         ids=[r[0] for r in TOKEN])
+def test_token_mapping(rule: str, groups: list[str], ambiguous: str, custom: str | None,
+                       expected: str) -> None:
+    scenario = make({"a": {"role": "A", "precedence": 1}, "b": {"role": "B", "precedence": 2},
+                     "b2": {"role": "B", "precedence": 1}},
+                    {"u": {"groups": groups}},
+                    {"v": {"mapping": {"type": "Token", "ambiguous": ambiguous},
+                           "custom_roles": ["B"]}})
+    outcome = oracle.enhanced(scenario, "v", "u", custom)
+    assert str(outcome) == expected
+    assert outcome.rule == rule.split("-")[0]
+
+
+RULES = [  # (rule id, match, value, claim value, matches?)
+    ("E10-equals-exact-element", "Equals", "admins", ["admins", "x"], True),
+    ("E10-equals-not-substring", "Equals", "admin", ["admins"], False),
+    ("E10-contains-substring", "Contains", "admin", ["admins-readonly"], True),
+    ("E10-startswith-prefix", "StartsWith", "write", ["readers", "writers"], True),
+    ("E10-startswith-not-infix", "StartsWith", "riter", ["writers"], False),
+    ("E9-notequal-other-value", "NotEqual", "finance", "platform", True),
+    ("E9-notequal-same-value", "NotEqual", "finance", "finance", False),
+    ("E9-notequal-missing-claim", "NotEqual", "finance", None, False),
+    ("E9-equals-scalar", "Equals", "platform", "platform", True),
+]
+
+
+@pytest.mark.parametrize(("rule", "match", "value", "claim", "matches"), RULES,
+                         ids=[r[0] for r in RULES])
+def test_rule_matching(rule: str, match: str, value: str, claim: Any, matches: bool) -> None:
+    from rolecall.scenario import Rule
+
+    claims = {} if claim is None else {"c": claim}
+    assert oracle.rule_matches(Rule(claim="c", match=match, value=value, role="A"),  # type: ignore[arg-type]
+                               claims) is matches
+
+
+def test_rules_first_match_wins_E9() -> None:
+    scenario = make({"a": {"role": "A"}, "b": {"role": "B"}}, {"u": {"groups": ["a", "b"]}},
+                    {"v": {"mapping": {"type": "Rules", "ambiguous": "Deny", "rules": [
+                        {"claim": "cognito:groups", "match": "Equals", "value": "b", "role": "B"},
+                        {"claim": "cognito:groups", "match": "Equals", "value": "a", "role": "A"}]}}})
+    assert str(oracle.enhanced(scenario, "v", "u")) == "ISSUED(B)"
+
+
+FLOWS = [  # (rule, pool settings, mapping?, expected classic gate, expected guest)
+    ("C1-classic-disabled", {"allow_classic_flow": False}, False,
+     "REFUSED(InvalidParameterException)", "REFUSED(NotAuthorizedException)"),
+    ("C2-classic-unset", {}, False, None, "REFUSED(NotAuthorizedException)"),
+    ("C3-classic-with-mappings", {"allow_classic_flow": True}, True,
+     "REFUSED(InvalidParameterException)", "REFUSED(NotAuthorizedException)"),
+    ("E4-guest-allowed", {"allow_unauthenticated": True}, False, None, "ISSUED(Guest)"),
+]
+
+
+@pytest.mark.parametrize(("rule", "pool", "mapped", "gate", "guest"), FLOWS, ids=[r[0] for r in FLOWS])
+def test_flow_gates(rule: str, pool: dict[str, Any], mapped: bool, gate: str | None,
+                    guest: str) -> None:
+    variant = {"mapping": {"type": "Token", "ambiguous": "Deny"}} if mapped else {}
+    scenario = make({}, {"u": {}}, {"v": variant},
+                    roles={"A": {}, "B": {}, "Auth": {}, "Guest": {"trust": {"amr": "unauthenticated"}}},
+                    **pool)
+    observed_gate = oracle.classic_gate(scenario, "v")
+    assert (str(observed_gate) if observed_gate else None) == gate
+    assert str(oracle.guest(scenario, "v")) == guest
+
+
+TRUST = [  # (rule, trust, flow, expected)
+    ("E11-aud-other-enhanced", {"aud": "other"}, "enhanced",
+     "REFUSED(InvalidIdentityPoolConfigurationException)"),
+    ("E11-unauth-only-role-for-user", {"amr": "unauthenticated"}, "enhanced",
+     "REFUSED(InvalidIdentityPoolConfigurationException)"),
+    ("C6-aud-other-classic", {"aud": "other"}, "classic", "REFUSED(AccessDenied)"),
+    ("C5-any-trusted-role", {}, "classic", "ISSUED(A)"),
+    ("T3-no-aud-still-admits", {"aud": "none", "amr": "none"}, "classic", "ISSUED(A)"),
+]
+
+
+@pytest.mark.parametrize(("rule", "trust", "flow", "expected"), TRUST, ids=[r[0] for r in TRUST])
+def test_trust(rule: str, trust: dict[str, str], flow: str, expected: str) -> None:
+    scenario = make({"a": {"role": "A"}}, {"u": {"groups": ["a"]}},
+                    {"token": {"mapping": {"type": "Token", "ambiguous": "Deny"}}, "plain": {}},
+                    roles={"A": {"trust": trust}, "B": {}, "Auth": {}, "Guest": {}})
+    outcome = (oracle.enhanced(scenario, "token", "u") if flow == "enhanced"
+               else oracle.classic(scenario, "plain", "A"))
+    assert str(outcome) == expected
+
+
+def test_access_follows_the_profile_D1() -> None:
+    scenario = make({}, {"u": {}}, roles={"A": {"allowed": ["GetItem"]}, "B": {}, "Auth": {},
+                                         "Guest": {}})
+    assert oracle.access(scenario, "A", ("GetItem",))[0] == "ALLOWED"
+    assert oracle.access(scenario, "A", ("PutItem",))[0] == "DENIED"

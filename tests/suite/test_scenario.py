@@ -1,0 +1,104 @@
+"""Scenario files: what a user gets told when one is wrong, and the matrix they expand to."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rolecall import matrix, oracle, scenario
+
+ROOT = Path(__file__).resolve().parents[2]
+BOOKS = yaml.safe_load((ROOT / "scenarios" / "books.yaml").read_text())
+
+
+def write(tmp_path: Path, data: object) -> Path:
+    path = tmp_path / "broken.yaml"
+    path.write_text(data if isinstance(data, str) else yaml.safe_dump(data))
+    return path
+
+
+def books(**changes: object) -> dict[str, object]:
+    data = {k: v for k, v in BOOKS.items() if not k.startswith("x-")}
+    data.update(changes)
+    return data
+
+
+BROKEN = [  # (case, file content, YAML path in the message, words of the fix)
+    ("yaml-syntax", "name: [unclosed", "line 1", "YAML syntax"),
+    ("not-a-mapping", "- a\n- b\n", "top level", "start the file"),
+    ("missing-table", {k: v for k, v in books().items() if k != "table"}, "table", "add this field"),
+    ("unknown-field", books(tabel={}), "tabel", "remove or rename"),
+    ("unknown-role-in-group", books(groups={"g": {"role": "Nope"}}), "groups.g.role", "Nope"),
+    ("unknown-group-of-user", books(users={"u": {"groups": ["ghost"]}}), "users.u.groups", "ghost"),
+    ("bad-action", books(roles={**BOOKS["roles"], "X": {"policy": {"Statement": []},
+                                                     "allowed": ["Teleport"], "source": "s"}}),
+     "roles.X.allowed", "Teleport"),
+    ("precedence-negative", books(groups={"g": {"precedence": -1}}), "groups.g.precedence", ""),
+    ("rules-without-rules", books(variants={"v": {"mapping": {"type": "Rules",
+                                                             "ambiguous": "Deny"}}}),
+     "variants.v.mapping", "1 to 25 rules"),
+    ("bad-match-type", books(variants={"v": {"mapping": {
+        "type": "Rules", "ambiguous": "Deny",
+        "rules": [{"claim": "c", "match": "Like", "value": "x", "role": "Authenticated"}]}}}),
+     "match", "allowed values"),
+    ("undeclared-custom-attribute", books(users={"u": {"attributes": {"custom:team": "x"}}}),
+     "users.u.attributes", "user_pool.custom_attributes"),
+    ("seed-item-without-key", books(table={**BOOKS["table"], "items": [{"author": "a"}]}),
+     "table", "title"),
+]
+
+
+@pytest.mark.parametrize(("case", "content", "where", "fix"), BROKEN, ids=[b[0] for b in BROKEN])
+def test_a_broken_file_says_file_path_and_fix(tmp_path: Path, case: str, content: object,
+                                              where: str, fix: str) -> None:
+    path = write(tmp_path, content)
+    with pytest.raises(scenario.ScenarioError) as caught:
+        scenario.load(path)
+    message = str(caught.value)
+    assert str(path) in message
+    assert where in message
+    assert fix in message
+
+
+def test_a_stated_role_that_contradicts_the_spec_fails_at_load(tmp_path: Path) -> None:
+    data = books(expect=[{"user": "editor", "variant": "token-authrole", "role": "BooksReadAccess",
+                          "source": "a mistaken reading of precedence"}])
+    loaded = scenario.load(write(tmp_path, data))
+    with pytest.raises(scenario.ScenarioError) as caught:
+        oracle.check(loaded)
+    message = str(caught.value)
+    assert "user editor" in message and "SPEC rule E7b" in message
+    assert "ISSUED(BooksWriteAccess)" in message and "broken.yaml" in message
+
+
+def test_unknown_scenario_name_lists_the_known_ones() -> None:
+    with pytest.raises(scenario.ScenarioError, match="choose from"):
+        scenario.load_all(ROOT / "scenarios", only=["nope"])
+
+
+def test_shipped_scenarios_expand_to_readable_unique_ids() -> None:
+    scenarios = scenario.load_all(ROOT / "scenarios")
+    for each in scenarios:
+        oracle.check(each)
+    ids = [c.id for c in matrix.access_cells(scenarios)]
+    assert len(ids) == len(set(ids))
+    assert "books-token-authrole-enhanced-testuser1-PutItem" in ids
+    cells = matrix.credential_cells(scenarios)
+    testuser1 = next(c for c in cells if c.id == "books-token-authrole-enhanced-testuser1")
+    assert str(testuser1.expected) == "ISSUED(BooksReadAccess)"
+    put = next(c for c in matrix.access_cells(scenarios)
+               if c.id == "books-token-authrole-enhanced-testuser1-PutItem")
+    assert put.expected == "DENIED"
+
+
+def test_every_assumed_spec_rule_has_a_pinning_expectation() -> None:
+    """SPEC marks G5 (null = null), G7, E5, E8, E10, C2, C3 as assumed: each needs a pin."""
+    scenarios = scenario.load_all(ROOT / "scenarios")
+    pinned = {e.pins for s in scenarios for e in s.expect if e.pins}
+    sources = " ".join(v.source for s in scenarios for v in s.variants.values())
+    sources += " ".join(r.source for s in scenarios for r in s.roles.values())
+    assert {"G5", "G7", "E8", "E10"} <= pinned
+    for rule in ("C2", "C3", "E5"):
+        assert rule in sources, f"no scenario pins assumed rule {rule}"
