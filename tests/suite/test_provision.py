@@ -1,0 +1,121 @@
+"""Provisioning against the embedded target: names, tags, teardown, the sweeper, the account guard."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rolecall import provision, scenario, targets
+from rolecall.emulator import ACCOUNT_ID, Emulator
+from rolecall.provision import Journal, Provisioner, RunSecrets
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def books() -> scenario.Scenario:
+    return scenario.load(ROOT / "scenarios" / "books.yaml")
+
+
+def ours(target: targets.Target, runid: str) -> dict[str, list[str]]:
+    """Every resource on the target whose name carries this run id."""
+    prefix = f"rc-{runid}-"
+    idp, identity = target.client("cognito-idp"), target.client("cognito-identity")
+    return {
+        "user_pools": [p["Id"] for p in idp.list_user_pools(MaxResults=60)["UserPools"]
+                       if p["Name"].startswith(prefix)],
+        "identity_pools": [p["IdentityPoolId"] for p in
+                           identity.list_identity_pools(MaxResults=60)["IdentityPools"]
+                           if p["IdentityPoolName"].startswith(prefix)],
+        "roles": [r["RoleName"] for r in target.client("iam").list_roles()["Roles"]
+                  if r["RoleName"].startswith(prefix)],
+        "tables": [t for t in target.client("dynamodb").list_tables()["TableNames"]
+                   if t.startswith(prefix)],
+    }
+
+
+def test_a_stack_is_named_tagged_and_fully_torn_down(target: targets.Target,
+                                                      run_secrets: RunSecrets,
+                                                      journal: Journal) -> None:
+    runid = secrets.token_hex(4)
+    stack = Provisioner(target, runid, run_secrets, journal).provision(books())
+    created = ours(target, runid)
+    assert {k: len(v) for k, v in created.items()} == {
+        "user_pools": 1, "identity_pools": 2, "roles": 3, "tables": 1}
+    assert stack.table_name == f"rc-{runid}-books-books"
+    pool = target.client("cognito-identity").describe_identity_pool(
+        IdentityPoolId=stack.identity_pools["token-deny"])
+    assert pool["IdentityPoolTags"][provision.RUN_TAG] == runid
+    assert pool["AllowClassicFlow"] is False
+
+    assert provision.teardown(target, journal) == []
+    assert ours(target, runid) == {"user_pools": [], "identity_pools": [], "roles": [], "tables": []}
+    assert not journal.path.exists()
+
+
+def test_a_run_that_dies_mid_provisioning_leaves_nothing_after_teardown(
+        target: targets.Target, run_secrets: RunSecrets, journal: Journal,
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    runid = secrets.token_hex(4)
+
+    def die(*_: Any) -> None:
+        raise KeyboardInterrupt  # the operator pressed Ctrl-C while groups were being made
+
+    monkeypatch.setattr(Provisioner, "_group", die)
+    with pytest.raises(KeyboardInterrupt):
+        Provisioner(target, runid, run_secrets, journal).provision(books())
+    assert any(ours(target, runid).values())
+    assert provision.teardown(target, journal) == []
+    assert not any(ours(target, runid).values())
+
+
+def test_teardown_twice_is_harmless(target: targets.Target, run_secrets: RunSecrets,
+                                    journal: Journal, tmp_path: Path) -> None:
+    runid = secrets.token_hex(4)
+    Provisioner(target, runid, run_secrets, journal).provision(books())
+    copy = Journal(tmp_path / "copy.jsonl")
+    copy.path.write_text(journal.path.read_text())
+    assert provision.teardown(target, journal) == []
+    assert provision.teardown(target, copy) == []  # everything already gone: no error
+
+
+def test_the_sweeper_lists_then_deletes_only_tagged_leftovers(target: targets.Target,
+                                                               run_secrets: RunSecrets,
+                                                               journal: Journal) -> None:
+    runid = secrets.token_hex(4)
+    Provisioner(target, runid, run_secrets, journal).provision(books())
+    untagged = f"rc-{secrets.token_hex(4)}-not-ours"
+    target.client("iam").create_role(RoleName=untagged, AssumeRolePolicyDocument="{}")
+
+    listed = [left for left in provision.sweep(target, timedelta(0)) if left.runid == runid]
+    assert sorted(left.kind for left in listed) == [
+        "identity_pool", "identity_pool", "role", "role", "role", "table", "user_pool"]
+    assert any(ours(target, runid).values()), "listing must not delete"
+    assert [left for left in provision.sweep(target, timedelta(days=1)) if left.runid == runid] == []
+
+    provision.sweep(target, timedelta(0), delete=True)
+    assert not any(ours(target, runid).values())
+    assert target.client("iam").get_role(RoleName=untagged)["Role"]["RoleName"] == untagged
+
+
+def test_the_aws_target_refuses_another_account(emulator: Emulator,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIATESTTESTTESTTEST")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    with pytest.raises(targets.TargetError, match="refusing") as refused:
+        targets.aws("999999999999", "eu-west-1", emulator.endpoint)
+    assert "999999999999" not in str(refused.value)  # account ids are masked
+    with pytest.raises(targets.TargetError, match="--aws-account-id"):
+        targets.aws(None, "eu-west-1", emulator.endpoint)
+    target = targets.aws(ACCOUNT_ID, "eu-west-1", emulator.endpoint, settle_seconds=0)
+    assert (target.kind, target.account_id) == ("aws", ACCOUNT_ID)
+
+
+def test_passwords_derive_from_the_run_key_and_are_not_stored(tmp_path: Path) -> None:
+    key = RunSecrets(b"k" * 32)
+    assert key.password("s", "u") == RunSecrets(b"k" * 32).password("s", "u")
+    assert key.password("s", "u") != RunSecrets(b"j" * 32).password("s", "u")
+    assert key.password("s", "u") != key.password("s", "v")
