@@ -18,7 +18,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 # The IAM actions a permission profile speaks of (SPEC D5). TransactGetItems and
 # TransactWriteItems are not permissions of their own: they need the contained actions.
@@ -32,6 +40,23 @@ FLOWS = ("enhanced", "classic", "guest")
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+=,@-]{0,39}$")]
 MAX_PRECEDENCE = 2**31 - 1
+
+
+def _actions(value: list[str]) -> list[str]:
+    """Validate a list of DynamoDB permissions ('*' = all), in the canonical order."""
+    expanded: list[str] = []
+    for action in value:
+        if action == "*":
+            expanded.extend(IAM_ACTIONS)
+        elif action in IAM_ACTIONS:
+            expanded.append(action)
+        else:
+            raise ValueError(f"{action!r} is not a DynamoDB permission rolecall probes; "
+                             f"use one of {', '.join(IAM_ACTIONS)} or '*'")
+    return sorted(set(expanded), key=IAM_ACTIONS.index)
+
+
+Actions = Annotated[list[str], AfterValidator(_actions)]
 
 
 class ScenarioError(Exception):
@@ -90,23 +115,9 @@ class Trust(Model):
 
 class Role(Model):
     policy: dict[str, Any]
-    allowed: list[str]
+    allowed: Actions
     source: str
     trust: Trust = Trust()
-
-    @field_validator("allowed")
-    @classmethod
-    def _known_actions(cls, value: list[str]) -> list[str]:
-        expanded: list[str] = []
-        for action in value:
-            if action == "*":
-                expanded.extend(IAM_ACTIONS)
-            elif action in IAM_ACTIONS:
-                expanded.append(action)
-            else:
-                raise ValueError(f"{action!r} is not a DynamoDB permission rolecall probes; "
-                                 f"use one of {', '.join(IAM_ACTIONS)} or '*'")
-        return sorted(set(expanded), key=IAM_ACTIONS.index)
 
     @field_validator("policy")
     @classmethod
@@ -119,11 +130,28 @@ class Role(Model):
 class Group(Model):
     role: str | None = None
     precedence: int | None = Field(default=None, ge=0, le=MAX_PRECEDENCE)
+    # The DynamoDB permissions members of this group may EVER hold, over every credential
+    # path (enhanced, CustomRoleArn, classic, guest). More is an escalation finding.
+    entitlement: Actions | None = None
+
 
 
 class User(Model):
     groups: list[str] = []
     attributes: dict[str, str] = {}
+    entitlement: Actions | None = None  # overrides the groups' entitlements for this user
+
+
+
+class AcceptedFinding(Model):
+    """A finding the stack's owners know about and accept, with their reason (audit trail).
+
+    An accepted finding that is no longer found fails too: the acceptance is stale.
+    """
+
+    check: str  # e.g. trust-without-aud, escalation
+    subject: str  # the role, variant or user it is about
+    reason: str
 
 
 class Rule(Model):
@@ -153,6 +181,7 @@ class IdentityPool(Model):
     server_side_token_check: bool = False
     authenticated_role: str | None = None
     unauthenticated_role: str | None = None
+    guest_entitlement: Actions | None = None  # what guests may ever do (escalation check)
 
 
 class Variant(Model):
@@ -200,6 +229,7 @@ class Scenario(Model):
     variants: dict[Name, Variant] = Field(min_length=1)
     flows: list[Literal["enhanced", "classic", "guest"]] = list(FLOWS)
     expect: list[ExpectedRole] = []
+    accepted_findings: list[AcceptedFinding] = []
     file: str = ""
 
     @model_validator(mode="after")
