@@ -28,6 +28,7 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.wrappers import Request, Response
 
 from rolecall.emulator import sigv4
+from rolecall.emulator.cognitoidentity import models as cognito_identity_models
 from rolecall.emulator.cognitoidentity import responses as cognito_identity
 from rolecall.emulator.dynamodb import authorize as dynamodb_authorize
 from rolecall.emulator.errors import AwsError, json_body, query_body
@@ -115,6 +116,10 @@ class EmulatorApp:
         """Emulator-only endpoints. They exist only here, never on AWS."""
         if call.path == "/_rolecall/health":
             return Response(json.dumps({"ok": True}), 200, content_type="application/json")
+        if call.path == "/_rolecall/cognito-identity/.well-known/jwks.json":
+            # the public key of GetOpenIdToken's tokens (AWS: cognito-identity.amazonaws.com)
+            return Response(json.dumps(cognito_identity_models.oidc_jwks()), 200,
+                            content_type="application/json")
         if call.path == "/_rolecall/clock" and call.method == "POST":
             seconds = call.json().get("advance", 0)
             if not isinstance(seconds, int | float) or seconds < 0:

@@ -7,6 +7,7 @@ the server can still pass it on, unchanged, to moto.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 from dataclasses import dataclass, field
@@ -79,10 +80,8 @@ class Call:
         """awsQuery parameters (STS): the URL query plus a form-encoded body."""
         params = parse_qs(self.query_string, keep_blank_values=True)
         if self.body and "json" not in self.headers.get("Content-Type", ""):
-            try:
+            with contextlib.suppress(UnicodeDecodeError):
                 params.update(parse_qs(self.body.decode(), keep_blank_values=True))
-            except UnicodeDecodeError:
-                pass
         return {key: values[-1] for key, values in params.items()}
 
     def json(self) -> dict[str, Any]:

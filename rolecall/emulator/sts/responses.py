@@ -1,10 +1,119 @@
-"""STS wire handlers (being written)."""
+"""STS on the wire: awsQuery parameters in, the XML documents botocore parses out.
+
+The response shapes follow botocore's STS service model (2011-06-15):
+`<Action>Response/<Action>Result/...` plus `ResponseMetadata/RequestId`, with
+Expiration as an ISO 8601 timestamp.
+"""
 
 from __future__ import annotations
 
-from rolecall.emulator.state import EmulatorState
+import re
+import uuid
+from datetime import UTC, datetime
+from xml.sax.saxutils import escape
+
+from rolecall.emulator.errors import AwsError
+from rolecall.emulator.state import EmulatorState, Session
+from rolecall.emulator.sts import models
 from rolecall.emulator.wire import Call
+
+NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
+_SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
 
 
 def handle(state: EmulatorState, call: Call) -> bytes:
-    raise NotImplementedError
+    """Serve AssumeRoleWithWebIdentity, or GetCallerIdentity for an emulator-issued session."""
+    if call.operation == "AssumeRoleWithWebIdentity":
+        return assume_role_with_web_identity(state, call)
+    if call.operation == "GetCallerIdentity":
+        return get_caller_identity(state, call)
+    raise AwsError("InvalidAction", f"Could not find operation {call.operation} for STS")
+
+
+def _required(call: Call, name: str) -> str:
+    value = call.form.get(name)
+    if not value:
+        raise models.validation_error(
+            f"1 validation error detected: Value null at '{name[0].lower()}{name[1:]}' failed "
+            "to satisfy constraint: Member must not be null"
+        )
+    return value
+
+
+def _duration(call: Call) -> int | None:
+    raw = call.form.get("DurationSeconds")
+    if raw is None:
+        return None
+    try:
+        seconds = int(raw)
+    except ValueError:
+        raise models.validation_error("DurationSeconds must be an integer.") from None
+    if not models.MIN_DURATION <= seconds <= models.MAX_DURATION:
+        raise models.validation_error(
+            f"1 validation error detected: Value '{seconds}' at 'durationSeconds' failed to "
+            f"satisfy constraint: Member must have value between {models.MIN_DURATION} and "
+            f"{models.MAX_DURATION}"
+        )
+    return seconds
+
+
+def assume_role_with_web_identity(state: EmulatorState, call: Call) -> bytes:
+    role_arn = _required(call, "RoleArn")
+    session_name = _required(call, "RoleSessionName")
+    token = _required(call, "WebIdentityToken")
+    if not _SESSION_NAME.match(session_name):
+        raise models.validation_error(
+            "1 validation error detected: Value at 'roleSessionName' failed to satisfy "
+            "constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]* "
+            "and have length between 2 and 64"
+        )
+    session, identity, role_id = models.assume_role_with_web_identity(
+        state, role_arn, session_name, token, call.form.get("Policy"), _duration(call)
+    )
+    result = (
+        _credentials(session)
+        + _element("SubjectFromWebIdentityToken", identity.subject)
+        + "<AssumedRoleUser>"
+        + _element("AssumedRoleId", f"{role_id}:{session.session_name}")
+        + _element("Arn", session.assumed_role_arn)
+        + "</AssumedRoleUser>"
+        + _element("Provider", identity.provider)
+        + _element("Audience", identity.audience)
+    )
+    return _document("AssumeRoleWithWebIdentity", result)
+
+
+def get_caller_identity(state: EmulatorState, call: Call) -> bytes:
+    session = state.find_session(call.access_key_id or "")
+    if session is None:  # the server only routes issued sessions here
+        raise AwsError("InvalidClientTokenId",
+                       "The security token included in the request is invalid.", 403)
+    caller = models.get_caller_identity(state, session)
+    result = (_element("UserId", caller.user_id) + _element("Account", caller.account)
+              + _element("Arn", caller.arn))
+    return _document("GetCallerIdentity", result)
+
+
+def _credentials(session: Session) -> str:
+    expiration = datetime.fromtimestamp(session.expiration, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        "<Credentials>"
+        + _element("AccessKeyId", session.access_key_id)
+        + _element("SecretAccessKey", session.secret_access_key)
+        + _element("SessionToken", session.session_token)
+        + _element("Expiration", expiration)
+        + "</Credentials>"
+    )
+
+
+def _element(name: str, text: str) -> str:
+    return f"<{name}>{escape(text)}</{name}>"
+
+
+def _document(action: str, result: str) -> bytes:
+    return (
+        f'<{action}Response xmlns="{NAMESPACE}">'
+        f"<{action}Result>{result}</{action}Result>"
+        f"<ResponseMetadata><RequestId>{uuid.uuid4()}</RequestId></ResponseMetadata>"
+        f"</{action}Response>"
+    ).encode()
