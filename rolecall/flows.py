@@ -96,14 +96,21 @@ class Flows:
     def tokens(self, user: str) -> dict[str, str]:
         """The user's IdToken and AccessToken from USER_PASSWORD_AUTH (cached)."""
         if user not in self._tokens:
-            auth = self.idp.initiate_auth(
-                ClientId=self.stack.client_id, AuthFlow="USER_PASSWORD_AUTH",
-                AuthParameters={"USERNAME": self.stack.users[user],
-                                "PASSWORD": self.secrets.password(self.stack.scenario, user)})
-            result = auth["AuthenticationResult"]
-            self._tokens[user] = {"IdToken": result["IdToken"],
-                                  "AccessToken": result["AccessToken"]}
+            self._tokens[user] = self.sign_in(user)
         return self._tokens[user]
+
+    def sign_in(self, user: str, client_id: str | None = None) -> dict[str, str]:
+        """A fresh sign-in (not cached), through the stack's app client or another one."""
+        auth = self.idp.initiate_auth(
+            ClientId=client_id or self.stack.client_id, AuthFlow="USER_PASSWORD_AUTH",
+            AuthParameters={"USERNAME": self.stack.users.get(user, user),
+                            "PASSWORD": self.secrets.password(self.stack.scenario, user)})
+        result = auth["AuthenticationResult"]
+        return {"IdToken": result["IdToken"], "AccessToken": result["AccessToken"]}
+
+    def present(self, variant: str, logins: dict[str, str]) -> Result:
+        """The enhanced flow with exactly these Logins (negative tests; never cached)."""
+        return self._enhanced(variant, logins, None)
 
     def verified_claims(self, user: str) -> dict[str, Any]:
         """The user's ID token, verified with pyjwt against the pool's JWKS (SPEC G9).

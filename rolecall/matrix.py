@@ -88,7 +88,7 @@ class AccessCell:
 def claims_cells(scenarios: list[Scenario]) -> list[ClaimsCell]:
     cells = []
     for scenario in scenarios:
-        for user in scenario.users:
+        for user in scenario.matrix_users():
             preferred, rule = oracle.preferred_role(scenario, user)
             cells.append(ClaimsCell(scenario, user, tuple(oracle.token_roles(scenario, user)),
                                     preferred, rule))
@@ -102,14 +102,14 @@ def credential_cells(scenarios: list[Scenario]) -> list[CredentialCell]:
 def _credentials_of(scenario: Scenario) -> Iterator[CredentialCell]:
     for variant in scenario.variants:
         if "enhanced" in scenario.flows:
-            for user in scenario.users:
+            for user in scenario.matrix_users():
                 yield CredentialCell(scenario, variant, "enhanced", user, None,
                                      oracle.enhanced(scenario, variant, user))
                 for custom in scenario.variants[variant].custom_roles:
                     yield CredentialCell(scenario, variant, "enhanced", user, custom,
                                          oracle.enhanced(scenario, variant, user, custom))
         if "classic" in scenario.flows:
-            for user in scenario.users:
+            for user in scenario.matrix_users():
                 for role in scenario.roles:
                     yield CredentialCell(scenario, variant, "classic", user, role,
                                          oracle.classic(scenario, variant, role))

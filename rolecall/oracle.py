@@ -16,7 +16,9 @@ from typing import Literal
 
 from rolecall.scenario import IAM_ACTIONS, Rule, Scenario, ScenarioError
 
-GUEST_SCOPE_DOWN_SERVICES = ("dynamodb",)  # SPEC E5: DynamoDB is in the list (assumed, pinned)
+# SPEC E5 as corrected in docs/semantics.md: the guest scope-down policy
+# (AmazonCognitoUnAuthedIdentitiesSessionPolicy v3) names no DynamoDB action.
+GUEST_SCOPE_DOWN_SERVICES: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)

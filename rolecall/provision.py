@@ -90,6 +90,15 @@ class Stack:
     roles: dict[str, str] = field(default_factory=dict)  # logical name -> ARN
     identity_pools: dict[str, str] = field(default_factory=dict)  # variant -> pool id
     users: dict[str, str] = field(default_factory=dict)  # logical name -> username
+    # Only for scenarios with `negatives:`: a second app client of the same pool (not a
+    # provider of the identity pools) and a foreign user pool with its own client.
+    other_client_id: str | None = None
+    foreign_pool_id: str | None = None
+    foreign_client_id: str | None = None
+
+    @property
+    def foreign_provider_name(self) -> str:
+        return f"cognito-idp.{self.region}.amazonaws.com/{self.foreign_pool_id}"
 
     def role_of(self, arn: str) -> str:
         """The logical role name of an ARN (or of an assumed-role session ARN)."""
@@ -167,7 +176,31 @@ class Provisioner:
         stack.users = {u: self._user(scenario, u, stack) for u in scenario.users}
         for variant in scenario.variants:
             self._pool_roles(scenario, variant, stack)
+        if scenario.negatives is not None:
+            self._negative_fixtures(scenario, stack)
         return stack
+
+    def _negative_fixtures(self, scenario: Scenario, stack: Stack) -> None:
+        """Another app client, and another user pool holding the same user (SPEC E2)."""
+        assert scenario.negatives is not None
+        other = self.idp.create_user_pool_client(
+            UserPoolId=stack.user_pool_id, ClientName=self.name(scenario, "other-app", 128),
+            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])
+        stack.other_client_id = other["UserPoolClient"]["ClientId"]
+        foreign = self.idp.create_user_pool(PoolName=self.name(scenario, "foreign-users", 128),
+                                            UserPoolTags=self.tags())
+        stack.foreign_pool_id = foreign["UserPool"]["Id"]
+        self.journal.record("user_pool", stack.foreign_pool_id)
+        client = self.idp.create_user_pool_client(
+            UserPoolId=stack.foreign_pool_id, ClientName=self.name(scenario, "foreign-app", 128),
+            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])
+        stack.foreign_client_id = client["UserPoolClient"]["ClientId"]
+        user = scenario.negatives.user
+        self.idp.admin_create_user(UserPoolId=stack.foreign_pool_id, Username=user,
+                                   MessageAction="SUPPRESS")
+        self.idp.admin_set_user_password(UserPoolId=stack.foreign_pool_id, Username=user,
+                                         Password=self.secrets.password(scenario.name, user),
+                                         Permanent=True)
 
     def _settle(self) -> None:
         if self.target.settle_seconds:
@@ -182,9 +215,11 @@ class Provisioner:
                                          **({"Schema": schema} if schema else {}))
         pool_id = pool["UserPool"]["Id"]
         self.journal.record("user_pool", pool_id)
+        writable = scenario.user_pool.writable_attributes
         client = self.idp.create_user_pool_client(
             UserPoolId=pool_id, ClientName=self.name(scenario, "app", 128),
-            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])
+            ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+            **({"WriteAttributes": writable} if writable is not None else {}))
         return pool_id, client["UserPoolClient"]["ClientId"]
 
     def _table(self, scenario: Scenario) -> tuple[str, str]:
@@ -214,7 +249,6 @@ class Provisioner:
         return name, created["TableDescription"]["TableArn"]
 
     def _identity_pool(self, scenario: Scenario, variant: str, stack: Stack) -> str:
-        settings = scenario.identity_pool
         kwargs: dict[str, Any] = {}
         classic = scenario.pool_setting(variant, "allow_classic_flow")
         if classic is not None:  # None: never sent, as a console user who never ticked it (C2)
@@ -225,7 +259,8 @@ class Provisioner:
                                                                       "allow_unauthenticated")),
             CognitoIdentityProviders=[{"ProviderName": stack.provider_name,
                                        "ClientId": stack.client_id,
-                                       "ServerSideTokenCheck": settings.server_side_token_check}],
+                                       "ServerSideTokenCheck": bool(scenario.pool_setting(
+                                           variant, "server_side_token_check"))}],
             IdentityPoolTags=self.tags(), **kwargs)
         self.journal.record("identity_pool", pool["IdentityPoolId"])
         return str(pool["IdentityPoolId"])

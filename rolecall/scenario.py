@@ -84,6 +84,10 @@ class Index(Model):
 
 class Table(Model):
     name: Name
+    # per-identity: each identity owns the partition keyed by its identity id (fine-grained
+    # access with dynamodb:LeadingKeys); probes then run on the caller's own partition and
+    # on another's.
+    partition: Literal["shared", "per-identity"] = "shared"
     partition_key: KeyAttribute
     sort_key: KeyAttribute | None = None
     indexes: list[Index] = []
@@ -118,6 +122,9 @@ class Role(Model):
     allowed: Actions
     source: str
     trust: Trust = Trust()
+    # per-identity tables: what the role may do on a partition that is not the caller's own
+    # (default: the same as `allowed`, i.e. no per-identity restriction).
+    allowed_foreign: Actions | None = None
 
     @field_validator("policy")
     @classmethod
@@ -140,6 +147,9 @@ class User(Model):
     groups: list[str] = []
     attributes: dict[str, str] = {}
     entitlement: Actions | None = None  # overrides the groups' entitlements for this user
+    # False: the user takes no part in the matrix (a user the negative tests sign out,
+    # disable or delete, or whose attributes the escalation checks change).
+    matrix: bool = True
 
 
 
@@ -190,6 +200,7 @@ class Variant(Model):
     mapping: Mapping | None = None
     allow_classic_flow: bool | None = None
     allow_unauthenticated: bool | None = None
+    server_side_token_check: bool | None = None
     custom_roles: list[str] = []  # CustomRoleArn values to request in the enhanced flow
     source: str = ""
 
@@ -214,6 +225,25 @@ class ExpectedRole(Model):
 
 class UserPool(Model):
     custom_attributes: list[str] = []
+    # Attributes the app client lets users write themselves (None: AWS's default, all of
+    # them). A rule keyed on a user-writable attribute is an escalation path.
+    writable_attributes: list[str] | None = None
+
+
+class Negatives(Model):
+    """Who the token-negative tests use (suites/test_tokens_negative.py).
+
+    `user`'s valid tokens are tampered with, re-signed, swapped for access tokens or
+    taken from another app client or pool. The others are sacrificed once per run:
+    signed out globally, disabled, deleted (their stale tokens must stop working with
+    ServerSideTokenCheck and keep working without it, SPEC E3). None of them should
+    take part in the matrix (`matrix: false`).
+    """
+
+    user: str
+    signed_out: str | None = None
+    disabled: str | None = None
+    deleted: str | None = None
 
 
 class Scenario(Model):
@@ -230,6 +260,7 @@ class Scenario(Model):
     flows: list[Literal["enhanced", "classic", "guest"]] = list(FLOWS)
     expect: list[ExpectedRole] = []
     accepted_findings: list[AcceptedFinding] = []
+    negatives: Negatives | None = None
     file: str = ""
 
     @model_validator(mode="after")
@@ -252,6 +283,11 @@ class Scenario(Model):
             if variant.custom_roles and (variant.mapping is None or variant.mapping.type != "Token"):
                 raise ValueError(f"variants.{variant_name}.custom_roles needs a Token mapping "
                                  "(CustomRoleArn picks among cognito:roles, SPEC E7a)")
+        if self.negatives is not None:
+            for role_name, user_name in self.negatives.model_dump().items():
+                if user_name is not None and user_name not in self.users:
+                    raise ValueError(f"negatives.{role_name} names {user_name!r}, which is not "
+                                     "under users:")
         for n, expected in enumerate(self.expect):
             if expected.user not in self.users:
                 raise ValueError(f"expect[{n}].user {expected.user!r} is not under users:")
@@ -278,8 +314,13 @@ class Scenario(Model):
                     yield f"expect[{n}]", role
 
     # -- derived views -------------------------------------------------------------
-    def pool_setting(self, variant: str, name: Literal["allow_classic_flow",
-                                                       "allow_unauthenticated"]) -> bool | None:
+    def matrix_users(self) -> list[str]:
+        """The users that take part in the matrix (claims, credential and access cells)."""
+        return [name for name, user in self.users.items() if user.matrix]
+
+    def pool_setting(self, variant: str, name: Literal[
+            "allow_classic_flow", "allow_unauthenticated", "server_side_token_check"]
+            ) -> bool | None:
         """A variant's pool setting: its own when it states one, else the pool's."""
         chosen = self.variants[variant]
         if name in chosen.model_fields_set:

@@ -57,9 +57,9 @@ _USER_POOL_PROVIDER = re.compile(r"^cognito-idp\.([a-z0-9-]+)\.amazonaws\.com/([
 # (edited 2024-11-01; moto bundles a copy too: rolecall.emulator.iam.roles.aws_managed_policy),
 # as published at
 # https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonCognitoUnAuthedIdentitiesSessionPolicy.html
-# The published list does NOT contain DynamoDB. SPEC E5 assumes DynamoDB is in it
-# ("assumed, pin it"), so "dynamodb:*" is appended here: the pinning scenario on a
-# real account decides, and this line changes if AWS says otherwise.
+# The published list does NOT contain DynamoDB, so guests of the enhanced flow cannot call
+# DynamoDB whatever their role allows. SPEC E5 had assumed the opposite; docs/semantics.md
+# records the correction with this source.
 UNAUTH_SESSION_POLICY: dict[str, Any] = {
     "Version": "2012-10-17",
     "Statement": [
@@ -93,7 +93,6 @@ UNAUTH_SESSION_POLICY: dict[str, Any] = {
                 "kms:GenerateDataKeyPair",
                 "kms:GenerateDataKeyPairWithoutPlaintext",
                 "kms:GenerateDataKeyWithoutPlaintext",
-                "dynamodb:*",  # assumed (SPEC E5), not in the published v3
             ],
             "Resource": "*",
         }
