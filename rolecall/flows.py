@@ -14,6 +14,7 @@ keys stay in memory; nothing here logs them.
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -66,6 +67,12 @@ class _Trail:
         return response
 
 
+def _expires_soon(token: str, margin: float = 60.0) -> bool:
+    """True when a cached ID token is within `margin` seconds of its exp (long AWS runs)."""
+    expires = jwt.decode(token, options={"verify_signature": False}).get("exp", 0)
+    return float(expires) - time.time() < margin
+
+
 def _failure(exc: Exception, trail: _Trail) -> Refused | Errored:
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
@@ -94,8 +101,9 @@ class Flows:
 
     # -- sign-in -------------------------------------------------------------------------
     def tokens(self, user: str) -> dict[str, str]:
-        """The user's IdToken and AccessToken from USER_PASSWORD_AUTH (cached)."""
-        if user not in self._tokens:
+        """The user's IdToken and AccessToken (cached; signed in again near expiry)."""
+        cached = self._tokens.get(user)
+        if cached is None or _expires_soon(cached["IdToken"]):
             self._tokens[user] = self.sign_in(user)
         return self._tokens[user]
 

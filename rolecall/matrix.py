@@ -159,3 +159,42 @@ def mismatch(cell_id: str, expected: object, observed: object, rule: str, source
     text = (f"{cell_id}: expected {expected}, observed {observed} "
             f"[SPEC {rule}; expectation source: {source or 'spec'}]")
     return f"{text}\n  {detail}" if detail else text
+
+
+# --- token negatives (suites/test_tokens_negative.py) -------------------------------------
+
+REVOKING_EVENTS = ("signed_out", "disabled", "deleted")
+
+
+@dataclass(frozen=True)
+class NegativeCell:
+    """A broken token presented to one variant, or one revoking event checked on every variant."""
+
+    scenario: Scenario
+    case: str  # a broken-token case, or signed-out / disabled / deleted
+    user: str
+    variant: str | None = None  # None: the cell checks every variant of the scenario
+
+    @property
+    def id(self) -> str:
+        where = f"{self.variant}-" if self.variant else ""
+        return f"{self.scenario.name}-{where}{self.case}"
+
+
+def negative_cells(scenarios: list[Scenario]) -> list[NegativeCell]:
+    cells = []
+    for scenario in scenarios:
+        negatives = scenario.negatives
+        if negatives is None:
+            continue
+        for case in negatives.cases:
+            if case == "expired":  # ages the pool's tokens once, then checks every variant
+                cells.append(NegativeCell(scenario, case, negatives.user))
+                continue
+            cells.extend(NegativeCell(scenario, case, negatives.user, variant)
+                         for variant in scenario.variants)
+        for event in REVOKING_EVENTS:
+            user = getattr(negatives, event)
+            if user is not None:
+                cells.append(NegativeCell(scenario, event.replace("_", "-"), user))
+    return cells

@@ -229,3 +229,23 @@ def check(scenario: Scenario) -> None:
                 f"states {declared} but SPEC rule {expected.rule} gives {expected}",
                 "correct the expectation, or the groups/mapping it depends on; if you believe "
                 "the spec is wrong, say so in the spec, not in the scenario")
+
+
+# --- broken and revoked tokens (SPEC E2, E3, G8) ------------------------------------------
+
+BROKEN_TOKEN_RULES = {"tampered": "E2", "resigned": "E2", "other-client": "E2",
+                      "other-pool": "E2", "other-provider": "E2", "access-token": "G8",
+                      "expired": "E2"}
+
+
+def broken_token(case: str) -> Outcome:
+    """Every broken login token is refused by GetId / GetCredentialsForIdentity."""
+    return refused("NotAuthorizedException", BROKEN_TOKEN_RULES[case])
+
+
+def revoked_token(scenario: Scenario, variant: str, user: str) -> Outcome:
+    """A token issued before sign-out / disable / delete (E3): refused only with the check."""
+    if scenario.pool_setting(variant, "server_side_token_check"):
+        return refused("NotAuthorizedException", "E3")
+    still = enhanced(scenario, variant, user)
+    return Outcome(still.issued, still.role, still.code, "E3")

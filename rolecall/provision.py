@@ -219,7 +219,8 @@ class Provisioner:
         client = self.idp.create_user_pool_client(
             UserPoolId=pool_id, ClientName=self.name(scenario, "app", 128),
             ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
-            **({"WriteAttributes": writable} if writable is not None else {}))
+            **({"WriteAttributes": writable} if writable is not None else {}),
+            **_token_validity(scenario.user_pool.id_token_minutes))
         return pool_id, client["UserPoolClient"]["ClientId"]
 
     def _table(self, scenario: Scenario) -> tuple[str, str]:
@@ -316,6 +317,13 @@ class Provisioner:
             kwargs["RoleMappings"] = {stack.mapping_key: entry}
         patiently(self.identity.set_identity_pool_roles)(
             IdentityPoolId=stack.identity_pools[variant], Roles=roles, **kwargs)
+
+
+def _token_validity(minutes: int | None) -> dict[str, Any]:
+    if minutes is None:
+        return {}
+    return {"IdTokenValidity": minutes, "AccessTokenValidity": minutes,
+            "TokenValidityUnits": {"IdToken": "minutes", "AccessToken": "minutes"}}
 
 
 def trust_policy(trust: Any, stack: Stack) -> dict[str, Any]:

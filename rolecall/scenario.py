@@ -225,6 +225,7 @@ class ExpectedRole(Model):
 
 class UserPool(Model):
     custom_attributes: list[str] = []
+    id_token_minutes: int | None = Field(default=None, ge=5, le=1440)  # app client validity
     # Attributes the app client lets users write themselves (None: AWS's default, all of
     # them). A rule keyed on a user-writable attribute is an escalation path.
     writable_attributes: list[str] | None = None
@@ -244,6 +245,11 @@ class Negatives(Model):
     signed_out: str | None = None
     disabled: str | None = None
     deleted: str | None = None
+    # Which broken-token cases to run. `expired` ages every ID token of the scenario's
+    # user pool, so it belongs in a scenario of its own.
+    cases: list[Literal["tampered", "resigned", "other-client", "other-pool",
+                        "other-provider", "access-token", "expired"]] = [
+        "tampered", "resigned", "other-client", "other-pool", "other-provider", "access-token"]
 
 
 class Scenario(Model):
@@ -284,9 +290,10 @@ class Scenario(Model):
                 raise ValueError(f"variants.{variant_name}.custom_roles needs a Token mapping "
                                  "(CustomRoleArn picks among cognito:roles, SPEC E7a)")
         if self.negatives is not None:
-            for role_name, user_name in self.negatives.model_dump().items():
+            for part in ("user", "signed_out", "disabled", "deleted"):
+                user_name = getattr(self.negatives, part)
                 if user_name is not None and user_name not in self.users:
-                    raise ValueError(f"negatives.{role_name} names {user_name!r}, which is not "
+                    raise ValueError(f"negatives.{part} names {user_name!r}, which is not "
                                      "under users:")
         for n, expected in enumerate(self.expect):
             if expected.user not in self.users:

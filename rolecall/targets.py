@@ -7,6 +7,11 @@ exercises the real-account path against the embedded endpoint.
 
 from __future__ import annotations
 
+import json
+import logging
+import time
+import urllib.error
+import urllib.request
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -14,7 +19,10 @@ import boto3
 from botocore import UNSIGNED
 from botocore.config import Config
 
+log = logging.getLogger("rolecall.targets")
+
 TargetKind = Literal["emulated", "aws"]
+MAX_WAIT_SECONDS = 600  # the longest a real-account run waits for a token to expire
 EMULATED_REGION = "eu-west-1"
 EMULATED_ADMIN_KEYS = {"aws_access_key_id": "AKIAROLECALLADMIN000", "aws_secret_access_key": "x"}
 
@@ -58,6 +66,33 @@ class Target:
             aws_session_token=credentials["SessionToken"],
         ).client(service, region_name=self.region, endpoint_url=self.endpoint_url,
                  config=CLIENT_CONFIG)
+
+
+    def let_time_pass(self, seconds: float, user_pool_id: str) -> None:
+        """Make `seconds` pass for the ID tokens of one user pool (expiry tests).
+
+        An embedded endpoint moves its clock for that pool only, so other cells are
+        untouched; a real account can only wait (scenarios that need this use short
+        ID-token validity, so the wait is minutes at most).
+        """
+        if self.endpoint_url and self._has_time_travel():
+            body = json.dumps({"advance": seconds, "user_pool_id": user_pool_id}).encode()
+            request = urllib.request.Request(f"{self.endpoint_url}/_rolecall/clock", body,
+                                             {"Content-Type": "application/json"}, method="POST")
+            with urllib.request.urlopen(request, timeout=10):
+                return
+        if seconds > MAX_WAIT_SECONDS:
+            raise TargetError(f"waiting {seconds:.0f}s for tokens to expire is too long; give the "
+                              "scenario's app client a short ID-token validity (5 minutes)")
+        log.warning("waiting %.0fs for ID tokens of %s to expire", seconds, user_pool_id)
+        time.sleep(seconds)
+
+    def _has_time_travel(self) -> bool:
+        try:
+            with urllib.request.urlopen(f"{self.endpoint_url}/_rolecall/health", timeout=5):
+                return True
+        except (urllib.error.URLError, OSError):
+            return False
 
 
 def emulated(endpoint_url: str) -> Target:

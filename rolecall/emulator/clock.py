@@ -13,19 +13,28 @@ import time
 
 
 class Clock:
-    """Wall-clock time plus an offset that tests (or the control endpoint) can advance."""
+    """Wall-clock time plus an offset that tests (or the control endpoint) can advance.
+
+    An offset can also be scoped to one user pool: time then passes only for the ID
+    tokens that pool issued. A conformance run uses that to expire one scenario's
+    tokens while the other scenarios' cells keep running against the same endpoint.
+    """
 
     def __init__(self, offset: float = 0.0) -> None:
         self._offset = offset
+        self._scoped: dict[str, float] = {}
         self._lock = threading.Lock()
 
-    def now(self) -> float:
-        """Seconds since the epoch, as the emulator sees them."""
-        return time.time() + self._offset
+    def now(self, scope: str | None = None) -> float:
+        """Seconds since the epoch, as the emulator sees them (for `scope`, if given)."""
+        return time.time() + self._offset + self._scoped.get(scope or "", 0.0)
 
-    def advance(self, seconds: float) -> None:
+    def advance(self, seconds: float, scope: str | None = None) -> None:
         """Move the clock forward (never backward: AWS time does not run back)."""
         if seconds < 0:
             raise ValueError("the clock only moves forward; got a negative number of seconds")
         with self._lock:
-            self._offset += seconds
+            if scope:
+                self._scoped[scope] = self._scoped.get(scope, 0.0) + seconds
+            else:
+                self._offset += seconds

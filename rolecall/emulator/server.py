@@ -121,11 +121,16 @@ class EmulatorApp:
             return Response(json.dumps(cognito_identity_models.oidc_jwks()), 200,
                             content_type="application/json")
         if call.path == "/_rolecall/clock" and call.method == "POST":
-            seconds = call.json().get("advance", 0)
-            if not isinstance(seconds, int | float) or seconds < 0:
+            # {"advance": seconds[, "user_pool_id": id]}: with a pool, only that pool's
+            # ID tokens age (see Clock); without, the whole emulator's time moves.
+            body = call.json()
+            seconds, scope = body.get("advance", 0), body.get("user_pool_id")
+            if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
                 raise AwsError("ValidationException", "advance must be a non-negative number")
-            self.state.clock.advance(float(seconds))
-            return Response(json.dumps({"now": self.state.clock.now()}), 200,
+            if scope is not None and not isinstance(scope, str):
+                raise AwsError("ValidationException", "user_pool_id must be a string")
+            self.state.clock.advance(float(seconds), scope)
+            return Response(json.dumps({"now": self.state.clock.now(scope)}), 200,
                             content_type="application/json")
         raise AwsError("UnknownOperationException", f"no control endpoint {call.path}", 404)
 

@@ -352,7 +352,8 @@ def verify_login(pool: IdentityPool, provider_name: str, token: str,
     claims = _unverified_claims(token)
     if not faults.on("token-signature-unchecked"):
         _check_signature(token)
-    _check_expiry(claims, state.clock.now(), faults)
+    issuer_pool = str(claims.get("iss", "")).rsplit("/", 1)[-1]
+    _check_expiry(claims, state.clock.now(scope=issuer_pool), faults)
     candidates = _providers_for(pool, provider_name, claims, faults)
     audience = _audience(claims, faults)
     provider = _provider_for_audience(candidates, audience, faults)

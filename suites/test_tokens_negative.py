@@ -1,0 +1,86 @@
+"""Tokens that must not buy credentials (SPEC E2, E3, G8).
+
+A tampered payload, a foreign signing key, a token of another app client or
+another user pool, an access token in place of an ID token, an expired token:
+each is refused with NotAuthorizedException. A token issued before its user was
+signed out globally, disabled or deleted is refused when the provider has
+ServerSideTokenCheck, and still works until it expires when it has not.
+"""
+
+from __future__ import annotations
+
+import time
+
+from rolecall import oracle, tokens
+from rolecall.flows import Flows
+from rolecall.matrix import NegativeCell, mismatch, observed_outcome
+from rolecall.provision import Stack
+from rolecall.run import Run
+
+
+def broken_logins(flows: Flows, stack: Stack, case: str, user: str) -> dict[str, str]:
+    """The Logins map a client would send in this broken case."""
+    own = flows.tokens(user)
+    provider = stack.provider_name
+    if case == "tampered":  # claim a group the user is not in, keep the old signature
+        return {provider: tokens.tampered(own["IdToken"], **{"cognito:groups": ["admins"]})}
+    if case == "resigned":
+        return {provider: tokens.resigned(own["IdToken"])}
+    if case == "other-client":  # right pool, app client the identity pool does not know
+        return {provider: flows.sign_in(user, client_id=stack.other_client_id)["IdToken"]}
+    if case in ("other-pool", "other-provider"):
+        foreign = Flows(flows.target, Stack(**{**stack.__dict__,
+                                               "user_pool_id": stack.foreign_pool_id or "",
+                                               "client_id": stack.foreign_client_id or ""}),
+                        flows.secrets).sign_in(user)["IdToken"]
+        key = provider if case == "other-pool" else stack.foreign_provider_name
+        return {key: foreign}
+    if case == "access-token":
+        return {provider: own["AccessToken"]}
+    raise AssertionError(f"unknown broken-token case {case}")
+
+
+def check(run: Run, worker: str, cell: NegativeCell, variant: str, logins: dict[str, str],
+          expected: oracle.Outcome) -> None:
+    stack = run.stack(cell.scenario)
+    result = run.flows(cell.scenario).present(variant, logins)
+    observed = observed_outcome(result, stack)
+    run.record(worker, {
+        "kind": "negative", "id": f"{cell.id}" + (f"[{variant}]" if cell.variant is None else ""),
+        "scenario": cell.scenario.name, "variant": variant, "flow": f"enhanced:{cell.case}",
+        "user": cell.user, "expected": str(expected), "observed": observed,
+        "code": getattr(result, "code", None), "rule": expected.rule,
+        "request_ids": result.request_ids, "source": f"SPEC {expected.rule}",
+        "passed": observed == str(expected)})
+    assert observed == str(expected), mismatch(f"{cell.id} [{variant}]", expected, observed,
+                                               expected.rule, "spec", getattr(result, "message", ""))
+
+
+def test_broken_token(run: Run, negative_cell: NegativeCell, worker_id_label: str) -> None:
+    cell = negative_cell
+    stack, flows = run.stack(cell.scenario), run.flows(cell.scenario)
+    if cell.case in oracle.BROKEN_TOKEN_RULES and cell.case != "expired":
+        assert cell.variant is not None
+        check(run, worker_id_label, cell, cell.variant,
+              broken_logins(flows, stack, cell.case, cell.user), oracle.broken_token(cell.case))
+    elif cell.case == "expired":
+        token = flows.sign_in(cell.user)["IdToken"]
+        run.target.let_time_pass(tokens.claims_of(token)["exp"] - time.time() + 5,
+                                 stack.user_pool_id)
+        for variant in cell.scenario.variants:
+            check(run, worker_id_label, cell, variant, {stack.provider_name: token},
+                  oracle.broken_token("expired"))
+    else:
+        token = flows.sign_in(cell.user)["IdToken"]  # issued before the event
+        revoke(run, stack, cell.case, cell.user)
+        for variant in cell.scenario.variants:
+            check(run, worker_id_label, cell, variant, {stack.provider_name: token},
+                  oracle.revoked_token(cell.scenario, variant, cell.user))
+
+
+def revoke(run: Run, stack: Stack, event: str, user: str) -> None:
+    """What an administrator does to a user: sign out everywhere, disable, delete."""
+    idp = run.target.client("cognito-idp")
+    action = {"signed-out": idp.admin_user_global_sign_out, "disabled": idp.admin_disable_user,
+              "deleted": idp.admin_delete_user}[event]
+    action(UserPoolId=stack.user_pool_id, Username=stack.users[user])
