@@ -98,7 +98,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     scenarios = metafunc.config.stash[SCENARIOS_KEY]
     expand = {"claims_cell": matrix.claims_cells, "credential_cell": matrix.credential_cells,
-              "access_cell": matrix.access_cells}
+              "access_cell": matrix.access_cells, "negative_cell": matrix.negative_cells}
     for name, cells_of in expand.items():
         if name in metafunc.fixturenames:
             cells = cells_of(scenarios)
