@@ -10,6 +10,11 @@ so `install` wraps two methods of moto's `CognitoIdpUserPool`:
 - `sign_out` (behind GlobalSignOut and AdminUserGlobalSignOut): the ids (`jti`)
   of the ID tokens issued to that user so far are recorded as revoked. Tokens
   minted after the sign-out have new ids, so they keep working.
+- `CognitoIdpBackend.update_user_attributes` (UpdateUserAttributes with the
+  user's own access token): the app client's WriteAttributes are enforced, as
+  AWS does ("A client attempted to write unauthorized attribute", aws/aws-sdk-js
+  #1319); moto lets any attribute through. A rule keyed on an attribute users
+  can write is an escalation path, so the difference matters.
 
 moto's backends are process-global, so the revocation record is too; the
 patch finds the emulator serving the request (for its faults) through
@@ -24,7 +29,8 @@ from functools import wraps
 from typing import Any
 
 import jwt
-from moto.cognitoidp.models import CognitoIdpUserPool, cognitoidp_backends
+from moto.cognitoidp.exceptions import NotAuthorizedError
+from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool, cognitoidp_backends
 
 from rolecall.emulator.cognitoidp.claims import GroupInfo, id_token_claims
 from rolecall.emulator.faults import Faults
@@ -43,6 +49,8 @@ def install(state: EmulatorState) -> None:
             return
         CognitoIdpUserPool.create_jwt = _with_role_claims(CognitoIdpUserPool.create_jwt)  # type: ignore[method-assign]
         CognitoIdpUserPool.sign_out = _recording_sign_out(CognitoIdpUserPool.sign_out)  # type: ignore[method-assign]
+        CognitoIdpBackend.update_user_attributes = _client_write_attributes(  # type: ignore[method-assign]
+            CognitoIdpBackend.update_user_attributes)
 
 
 def is_revoked(user_pool_id: str, jti: str) -> bool:
@@ -125,3 +133,19 @@ def _jti(token: str) -> str:
     except jwt.PyJWTError:
         return ""
     return str(claims.get("jti", ""))
+
+
+def _client_write_attributes(update: Callable[..., None]) -> Callable[..., None]:
+    @wraps(update)
+    def patched(self: CognitoIdpBackend, access_token: str, attributes: list[dict[str, str]]) -> None:
+        for pool in self.user_pools.values():
+            if access_token in pool.access_tokens:
+                client_id, _ = pool.access_tokens[access_token]
+                client = pool.clients.get(client_id)
+                writable = client.extended_config.get("WriteAttributes") if client else None
+                names = {attribute["Name"] for attribute in attributes}
+                if writable is not None and not names <= set(writable):
+                    raise NotAuthorizedError("A client attempted to write unauthorized attribute")
+        update(self, access_token, attributes)
+
+    return patched
