@@ -181,15 +181,54 @@ class Flows:
             return _failure(exc, trail)
         return self._who(answer["Credentials"], identity_id, trail)
 
+    def classic_guest(self, variant: str, role: str) -> Result:
+        """The classic flow for an unauthenticated identity: no scope-down applies (E5, C5)."""
+        return self._cached(("classic-guest", variant, role),
+                            lambda: self._classic_with(variant, None, role))
+
+    def after_self_service(self, variant: str, user: str, attribute: str, value: str) -> Result:
+        """The user sets one of their own attributes, signs in again, takes the enhanced flow.
+
+        This is what any signed-in user can do with the app client's access token
+        (UpdateUserAttributes). The attribute is put back afterwards with admin rights.
+        """
+        trail = _Trail()
+        idp_admin = self.target.client("cognito-idp")
+        before = {a["Name"]: a["Value"] for a in idp_admin.admin_get_user(
+            UserPoolId=self.stack.user_pool_id, Username=self.stack.users[user])["UserAttributes"]}
+        try:
+            trail(self.idp.update_user_attributes(
+                AccessToken=self.sign_in(user)["AccessToken"],
+                UserAttributes=[{"Name": attribute, "Value": value}]))
+        except (ClientError, BotoCoreError) as exc:
+            return _failure(exc, trail)  # the app client does not let users write it
+        try:
+            fresh = self.sign_in(user)["IdToken"]
+            return self._enhanced(variant, {self.stack.provider_name: fresh}, None)
+        finally:
+            self._restore(idp_admin, user, attribute, before.get(attribute))
+
+    def _restore(self, idp_admin: Any, user: str, attribute: str, value: str | None) -> None:
+        pool, name = self.stack.user_pool_id, self.stack.users[user]
+        if value is None:
+            idp_admin.admin_delete_user_attributes(UserPoolId=pool, Username=name,
+                                                   UserAttributeNames=[attribute])
+        else:
+            idp_admin.admin_update_user_attributes(UserPoolId=pool, Username=name, UserAttributes=[
+                {"Name": attribute, "Value": value}])
+
     def _classic(self, variant: str, user: str, role: str) -> Result:
+        return self._classic_with(variant, self.logins(user), role)
+
+    def _classic_with(self, variant: str, logins: dict[str, str] | None, role: str) -> Result:
         trail = _Trail()
         pool_id = self.stack.identity_pools[variant]
-        logins = self.logins(user)
+        with_logins = {"Logins": logins} if logins else {}
         try:
-            identity_id = trail(self.identity.get_id(IdentityPoolId=pool_id, Logins=logins))[
+            identity_id = trail(self.identity.get_id(IdentityPoolId=pool_id, **with_logins))[
                 "IdentityId"]
             token = trail(self.identity.get_open_id_token(IdentityId=identity_id,
-                                                          Logins=logins))["Token"]
+                                                          **with_logins))["Token"]
             answer = trail(self.sts.assume_role_with_web_identity(
                 RoleArn=self.stack.roles[role], RoleSessionName=CLASSIC_SESSION_NAME,
                 WebIdentityToken=token))

@@ -1,0 +1,130 @@
+"""Escalation paths: what a user can really do, over every way to credentials (issue 6.2).
+
+A user's effective access is the union, over every credential path, of the
+DynamoDB permissions the resulting credentials were observed to have:
+
+- the enhanced flow, plain and with each role of the stack as CustomRoleArn
+  (Token mappings only: elsewhere it is ignored),
+- the classic flow with every role of the stack (SPEC C5: the caller chooses),
+- the enhanced flow after changing their own attributes, for every rule keyed on
+  a `custom:` attribute (a self-service UpdateUserAttributes, as any app user can),
+- for guests: the enhanced guest flow, and the classic flow with every role.
+
+Anything beyond the entitlement the scenario declares (per group, per user, or
+for guests) is a finding. Permissions are observed by probing, not read from
+policies: the check sees what AWS actually allows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+
+from rolecall import probes
+from rolecall.flows import Flows, Issued, Result
+from rolecall.provision import Stack
+from rolecall.scenario import IAM_ACTIONS, Scenario
+
+GUEST = "guest"
+
+
+@dataclass(frozen=True)
+class EscalationCell:
+    """One subject (a user, or guests) of one scenario, checked on every variant."""
+
+    scenario: Scenario
+    subject: str  # a user name, or "guest"
+    entitlement: tuple[str, ...]
+
+    @property
+    def id(self) -> str:
+        return f"{self.scenario.name}-{self.subject}-escalation"
+
+
+@dataclass
+class Finding:
+    check: str
+    subject: str  # "<variant>/<user or guest>"
+    beyond: dict[str, list[str]] = field(default_factory=dict)  # path -> permissions beyond
+
+    def describe(self) -> str:
+        paths = "; ".join(f"{path} grants {', '.join(extra)}" for path, extra in self.beyond.items())
+        return f"{self.subject}: {paths}"
+
+
+def entitlement_of(scenario: Scenario, user: str) -> tuple[str, ...] | None:
+    """The user's own entitlement, else the union of their groups' (None: nothing declared)."""
+    spec = scenario.users[user]
+    if spec.entitlement is not None:
+        return tuple(spec.entitlement)
+    declared = [scenario.groups[g].entitlement for g in spec.groups
+                if scenario.groups[g].entitlement is not None]
+    if not declared:
+        return None
+    union = {action for actions in declared for action in actions or []}
+    return tuple(a for a in IAM_ACTIONS if a in union)
+
+
+def escalation_cells(scenarios: list[Scenario]) -> list[EscalationCell]:
+    cells = []
+    for scenario in scenarios:
+        for user in scenario.users:
+            entitled = entitlement_of(scenario, user)
+            if entitled is not None:
+                cells.append(EscalationCell(scenario, user, entitled))
+        guest = scenario.identity_pool.guest_entitlement
+        if guest is not None and GUEST not in scenario.users:
+            cells.append(EscalationCell(scenario, GUEST, tuple(guest)))
+    return cells
+
+
+Path = tuple[str, Callable[[], Result]]
+
+
+def paths(flows: Flows, scenario: Scenario, variant: str, subject: str) -> Iterator[Path]:
+    """Every credential path open to `subject` on one variant (identity pool)."""
+    roles = list(scenario.roles)
+    if subject == GUEST:
+        yield "enhanced-guest", lambda: flows.guest(variant)
+        for role in roles:
+            yield f"classic-guest={role}", lambda role=role: flows.classic_guest(variant, role)
+        return
+    yield "enhanced", lambda: flows.enhanced(variant, subject)
+    mapping = scenario.variants[variant].mapping
+    if mapping is not None and mapping.type == "Token":
+        for role in roles:
+            yield f"custom={role}", lambda role=role: flows.enhanced(variant, subject, role)
+    for role in roles:
+        yield f"classic={role}", lambda role=role: flows.classic(variant, subject, role)
+    if mapping is not None and mapping.type == "Rules":
+        for rule in mapping.rules:
+            if rule.claim.startswith("custom:") and rule.match != "NotEqual":
+                yield (f"self-service {rule.claim}={rule.value}",
+                       lambda rule=rule: flows.after_self_service(variant, subject, rule.claim,
+                                                                  rule.value))
+
+
+def observed_permissions(flows: Flows, stack: Stack, scenario: Scenario, result: Result) -> set[str]:
+    """The IAM permissions the credentials were observed to have (every probe ALLOWED)."""
+    if not isinstance(result, Issued):
+        return set()
+    target = probes.ProbeTarget.of(stack.table_name, scenario.table)
+    allowed: set[str] = set()
+    for probe in probes.PROBES:
+        if probes.run(probe, flows.dynamodb(result), target).verdict == "ALLOWED":
+            allowed.update(probe.needs)
+    return allowed
+
+
+def find(flows: Flows, stack: Stack, cell: EscalationCell) -> list[Finding]:
+    """One finding per variant where some path grants more than the entitlement."""
+    findings = []
+    for variant in cell.scenario.variants:
+        finding = Finding("escalation", f"{variant}/{cell.subject}")
+        for label, take in paths(flows, cell.scenario, variant, cell.subject):
+            beyond = observed_permissions(flows, stack, cell.scenario, take()) - set(cell.entitlement)
+            if beyond:
+                finding.beyond[label] = [a for a in IAM_ACTIONS if a in beyond]
+        if finding.beyond:
+            findings.append(finding)
+    return findings
