@@ -2,6 +2,7 @@
 
     rolecall emulator [--port 4566] [--fault NAME ...] [--list-faults]
     rolecall sweep [--target aws|emulated] [--older-than 24h] [--delete]
+    rolecall audit [--scenario NAME ...] | --identity-pool-id ID [--target ...] [--json]
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ import signal
 import sys
 import threading
 from datetime import timedelta
+from typing import Any
+
+from botocore.exceptions import ClientError
 
 from rolecall import targets
 
@@ -40,6 +44,8 @@ def main(argv: list[str] | None = None) -> int:
                        help="only resources created longer ago than this (e.g. 30m, 6h, 2d)")
     sweep.add_argument("--delete", action="store_true", help="delete them (default: only list)")
     sweep.set_defaults(handler=_sweep)
+
+    _add_audit(commands)
 
     args = parser.parse_args(argv)
     try:
@@ -96,6 +102,59 @@ def _sweep(args: argparse.Namespace) -> int:
     print(f"{verb} {len(leftovers)} tagged resource(s) older than {args.older_than}",
           file=sys.stderr)
     return 0
+
+
+# --- audit: trust and configuration findings (rolecall/audit.py) -------------------------
+
+def _add_audit(commands: Any) -> None:
+    audit = commands.add_parser(
+        "audit", help="list trust and configuration findings of scenarios or a live identity pool",
+        description="Static audit of scenario files (default), or of a live identity pool with "
+                    "--identity-pool-id. Exit 1 when a critical or high finding is not accepted.")
+    audit.add_argument("--scenario-dir", default="scenarios", help="folder of scenario YAML files")
+    audit.add_argument("--scenario", action="append", default=[],
+                       help="audit only this scenario (repeatable); default: all")
+    audit.add_argument("--identity-pool-id", default=None,
+                       help="audit this live identity pool instead of scenario files")
+    audit.add_argument("--role-prefix", default=None,
+                       help="live: only scan roles whose name starts with this for trust of the pool")
+    audit.add_argument("--target", choices=["aws", "emulated"], default="aws")
+    audit.add_argument("--aws-account-id", default=None)
+    audit.add_argument("--region", default=None)
+    audit.add_argument("--endpoint-url", default=None)
+    audit.add_argument("--json", action="store_true", help="print JSON for machines")
+    audit.set_defaults(handler=_audit)
+
+
+def _audit(args: argparse.Namespace) -> int:
+    from rolecall import audit, scenario
+
+    try:
+        if args.identity_pool_id:
+            results = [audit.audit_live(_audit_target(args), args.identity_pool_id,
+                                        role_prefix=args.role_prefix)]
+        else:
+            results = [audit.audit_scenario(s)
+                       for s in scenario.load_all(args.scenario_dir, args.scenario)]
+    except scenario.ScenarioError as exc:
+        raise ValueError(str(exc)) from None
+    except ClientError as exc:
+        raise ValueError(f"cannot read the stack: {exc}") from None
+    failing = any(r.failing for r in results)
+    if args.json:
+        print(json.dumps({"stacks": [r.as_dict() for r in results], "failing": failing}, indent=2))
+    else:
+        print("\n\n".join(audit.format_audit(r) for r in results))
+        print(f"\n{audit.summary(results)}")
+    return 1 if failing else 0
+
+
+def _audit_target(args: argparse.Namespace) -> targets.Target:
+    if args.target == "emulated":
+        if not args.endpoint_url:
+            raise ValueError("--target emulated needs --endpoint-url of a running emulator")
+        return targets.emulated(args.endpoint_url)
+    return targets.aws(args.aws_account_id, args.region, args.endpoint_url)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from functools import partial
 
 from rolecall import probes
 from rolecall.flows import Flows, Issued, Result
@@ -85,23 +86,22 @@ def paths(flows: Flows, scenario: Scenario, variant: str, subject: str) -> Itera
     """Every credential path open to `subject` on one variant (identity pool)."""
     roles = list(scenario.roles)
     if subject == GUEST:
-        yield "enhanced-guest", lambda: flows.guest(variant)
+        yield "enhanced-guest", partial(flows.guest, variant)
         for role in roles:
-            yield f"classic-guest={role}", lambda role=role: flows.classic_guest(variant, role)
+            yield f"classic-guest={role}", partial(flows.classic_guest, variant, role)
         return
-    yield "enhanced", lambda: flows.enhanced(variant, subject)
+    yield "enhanced", partial(flows.enhanced, variant, subject)
     mapping = scenario.variants[variant].mapping
     if mapping is not None and mapping.type == "Token":
         for role in roles:
-            yield f"custom={role}", lambda role=role: flows.enhanced(variant, subject, role)
+            yield f"custom={role}", partial(flows.enhanced, variant, subject, role)
     for role in roles:
-        yield f"classic={role}", lambda role=role: flows.classic(variant, subject, role)
+        yield f"classic={role}", partial(flows.classic, variant, subject, role)
     if mapping is not None and mapping.type == "Rules":
         for rule in mapping.rules:
             if rule.claim.startswith("custom:") and rule.match != "NotEqual":
                 yield (f"self-service {rule.claim}={rule.value}",
-                       lambda rule=rule: flows.after_self_service(variant, subject, rule.claim,
-                                                                  rule.value))
+                       partial(flows.after_self_service, variant, subject, rule.claim, rule.value))
 
 
 def observed_permissions(flows: Flows, stack: Stack, scenario: Scenario, result: Result) -> set[str]:

@@ -74,10 +74,12 @@ class AccessCell:
     probe: Probe
     expected: str  # ALLOWED | DENIED
     rule: str
+    partition: str | None = None  # per-identity tables: "own" or "other"
 
     @property
     def id(self) -> str:
-        return f"{self.credential.id}-{self.probe.action}"
+        where = f"@{self.partition}" if self.partition else ""
+        return f"{self.credential.id}-{self.probe.action}{where}"
 
     @property
     def source(self) -> str:
@@ -124,10 +126,14 @@ def access_cells(scenarios: list[Scenario]) -> list[AccessCell]:
         role = credential.expected.role
         if not credential.expected.issued or role is None:
             continue
+        partitions: tuple[str | None, ...] = (
+            ("own", "other") if credential.scenario.table.partition == "per-identity" else (None,))
         for probe in PROBES:
-            verdict, rule = oracle.access(credential.scenario, role, probe.needs,
-                                          guest_session=credential.flow == "guest")
-            cells.append(AccessCell(credential, probe, verdict, rule))
+            for partition in partitions:
+                verdict, rule = oracle.access(credential.scenario, role, probe.needs,
+                                              guest_session=credential.flow == "guest",
+                                              foreign=partition == "other")
+                cells.append(AccessCell(credential, probe, verdict, rule, partition))
     return cells
 
 

@@ -66,8 +66,8 @@ def preferred_role(scenario: Scenario, user: str) -> tuple[str | None, str]:
         return None, "G3"
     if len(distinct) == 1:
         return distinct.pop(), "G6"
-    numbered = [g for g in candidates if g.precedence is not None]
-    best = min(g.precedence for g in numbered) if numbered else None  # G4: a number beats null
+    numbered = [g.precedence for g in candidates if g.precedence is not None]
+    best = min(numbered) if numbered else None  # G4: a number beats null
     tied = [g for g in candidates if g.precedence == best]
     tied_roles = {g.role for g in tied}
     if len(tied) > 1:
@@ -204,15 +204,22 @@ def classic(scenario: Scenario, variant: str, role: str) -> Outcome:
 Verdict = Literal["ALLOWED", "DENIED", "ERROR"]
 
 
-def access(scenario: Scenario, role: str, needs: tuple[str, ...], guest_session: bool = False
-           ) -> tuple[Verdict, str]:
-    """Expected verdict of a probe that needs IAM actions `needs`, made with `role`'s session."""
-    allowed = set(scenario.roles[role].allowed)
+def access(scenario: Scenario, role: str, needs: tuple[str, ...], guest_session: bool = False,
+           foreign: bool = False) -> tuple[Verdict, str]:
+    """Expected verdict of a probe that needs IAM actions `needs`, made with `role`'s session.
+
+    `foreign`: on a per-identity table, the probe aims at a partition that is not the
+    caller's own (dynamodb:LeadingKeys, SPEC D3).
+    """
+    spec = scenario.roles[role]
+    allowed = set(spec.allowed_foreign if foreign and spec.allowed_foreign is not None
+                  else spec.allowed)
     if guest_session and "dynamodb" not in GUEST_SCOPE_DOWN_SERVICES:
         return "DENIED", "E5"
     missing = [a for a in needs if a not in allowed]
     assert all(a in IAM_ACTIONS for a in needs)
-    return ("DENIED", "D1") if missing else ("ALLOWED", "D1")
+    rule = "D3" if foreign or scenario.table.partition == "per-identity" else "D1"
+    return ("DENIED", rule) if missing else ("ALLOWED", rule)
 
 
 # --- cross-check of stated expectations -------------------------------------------------

@@ -24,6 +24,9 @@ Verdict = Literal["ALLOWED", "DENIED", "ERROR"]
 PROBE_VALUE = "rolecall-probe"
 
 
+FOREIGN_PARTITION = "rolecall-someone-else"  # per-identity tables: a partition nobody owns
+
+
 @dataclass(frozen=True)
 class ProbeTarget:
     """Where probes aim: the table's physical name and the keys to read and write."""
@@ -34,12 +37,20 @@ class ProbeTarget:
     partition_key: str
 
     @classmethod
-    def of(cls, table_name: str, table: Table) -> ProbeTarget:
+    def of(cls, table_name: str, table: Table, partition: str | None = None) -> ProbeTarget:
+        """Shared tables: the first seed item, and a probe item. Per-identity tables:
+        `partition` is the value to aim at (the caller's identity id, or FOREIGN_PARTITION);
+        reads and writes both use that partition."""
         keys = [table.partition_key.name] + ([table.sort_key.name] if table.sort_key else [])
+        specs = [s for s in (table.partition_key, table.sort_key) if s is not None]
+        if partition is not None:
+            key = {table.partition_key.name: {"S": partition}}
+            key.update({s.name: ({"N": "1"} if s.type == "N" else {"S": PROBE_VALUE})
+                        for s in specs[1:]})
+            return cls(table_name, key, key, table.partition_key.name)
         seed = to_attribute_values({k: table.items[0][k] for k in keys})
-        probe = {k: ({"N": "987654321"} if spec.type == "N" else {"S": PROBE_VALUE})
-                 for k, spec in zip(keys, [table.partition_key, table.sort_key], strict=False)
-                 if spec is not None}
+        probe = {s.name: ({"N": "987654321"} if s.type == "N" else {"S": PROBE_VALUE})
+                 for s in specs}
         return cls(table_name, seed, probe, table.partition_key.name)
 
 

@@ -22,7 +22,8 @@ from typing import Any
 from filelock import FileLock
 
 from rolecall import targets
-from rolecall.flows import Flows
+from rolecall.flows import Flows, Issued
+from rolecall.probes import FOREIGN_PARTITION
 from rolecall.provision import Journal, Provisioner, RunSecrets, Stack, teardown
 from rolecall.scenario import Scenario
 
@@ -72,6 +73,7 @@ class Run:
         self.state_dir = Path(config.state_dir)
         self._stacks: dict[str, Stack] = {}
         self._flows: dict[str, Flows] = {}
+        self._seeded: set[str] = set()
         self._lock = threading.Lock()
 
     def _target(self) -> targets.Target:
@@ -115,6 +117,30 @@ class Run:
             if scenario.name not in self._flows:
                 self._flows[scenario.name] = Flows(self.target, stack, self.secrets)
             return self._flows[scenario.name]
+
+    def partition_of(self, scenario: Scenario, partition: str | None,
+                     credential: Issued) -> str | None:
+        """The partition a per-identity probe aims at; the caller's own is seeded first.
+
+        The caller's partition is keyed by its identity id, known only once the pool
+        issued it; an admin write creates its item so reads and condition checks have
+        something to find, as the app would have.
+        """
+        if partition is None:
+            return None
+        if partition == "other":
+            return FOREIGN_PARTITION
+        own = credential.identity_id or ""
+        table_name = self.stack(scenario).table_name  # before taking the lock: stack() takes it
+        with self._lock:
+            if own not in self._seeded:
+                key = {scenario.table.partition_key.name: {"S": own}}
+                if scenario.table.sort_key is not None:
+                    sort = scenario.table.sort_key
+                    key[sort.name] = {"N": "1"} if sort.type == "N" else {"S": "rolecall-probe"}
+                self.target.client("dynamodb").put_item(TableName=table_name, Item=key)
+                self._seeded.add(own)
+        return own
 
     def record(self, worker: str, record: dict[str, Any]) -> None:
         """Append one cell's outcome for the evidence (no secrets in `record`)."""

@@ -36,7 +36,8 @@ IAM_ACTIONS: tuple[str, ...] = (
 )
 READ_ACTIONS = ("GetItem", "BatchGetItem", "Query", "Scan", "ConditionCheckItem", "DescribeTable")
 WRITE_ACTIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")
-FLOWS = ("enhanced", "classic", "guest")
+Flow = Literal["enhanced", "classic", "guest"]
+FLOWS: tuple[Flow, ...] = ("enhanced", "classic", "guest")
 
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+=,@-]{0,39}$")]
 MAX_PRECEDENCE = 2**31 - 1
@@ -263,7 +264,7 @@ class Scenario(Model):
     user_pool: UserPool = UserPool()
     identity_pool: IdentityPool = IdentityPool()
     variants: dict[Name, Variant] = Field(min_length=1)
-    flows: list[Literal["enhanced", "classic", "guest"]] = list(FLOWS)
+    flows: list[Flow] = list(FLOWS)
     expect: list[ExpectedRole] = []
     accepted_findings: list[AcceptedFinding] = []
     negatives: Negatives | None = None
@@ -316,9 +317,9 @@ class Scenario(Model):
             for role in variant.custom_roles:
                 yield f"variants.{variant_name}.custom_roles", role
         for n, expected in enumerate(self.expect):
-            for role in (expected.role, expected.custom_role):
-                if role:
-                    yield f"expect[{n}]", role
+            for stated in (expected.role, expected.custom_role):
+                if stated:
+                    yield f"expect[{n}]", stated
 
     # -- derived views -------------------------------------------------------------
     def matrix_users(self) -> list[str]:

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from rolecall import matrix, oracle, scenario, targets
+from rolecall import escalation, matrix, oracle, scenario, targets
+from rolecall.audit import audit_cells
 from rolecall.run import Run, RunConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -97,12 +99,25 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     scenarios = metafunc.config.stash[SCENARIOS_KEY]
-    expand = {"claims_cell": matrix.claims_cells, "credential_cell": matrix.credential_cells,
-              "access_cell": matrix.access_cells, "negative_cell": matrix.negative_cells}
+    expand: dict[str, Callable[[list[scenario.Scenario]], Sequence[Any]]] = {
+        "claims_cell": matrix.claims_cells, "credential_cell": matrix.credential_cells,
+        "access_cell": matrix.access_cells, "negative_cell": matrix.negative_cells,
+        "escalation_cell": escalation.escalation_cells,
+        "audit_cell": audit_cells,  # static: no AWS call (rolecall/audit.py)
+    }
     for name, cells_of in expand.items():
         if name in metafunc.fixturenames:
             cells = cells_of(scenarios)
             metafunc.parametrize(name, cells, ids=[c.id for c in cells])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """A kind of cell the selected scenarios do not have is deselected, never skipped:
+    a skip must not look like coverage in a report."""
+    empty = [item for item in items if item.name.endswith("[NOTSET]")]
+    if empty:
+        config.hook.pytest_deselected(items=empty)
+        items[:] = [item for item in items if item not in empty]
 
 
 @pytest.fixture(scope="session")

@@ -25,7 +25,8 @@ def test_access(run: Run, access_cell: AccessCell, worker_id_label: str) -> None
         pytest.fail(mismatch(cell.id, f"credentials {cell.credential.expected} to probe with",
                              observed_outcome(credential, stack), cell.credential.expected.rule,
                              cell.credential.source))
-    target = probes.ProbeTarget.of(stack.table_name, scenario.table)
+    target = probes.ProbeTarget.of(stack.table_name, scenario.table,
+                                   run.partition_of(scenario, cell.partition, credential))
     observation = probes.run(cell.probe, flows.dynamodb(credential), target)
     run.record(worker_id_label, {
         "kind": "access", "id": cell.id, "scenario": scenario.name,
@@ -34,7 +35,7 @@ def test_access(run: Run, access_cell: AccessCell, worker_id_label: str) -> None
         "groups": sorted(scenario.users[cell.credential.user].groups)
         if cell.credential.user else [],
         "expected_role": cell.credential.expected.role,
-        "observed_role": stack.role_of(credential.role_arn), "action": cell.probe.action,
+        "observed_role": stack.role_of(credential.role_arn), "action": cell.id.rsplit("-", 1)[-1],
         "expected": cell.expected, "observed": observation.verdict, "code": observation.code,
         "request_ids": [r for r in [observation.request_id] if r], "rule": cell.rule,
         "source": cell.source, "passed": observation.verdict == cell.expected})

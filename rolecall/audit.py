@@ -1,0 +1,755 @@
+"""Trust and configuration audit: the holes a reviewer finds by reading a stack, not running it.
+
+The audit works on ONE normalized model (`StackFacts`: identity pools, their role
+mappings, the roles with their trust and identity policies as IAM JSON) built
+from either source:
+
+- a Scenario, before anything is provisioned (`facts_from_scenario`): trust
+  policies are rendered by `provision.trust_policy` against a placeholder stack,
+  so the audit reads exactly the JSON the provisioner would write;
+- a live identity pool, via boto3 (`facts_live`): DescribeIdentityPool,
+  GetIdentityPoolRoles, IAM roles (trust, inline and attached policies), the app
+  client's WriteAttributes and the user pool's groups and schema.
+
+Because every check only sees `StackFacts`, a stack provisioned from a scenario
+gives the same findings live as the scenario gives statically (tested).
+
+Simplifications, on purpose (the audit is a reviewer's reading, not IAM):
+
+- Identity policies: an action counts as granted when an Allow statement names it
+  (Action with `*`/`?` wildcards, or NotAction that does not), whatever its
+  Resource and Condition. Only a Deny with no Condition and Resource `*` takes
+  actions away. So the audit over-reports rather than under-reports.
+- Trust policies: only Allow statements for the Federated principal
+  cognito-identity.amazonaws.com (or `*`) with sts:AssumeRoleWithWebIdentity count.
+  An `aud`/`amr` condition restricts when a positive String operator
+  (StringEquals, StringLike, their IfExists / ForAnyValue / ForAllValues forms)
+  lists values; negated operators (StringNotEquals ...) and Null do not restrict.
+  Values are matched as IAM wildcards; ForAllValues on amr is read as ForAnyValue.
+- Writable claims: a user can change an attribute with UpdateUserAttributes when
+  the attribute is mutable and the app client's WriteAttributes includes it (no
+  WriteAttributes at all: every mutable attribute). Scenarios do not set
+  WriteAttributes and declare custom attributes mutable, as the provisioner does.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import textwrap
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from functools import cache
+from typing import Any, Literal
+from urllib.parse import unquote
+
+from rolecall.provision import Stack, render, trust_policy
+from rolecall.scenario import AcceptedFinding, Scenario
+
+Severity = Literal["critical", "high", "medium", "low"]
+SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
+FAILING: frozenset[Severity] = frozenset({"critical", "high"})  # unaccepted -> exit 1
+
+COGNITO = "cognito-identity.amazonaws.com"
+AUD = f"{COGNITO}:aud"
+AMR = f"{COGNITO}:amr"
+GROUPS_CLAIM = "cognito:groups"
+# Data-plane permissions that change a table. PartiQL's write statements are their own
+# permissions, so they count too (a policy of dynamodb:PartiQL* writes).
+WRITE_ACTIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem",
+                 "PartiQLInsert", "PartiQLUpdate", "PartiQLDelete")
+# Standard attributes a user may change about themselves when the app client lets them
+# (Cognito's default WriteAttributes: all mutable attributes). A Rules mapping keyed on
+# one of these is keyed on the user's own say-so, like a custom attribute.
+STANDARD_WRITABLE = frozenset({
+    "address", "birthdate", "email", "family_name", "gender", "given_name", "locale",
+    "middle_name", "name", "nickname", "phone_number", "picture", "preferred_username",
+    "profile", "updated_at", "website", "zoneinfo"})
+STATIC_REGION = "us-east-1"
+STATIC_ACCOUNT = "123456789012"
+WIDTH = 100  # printed findings wrap here
+
+
+# --- findings ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Finding:
+    """One hole: which check found it, how bad, which SPEC rule, about what, and the fix."""
+
+    check: str
+    severity: Severity
+    rule: str  # SPEC rule, e.g. T3
+    subject: str  # a role name, or the identity pool (scenario: the variant)
+    message: str  # what is wrong, in the stack's own names
+    fix: str  # how to shut it
+    accepted: str | None = None  # the owners' reason, when the scenario accepts it
+
+    @property
+    def failing(self) -> bool:
+        """An unaccepted critical or high finding fails `rolecall audit` (exit 1)."""
+        return self.accepted is None and self.severity in FAILING
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class Audit:
+    """The findings of one stack (a scenario, or a live identity pool)."""
+
+    stack: str
+    source: str
+    findings: tuple[Finding, ...]
+    stale: tuple[AcceptedFinding, ...] = ()  # accepted, but no longer found
+    notes: tuple[str, ...] = ()  # what the audit could not read
+
+    @property
+    def failing(self) -> bool:
+        return any(f.failing for f in self.findings)
+
+    def of_check(self, check: str) -> list[Finding]:
+        return [f for f in self.findings if f.check == check]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"stack": self.stack, "source": self.source, "failing": self.failing,
+                "findings": [f.as_dict() for f in self.findings],
+                "stale": [a.model_dump() for a in self.stale], "notes": list(self.notes)}
+
+
+# --- the normalized model ---------------------------------------------------------------
+
+@dataclass(frozen=True)
+class RoleFacts:
+    """An IAM role as the audit reads it: its trust policy and identity policies (JSON)."""
+
+    name: str
+    trust: Mapping[str, Any]
+    policies: tuple[Mapping[str, Any], ...]
+
+
+@dataclass(frozen=True)
+class RuleFacts:
+    claim: str
+    match: str  # Equals | Contains | StartsWith | NotEqual
+    value: str
+    role: str  # role name
+
+
+@dataclass(frozen=True)
+class MappingFacts:
+    """A provider's role mapping, with what the audit needs to know about that provider."""
+
+    provider: str  # `<ProviderName>:<ClientId>`
+    type: str  # Token | Rules
+    rules: tuple[RuleFacts, ...] = ()
+    writable_claims: frozenset[str] = frozenset()  # claims users of this client can set
+    groups: tuple[str, ...] = ()  # group names of the provider's user pool
+
+
+@dataclass(frozen=True)
+class PoolFacts:
+    """An identity pool: its flow settings, default roles, mappings and group roles."""
+
+    name: str  # scenario: the variant; live: the identity pool's name
+    pool_id: str
+    allow_classic_flow: bool | None  # None: never set, behaves as enabled (C2)
+    allow_unauthenticated: bool
+    authenticated_role: str | None
+    unauthenticated_role: str | None
+    mappings: tuple[MappingFacts, ...] = ()
+    group_roles: tuple[str, ...] = ()  # roles of the user pool groups (cognito:roles)
+
+
+@dataclass(frozen=True)
+class StackFacts:
+    name: str
+    source: str
+    pools: tuple[PoolFacts, ...]
+    roles: Mapping[str, RoleFacts]
+    notes: tuple[str, ...] = ()
+
+
+# --- reading IAM JSON -------------------------------------------------------------------
+
+def _as_list(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+@cache
+def _pattern(wildcard: str) -> re.Pattern[str]:
+    """An IAM wildcard (`*` any run, `?` one character) as a case-insensitive regex."""
+    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in wildcard)
+    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
+
+
+def wildcard_match(wildcard: str, text: str) -> bool:
+    return _pattern(str(wildcard)).fullmatch(text) is not None
+
+
+def _names_action(statement: Mapping[str, Any], action: str) -> bool:
+    """Does the statement apply to `action` (Action, or NotAction not naming it)?"""
+    if "NotAction" in statement:
+        return not any(wildcard_match(p, action) for p in _as_list(statement["NotAction"]))
+    return any(wildcard_match(p, action) for p in _as_list(statement.get("Action")))
+
+
+def _statements(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    return [s for s in _as_list(document.get("Statement")) if isinstance(s, Mapping)]
+
+
+def granted(policies: Iterable[Mapping[str, Any]], actions: Iterable[str],
+            service: str = "dynamodb") -> list[str]:
+    """Which of `actions` some Allow grants and no blanket Deny removes (see module doc)."""
+    statements = [s for doc in policies for s in _statements(doc)]
+    allows = [s for s in statements if s.get("Effect") == "Allow"]
+    blanket_denies = [s for s in statements if s.get("Effect") == "Deny" and "Condition" not in s
+                      and "NotResource" not in s and "*" in _as_list(s.get("Resource"))]
+    result = []
+    for action in actions:
+        qualified = f"{service}:{action}"
+        if any(_names_action(s, qualified) for s in allows) and not any(
+                _names_action(s, qualified) for s in blanket_denies):
+            result.append(action)
+    return result
+
+
+def writes(role: RoleFacts) -> list[str]:
+    """The DynamoDB write permissions the role's identity policies grant."""
+    return granted(role.policies, WRITE_ACTIONS)
+
+
+@dataclass(frozen=True)
+class TrustGrant:
+    """One trust statement that lets Cognito web identities in. None: no such condition."""
+
+    aud: tuple[str, ...] | None
+    amr: tuple[str, ...] | None
+
+    def admits_pool(self, pool_id: str) -> bool:
+        return self.aud is None or any(wildcard_match(v, pool_id) for v in self.aud)
+
+    def admits(self, kind: str) -> bool:
+        """kind: `authenticated` or `unauthenticated` (the amr value of the identity)."""
+        return self.amr is None or any(wildcard_match(v, kind) for v in self.amr)
+
+
+_POSITIVE = {"stringequals", "stringlike", "stringequalsignorecase"}
+
+
+def _restricting(operator: str) -> bool:
+    base = operator.lower().split(":", 1)[-1].removesuffix("ifexists")
+    return base in _POSITIVE
+
+
+def _condition_values(condition: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
+    values: list[str] = []
+    found = False
+    for operator, block in condition.items():
+        if not isinstance(block, Mapping) or not _restricting(str(operator)):
+            continue
+        for name, value in block.items():
+            if str(name).lower() == key:
+                found = True
+                values.extend(str(v) for v in _as_list(value))
+    return tuple(values) if found else None
+
+
+def _admits_cognito(statement: Mapping[str, Any]) -> bool:
+    principal = statement.get("Principal")
+    if principal == "*":
+        return True
+    if not isinstance(principal, Mapping):
+        return False
+    return any(p in (COGNITO, "*") for p in _as_list(principal.get("Federated")))
+
+
+def trust_grants(trust: Mapping[str, Any]) -> list[TrustGrant]:
+    """The Allow statements of a trust policy that admit Cognito web identities (T1, T2)."""
+    grants = []
+    for statement in _statements(trust):
+        if (statement.get("Effect") != "Allow" or not _admits_cognito(statement)
+                or not _names_action(statement, "sts:AssumeRoleWithWebIdentity")):
+            continue
+        condition = statement.get("Condition")
+        condition = condition if isinstance(condition, Mapping) else {}
+        grants.append(TrustGrant(_condition_values(condition, AUD), _condition_values(condition, AMR)))
+    return grants
+
+
+def trusts(role: RoleFacts, pool_id: str, kind: str) -> bool:
+    """Would the role's trust policy let a `kind` identity of this pool assume it?"""
+    return any(g.admits_pool(pool_id) and g.admits(kind) for g in trust_grants(role.trust))
+
+
+def parse_document(document: Any) -> dict[str, Any]:
+    """A policy document as IAM may return it: a dict, JSON text, or URL-encoded JSON text."""
+    if isinstance(document, Mapping):
+        return dict(document)
+    text = str(document or "")
+    if text.startswith("%7B") or text.startswith("%7b"):
+        text = unquote(text)
+    try:
+        parsed = json.loads(text)
+    except ValueError:
+        return {}
+    return parsed if isinstance(parsed, dict) else {}
+
+
+# --- checks -----------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Check:
+    """One check: its id (test cells and accepted_findings use it), SPEC rule and title."""
+
+    id: str
+    rule: str
+    title: str
+    run: Callable[[StackFacts, PoolFacts], Iterator[Finding]]
+
+
+def relevant_roles(facts: StackFacts, pool: PoolFacts) -> list[RoleFacts]:
+    """Roles the pool names (defaults, mappings, groups) plus every role that trusts it."""
+    named = {pool.authenticated_role, pool.unauthenticated_role, *pool.group_roles,
+             *(r.role for m in pool.mappings for r in m.rules)}
+    return [role for name, role in sorted(facts.roles.items())
+            if name in named or trusts(role, pool.pool_id, "authenticated")
+            or trusts(role, pool.pool_id, "unauthenticated")]
+
+
+def _check_trust_without_aud(facts: StackFacts, pool: PoolFacts) -> Iterator[Finding]:
+    for role in relevant_roles(facts, pool):
+        if any(g.aud is None for g in trust_grants(role.trust)):
+            yield Finding(
+                "trust-without-aud", "critical", "T3", role.name,
+                f"role {role.name} trusts cognito-identity.amazonaws.com with no "
+                f"{AUD} condition: an identity of ANY identity pool, in any account, can "
+                "assume it (confused deputy)",
+                f'add "StringEquals": {{"{AUD}": "{pool.pool_id}"}} to its trust policy')
+
+
+def _check_trust_without_amr(facts: StackFacts, pool: PoolFacts) -> Iterator[Finding]:
+    for role in relevant_roles(facts, pool):
+        if role.name == pool.unauthenticated_role:
+            continue  # the guest role's amr is guest-role-trusts-authenticated's business
+        grants = [g for g in trust_grants(role.trust) if g.admits_pool(pool.pool_id)]
+        if any(g.amr is None for g in grants):
+            what = f"has no {AMR} condition"
+        elif any(g.admits("unauthenticated") for g in grants):
+            what = f"lets {AMR} match unauthenticated"
+        else:
+            continue
+        yield Finding(
+            "trust-without-amr", "high", "T2", role.name,
+            f"role {role.name}'s trust policy {what}: unauthenticated (guest) identities "
+            "of the pool can assume it through the basic flow, not only signed-in users",
+            f'add "ForAnyValue:StringLike": {{"{AMR}": "authenticated"}} to its trust policy')
+
+
+def _check_guest_role_trusts_authenticated(facts: StackFacts, pool: PoolFacts) -> Iterator[Finding]:
+    role = facts.roles.get(pool.unauthenticated_role or "")
+    if role is None:
+        return
+    grants = [g for g in trust_grants(role.trust) if g.admits_pool(pool.pool_id)]
+    if any(g.admits("authenticated") for g in grants):
+        what = "has no amr condition" if any(g.amr is None for g in grants) else \
+            "lets amr match authenticated"
+        yield Finding(
+            "guest-role-trusts-authenticated", "medium", "T2", role.name,
+            f"role {role.name} is the unauthenticated (guest) role of {pool.name} but its "
+            f"trust policy {what}: signed-in identities can assume the guest role too",
+            f'restrict its trust to "ForAnyValue:StringLike": {{"{AMR}": "unauthenticated"}}')
+
+
+def _check_classic_flow_multiple_roles(facts: StackFacts, pool: PoolFacts) -> Iterator[Finding]:
+    if pool.allow_classic_flow is False:
+        return
+    trusting = [r for r in relevant_roles(facts, pool)
+                if trusts(r, pool.pool_id, "authenticated")]
+    if len(trusting) < 2:
+        return
+    writers = [r.name for r in trusting if writes(r)]
+    setting = ("AllowClassicFlow is true" if pool.allow_classic_flow
+               else "AllowClassicFlow is not set, which behaves as enabled (C2)")
+    names = ", ".join(r.name for r in trusting)
+    if pool.mappings:
+        severity: Severity = "medium"
+        impact = ("today the pool's RoleMappings refuse the basic flow (C3, field report), so "
+                  "this is latent: remove the mappings and any signed-in user picks any of them")
+    else:
+        severity = "critical" if writers else "high"
+        impact = "in the basic flow the caller picks the role (C5): any signed-in user can " \
+                 "assume any of them, whatever their groups"
+    if writers:
+        impact += f"; {', '.join(writers)} can write"
+    yield Finding(
+        "classic-flow-multiple-roles", severity, "C5", pool.name,
+        f"identity pool {pool.name}: {setting} and {len(trusting)} roles trust it for signed-in "
+        f"identities ({names}); {impact}",
+        f"set AllowClassicFlow to false (aws cognito-identity update-identity-pool "
+        f"--identity-pool-id {pool.pool_id} --no-allow-classic-flow ...), or give every role "
+        "but the default one a trust policy the pool's identities do not satisfy")
+
+
+def _check_rule_on_writable_claim(facts: StackFacts, pool: PoolFacts) -> Iterator[Finding]:
+    hits = [(m, n, r) for m in pool.mappings if m.type == "Rules"
+            for n, r in enumerate(m.rules) if r.claim in m.writable_claims]
+    if not hits:
+        return
+    writers = {r.role for _, _, r in hits if r.role in facts.roles and writes(facts.roles[r.role])}
+    rules = "; ".join(f"rule {n + 1}: {r.claim} {r.match} {r.value!r} -> {r.role}"
+                      for _, n, r in hits)
+    claims = sorted({r.claim for _, _, r in hits})
+    yield Finding(
+        "rule-on-writable-claim", "critical" if writers else "high", "E9", pool.name,
+        f"identity pool {pool.name} maps roles on claims the user can change with "
+        f"UpdateUserAttributes ({rules}): a user sets the value and gets the role"
+        + (f"; {', '.join(sorted(writers))} can write" if writers else ""),
+        f"map on cognito:groups (only admins change group membership), or remove "
+        f"{', '.join(claims)} from the app client's WriteAttributes "
+        "(aws cognito-idp update-user-pool-client --write-attributes ...)")
+
+
+def overmatched_groups(rule: RuleFacts, groups: Sequence[str]) -> list[str]:
+    """Groups a Contains rule on cognito:groups matches besides the one it names (E10).
+
+    When the value is itself a group, every other group containing it overmatches;
+    when it is not, a match is only ambiguous once two or more groups contain it.
+    """
+    if rule.claim != GROUPS_CLAIM or rule.match != "Contains":
+        return []
+    others = [g for g in groups if rule.value in g and g != rule.value]
+    return others if others and (rule.value in groups or len(others) > 1) else []
+
+
+def _check_contains_rule_overmatch(facts: StackFacts, pool: PoolFacts) -> Iterator[Finding]:
+    hits = [(n, r, over, m.groups) for m in pool.mappings for n, r in enumerate(m.rules)
+            if (over := overmatched_groups(r, m.groups))]
+    if not hits:
+        return
+    rules = "; ".join(f"rule {n + 1}: {GROUPS_CLAIM} Contains {r.value!r} -> {r.role} "
+                      + (f"also matches {', '.join(over)}" if r.value in groups
+                         else f"matches {len(over)} groups ({', '.join(over)})")
+                      for n, r, over, groups in hits)
+    yield Finding(
+        "contains-rule-overmatch", "medium", "E10", pool.name,
+        f"identity pool {pool.name}: Contains is a substring test on each group name, so "
+        f"{rules}",
+        "use MatchType Equals with the exact group name")
+
+
+def basic_flow_open(pool: PoolFacts) -> bool:
+    """Can GetOpenIdToken succeed? Not when disabled (C1) or beside RoleMappings (C3)."""
+    return pool.allow_classic_flow is not False and not pool.mappings
+
+
+def guest_reachable(facts: StackFacts, pool: PoolFacts) -> dict[str, bool]:
+    """Roles a guest (no sign-in) can get credentials for -> scoped down or not.
+
+    The enhanced flow hands out the unauthenticated role under the guest scope-down
+    policy, which names no DynamoDB action (E5 as corrected in docs/semantics.md).
+    The basic flow applies no scope-down: a guest's OIDC token buys any role whose
+    trust admits unauthenticated identities of the pool, with its full permissions.
+    """
+    if not pool.allow_unauthenticated:
+        return {}
+    reachable = {}
+    if pool.unauthenticated_role in facts.roles:
+        reachable[str(pool.unauthenticated_role)] = True
+    if basic_flow_open(pool):
+        for role in relevant_roles(facts, pool):
+            if trusts(role, pool.pool_id, "unauthenticated"):
+                reachable[role.name] = False
+    return reachable
+
+
+def _check_guest_write(facts: StackFacts, pool: PoolFacts) -> Iterator[Finding]:
+    for name, scoped_down in guest_reachable(facts, pool).items():
+        can_write = writes(facts.roles[name])
+        if not can_write:
+            continue
+        actions = ", ".join("dynamodb:" + a for a in can_write)
+        if scoped_down:
+            how = ("as the pool's unauthenticated role; today the enhanced flow's guest "
+                   "scope-down policy names no DynamoDB action (E5, docs/semantics.md), so this "
+                   "is latent: it opens when the basic flow is enabled or the policy changes")
+        else:
+            how = ("through the basic flow (GetOpenIdToken + AssumeRoleWithWebIdentity), which "
+                   "applies no scope-down: anyone on the internet can write")
+        yield Finding(
+            "guest-write", "medium" if scoped_down else "high", "E5", name,
+            f"identity pool {pool.name} lets guests (no sign-in) get role {name}, which allows "
+            f"{actions}, {how}",
+            "remove the write actions from the guest role, or set "
+            "AllowUnauthenticatedIdentities to false")
+
+
+CHECKS: dict[str, Check] = {c.id: c for c in (
+    Check("trust-without-aud", "T3", "trust policy without an aud condition",
+          _check_trust_without_aud),
+    Check("trust-without-amr", "T2", "trust policy of a signed-in role without an amr condition",
+          _check_trust_without_amr),
+    Check("guest-role-trusts-authenticated", "T2", "guest role trusted for signed-in identities",
+          _check_guest_role_trusts_authenticated),
+    Check("classic-flow-multiple-roles", "C5", "basic flow open while several roles trust the pool",
+          _check_classic_flow_multiple_roles),
+    Check("rule-on-writable-claim", "E9", "role mapping keyed on a claim users can write",
+          _check_rule_on_writable_claim),
+    Check("contains-rule-overmatch", "E10", "Contains rule matching more groups than intended",
+          _check_contains_rule_overmatch),
+    Check("guest-write", "E5", "guests get a role with DynamoDB write actions", _check_guest_write),
+)}
+
+
+def run_checks(facts: StackFacts, checks: Iterable[str] | None = None) -> list[Finding]:
+    """Every finding of the stack, one per (check, subject), worst first."""
+    found: dict[tuple[str, str], Finding] = {}
+    for check in (CHECKS[c] for c in (checks or CHECKS)):
+        for pool in facts.pools:
+            for finding in check.run(facts, pool):
+                key = (finding.check, finding.subject)
+                if key not in found or _rank(finding) < _rank(found[key]):
+                    found[key] = finding
+    return sorted(found.values(), key=lambda f: (_rank(f), f.check, f.subject))
+
+
+def _rank(finding: Finding) -> int:
+    return SEVERITIES.index(finding.severity)
+
+
+def accept(findings: Iterable[Finding], accepted: Iterable[AcceptedFinding]
+           ) -> tuple[tuple[Finding, ...], tuple[AcceptedFinding, ...]]:
+    """Mark findings the owners accept (check + subject); return them and the stale acceptances."""
+    reasons = {(a.check, a.subject): a for a in accepted}
+    marked = tuple(replace(f, accepted=reasons[(f.check, f.subject)].reason)
+                   if (f.check, f.subject) in reasons else f for f in findings)
+    found = {(f.check, f.subject) for f in marked}
+    stale = tuple(a for key, a in reasons.items() if key not in found and a.check in CHECKS)
+    return marked, stale
+
+
+# --- source 1: a scenario (static) ------------------------------------------------------
+
+def placeholder_stack(scenario: Scenario) -> Stack:
+    """A stack with made-up ids, so trust and identity policies render as provisioned."""
+    user_pool = f"{STATIC_REGION}_static"
+    return Stack(
+        scenario.name, "static", STATIC_REGION, STATIC_ACCOUNT, scenario.table.name,
+        f"arn:aws:dynamodb:{STATIC_REGION}:{STATIC_ACCOUNT}:table/{scenario.table.name}",
+        user_pool, "static-client", f"cognito-idp.{STATIC_REGION}.amazonaws.com/{user_pool}",
+        roles={r: f"arn:aws:iam::{STATIC_ACCOUNT}:role/{r}" for r in scenario.roles},
+        identity_pools={v: f"<pool id of {v}>" for v in scenario.variants})
+
+
+def facts_from_scenario(scenario: Scenario, variants: Iterable[str] | None = None) -> StackFacts:
+    """The stack a scenario describes, as the provisioner would build it."""
+    stack = placeholder_stack(scenario)
+    roles = {name: RoleFacts(name, trust_policy(role.trust, stack), (render(role.policy, stack),))
+             for name, role in scenario.roles.items()}
+    writable = scenario_writable_claims(scenario)
+    group_roles = tuple(sorted({g.role for g in scenario.groups.values() if g.role}))
+    pools = tuple(_pool_from_variant(scenario, v, stack, writable, group_roles)
+                  for v in (variants or scenario.variants))
+    return StackFacts(scenario.name, scenario.file or scenario.name, pools, roles)
+
+
+def scenario_writable_claims(scenario: Scenario) -> frozenset[str]:
+    """Attributes users may set themselves: the client's WriteAttributes, default all mutable."""
+    mutable = frozenset(f"custom:{a}" for a in scenario.user_pool.custom_attributes) | STANDARD_WRITABLE
+    allowed = scenario.user_pool.writable_attributes
+    return mutable & frozenset(allowed) if allowed else mutable
+
+
+def _pool_from_variant(scenario: Scenario, variant: str, stack: Stack, writable: frozenset[str],
+                       group_roles: tuple[str, ...]) -> PoolFacts:
+    mapping = scenario.variants[variant].mapping
+    mappings = () if mapping is None else (MappingFacts(
+        stack.mapping_key, mapping.type,
+        tuple(RuleFacts(r.claim, r.match, r.value, r.role) for r in mapping.rules),
+        writable, tuple(scenario.groups)),)
+    pool = scenario.identity_pool
+    return PoolFacts(variant, stack.identity_pools[variant],
+                     scenario.pool_setting(variant, "allow_classic_flow"),
+                     bool(scenario.pool_setting(variant, "allow_unauthenticated")),
+                     pool.authenticated_role, pool.unauthenticated_role, mappings, group_roles)
+
+
+def audit_scenario(scenario: Scenario, variants: Iterable[str] | None = None) -> Audit:
+    """The static audit of a scenario, its accepted findings marked (no AWS calls)."""
+    facts = facts_from_scenario(scenario, variants)
+    findings, stale = accept(run_checks(facts), scenario.accepted_findings)
+    return Audit(scenario.name, facts.source, findings, stale)
+
+
+# --- source 2: a live identity pool (boto3) ---------------------------------------------
+
+def role_name(arn: str) -> str:
+    return arn.rsplit("/", 1)[-1]
+
+
+def facts_live(target: Any, identity_pool_id: str, role_prefix: str | None = None) -> StackFacts:
+    """Read one identity pool and everything it leans on. `role_prefix` limits the scan.
+
+    Roles are those the pool names (default roles, mapping rules, group roles of its
+    user pools) plus every role of the account whose trust admits this pool; with
+    `role_prefix`, only roles whose name starts with it are scanned for the latter.
+    """
+    identity, iam = target.client("cognito-identity"), target.client("iam")
+    described = identity.describe_identity_pool(IdentityPoolId=identity_pool_id)
+    configured = identity.get_identity_pool_roles(IdentityPoolId=identity_pool_id)
+    notes: list[str] = []
+    providers = {f"{p['ProviderName']}:{p['ClientId']}": p
+                 for p in described.get("CognitoIdentityProviders", [])}
+    user_pools = {key: _user_pool_facts(target, p, notes) for key, p in providers.items()}
+    mappings = tuple(_mapping_facts(key, m, user_pools.get(key))
+                     for key, m in sorted(configured.get("RoleMappings", {}).items()))
+    defaults = configured.get("Roles", {})
+    arns = {a for a in (defaults.get("authenticated"), defaults.get("unauthenticated")) if a}
+    arns |= {r["RoleARN"] for m in configured.get("RoleMappings", {}).values()
+             for r in m.get("RulesConfiguration", {}).get("Rules", [])}
+    group_arns = {arn for up in user_pools.values() for arn in up.group_roles}
+    roles = _live_roles(iam, arns | group_arns, identity_pool_id, role_prefix, notes)
+    pool = PoolFacts(
+        described["IdentityPoolName"], identity_pool_id, described.get("AllowClassicFlow"),
+        bool(described.get("AllowUnauthenticatedIdentities")),
+        role_name(defaults["authenticated"]) if defaults.get("authenticated") else None,
+        role_name(defaults["unauthenticated"]) if defaults.get("unauthenticated") else None,
+        mappings, tuple(sorted({role_name(a) for a in group_arns})))
+    return StackFacts(described["IdentityPoolName"],
+                      f"live {target.region} identity pool {identity_pool_id}", (pool,), roles,
+                      tuple(notes))
+
+
+@dataclass(frozen=True)
+class _UserPoolFacts:
+    """What one Cognito user pool provider contributes to the pool's facts."""
+
+    writable: frozenset[str] = frozenset()
+    groups: tuple[str, ...] = ()
+    group_roles: tuple[str, ...] = ()  # role ARNs
+
+
+def _user_pool_facts(target: Any, provider: Mapping[str, Any], notes: list[str]) -> _UserPoolFacts:
+    """What a Cognito user pool provider adds: writable claims, group names, group roles."""
+    name = str(provider["ProviderName"])
+    if not name.startswith("cognito-idp.") or "/" not in name:
+        return _UserPoolFacts()
+    pool_id = name.rsplit("/", 1)[1]
+    idp = target.client("cognito-idp")
+    try:
+        client = idp.describe_user_pool_client(UserPoolId=pool_id, ClientId=provider["ClientId"])
+        schema = idp.describe_user_pool(UserPoolId=pool_id)["UserPool"].get("SchemaAttributes", [])
+        groups = [g for page in idp.get_paginator("list_groups").paginate(UserPoolId=pool_id)
+                  for g in page["Groups"]]
+    except Exception as exc:  # another region or account, or no permission: say so
+        notes.append(f"could not read user pool {pool_id}: {type(exc).__name__}")
+        return _UserPoolFacts()
+    mutable = {a["Name"] for a in schema if a.get("Mutable", True)
+               and (a["Name"].startswith("custom:") or a["Name"] in STANDARD_WRITABLE)}
+    allowed = client["UserPoolClient"].get("WriteAttributes")
+    writable = mutable & set(allowed) if allowed else mutable
+    return _UserPoolFacts(frozenset(writable), tuple(sorted(g["GroupName"] for g in groups)),
+                          tuple(sorted({g["RoleArn"] for g in groups if g.get("RoleArn")})))
+
+
+def _mapping_facts(key: str, mapping: Mapping[str, Any], user_pool: _UserPoolFacts | None
+                   ) -> MappingFacts:
+    rules = tuple(RuleFacts(r["Claim"], r["MatchType"], r["Value"], role_name(r["RoleARN"]))
+                  for r in mapping.get("RulesConfiguration", {}).get("Rules", []))
+    user_pool = user_pool or _UserPoolFacts()
+    return MappingFacts(key, mapping["Type"], rules, user_pool.writable, user_pool.groups)
+
+
+def _live_roles(iam: Any, arns: set[str], pool_id: str, role_prefix: str | None,
+                notes: list[str]) -> dict[str, RoleFacts]:
+    names = {role_name(a) for a in arns}
+    for page in iam.get_paginator("list_roles").paginate():
+        for listed in page["Roles"]:
+            if role_prefix and not listed["RoleName"].startswith(role_prefix):
+                continue
+            probe = RoleFacts(listed["RoleName"], parse_document(listed.get("AssumeRolePolicyDocument")), ())
+            if trusts(probe, pool_id, "authenticated") or trusts(probe, pool_id, "unauthenticated"):
+                names.add(listed["RoleName"])
+    roles = {}
+    for name in sorted(names):
+        try:
+            roles[name] = _live_role(iam, name)
+        except Exception as exc:  # a role of another account, or deleted: cannot be audited
+            notes.append(f"could not read role {name}: {type(exc).__name__}")
+    return roles
+
+
+def _live_role(iam: Any, name: str) -> RoleFacts:
+    role = iam.get_role(RoleName=name)["Role"]
+    documents = [parse_document(iam.get_role_policy(RoleName=name, PolicyName=p)["PolicyDocument"])
+                 for page in iam.get_paginator("list_role_policies").paginate(RoleName=name)
+                 for p in page["PolicyNames"]]
+    for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
+        for attached in page["AttachedPolicies"]:
+            policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
+            version = iam.get_policy_version(PolicyArn=attached["PolicyArn"],
+                                              VersionId=policy["DefaultVersionId"])
+            documents.append(parse_document(version["PolicyVersion"]["Document"]))
+    return RoleFacts(name, parse_document(role.get("AssumeRolePolicyDocument")), tuple(documents))
+
+
+def audit_live(target: Any, identity_pool_id: str, *, role_prefix: str | None = None,
+               accepted: Iterable[AcceptedFinding] = ()) -> Audit:
+    """The audit of a live identity pool, read with the target's admin credentials."""
+    facts = facts_live(target, identity_pool_id, role_prefix)
+    findings, stale = accept(run_checks(facts), accepted)
+    return Audit(facts.name, facts.source, findings, stale, facts.notes)
+
+
+# --- the suite's cells ------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class AuditCell:
+    """`<scenario>-audit-<check>`: the check's findings must equal the scenario's acceptances."""
+
+    scenario: Scenario
+    check: str
+
+    @property
+    def id(self) -> str:
+        return f"{self.scenario.name}-audit-{self.check}"
+
+
+def audit_cells(scenarios: list[Scenario]) -> list[AuditCell]:
+    return [AuditCell(s, c) for s in scenarios for c in CHECKS]
+
+
+# --- printing ---------------------------------------------------------------------------
+
+def format_audit(audit: Audit) -> str:
+    """A reviewer's reading: one block per finding, worst first, accepted ones marked."""
+    lines = [f"{audit.stack}  ({audit.source})"]
+    if not audit.findings:
+        lines.append("  no findings")
+    for f in audit.findings:
+        state = "ACCEPTED" if f.accepted else "OPEN"
+        lines.append(f"  {f.severity.upper():8} {f.check:32} SPEC {f.rule:4} {f.subject}  [{state}]")
+        lines.append(_wrap(f.message))
+        lines.append(_wrap(f"fix: {f.fix}"))
+        if f.accepted:
+            lines.append(_wrap(f"accepted: {f.accepted}"))
+    for stale in audit.stale:
+        lines.append(f"  STALE    {stale.check:32} {stale.subject}: accepted but no longer found "
+                     f"(remove it from accepted_findings)")
+    lines.extend(f"  note: {note}" for note in audit.notes)
+    return "\n".join(lines)
+
+
+def _wrap(text: str) -> str:
+    return textwrap.fill(text, width=WIDTH, initial_indent=" " * 11, subsequent_indent=" " * 13,
+                         break_on_hyphens=False, break_long_words=False)
+
+
+def summary(audits: Sequence[Audit]) -> str:
+    findings = [f for a in audits for f in a.findings]
+    counts = ", ".join(f"{sum(f.severity == s for f in findings)} {s}" for s in SEVERITIES)
+    open_failing = sum(f.failing for f in findings)
+    accepted = sum(f.accepted is not None for f in findings)
+    return (f"{len(findings)} finding(s) in {len(audits)} stack(s): {counts}; {accepted} accepted; "
+            f"{open_failing} open critical/high")

@@ -1,0 +1,38 @@
+"""The trust and configuration audit as test cells: `<scenario>-audit-<check>`.
+
+Each cell runs one check of rolecall/audit.py on the scenario, statically (no
+AWS call, nothing provisioned), and asserts that what it finds is exactly what
+the scenario's `accepted_findings` accept for that check: an unaccepted finding
+fails (a hole nobody signed off), and so does a stale acceptance (accepted, but
+no longer found: the list must say what is true).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from rolecall.audit import CHECKS, AuditCell, audit_scenario
+from rolecall.run import Run
+
+
+def test_audit(run: Run, audit_cell: AuditCell, worker_id_label: str) -> None:
+    cell = audit_cell
+    scenario, check = cell.scenario, CHECKS[cell.check]
+    result = audit_scenario(scenario)
+    findings = result.of_check(check.id)
+    accepted = {a.subject: a.reason for a in scenario.accepted_findings if a.check == check.id}
+    unaccepted = [f for f in findings if f.accepted is None]
+    stale = sorted(set(accepted) - {f.subject for f in findings})
+    run.record(worker_id_label, {
+        "kind": "audit", "id": cell.id, "scenario": scenario.name, "check": check.id,
+        "rule": check.rule, "title": check.title,
+        "findings": [f.as_dict() for f in findings], "stale": stale,
+        "passed": not unaccepted and not stale})
+
+    problems = [f"{f.severity.upper()} {f.subject}: {f.message}. Fix: {f.fix}" for f in unaccepted]
+    problems += [f"stale acceptance of {subject!r}: accepted ({accepted[subject]}) but no longer "
+                 "found; remove it from accepted_findings" for subject in stale]
+    if problems:
+        pytest.fail(f"{cell.id}: {check.title} [SPEC {check.rule}; scenario {scenario.file}]\n  "
+                    + "\n  ".join(problems) + "\n  (a hole kept on purpose goes under "
+                    "accepted_findings: {check, subject, reason})", pytrace=False)
