@@ -66,6 +66,7 @@ class EmulatorApp:
             body=body,
             environ=environ,
         )
+        self.state.count(call.signing_service or _unsigned_service(call), call.operation)
         response = self.handle(call)
         if response is None:  # not ours: moto serves it from the same bytes
             environ["wsgi.input"] = io.BytesIO(body)
@@ -103,6 +104,7 @@ class EmulatorApp:
             return Response(sts.handle(self.state, call), 200, content_type="text/xml")
         session = self.state.find_session(call.access_key_id or "")
         if session is None:
+            _refuse_unknown_temporary_key(call)
             return None  # admin (or unsigned) call: moto's business
         sigv4.verify(call, session, self.state)
         if call.operation == "GetCallerIdentity" and not call.target:
@@ -116,6 +118,9 @@ class EmulatorApp:
         """Emulator-only endpoints. They exist only here, never on AWS."""
         if call.path == "/_rolecall/health":
             return Response(json.dumps({"ok": True}), 200, content_type="application/json")
+        if call.path == "/_rolecall/stats":  # AWS API calls served, per service.Operation
+            return Response(json.dumps({"requests": self.state.request_counts()}), 200,
+                            content_type="application/json")
         if call.path == "/_rolecall/cognito-identity/.well-known/jwks.json":
             # the public key of GetOpenIdToken's tokens (AWS: cognito-identity.amazonaws.com)
             return Response(json.dumps(cognito_identity_models.oidc_jwks()), 200,
@@ -133,6 +138,34 @@ class EmulatorApp:
             return Response(json.dumps({"now": self.state.clock.now(scope)}), 200,
                             content_type="application/json")
         raise AwsError("UnknownOperationException", f"no control endpoint {call.path}", 404)
+
+
+def _refuse_unknown_temporary_key(call: Call) -> None:
+    """A temporary (ASIA...) key this endpoint never issued is not an admin key.
+
+    Long-term keys of any value act as the account's admin, as provisioning with
+    admin credentials does on AWS. Temporary keys are different: ones from another
+    endpoint, or from before a restart, would otherwise pass as admin and turn every
+    DENIED into ALLOWED. AWS answers them as invalid tokens.
+    """
+    key = call.access_key_id or ""
+    if not key.startswith("ASIA"):
+        return
+    if call.target.startswith(DYNAMODB_PREFIX):
+        raise AwsError("UnrecognizedClientException",
+                       "The security token included in the request is invalid.")
+    if call.signing_service == "sts":
+        raise AwsError("InvalidClientTokenId",
+                       "The security token included in the request is invalid.", 403)
+
+
+def _unsigned_service(call: Call) -> str:
+    """The service of an unsigned call (sign-in, GetId, web identity), from its target."""
+    if call.target.startswith(COGNITO_IDENTITY_PREFIX):
+        return "cognito-identity"
+    if call.target.startswith("AWSCognitoIdentityProviderService."):
+        return "cognito-idp"
+    return "sts" if call.form.get("Action") else "unsigned"
 
 
 def _protocol_of(call: Call) -> str:

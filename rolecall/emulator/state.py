@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import secrets
 import threading
+from collections import Counter
 from contextvars import ContextVar
 from dataclasses import dataclass, field
 from typing import Any
@@ -56,7 +57,18 @@ class EmulatorState:
         self.clock = clock or Clock()
         self.faults = faults or Faults()
         self._sessions: dict[str, Session] = {}
+        self._requests: Counter[str] = Counter()
         self._lock = threading.Lock()
+
+    def count(self, service: str, operation: str) -> None:
+        """Count one AWS API call (control endpoints excluded): benchmarks read it."""
+        if operation and service:
+            with self._lock:
+                self._requests[f"{service}.{operation}"] += 1
+
+    def request_counts(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._requests)
 
     def issue_session(
         self,
