@@ -166,14 +166,17 @@ class Flows:
                 self._results[key] = run()
             return self._results[key]
 
+    def _get_id(self, trail: _Trail, variant: str, with_logins: dict[str, Any]) -> str:
+        """GetId: the identity of these Logins (none: a guest) in the variant's pool."""
+        pool_id = self.stack.identity_pools[variant]
+        return str(trail(self.identity.get_id(IdentityPoolId=pool_id, **with_logins))["IdentityId"])
+
     def _enhanced(self, variant: str, logins: dict[str, str] | None,
                   custom_role: str | None) -> Result:
         trail = _Trail()
-        pool_id = self.stack.identity_pools[variant]
         with_logins = {"Logins": logins} if logins else {}
         try:
-            identity_id = trail(self.identity.get_id(IdentityPoolId=pool_id, **with_logins))[
-                "IdentityId"]
+            identity_id = self._get_id(trail, variant, with_logins)
             extra = {"CustomRoleArn": self.stack.roles[custom_role]} if custom_role else {}
             answer = trail(self.identity.get_credentials_for_identity(
                 IdentityId=identity_id, **with_logins, **extra))
@@ -222,11 +225,9 @@ class Flows:
 
     def _classic_with(self, variant: str, logins: dict[str, str] | None, role: str) -> Result:
         trail = _Trail()
-        pool_id = self.stack.identity_pools[variant]
         with_logins = {"Logins": logins} if logins else {}
         try:
-            identity_id = trail(self.identity.get_id(IdentityPoolId=pool_id, **with_logins))[
-                "IdentityId"]
+            identity_id = self._get_id(trail, variant, with_logins)
             token = trail(self.identity.get_open_id_token(IdentityId=identity_id,
                                                           **with_logins))["Token"]
             answer = trail(self.sts.assume_role_with_web_identity(
