@@ -3,6 +3,9 @@
     rolecall emulator [--port 4566] [--fault NAME ...] [--list-faults]
     rolecall sweep [--target aws|emulated] [--older-than 24h] [--delete]
     rolecall audit [--scenario NAME ...] | --identity-pool-id ID [--target ...] [--json]
+    rolecall report [--results reports/allure-results] [--out reports/allure-report]
+    rolecall verify reports/<runid>
+    rolecall diff reports/<old runid> reports/<new runid> [--json]
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from rolecall import targets
+from rolecall import evidence_cli, targets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     sweep.set_defaults(handler=_sweep)
 
     _add_audit(commands)
+    evidence_cli.add_parsers(commands)  # report, verify, diff (rolecall/evidence_cli.py)
 
     args = parser.parse_args(argv)
     try:

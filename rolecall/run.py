@@ -21,7 +21,7 @@ from typing import Any
 
 from filelock import FileLock
 
-from rolecall import targets
+from rolecall import allure_labels, evidence, targets
 from rolecall.flows import Flows, Issued
 from rolecall.probes import FOREIGN_PARTITION
 from rolecall.provision import Journal, Provisioner, RunSecrets, Stack, teardown
@@ -42,6 +42,7 @@ class RunConfig:
     endpoint_url: str | None
     state_dir: str
     settle_seconds: float = 0.0
+    started_at: str = ""  # UTC, ISO 8601: the evidence bundle's start of the run
 
     def to_json(self) -> str:
         return json.dumps(asdict(self))
@@ -60,7 +61,7 @@ class RunConfig:
         state_dir = Path(tempfile.gettempdir()) / f"rolecall-{runid}"
         state_dir.mkdir(parents=True, exist_ok=True)
         return cls(runid, secrets.token_hex(32), target.kind, target.region, target.account_id,
-                   target.endpoint_url, str(state_dir), target.settle_seconds)
+                   target.endpoint_url, str(state_dir), target.settle_seconds, evidence.now())
 
 
 class Run:
@@ -143,9 +144,11 @@ class Run:
         return own
 
     def record(self, worker: str, record: dict[str, Any]) -> None:
-        """Append one cell's outcome for the evidence (no secrets in `record`)."""
+        """Append one cell's outcome for the evidence, redacted and stamped; show it in Allure."""
+        record = evidence.stamp(record)
         with self._lock, (self.state_dir / f"cells-{worker}.jsonl").open("a") as handle:
             handle.write(json.dumps(record, sort_keys=True) + "\n")
+        allure_labels.observe(record)
 
     def records(self) -> list[dict[str, Any]]:
         rows: list[dict[str, Any]] = []

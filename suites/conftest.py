@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
-from rolecall import escalation, matrix, oracle, scenario, targets
+from rolecall import allure_labels, escalation, evidence, matrix, oracle, scenario, targets
 from rolecall.audit import audit_cells
+from rolecall.redact import redact_text
 from rolecall.run import Run, RunConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -59,8 +60,10 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SCENARIOS_KEY] = scenarios
     if _is_worker(config):
         config.stash[RUN_KEY] = RunConfig.from_json(config.workerinput["rolecall"])  # type: ignore[attr-defined]
+        _report_cells(config)
         return
     config.stash[RUN_KEY] = RunConfig.create(_start_target(config))
+    _report_cells(config)
     # SIGTERM (CI cancelling a job) unwinds like Ctrl-C, so teardown still runs.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
 
@@ -79,6 +82,18 @@ def _start_target(config: pytest.Config) -> targets.Target:
     return targets.emulated(emulator.endpoint)
 
 
+def _report_cells(config: pytest.Config) -> None:
+    """Allure labels, redacted reports and each cell's outcome (rolecall/allure_labels.py)."""
+    config.pluginmanager.register(allure_labels.CellReporting(
+        Path(config.stash[RUN_KEY].state_dir), os.environ.get("PYTEST_XDIST_WORKER", "main")),
+        "rolecall-reporting")
+
+
+@pytest.fixture(autouse=True)
+def _allure_cell(request: pytest.FixtureRequest) -> Any:
+    yield from allure_labels.cell_labels(request)
+
+
 def pytest_configure_node(node: Any) -> None:
     """pytest-xdist: hand the run to each worker, in memory."""
     node.workerinput["rolecall"] = node.config.stash[RUN_KEY].to_json()
@@ -91,10 +106,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     failures = run.teardown_all()
     if failures:
         print(f"\nrolecall: teardown left {len(failures)} resource(s) behind: "
-              f"{'; '.join(failures)}\nrun `rolecall sweep --delete` to remove them")
+              f"{redact_text('; '.join(failures))}\nrun `rolecall sweep --delete` to remove them")
     emulator = config.stash.get(EMULATOR_KEY, None)
     if emulator is not None:
         emulator.stop()
+    bundle = evidence.write_bundle(run, Path(config.getoption("--evidence-dir")),
+                                   junit=Path(config.option.xmlpath) if getattr(
+                                       config.option, "xmlpath", None) else None)
+    if bundle is not None:
+        print(f"\nrolecall: evidence bundle {bundle} (manifest.json sha256 "
+              f"{evidence.sha256(bundle / evidence.MANIFEST)}); check it with "
+              f"`rolecall verify {bundle}`")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

@@ -1,0 +1,84 @@
+"""`rolecall report | verify | diff`: the evidence tools of the command line.
+
+    rolecall report [--results reports/allure-results] [--out reports/allure-report]
+    rolecall verify reports/<runid>
+    rolecall diff reports/<old runid> reports/<new runid> [--json]
+
+Exit codes: 0 fine (intact; no change), 1 the answer is "no" (tampered bundle;
+cells changed), 2 the command could not run (the message names the file and the fix).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from rolecall import evidence, nodetools
+
+
+def add_parsers(commands: Any) -> None:
+    report = commands.add_parser("report", help="build the Allure HTML report from allure-results",
+                                 description="Runs the pinned Allure CLI (installed from the npm "
+                                 "registry into ./node_modules on first use; needs Java).")
+    report.add_argument("--results", type=Path, default=Path("reports/allure-results"))
+    report.add_argument("--out", type=Path, default=Path("reports/allure-report"))
+    report.set_defaults(handler=_report)
+
+    verify = commands.add_parser("verify", help="re-hash an evidence bundle: is it intact?")
+    verify.add_argument("bundle", type=Path, help="reports/<runid>")
+    verify.set_defaults(handler=_verify)
+
+    diff = commands.add_parser("diff", help="cells whose outcome or role changed between runs")
+    diff.add_argument("old", type=Path, help="the earlier bundle, reports/<runid>")
+    diff.add_argument("new", type=Path, help="the later bundle, reports/<runid>")
+    diff.add_argument("--json", action="store_true", help="print JSON for machines")
+    diff.set_defaults(handler=_diff)
+
+
+def _fail(command: str, exc: Exception) -> int:
+    print(f"rolecall {command}: {exc}", file=sys.stderr)
+    return 2
+
+
+def _report(args: argparse.Namespace) -> int:
+    try:
+        index = nodetools.generate_report(args.results, args.out)
+    except nodetools.ToolError as exc:
+        return _fail("report", exc)
+    print(f"Allure report: {index} (one self-contained file; open it in a browser)")
+    return 0
+
+
+def _verify(args: argparse.Namespace) -> int:
+    try:
+        checked = evidence.verify(args.bundle)
+    except evidence.BundleError as exc:
+        return _fail("verify", exc)
+    print(f"manifest.json sha256 {checked.manifest_sha256} (compare with the run's log)")
+    if checked.intact:
+        print(f"{args.bundle}: intact: every file matches manifest.json")
+        return 0
+    print(f"{args.bundle}: NOT intact: {len(checked.problems)} problem(s)")
+    for problem in checked.problems:
+        print(f"  {problem}")
+    return 1
+
+
+def _diff(args: argparse.Namespace) -> int:
+    try:
+        changes = evidence.diff(args.old, args.new)
+    except evidence.BundleError as exc:
+        return _fail("diff", exc)
+    if args.json:
+        print(json.dumps([{"id": c.id, "only": c.only,
+                           "changed": {k: {"old": o, "new": n} for k, (o, n) in c.fields.items()}}
+                          for c in changes], indent=2))
+    else:
+        for change in changes:
+            print(change.describe())
+        print(f"{len(changes)} cell(s) changed between {args.old} and {args.new}",
+              file=sys.stderr)
+    return 1 if changes else 0

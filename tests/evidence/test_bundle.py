@@ -1,0 +1,218 @@
+"""The evidence bundle: written, verified, tampered with, compared, and read without a network."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from rolecall import evidence, evidence_cli
+from rolecall.run import RunConfig
+
+ACCOUNT = "123456789012"
+
+
+def _access(user: str, role: str, action: str, expected: str, observed: str) -> dict[str, Any]:
+    cell = f"books-token-authrole-enhanced-{user}-{action}"
+    return {"kind": "access", "id": cell, "scenario": "books", "variant": "token-authrole",
+            "flow": "enhanced", "user": user, "groups": ["BooksRead"], "expected_role": role,
+            "observed_role": role, "action": action, "expected": expected, "observed": observed,
+            "code": "AccessDeniedException" if observed == "DENIED" else None,
+            "request_ids": [f"REQ{len(cell)}"], "rule": "D1", "source": "seed 002",
+            "passed": expected == observed, "test": f"suites/test_access.py::test_access[{cell}]"}
+
+
+def cells(flip: str | None = None) -> list[dict[str, Any]]:
+    """A small run: claims, credentials and a users x actions grid; `flip` one expectation."""
+    rows = [
+        {"kind": "claims", "id": "books-testuser1", "scenario": "books", "user": "testuser1",
+         "groups": ["BooksRead"], "expected": "BooksReadAccess", "observed": "BooksReadAccess",
+         "rule": "G6", "passed": True, "test": "suites/test_claims.py::t[books-testuser1]"},
+        {"kind": "credential", "id": "books-token-authrole-enhanced-testuser1", "scenario": "books",
+         "variant": "token-authrole", "flow": "enhanced", "user": "testuser1",
+         "groups": ["BooksRead"], "expected": "ISSUED(BooksReadAccess)",
+         "observed": "ISSUED(BooksReadAccess)", "rule": "E3", "source": "seed 002",
+         "request_ids": ["r1", "r2"], "passed": True,
+         "test": "suites/test_credentials.py::t[books-token-authrole-enhanced-testuser1]"},
+    ]
+    for action, verdict in [("GetItem", "ALLOWED"), ("Query", "ALLOWED"), ("PutItem", "DENIED")]:
+        rows.append(_access("testuser1", "BooksReadAccess", action, verdict, verdict))
+        rows.append(_access("writer", "BooksWriteAccess", action, "ALLOWED", "ALLOWED"))
+    for row in rows:
+        if row["id"] == flip:
+            row["expected"] = "DENIED" if row["expected"] == "ALLOWED" else "ALLOWED"
+            row["passed"] = row["expected"] == row["observed"]
+    return rows
+
+
+def fake_run(state_dir: Path, runid: str) -> Any:
+    config = RunConfig(runid, "00" * 32, "emulated", "eu-west-1", ACCOUNT, None, str(state_dir),
+                       0.0, "2026-11-01T10:00:00.000Z")
+    return SimpleNamespace(config=config, state_dir=state_dir)
+
+
+def write(tmp_path: Path, runid: str, rows: list[dict[str, Any]],
+          outcomes: Sequence[dict[str, Any]] = ()) -> Path:
+    state = tmp_path / f"state-{runid}"
+    state.mkdir()
+    with (state / "cells-gw0.jsonl").open("w") as handle:
+        for row in rows:
+            handle.write(json.dumps(evidence.stamp(row)) + "\n")
+    for outcome in outcomes:
+        evidence.append_outcome(state, "gw0", outcome)
+    bundle = evidence.write_bundle(fake_run(state, runid), tmp_path / "reports")
+    assert bundle is not None
+    return bundle
+
+
+def test_a_written_bundle_is_complete_and_verifies(tmp_path: Path) -> None:
+    bundle = write(tmp_path, "run1", cells())
+    assert sorted(p.name for p in bundle.iterdir()) == ["evidence.json", "manifest.json",
+                                                        "matrix.html", "summary.md"]
+    data = json.loads((bundle / "evidence.json").read_text())
+    assert [c["id"] for c in data["cells"]] == sorted(c["id"] for c in cells())
+    credential = next(c for c in data["cells"] if c["kind"] == "credential")
+    assert (credential["expected_role"], credential["observed_role"]) == ("BooksReadAccess",) * 2
+    assert credential["recorded_at"] and credential["request_ids"] == ["r1", "r2"]
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    assert manifest["account"] == "********9012" and ACCOUNT not in json.dumps(manifest)
+    assert set(manifest["tools"]) >= {"python", "boto3", "moto", "pytest"}
+    assert manifest["rolecall"]["version"] and manifest["rolecall"]["git_sha"]
+    assert set(manifest["files"]) == {"evidence.json", "matrix.html", "summary.md"}
+    assert evidence.verify(bundle).intact
+    assert evidence_cli_main(["verify", str(bundle)]) == 0
+
+
+def evidence_cli_main(argv: list[str]) -> int:
+    from rolecall.cli import main
+
+    return main(argv)
+
+
+def test_one_changed_byte_of_evidence_json_fails_verify(tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture[str]) -> None:
+    bundle = write(tmp_path, "run1", cells())
+    data = bytearray((bundle / "evidence.json").read_bytes())
+    at = data.index(b"DENIED")
+    data[at] = ord("d")  # one byte: DENIED -> dENIED
+    (bundle / "evidence.json").write_bytes(bytes(data))
+    checked = evidence.verify(bundle)
+    assert not checked.intact
+    assert checked.problems == [f"{bundle / 'evidence.json'}: modified since the run (SHA-256 "
+                                "differs from manifest.json)"]
+    assert evidence_cli_main(["verify", str(bundle)]) == 1
+    assert "evidence.json: modified" in capsys.readouterr().out
+
+
+def test_removed_and_added_files_are_named(tmp_path: Path) -> None:
+    bundle = write(tmp_path, "run1", cells())
+    (bundle / "summary.md").unlink()
+    (bundle / "extra.txt").write_text("added later")
+    problems = evidence.verify(bundle).problems
+    assert any("summary.md: missing" in p for p in problems)
+    assert any("extra.txt: added after the run" in p for p in problems)
+
+
+@pytest.mark.parametrize(("setup", "message"), [
+    (lambda d: None, "no such bundle folder"),
+    (lambda d: d.mkdir(), "manifest.json: missing, so"),
+    (lambda d: (d.mkdir(), (d / "manifest.json").write_text("{not json")), "not valid JSON"),
+    (lambda d: (d.mkdir(), (d / "manifest.json").write_text("{}")), "not a rolecall evidence"),
+])
+def test_not_a_bundle_is_a_clear_error(tmp_path: Path, setup: Any, message: str,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    folder = tmp_path / "reports" / "nope"
+    folder.parent.mkdir()
+    setup(folder)
+    with pytest.raises(evidence.BundleError, match=re.escape(message)):
+        evidence.verify(folder)
+    assert evidence_cli_main(["verify", str(folder)]) == 2
+    assert str(folder) in capsys.readouterr().err
+
+
+def test_diff_lists_exactly_the_flipped_cell(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    flipped = "books-token-authrole-enhanced-testuser1-Query"
+    old, new = write(tmp_path, "old", cells()), write(tmp_path, "new", cells(flip=flipped))
+    changes = evidence.diff(old, new)
+    assert [c.id for c in changes] == [flipped]
+    assert changes[0].fields == {"expected": ("ALLOWED", "DENIED"), "passed": (True, False)}
+    assert evidence.diff(old, old) == []
+    assert evidence_cli_main(["diff", str(old), str(new)]) == 1
+    assert capsys.readouterr().out.strip() == (f"{flipped}: expected ALLOWED -> DENIED; "
+                                               "passed True -> False")
+
+
+def test_diff_sees_observed_drift_and_added_cells(tmp_path: Path) -> None:
+    rows = cells()
+    rows[1] = {**rows[1], "observed": "ISSUED(BooksWriteAccess)", "passed": False}
+    rows.append(_access("editor", "BooksWriteAccess", "Scan", "ALLOWED", "ALLOWED"))
+    changes = {c.id: c for c in evidence.diff(write(tmp_path, "a", cells()),
+                                              write(tmp_path, "b", rows))}
+    assert set(changes) == {"books-token-authrole-enhanced-testuser1",
+                            "books-token-authrole-enhanced-editor-Scan"}
+    drift = changes["books-token-authrole-enhanced-testuser1"].fields
+    assert drift["observed"] == ("ISSUED(BooksReadAccess)", "ISSUED(BooksWriteAccess)")
+    assert drift["observed_role"] == ("BooksReadAccess", "BooksWriteAccess")
+    assert changes["books-token-authrole-enhanced-editor-Scan"].only == "new"
+
+
+def test_diff_refuses_a_tampered_bundle_and_names_the_file(tmp_path: Path) -> None:
+    old, new = write(tmp_path, "old", cells()), write(tmp_path, "new", cells())
+    (new / "matrix.html").write_text("<html></html>")
+    with pytest.raises(evidence.BundleError, match=r"matrix\.html: modified"):
+        evidence.diff(old, new)
+
+
+def test_matrix_html_is_self_contained_and_shows_the_grid(tmp_path: Path) -> None:
+    bundle = write(tmp_path, "run1", cells(flip="books-token-authrole-enhanced-writer-PutItem"))
+    page = (bundle / "matrix.html").read_text()
+    assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I)
+    assert not re.search(r"<(script|link|img|iframe|object)\b|@import|url\(", page, re.I)
+    grid = page[page.index('<table class="grid">'):]
+    head = re.findall(r"<th>([^<]+)</th>", grid[:grid.index("</thead>")])
+    assert head[-3:] == ["GetItem", "Query", "PutItem"]  # probe order, not alphabetical
+    assert head[:6] == ["user", "flow", "groups", "credential", "role expected", "role observed"]
+    rows = re.findall(r"<tr><th>(\w+)</th>", grid[grid.index("<tbody>"):])
+    assert rows == ["testuser1", "writer"]
+    assert grid.count('class="v ALLOWED"') == 4 and grid.count('class="v DENIED"') == 1
+    assert grid.count("fail") == 1 and "expected DENIED" in grid  # the one failed cell, marked
+    assert 'class="v ISSUED"' in grid and "BooksReadAccess" in grid  # the role the user got
+
+
+def test_a_cell_that_failed_before_recording_is_still_in_the_evidence(tmp_path: Path) -> None:
+    lost = {"kind": "access", "id": "books-token-deny-enhanced-nogroup-Scan", "scenario": "books",
+            "variant": "token-deny", "flow": "enhanced", "user": "nogroup", "expected": "DENIED",
+            "rule": "D4"}
+    later = cells()[2]
+    outcomes = [{"test": "suites/test_access.py::test_access[lost]", "outcome": "failed",
+                 "error": f"Failed: no credentials for arn:aws:iam::{ACCOUNT}:role/x",
+                 "cell": lost},
+                {"test": later["test"], "outcome": "failed", "error": "E13 session arn"}]
+    bundle = write(tmp_path, "run1", cells(), outcomes)
+    data = {c["id"]: c for c in json.loads((bundle / "evidence.json").read_text())["cells"]}
+    assert data[lost["id"]]["observed"] == "NOT OBSERVED" and not data[lost["id"]]["passed"]
+    assert data[lost["id"]]["code"] == "Failed: no credentials for arn:aws:iam::********9012:role/x"
+    assert not data[later["id"]]["passed"]  # recorded as passing, then an assertion failed
+    summary = (bundle / "summary.md").read_text()
+    assert "## Failures (2)" in summary and lost["id"] in summary
+
+
+def test_no_record_no_bundle(tmp_path: Path) -> None:
+    (tmp_path / "state").mkdir()
+    assert evidence.write_bundle(fake_run(tmp_path / "state", "x"), tmp_path / "reports") is None
+
+
+def test_the_cli_knows_the_evidence_commands() -> None:
+    import argparse
+
+    parser = argparse.ArgumentParser()
+    evidence_cli.add_parsers(parser.add_subparsers())
+    args = parser.parse_args(["report"])
+    assert (args.results, args.out) == (Path("reports/allure-results"),
+                                        Path("reports/allure-report"))
