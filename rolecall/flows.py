@@ -129,10 +129,11 @@ class Flows:
         token = self.tokens(user)["IdToken"]
         issuer = f"https://{self.stack.provider_name}"
         if self._jwks is None:
-            base = self.target.endpoint_url or issuer
-            self._jwks = jwt.PyJWKClient(f"{base}/{self.stack.user_pool_id}/.well-known/jwks.json"
-                                         if self.target.endpoint_url else
-                                         f"{issuer}/.well-known/jwks.json")
+            # AWS publishes it at <iss>/.well-known/jwks.json; a custom endpoint serves the
+            # same path under its own address.
+            base = (f"{self.target.endpoint_url}/{self.stack.user_pool_id}"
+                    if self.target.endpoint_url else issuer)
+            self._jwks = jwt.PyJWKClient(f"{base}/.well-known/jwks.json")
         key = self._jwks.get_signing_key_from_jwt(token)
         return dict(jwt.decode(token, key.key, algorithms=["RS256"], audience=self.stack.client_id,
                                issuer=issuer))
