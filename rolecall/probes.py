@@ -1,9 +1,10 @@
 """DynamoDB probes: one small, harmless call per action, read as ALLOWED / DENIED / ERROR.
 
 Each probe says which IAM actions it needs (SPEC D5): TransactWriteItems with a
-Put needs dynamodb:PutItem, a lone ConditionCheck needs ConditionCheckItem, and
-so on. Reads use the scenario's first seed item; writes touch only a probe item
-(`rolecall-probe`), so an allowed write never changes what the reads see.
+ConditionCheck and a Put needs dynamodb:ConditionCheckItem and dynamodb:PutItem,
+a lone ConditionCheck needs ConditionCheckItem, and so on. Reads use the
+scenario's first seed item; writes touch only a probe item (`rolecall-probe`),
+so an allowed write never changes what the reads see.
 
 Verdicts (SPEC section 7): success is ALLOWED, AccessDeniedException is DENIED,
 anything else is ERROR and is never counted as DENIED.
@@ -25,6 +26,7 @@ PROBE_VALUE = "rolecall-probe"
 
 
 FOREIGN_PARTITION = "rolecall-someone-else"  # per-identity tables: a partition nobody owns
+SEED_VALUE = "rolecall-seed"  # per-identity tables: the sort key of each partition's seed item
 
 
 @dataclass(frozen=True)
@@ -43,11 +45,13 @@ class ProbeTarget:
         reads and writes both use that partition."""
         keys = [table.partition_key.name] + ([table.sort_key.name] if table.sort_key else [])
         specs = [s for s in (table.partition_key, table.sort_key) if s is not None]
-        if partition is not None:
-            key = {table.partition_key.name: {"S": partition}}
-            key.update({s.name: ({"N": "1"} if s.type == "N" else {"S": PROBE_VALUE})
-                        for s in specs[1:]})
-            return cls(table_name, key, key, table.partition_key.name)
+        if partition is not None:  # the schema guarantees a sort key for per-identity tables
+            sort = specs[1]
+            seed = {table.partition_key.name: {"S": partition},
+                    sort.name: {"N": "1"} if sort.type == "N" else {"S": SEED_VALUE}}
+            probe = {table.partition_key.name: {"S": partition},
+                     sort.name: {"N": "2"} if sort.type == "N" else {"S": PROBE_VALUE}}
+            return cls(table_name, seed, probe, table.partition_key.name)
         seed = to_attribute_values({k: table.items[0][k] for k in keys})
         probe = {s.name: ({"N": "987654321"} if s.type == "N" else {"S": PROBE_VALUE})
                  for s in specs}
@@ -88,6 +92,14 @@ def _condition_check(db: Any, t: ProbeTarget) -> Any:
         "ExpressionAttributeNames": {"#pk": t.partition_key}}}])
 
 
+def _transact_write(db: Any, t: ProbeTarget) -> Any:
+    return db.transact_write_items(TransactItems=[
+        {"ConditionCheck": {"TableName": t.table, "Key": t.seed_key,
+                            "ConditionExpression": "attribute_exists(#pk)",
+                            "ExpressionAttributeNames": {"#pk": t.partition_key}}},
+        {"Put": {"TableName": t.table, "Item": t.probe_key}}])
+
+
 PROBES: tuple[Probe, ...] = (
     Probe("GetItem", ("GetItem",), lambda db, t: db.get_item(TableName=t.table, Key=t.seed_key)),
     Probe("BatchGetItem", ("BatchGetItem",),
@@ -103,8 +115,9 @@ PROBES: tuple[Probe, ...] = (
     Probe("ConditionCheckItem", ("ConditionCheckItem",), _condition_check),
     Probe("TransactGetItems", ("GetItem",), lambda db, t: db.transact_get_items(
         TransactItems=[{"Get": {"TableName": t.table, "Key": t.seed_key}}])),
-    Probe("TransactWriteItems", ("PutItem",), lambda db, t: db.transact_write_items(
-        TransactItems=[{"Put": {"TableName": t.table, "Item": t.probe_key}}])),
+    # Two contained actions, the first one the cheaper permission: every contained
+    # action needs its own permission (SPEC D5), not just the first.
+    Probe("TransactWriteItems", ("ConditionCheckItem", "PutItem"), _transact_write),
     Probe("DescribeTable", ("DescribeTable",), lambda db, t: db.describe_table(TableName=t.table)),
 )
 BY_ACTION = {probe.action: probe for probe in PROBES}

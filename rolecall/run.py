@@ -23,7 +23,7 @@ from filelock import FileLock
 
 from rolecall import allure_labels, evidence, targets
 from rolecall.flows import Flows, Issued
-from rolecall.probes import FOREIGN_PARTITION
+from rolecall.probes import FOREIGN_PARTITION, ProbeTarget
 from rolecall.provision import Journal, Provisioner, RunSecrets, Stack, teardown
 from rolecall.scenario import Scenario
 
@@ -135,11 +135,8 @@ class Run:
         table_name = self.stack(scenario).table_name  # before taking the lock: stack() takes it
         with self._lock:
             if own not in self._seeded:
-                key = {scenario.table.partition_key.name: {"S": own}}
-                if scenario.table.sort_key is not None:
-                    sort = scenario.table.sort_key
-                    key[sort.name] = {"N": "1"} if sort.type == "N" else {"S": "rolecall-probe"}
-                self.target.client("dynamodb").put_item(TableName=table_name, Item=key)
+                seed = ProbeTarget.of(table_name, scenario.table, own).seed_key
+                self.target.client("dynamodb").put_item(TableName=table_name, Item=seed)
                 self._seeded.add(own)
         return own
 

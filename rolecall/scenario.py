@@ -96,6 +96,9 @@ class Table(Model):
 
     @model_validator(mode="after")
     def _items_have_keys(self) -> Table:
+        if self.partition == "per-identity" and self.sort_key is None:
+            raise ValueError("a per-identity table needs a sort_key, so each partition can hold "
+                             "the probes' seed item and their written item apart")
         keys = [self.partition_key.name] + ([self.sort_key.name] if self.sort_key else [])
         for n, item in enumerate(self.items):
             missing = [k for k in keys if k not in item]
