@@ -221,10 +221,15 @@ class Flows:
             idp_admin.admin_update_user_attributes(UserPoolId=pool, Username=name, UserAttributes=[
                 {"Name": attribute, "Value": value}])
 
+    def short_session(self, variant: str, user: str, role: str, seconds: int = 900) -> Result:
+        """The classic flow asking for the shortest session STS gives (expiry tests; not cached)."""
+        return self._classic_with(variant, self.logins(user), role, seconds)
+
     def _classic(self, variant: str, user: str, role: str) -> Result:
         return self._classic_with(variant, self.logins(user), role)
 
-    def _classic_with(self, variant: str, logins: dict[str, str] | None, role: str) -> Result:
+    def _classic_with(self, variant: str, logins: dict[str, str] | None, role: str,
+                      duration: int | None = None) -> Result:
         trail = _Trail()
         with_logins = {"Logins": logins} if logins else {}
         try:
@@ -233,7 +238,7 @@ class Flows:
                                                           **with_logins))["Token"]
             answer = trail(self.sts.assume_role_with_web_identity(
                 RoleArn=self.stack.roles[role], RoleSessionName=CLASSIC_SESSION_NAME,
-                WebIdentityToken=token))
+                WebIdentityToken=token, **({"DurationSeconds": duration} if duration else {})))
         except (ClientError, BotoCoreError) as exc:
             return _failure(exc, trail)
         credentials = answer["Credentials"]

@@ -194,7 +194,7 @@ def negative_cells(scenarios: list[Scenario]) -> list[NegativeCell]:
         if negatives is None:
             continue
         for case in negatives.cases:
-            if case == "expired":  # ages the pool's tokens once, then checks every variant
+            if case in ("expired", "session-expired"):  # ages the pool once, checks every variant
                 cells.append(NegativeCell(scenario, case, negatives.user))
                 continue
             cells.extend(NegativeCell(scenario, case, negatives.user, variant)

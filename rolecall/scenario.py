@@ -250,9 +250,10 @@ class Negatives(Model):
     disabled: str | None = None
     deleted: str | None = None
     # Which broken-token cases to run. `expired` ages every ID token of the scenario's
-    # user pool, so it belongs in a scenario of its own.
+    # user pool, and `session-expired` every session of its identity pool, so both
+    # belong in a scenario of their own.
     cases: list[Literal["tampered", "resigned", "other-client", "other-pool",
-                        "other-provider", "access-token", "expired"]] = [
+                        "other-provider", "access-token", "expired", "session-expired"]] = [
         "tampered", "resigned", "other-client", "other-pool", "other-provider", "access-token"]
 
 

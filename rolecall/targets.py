@@ -22,7 +22,7 @@ from botocore.config import Config
 log = logging.getLogger("rolecall.targets")
 
 TargetKind = Literal["emulated", "aws"]
-MAX_WAIT_SECONDS = 600  # the longest a real-account run waits for a token to expire
+MAX_WAIT_SECONDS = 960  # the longest a real-account run waits for a token or session to expire
 EMULATED_REGION = "eu-west-1"
 EMULATED_ADMIN_KEYS = {"aws_access_key_id": "AKIAROLECALLADMIN000", "aws_secret_access_key": "x"}
 
@@ -68,15 +68,16 @@ class Target:
                  config=CLIENT_CONFIG)
 
 
-    def let_time_pass(self, seconds: float, user_pool_id: str) -> None:
-        """Make `seconds` pass for the ID tokens of one user pool (expiry tests).
+    def let_time_pass(self, seconds: float, scope: str) -> None:
+        """Make `seconds` pass for one pool: a user pool's ID tokens or an identity pool's
+        sessions (expiry tests).
 
         An embedded endpoint moves its clock for that pool only, so other cells are
-        untouched; a real account can only wait (scenarios that need this use short
-        ID-token validity, so the wait is minutes at most).
+        untouched; a real account can only wait (expiry scenarios use 5-minute ID tokens
+        and 15-minute sessions, so the wait is bounded).
         """
         if self.endpoint_url and self._has_time_travel():
-            body = json.dumps({"advance": seconds, "user_pool_id": user_pool_id}).encode()
+            body = json.dumps({"advance": seconds, "scope": scope}).encode()
             request = urllib.request.Request(f"{self.endpoint_url}/_rolecall/clock", body,
                                              {"Content-Type": "application/json"}, method="POST")
             with urllib.request.urlopen(request, timeout=10):
@@ -84,7 +85,7 @@ class Target:
         if seconds > MAX_WAIT_SECONDS:
             raise TargetError(f"waiting {seconds:.0f}s for tokens to expire is too long; give the "
                               "scenario's app client a short ID-token validity (5 minutes)")
-        log.warning("waiting %.0fs for ID tokens of %s to expire", seconds, user_pool_id)
+        log.warning("waiting %.0fs for the tokens or sessions of %s to expire", seconds, scope)
         time.sleep(seconds)
 
     def _has_time_travel(self) -> bool:

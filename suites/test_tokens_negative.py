@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import time
 
-from rolecall import oracle, tokens
-from rolecall.flows import Flows
+from rolecall import oracle, probes, tokens
+from rolecall.flows import Flows, Issued
 from rolecall.matrix import NegativeCell, mismatch, observed_outcome
 from rolecall.provision import Stack
 from rolecall.run import Run
@@ -63,6 +63,9 @@ def test_broken_token(run: Run, negative_cell: NegativeCell, worker_id_label: st
         assert cell.variant is not None
         check(run, worker_id_label, cell, cell.variant,
               broken_logins(flows, stack, cell.case, cell.user), oracle.broken_token(cell.case))
+    elif cell.case == "session-expired":
+        for variant in cell.scenario.variants:
+            expire_session(run, worker_id_label, cell, variant)
     elif cell.case == "expired":
         token = flows.sign_in(cell.user)["IdToken"]
         run.target.let_time_pass(tokens.claims_of(token)["exp"] - time.time() + 5,
@@ -76,6 +79,34 @@ def test_broken_token(run: Run, negative_cell: NegativeCell, worker_id_label: st
         for variant in cell.scenario.variants:
             check(run, worker_id_label, cell, variant, {stack.provider_name: token},
                   oracle.revoked_token(cell.scenario, variant, cell.user))
+
+
+def expire_session(run: Run, worker: str, cell: NegativeCell, variant: str) -> None:
+    """E13: credentials work until their Expiration and not after (ExpiredTokenException).
+
+    The classic flow asks STS for its shortest session (15 minutes), so a real account
+    waits at most that long; the embedded target moves the identity pool's clock.
+    """
+    stack, flows = run.stack(cell.scenario), run.flows(cell.scenario)
+    role = cell.scenario.identity_pool.authenticated_role
+    assert role is not None, f"{cell.id}: the scenario needs an authenticated role"
+    credential = flows.short_session(variant, cell.user, role)
+    assert isinstance(credential, Issued), mismatch(cell.id, "a 15-minute session",
+                                                    observed_outcome(credential, stack), "C5", "spec")
+    target = probes.ProbeTarget.of(stack.table_name, cell.scenario.table)
+    get_item = probes.BY_ACTION["GetItem"]
+    before = probes.run(get_item, flows.dynamodb(credential), target)
+    run.target.let_time_pass(900 + 5, stack.identity_pools[variant])
+    after = probes.run(get_item, flows.dynamodb(credential), target)
+    observed = f"{before.verdict} then {after.code or after.verdict}"
+    expected = "ALLOWED then ExpiredTokenException"
+    run.record(worker, {
+        "kind": "negative", "id": f"{cell.id}[{variant}]", "scenario": cell.scenario.name,
+        "variant": variant, "flow": "classic:session-expired", "user": cell.user,
+        "expected": expected, "observed": observed, "code": after.code, "rule": "E13",
+        "request_ids": [r for r in (before.request_id, after.request_id) if r],
+        "source": "SPEC E13", "passed": observed == expected})
+    assert observed == expected, mismatch(f"{cell.id} [{variant}]", expected, observed, "E13", "spec")
 
 
 def revoke(run: Run, stack: Stack, event: str, user: str) -> None:

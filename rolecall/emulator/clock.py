@@ -15,9 +15,10 @@ import time
 class Clock:
     """Wall-clock time plus an offset that tests (or the control endpoint) can advance.
 
-    An offset can also be scoped to one user pool: time then passes only for the ID
-    tokens that pool issued. A conformance run uses that to expire one scenario's
-    tokens while the other scenarios' cells keep running against the same endpoint.
+    An offset can also be scoped: to a user pool (time passes only for the ID tokens
+    it issued) or to an identity pool (only for the sessions issued for it). A
+    conformance run uses that to expire one scenario's tokens or credentials while
+    the other scenarios' cells keep running against the same endpoint.
     """
 
     def __init__(self, offset: float = 0.0) -> None:

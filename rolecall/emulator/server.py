@@ -126,14 +126,14 @@ class EmulatorApp:
             return Response(json.dumps(cognito_identity_models.oidc_jwks()), 200,
                             content_type="application/json")
         if call.path == "/_rolecall/clock" and call.method == "POST":
-            # {"advance": seconds[, "user_pool_id": id]}: with a pool, only that pool's
-            # ID tokens age (see Clock); without, the whole emulator's time moves.
+            # {"advance": seconds[, "scope": user pool or identity pool id]}: with a scope,
+            # only that pool's ID tokens or sessions age (see Clock); without, all of time.
             body = call.json()
-            seconds, scope = body.get("advance", 0), body.get("user_pool_id")
+            seconds, scope = body.get("advance", 0), body.get("scope")
             if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
                 raise AwsError("ValidationException", "advance must be a non-negative number")
             if scope is not None and not isinstance(scope, str):
-                raise AwsError("ValidationException", "user_pool_id must be a string")
+                raise AwsError("ValidationException", "scope must be a pool id (a string)")
             self.state.clock.advance(float(seconds), scope)
             return Response(json.dumps({"now": self.state.clock.now(scope)}), 200,
                             content_type="application/json")

@@ -99,9 +99,11 @@ class EmulatorState:
             return self._sessions.get(access_key_id)
 
     def is_expired(self, session: Session) -> bool:
+        """Past its Expiration, on the clock of the identity pool that issued it (see Clock)."""
         if self.faults.on("session-never-expires"):
             return False
-        return self.clock.now() >= session.expiration
+        pool = session.context.get("cognito-identity.amazonaws.com:aud", [None])[0]
+        return self.clock.now(scope=pool) >= session.expiration
 
 
 # The state of the emulator serving the current request. moto code that rolecall

@@ -34,10 +34,10 @@ def post(endpoint: str, body: object) -> tuple[int, dict[str, object]]:
 
 
 @pytest.mark.parametrize(("body", "status"), [
-    ({"advance": 60, "user_pool_id": "eu-west-1_x"}, 200),
+    ({"advance": 60, "scope": "eu-west-1_x"}, 200),
     ({"advance": -5}, 400),
     ({"advance": "soon"}, 400),
-    ({"advance": 5, "user_pool_id": 7}, 400),
+    ({"advance": 5, "scope": 7}, 400),
 ])
 def test_clock_control_endpoint_validates(body: object, status: int) -> None:
     with Emulator(port=0) as emulator:
