@@ -50,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
 
     _add_audit(commands)
     evidence_cli.add_parsers(commands)  # report, verify, diff (rolecall/evidence_cli.py)
+    _add_mutation(commands)
 
     args = parser.parse_args(argv)
     try:
@@ -159,6 +160,14 @@ def _audit_target(args: argparse.Namespace) -> targets.Target:
             raise ValueError("--target emulated needs --endpoint-url of a running emulator")
         return targets.emulated(args.endpoint_url)
     return targets.aws(args.aws_account_id, args.region, args.endpoint_url)
+
+
+# --- mutation: the suite against every emulator fault (rolecall/mutation.py) -------------
+
+def _add_mutation(commands: Any) -> None:
+    from rolecall import mutation
+
+    mutation.add_parser(commands)
 
 
 if __name__ == "__main__":
