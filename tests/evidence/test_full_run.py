@@ -300,6 +300,7 @@ def screenshot(browser: tuple[Path, Path], url: str, png: Path, selector: str,
     return page
 
 
+@pytest.mark.browser
 def test_matrix_html_renders_its_grid_offline(runs: dict[str, RunOutputs],
                                               browser: tuple[Path, Path]) -> None:
     bundle = runs["flipped"].bundle
@@ -313,6 +314,7 @@ def test_matrix_html_renders_its_grid_offline(runs: dict[str, RunOutputs],
     assert "ISSUED(BooksReadAccess)" in text and "DENIED" in text
 
 
+@pytest.mark.browser
 def test_the_allure_report_renders_the_cells(runs: dict[str, RunOutputs], allure_html: Path,
                                              browser: tuple[Path, Path]) -> None:
     root = runs["flipped"].root
