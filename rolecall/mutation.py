@@ -43,31 +43,45 @@ PASSED, FAILED = "PASSED", "FAILED"
 DEFAULT_MIN_KILL_RATE = 0.95
 SHOWN_CELLS = 3
 
-# The CI subset (`--quick`): fault -> the scenario(s) whose cells killed it in
-# the full run (`tox -e mutation`). Each fault runs only on those, so the subset
-# costs seconds per fault instead of a whole suite, and it still fails CI when a
-# change blinds exactly the cells that catch the fault. A scenario that is
-# renamed or stops killing its fault shows here as BROKEN or SURVIVED: rerun the
-# full mutation and update the map.
+# The CI subset (`--quick`): every critical fault, plus the credentials area
+# (which has none), each mapped to the cheapest scenario whose cells killed it in
+# the full run (`tox -e mutation`; scenario cost measured on the faithful run).
+# Each fault runs only on its scenario, so the subset costs seconds per fault
+# instead of a whole suite, and CI still fails when a change blinds exactly the
+# cells that catch a fault. When a scenario is renamed or stops killing its
+# fault, the fault shows here as BROKEN or SURVIVED (and
+# tests/suite/test_mutation.py checks the names): rerun the full mutation and
+# update the map from its killing cells.
 QUICK: dict[str, tuple[str, ...]] = {
-    # one or two faults per area, each on the cheapest scenario that killed it in the
-    # full run of 2026-11-22; `tox -e mutation` runs the whole catalogue on the whole suite
-    "precedence-highest-wins": ("books",),
-    "claims-roles-as-string": ("books",),
+    "precedence-highest-wins": ("seed-admin-editor",),
+    "precedence-null-wins": ("precedence",),
+    "precedence-ties-pick-first": ("precedence",),
     "token-access-token-accepted": ("tokens",),
+    "token-custom-role-unchecked": ("precedence",),
     "token-deny-falls-back": ("books",),
     "rules-last-match-wins": ("seed-rules",),
+    "rules-equals-as-contains": ("escalation-shut",),
+    "rules-notequal-matches-missing": ("rules",),
+    "classic-gate-ignored": ("escalation-shut",),
+    "classic-allowed-with-mappings": ("flows",),
     "guest-allowed-when-disabled": ("books",),
-    "unauth-role-for-authenticated": ("books",),
+    "unauth-role-for-authenticated": ("tokens",),
     "token-expired-accepted": ("token-expiry",),
-    "token-signature-unchecked": ("tokens",),
+    "token-wrong-aud-accepted": ("tokens",),
+    "token-wrong-issuer-accepted": ("tokens",),
     "token-signout-accepted": ("tokens",),
+    "token-signature-unchecked": ("tokens",),
     "trust-aud-ignored": ("flows",),
+    "trust-amr-ignored": ("flows",),
+    "trust-skipped-enhanced": ("flows",),
     "iam-explicit-deny-ignored": ("seed-admin-editor",),
+    "iam-notaction-inverted": ("precedence",),
+    "iam-resource-wildcard-overmatch": ("precedence",),
     "iam-conditions-ignored": ("per-identity",),
+    "iam-session-policy-ignored": ("escalation-shut",),
     "iam-transact-unchecked": ("books",),
     "session-never-expires": ("session-expiry",),
-    "caller-identity-wrong-arn": ("books",),
+    "caller-identity-wrong-arn": ("seed-admin-editor",),
 }
 
 
