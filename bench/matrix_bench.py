@@ -24,8 +24,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from rolecall import matrix, scenario  # noqa: E402
+from rolecall.cells import matrix  # noqa: E402
 from rolecall.emulator import ACCOUNT_ID, Emulator  # noqa: E402
+from rolecall.model import scenario  # noqa: E402
 
 PROVISIONING = {"CreateUserPool", "CreateUserPoolClient", "CreateTable", "DescribeTable",
                 "PutItem", "CreateIdentityPool", "CreateRole", "PutRolePolicy", "CreateGroup",

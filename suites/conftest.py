@@ -15,10 +15,13 @@ from typing import Any
 
 import pytest
 
-from rolecall import allure_labels, escalation, evidence, matrix, oracle, scenario, targets
-from rolecall.audit import audit_cells
-from rolecall.redact import redact_text
-from rolecall.run import Run, RunConfig
+from rolecall.cells import escalation, matrix
+from rolecall.cells.audit import audit_cells
+from rolecall.model import oracle, scenario
+from rolecall.reporting import allure_labels, evidence
+from rolecall.reporting.redact import redact_text
+from rolecall.target import clients
+from rolecall.target.run import Run, RunConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_KEY = pytest.StashKey[RunConfig]()
@@ -68,22 +71,22 @@ def pytest_configure(config: pytest.Config) -> None:
     signal.signal(signal.SIGTERM, signal.default_int_handler)
 
 
-def _start_target(config: pytest.Config) -> targets.Target:
+def _start_target(config: pytest.Config) -> clients.Target:
     if config.getoption("--target") == "aws":
         try:
-            return targets.aws(config.getoption("--aws-account-id"), config.getoption("--region"),
+            return clients.aws(config.getoption("--aws-account-id"), config.getoption("--region"),
                                config.getoption("--endpoint-url"))
-        except targets.TargetError as exc:
+        except clients.TargetError as exc:
             raise pytest.UsageError(f"target error: {exc}") from None
     from rolecall.emulator import Emulator
 
     emulator = Emulator(port=0, faults=config.getoption("--emulator-fault")).start()
     config.stash[EMULATOR_KEY] = emulator
-    return targets.emulated(emulator.endpoint)
+    return clients.emulated(emulator.endpoint)
 
 
 def _report_cells(config: pytest.Config) -> None:
-    """Allure labels, redacted reports and each cell's outcome (rolecall/allure_labels.py)."""
+    """Allure labels, redacted reports and each cell's outcome (rolecall/reporting/allure_labels.py)."""
     config.pluginmanager.register(allure_labels.CellReporting(
         Path(config.stash[RUN_KEY].state_dir), os.environ.get("PYTEST_XDIST_WORKER", "main")),
         "rolecall-reporting")
@@ -125,7 +128,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         "claims_cell": matrix.claims_cells, "credential_cell": matrix.credential_cells,
         "access_cell": matrix.access_cells, "negative_cell": matrix.negative_cells,
         "escalation_cell": escalation.escalation_cells,
-        "audit_cell": audit_cells,  # static: no AWS call (rolecall/audit.py)
+        "audit_cell": audit_cells,  # static: no AWS call (rolecall/cells/audit.py)
     }
     for name, cells_of in expand.items():
         if name in metafunc.fixturenames:

@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import pytest
 
-from rolecall import probes
-from rolecall.flows import Issued
-from rolecall.matrix import AccessCell, mismatch, observed_outcome, obtain
-from rolecall.run import Run
+from rolecall.cells.matrix import AccessCell, mismatch, observed_outcome, obtain
+from rolecall.target import probes
+from rolecall.target.flows import Issued
+from rolecall.target.run import Run
 
 
 def test_access(run: Run, access_cell: AccessCell, worker_id_label: str) -> None:

@@ -1,6 +1,6 @@
 """The trust and configuration audit as test cells: `<scenario>-audit-<check>`.
 
-Each cell runs one check of rolecall/audit.py on the scenario, statically (no
+Each cell runs one check of rolecall/cells/audit.py on the scenario, statically (no
 AWS call, nothing provisioned), and asserts that what it finds is exactly what
 the scenario's `accepted_findings` accept for that check: an unaccepted finding
 fails (a hole nobody signed off), and so does a stale acceptance (accepted, but
@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import pytest
 
-from rolecall.audit import CHECKS, AuditCell, audit_scenario
-from rolecall.run import Run
+from rolecall.cells.audit import CHECKS, AuditCell, audit_scenario
+from rolecall.target.run import Run
 
 
 def test_audit(run: Run, audit_cell: AuditCell, worker_id_label: str) -> None:

@@ -7,8 +7,8 @@ and `cognito:preferred_role` is decided by precedence.
 
 from __future__ import annotations
 
-from rolecall.matrix import ClaimsCell, mismatch
-from rolecall.run import Run
+from rolecall.cells.matrix import ClaimsCell, mismatch
+from rolecall.target.run import Run
 
 
 def test_id_token_claims(run: Run, claims_cell: ClaimsCell, worker_id_label: str) -> None:

@@ -7,9 +7,9 @@ credentials, not the one the pool claims to have chosen.
 
 from __future__ import annotations
 
-from rolecall.flows import Issued
-from rolecall.matrix import CredentialCell, mismatch, observed_outcome, obtain
-from rolecall.run import Run
+from rolecall.cells.matrix import CredentialCell, mismatch, observed_outcome, obtain
+from rolecall.target.flows import Issued
+from rolecall.target.run import Run
 
 
 def test_credentials(run: Run, credential_cell: CredentialCell, worker_id_label: str) -> None:

@@ -11,11 +11,12 @@ from __future__ import annotations
 
 import time
 
-from rolecall import oracle, probes, tokens
-from rolecall.flows import Flows, Issued
-from rolecall.matrix import NegativeCell, mismatch, observed_outcome
-from rolecall.provision import Stack
-from rolecall.run import Run
+from rolecall.cells.matrix import NegativeCell, mismatch, observed_outcome
+from rolecall.model import oracle
+from rolecall.target import probes, tokens
+from rolecall.target.flows import Flows, Issued
+from rolecall.target.provision import Stack
+from rolecall.target.run import Run
 
 
 def broken_logins(flows: Flows, stack: Stack, case: str, user: str) -> dict[str, str]:

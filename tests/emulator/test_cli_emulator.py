@@ -41,14 +41,14 @@ def _default_sigint() -> None:
 
 def rolecall(*args: str) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "rolecall.cli", *args], cwd=ROOT, text=True,
+        [sys.executable, "-m", "rolecall.tools.cli", *args], cwd=ROOT, text=True,
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, preexec_fn=_default_sigint,
     )
 
 
 def run_rolecall(*args: str) -> subprocess.CompletedProcess[str]:
     """A command that is expected to finish by itself."""
-    return subprocess.run([sys.executable, "-m", "rolecall.cli", *args], cwd=ROOT, text=True,
+    return subprocess.run([sys.executable, "-m", "rolecall.tools.cli", *args], cwd=ROOT, text=True,
                           capture_output=True, timeout=START_TIMEOUT, check=False)
 
 

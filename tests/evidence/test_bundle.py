@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from rolecall import evidence, evidence_cli
-from rolecall.run import RunConfig
+from rolecall.reporting import evidence
+from rolecall.target.run import RunConfig
+from rolecall.tools import evidence_cli
 
 ACCOUNT = "123456789012"
 
@@ -89,7 +90,7 @@ def test_a_written_bundle_is_complete_and_verifies(tmp_path: Path) -> None:
 
 
 def evidence_cli_main(argv: list[str]) -> int:
-    from rolecall.cli import main
+    from rolecall.tools.cli import main
 
     return main(argv)
 

@@ -6,7 +6,7 @@ Two real runs of the suite (pytest subprocesses on the embedded target, scenario
 The second fails four cells whose AccessDenied messages name the account: the
 failure path is exercised too, and must reach JUnit, Allure and the terminal masked.
 The browser is the Chromium shipped in the npm package @sparticuz/chromium, driven
-by playwright-core, both installed into ./node_modules by rolecall.nodetools:
+by playwright-core, both installed into ./node_modules by rolecall.tools.nodetools:
 nothing is skipped when a tool is missing, the test fails and says why.
 """
 
@@ -27,7 +27,8 @@ import pytest
 import yaml
 from filelock import FileLock
 
-from rolecall import evidence, nodetools
+from rolecall.reporting import evidence
+from rolecall.tools import nodetools
 
 ROOT = Path(__file__).resolve().parents[2]
 EMULATOR_ACCOUNT = "123456789012"  # rolecall.emulator.ACCOUNT_ID, written out: no import
@@ -35,7 +36,7 @@ FLIPPED = sorted(f"books-{variant}-enhanced-testuser1-{action}"
                  for variant in ("token-authrole", "token-deny")
                  for action in ("PutItem", "TransactWriteItems"))  # TransactWriteItems needs PutItem
 
-# The scanner is written apart from rolecall.redact on purpose: it looks for the
+# The scanner is written apart from rolecall.reporting.redact on purpose: it looks for the
 # emulator's own shapes of each secret, so a gap in the redactor shows up here.
 LEAKS = {
     "JWT (ID/access/OIDC token)": re.compile(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}"),
@@ -142,7 +143,7 @@ def allure_html(runs: dict[str, RunOutputs]) -> Path:
     out = runs["flipped"].root / "allure-report"
     with FileLock(f"{out}.lock"):
         if not (out / "index.html").is_file():
-            done = subprocess.run([sys.executable, "-m", "rolecall.cli", "report", "--results",
+            done = subprocess.run([sys.executable, "-m", "rolecall.tools.cli", "report", "--results",
                                    str(runs["flipped"].allure), "--out", str(out)],
                                   cwd=ROOT, capture_output=True, text=True, timeout=1200)
             assert done.returncode == 0, done.stderr[-3000:]
@@ -216,7 +217,7 @@ def test_diff_of_the_two_runs_lists_exactly_the_flipped_cells(
     changes = evidence.diff(old, new)
     assert [c.id for c in changes] == FLIPPED
     assert all(c.fields["expected"] == ("DENIED", "ALLOWED") for c in changes)
-    done = subprocess.run([sys.executable, "-m", "rolecall.cli", "diff", str(old), str(new)],
+    done = subprocess.run([sys.executable, "-m", "rolecall.tools.cli", "diff", str(old), str(new)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1
     assert [line.split(":")[0] for line in done.stdout.splitlines()] == FLIPPED
@@ -228,7 +229,7 @@ def test_tampering_with_one_byte_fails_rolecall_verify(runs: dict[str, RunOutput
 
     copy = tmp_path / runs["as-written"].bundle.name
     shutil.copytree(runs["as-written"].bundle, copy)
-    command = [sys.executable, "-m", "rolecall.cli", "verify", str(copy)]
+    command = [sys.executable, "-m", "rolecall.tools.cli", "verify", str(copy)]
     assert subprocess.run(command, cwd=ROOT, capture_output=True, timeout=120).returncode == 0
     data = bytearray((copy / "evidence.json").read_bytes())
     data[data.index(b"ALLOWED")] = ord("a")
@@ -274,7 +275,7 @@ def test_every_cell_carries_its_allure_labels_links_and_attachments(
 
 
 def test_escalation_and_trust_failures_are_critical(runs: dict[str, RunOutputs]) -> None:
-    from rolecall.allure_labels import severity
+    from rolecall.reporting.allure_labels import severity
 
     assert severity({"kind": "credential", "flow": "classic=Admin",
                      "expected": "ISSUED(Admin)"}) == "critical"

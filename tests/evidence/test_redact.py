@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from rolecall.redact import is_secret_key, mask_account, redact, redact_bytes, redact_text
+from rolecall.reporting.redact import is_secret_key, mask_account, redact, redact_bytes, redact_text
 
 JWT = ("eyJraWQiOiJrMSIsImFsZyI6IlJTMjU2In0.eyJzdWIiOiJhYmMiLCJ0b2tlbl91c2UiOiJpZCJ9."
        "c2lnbmF0dXJlX3NpZ25hdHVyZV9zaWduYXR1cmU")

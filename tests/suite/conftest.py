@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from rolecall import targets
 from rolecall.emulator import Emulator
-from rolecall.provision import Journal, RunSecrets
+from rolecall.target import clients
+from rolecall.target.provision import Journal, RunSecrets
 
 
 @pytest.fixture(scope="session")
@@ -20,8 +20,8 @@ def emulator() -> Iterator[Emulator]:
 
 
 @pytest.fixture
-def target(emulator: Emulator) -> targets.Target:
-    return targets.emulated(emulator.endpoint)
+def target(emulator: Emulator) -> clients.Target:
+    return clients.emulated(emulator.endpoint)
 
 
 @pytest.fixture

@@ -16,10 +16,12 @@ from typing import Any
 
 import pytest
 
-from rolecall import audit, cli, provision, targets
-from rolecall.audit import CHECKS, RoleFacts, audit_scenario, granted, trust_grants, trusts
-from rolecall.provision import Journal, Provisioner, RunSecrets
-from rolecall.scenario import AcceptedFinding, Scenario
+from rolecall.cells import audit
+from rolecall.cells.audit import CHECKS, RoleFacts, audit_scenario, granted, trust_grants, trusts
+from rolecall.model.scenario import AcceptedFinding, Scenario
+from rolecall.target import clients, provision
+from rolecall.target.provision import Journal, Provisioner, RunSecrets
+from rolecall.tools import cli
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -265,7 +267,7 @@ SHUT = merge(BASE, {"name": "shut", "user_pool": {"writable_attributes": ["email
                     "variants": rules(("custom:team", "Equals", "platform", "Writer"))["variants"]})
 
 
-def live_findings(target: targets.Target, stack: provision.Stack, runid: str, variant: str
+def live_findings(target: clients.Target, stack: provision.Stack, runid: str, variant: str
                   ) -> set[tuple[str, str, str, str]]:
     """The live audit of one variant's pool, with physical names read back as logical ones."""
     result = audit.audit_live(target, stack.identity_pools[variant], role_prefix=f"rc-{runid}-")
@@ -282,7 +284,7 @@ def static_findings(spec: Scenario, variant: str) -> set[tuple[str, str, str, st
 
 @pytest.mark.parametrize("data", [HOLES, SHUT], ids=["holes", "shut"])
 def test_live_audit_of_a_provisioned_stack_equals_the_static_audit(
-        target: targets.Target, run_secrets: RunSecrets, journal: Journal,
+        target: clients.Target, run_secrets: RunSecrets, journal: Journal,
         data: dict[str, Any]) -> None:
     spec = Scenario.model_validate(data)
     runid = secrets.token_hex(4)
@@ -299,7 +301,7 @@ def test_live_audit_of_a_provisioned_stack_equals_the_static_audit(
 
 
 def test_live_audit_reads_write_attributes_attached_policies_and_flow_changes(
-        target: targets.Target, run_secrets: RunSecrets, journal: Journal) -> None:
+        target: clients.Target, run_secrets: RunSecrets, journal: Journal) -> None:
     """What only a live stack can change: the app client, attached policies, the pool itself."""
     spec = Scenario.model_validate(HOLES)
     runid = secrets.token_hex(4)
@@ -335,7 +337,7 @@ def test_live_audit_reads_write_attributes_attached_policies_and_flow_changes(
         assert provision.teardown(target, journal) == []
 
 
-def test_cli_audits_a_live_pool(target: targets.Target, run_secrets: RunSecrets,
+def test_cli_audits_a_live_pool(target: clients.Target, run_secrets: RunSecrets,
                                 journal: Journal, capsys: pytest.CaptureFixture[str]) -> None:
     spec = Scenario.model_validate(HOLES)
     runid = secrets.token_hex(4)

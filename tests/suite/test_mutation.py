@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from rolecall import cli, mutation
 from rolecall.emulator.faults import Fault
-from rolecall.mutation import (
+from rolecall.tools import cli, mutation
+from rolecall.tools.mutation import (
     BROKEN,
     CANCELLED,
     FAILED,

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from rolecall import oracle
-from rolecall.scenario import Scenario
+from rolecall.model import oracle
+from rolecall.model.scenario import Scenario
 
 POLICY = {"Version": "2012-10-17", "Statement": []}
 
@@ -89,7 +89,7 @@ RULES = [  # (rule id, match, value, claim value, matches?)
 @pytest.mark.parametrize(("rule", "match", "value", "claim", "matches"), RULES,
                          ids=[r[0] for r in RULES])
 def test_rule_matching(rule: str, match: str, value: str, claim: Any, matches: bool) -> None:
-    from rolecall.scenario import Rule
+    from rolecall.model.scenario import Rule
 
     claims = {} if claim is None else {"c": claim}
     assert oracle.rule_matches(Rule(claim="c", match=match, value=value, role="A"),  # type: ignore[arg-type]

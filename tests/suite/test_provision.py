@@ -9,9 +9,10 @@ from typing import Any
 
 import pytest
 
-from rolecall import provision, scenario, targets
 from rolecall.emulator import ACCOUNT_ID, Emulator
-from rolecall.provision import Journal, Provisioner, RunSecrets
+from rolecall.model import scenario
+from rolecall.target import clients, provision
+from rolecall.target.provision import Journal, Provisioner, RunSecrets
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,7 +21,7 @@ def books() -> scenario.Scenario:
     return scenario.load(ROOT / "scenarios" / "books.yaml")
 
 
-def ours(target: targets.Target, runid: str) -> dict[str, list[str]]:
+def ours(target: clients.Target, runid: str) -> dict[str, list[str]]:
     """Every resource on the target whose name carries this run id."""
     prefix = f"rc-{runid}-"
     idp, identity = target.client("cognito-idp"), target.client("cognito-identity")
@@ -37,7 +38,7 @@ def ours(target: targets.Target, runid: str) -> dict[str, list[str]]:
     }
 
 
-def test_a_stack_is_named_tagged_and_fully_torn_down(target: targets.Target,
+def test_a_stack_is_named_tagged_and_fully_torn_down(target: clients.Target,
                                                       run_secrets: RunSecrets,
                                                       journal: Journal) -> None:
     runid = secrets.token_hex(4)
@@ -57,7 +58,7 @@ def test_a_stack_is_named_tagged_and_fully_torn_down(target: targets.Target,
 
 
 def test_a_run_that_dies_mid_provisioning_leaves_nothing_after_teardown(
-        target: targets.Target, run_secrets: RunSecrets, journal: Journal,
+        target: clients.Target, run_secrets: RunSecrets, journal: Journal,
         monkeypatch: pytest.MonkeyPatch) -> None:
     runid = secrets.token_hex(4)
 
@@ -72,7 +73,7 @@ def test_a_run_that_dies_mid_provisioning_leaves_nothing_after_teardown(
     assert not any(ours(target, runid).values())
 
 
-def test_teardown_twice_is_harmless(target: targets.Target, run_secrets: RunSecrets,
+def test_teardown_twice_is_harmless(target: clients.Target, run_secrets: RunSecrets,
                                     journal: Journal, tmp_path: Path) -> None:
     runid = secrets.token_hex(4)
     Provisioner(target, runid, run_secrets, journal).provision(books())
@@ -82,7 +83,7 @@ def test_teardown_twice_is_harmless(target: targets.Target, run_secrets: RunSecr
     assert provision.teardown(target, copy) == []  # everything already gone: no error
 
 
-def test_the_sweeper_lists_then_deletes_only_tagged_leftovers(target: targets.Target,
+def test_the_sweeper_lists_then_deletes_only_tagged_leftovers(target: clients.Target,
                                                                run_secrets: RunSecrets,
                                                                journal: Journal) -> None:
     runid = secrets.token_hex(4)
@@ -105,12 +106,12 @@ def test_the_aws_target_refuses_another_account(emulator: Emulator,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIATESTTESTTESTTEST")
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
-    with pytest.raises(targets.TargetError, match="refusing") as refused:
-        targets.aws("999999999999", "eu-west-1", emulator.endpoint)
+    with pytest.raises(clients.TargetError, match="refusing") as refused:
+        clients.aws("999999999999", "eu-west-1", emulator.endpoint)
     assert "999999999999" not in str(refused.value)  # account ids are masked
-    with pytest.raises(targets.TargetError, match="--aws-account-id"):
-        targets.aws(None, "eu-west-1", emulator.endpoint)
-    target = targets.aws(ACCOUNT_ID, "eu-west-1", emulator.endpoint, settle_seconds=0)
+    with pytest.raises(clients.TargetError, match="--aws-account-id"):
+        clients.aws(None, "eu-west-1", emulator.endpoint)
+    target = clients.aws(ACCOUNT_ID, "eu-west-1", emulator.endpoint, settle_seconds=0)
     assert (target.kind, target.account_id) == ("aws", ACCOUNT_ID)
 
 

@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rolecall import matrix, oracle, scenario
+from rolecall.cells import matrix
+from rolecall.model import oracle, scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOKS = yaml.safe_load((ROOT / "scenarios" / "books.yaml").read_text())

@@ -18,8 +18,8 @@ from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rolecall.provision import to_attribute_values
-from rolecall.scenario import Table
+from rolecall.model.scenario import Table
+from rolecall.target.provision import to_attribute_values
 
 Verdict = Literal["ALLOWED", "DENIED", "ERROR"]
 PROBE_VALUE = "rolecall-probe"

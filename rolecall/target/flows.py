@@ -21,8 +21,8 @@ from typing import Any
 import jwt
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rolecall.provision import RunSecrets, Stack
-from rolecall.targets import Target
+from rolecall.target.clients import Target
+from rolecall.target.provision import RunSecrets, Stack
 
 CLASSIC_SESSION_NAME = "rolecall-classic"
 

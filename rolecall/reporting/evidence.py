@@ -12,7 +12,7 @@ At the end of a run the controller writes `reports/<runid>/`:
 - `manifest.json`  run metadata, tool versions and the SHA-256 of every other file.
 
 `verify` re-hashes a bundle; `diff` says which cells changed between two. Every
-text goes through `rolecall.redact` on its way to disk. The manifest cannot hash
+text goes through `rolecall.reporting.redact` on its way to disk. The manifest cannot hash
 itself: its own digest is printed at the end of the run (and by `verify`) so it
 can be kept somewhere the bundle's owner cannot rewrite, such as the CI log.
 """
@@ -33,10 +33,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import rolecall
-from rolecall.redact import mask_account, redact, redact_text
+from rolecall.reporting.redact import mask_account, redact, redact_text
 
 if TYPE_CHECKING:
-    from rolecall.run import Run
+    from rolecall.target.run import Run
 
 BUNDLE_KIND = "rolecall-evidence"
 SCHEMA = 1
@@ -363,7 +363,7 @@ def _td(cell: dict[str, Any] | None, show: Any | None = None) -> str:
 
 
 def _action_order(actions: Iterable[str]) -> list[str]:
-    from rolecall.probes import PROBES  # the SPEC D5 order; unknown actions after
+    from rolecall.target.probes import PROBES  # the SPEC D5 order; unknown actions after
 
     order = [p.action for p in PROBES]
     return sorted(set(actions), key=lambda a: (order.index(a.split("@")[0])

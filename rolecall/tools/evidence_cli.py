@@ -16,7 +16,8 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from rolecall import evidence, nodetools
+from rolecall.reporting import evidence
+from rolecall.tools import nodetools
 
 
 def add_parsers(commands: Any) -> None:

@@ -19,7 +19,7 @@ import boto3
 from botocore import UNSIGNED
 from botocore.config import Config
 
-log = logging.getLogger("rolecall.targets")
+log = logging.getLogger("rolecall.target.clients")
 
 TargetKind = Literal["emulated", "aws"]
 MAX_WAIT_SECONDS = 960  # the longest a real-account run waits for a token or session to expire

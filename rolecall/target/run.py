@@ -21,13 +21,14 @@ from typing import Any
 
 from filelock import FileLock
 
-from rolecall import allure_labels, evidence, targets
-from rolecall.flows import Flows, Issued
-from rolecall.probes import FOREIGN_PARTITION, ProbeTarget
-from rolecall.provision import Journal, Provisioner, RunSecrets, Stack, teardown
-from rolecall.scenario import Scenario
+from rolecall.model.scenario import Scenario
+from rolecall.reporting import allure_labels, evidence
+from rolecall.target import clients
+from rolecall.target.flows import Flows, Issued
+from rolecall.target.probes import FOREIGN_PARTITION, ProbeTarget
+from rolecall.target.provision import Journal, Provisioner, RunSecrets, Stack, teardown
 
-log = logging.getLogger("rolecall.run")
+log = logging.getLogger("rolecall.target.run")
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ class RunConfig:
         return secrets.token_hex(4)
 
     @classmethod
-    def create(cls, target: targets.Target, runid: str | None = None) -> RunConfig:
+    def create(cls, target: clients.Target, runid: str | None = None) -> RunConfig:
         runid = runid or cls.new_runid()
         state_dir = Path(tempfile.gettempdir()) / f"rolecall-{runid}"
         state_dir.mkdir(parents=True, exist_ok=True)
@@ -77,10 +78,10 @@ class Run:
         self._seeded: set[str] = set()
         self._lock = threading.Lock()
 
-    def _target(self) -> targets.Target:
+    def _target(self) -> clients.Target:
         if self.config.target == "emulated" and self.config.endpoint_url:
-            return targets.emulated(self.config.endpoint_url)
-        session_target = targets.Target("aws", self.config.region, self.config.account_id,
+            return clients.emulated(self.config.endpoint_url)
+        session_target = clients.Target("aws", self.config.region, self.config.account_id,
                                         self.config.endpoint_url, self.config.settle_seconds)
         return session_target
 

@@ -16,12 +16,12 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from rolecall import oracle
-from rolecall.flows import Flows, Issued, Refused, Result
-from rolecall.oracle import Outcome
-from rolecall.probes import PROBES, Probe
-from rolecall.provision import Stack
-from rolecall.scenario import Scenario
+from rolecall.model import oracle
+from rolecall.model.oracle import Outcome
+from rolecall.model.scenario import Scenario
+from rolecall.target.flows import Flows, Issued, Refused, Result
+from rolecall.target.probes import PROBES, Probe
+from rolecall.target.provision import Stack
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from rolecall import evidence_cli, targets
+from rolecall.target import clients
+from rolecall.tools import evidence_cli
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,13 +50,13 @@ def main(argv: list[str] | None = None) -> int:
     sweep.set_defaults(handler=_sweep)
 
     _add_audit(commands)
-    evidence_cli.add_parsers(commands)  # report, verify, diff (rolecall/evidence_cli.py)
+    evidence_cli.add_parsers(commands)  # report, verify, diff (rolecall/tools/evidence_cli.py)
     _add_mutation(commands)
 
     args = parser.parse_args(argv)
     try:
         return int(args.handler(args))
-    except (targets.TargetError, ValueError) as exc:
+    except (clients.TargetError, ValueError) as exc:
         print(f"rolecall {args.command}: {exc}", file=sys.stderr)
         return 2
 
@@ -92,14 +93,14 @@ def _emulator(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from rolecall import provision
+    from rolecall.target import provision
 
     if args.target == "emulated":
         if not args.endpoint_url:
             raise ValueError("--target emulated needs --endpoint-url of a running emulator")
-        target = targets.emulated(args.endpoint_url)
+        target = clients.emulated(args.endpoint_url)
     else:
-        target = targets.aws(args.aws_account_id, args.region, args.endpoint_url)
+        target = clients.aws(args.aws_account_id, args.region, args.endpoint_url)
     leftovers = provision.sweep(target, args.older_than, delete=args.delete)
     verb = "deleted" if args.delete else "found"
     for left in leftovers:
@@ -109,7 +110,7 @@ def _sweep(args: argparse.Namespace) -> int:
     return 0
 
 
-# --- audit: trust and configuration findings (rolecall/audit.py) -------------------------
+# --- audit: trust and configuration findings (rolecall/cells/audit.py) -------------------------
 
 def _add_audit(commands: Any) -> None:
     audit = commands.add_parser(
@@ -132,7 +133,8 @@ def _add_audit(commands: Any) -> None:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from rolecall import audit, scenario
+    from rolecall.cells import audit
+    from rolecall.model import scenario
 
     try:
         if args.identity_pool_id:
@@ -154,18 +156,18 @@ def _audit(args: argparse.Namespace) -> int:
     return 1 if failing else 0
 
 
-def _audit_target(args: argparse.Namespace) -> targets.Target:
+def _audit_target(args: argparse.Namespace) -> clients.Target:
     if args.target == "emulated":
         if not args.endpoint_url:
             raise ValueError("--target emulated needs --endpoint-url of a running emulator")
-        return targets.emulated(args.endpoint_url)
-    return targets.aws(args.aws_account_id, args.region, args.endpoint_url)
+        return clients.emulated(args.endpoint_url)
+    return clients.aws(args.aws_account_id, args.region, args.endpoint_url)
 
 
-# --- mutation: the suite against every emulator fault (rolecall/mutation.py) -------------
+# --- mutation: the suite against every emulator fault (rolecall/tools/mutation.py) -------------
 
 def _add_mutation(commands: Any) -> None:
-    from rolecall import mutation
+    from rolecall.tools import mutation
 
     mutation.add_parser(commands)
 

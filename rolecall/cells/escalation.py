@@ -21,10 +21,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
-from rolecall import probes
-from rolecall.flows import Flows, Issued, Result
-from rolecall.provision import Stack
-from rolecall.scenario import IAM_ACTIONS, Scenario
+from rolecall.model.scenario import IAM_ACTIONS, Scenario
+from rolecall.target import probes
+from rolecall.target.flows import Flows, Issued, Result
+from rolecall.target.provision import Stack
 
 GUEST = "guest"
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from rolecall.scenario import IAM_ACTIONS, Rule, Scenario, ScenarioError
+from rolecall.model.scenario import IAM_ACTIONS, Rule, Scenario, ScenarioError
 
 # SPEC E5 as corrected in docs/semantics.md: the guest scope-down policy
 # (AmazonCognitoUnAuthedIdentitiesSessionPolicy v3) names no DynamoDB action.

@@ -7,7 +7,7 @@ classic flow issuing a role) and trust failures (E11, C6) are critical. Each
 cell links its SPEC rule and the source of its expectation, and carries the
 user's decoded token claims, the role ARN obtained and the AWS request ids.
 
-Everything Allure writes goes through `rolecall.redact` (the file logger of
+Everything Allure writes goes through `rolecall.reporting.redact` (the file logger of
 allure-pytest is swapped for a redacting one), and failure reports are redacted
 before JUnit, Allure or the terminal see them. The suites use this module
 through `CellReporting` (registered by suites/conftest.py), `cell_labels` (an
@@ -27,8 +27,8 @@ import allure_commons
 import pytest
 from allure_commons.logger import AllureFileLogger
 
-from rolecall import evidence
-from rolecall.redact import redact, redact_bytes, redact_text
+from rolecall.reporting import evidence
+from rolecall.reporting.redact import redact, redact_bytes, redact_text
 
 SPEC_URL = os.environ.get("ROLECALL_SPEC_URL", "../shared/SPEC.md")
 CRITICAL_RULES = ("E11", "C6")
@@ -185,7 +185,7 @@ def _attach_claims(run: Any, scenario: Any, user: str) -> None:
 
 
 def _attach_role(run: Any, scenario: Any, credential: Any) -> None:
-    from rolecall.matrix import obtain  # cached per process: the result the cell saw
+    from rolecall.cells.matrix import obtain  # cached per process: the result the cell saw
 
     try:
         result = obtain(run.flows(scenario), credential)

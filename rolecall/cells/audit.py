@@ -43,8 +43,8 @@ from functools import cache
 from typing import Any, Literal
 from urllib.parse import unquote
 
-from rolecall.provision import Stack, render, trust_policy
-from rolecall.scenario import AcceptedFinding, Scenario
+from rolecall.model.scenario import AcceptedFinding, Scenario
+from rolecall.target.provision import Stack, render, trust_policy
 
 Severity = Literal["critical", "high", "medium", "low"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")

@@ -33,10 +33,10 @@ from tenacity import (
     wait_exponential,
 )
 
-from rolecall.scenario import Scenario
-from rolecall.targets import Target
+from rolecall.model.scenario import Scenario
+from rolecall.target.clients import Target
 
-log = logging.getLogger("rolecall.provision")
+log = logging.getLogger("rolecall.target.provision")
 
 RUN_TAG = "rolecall:run"
 CREATED_TAG = "rolecall:created"
