@@ -18,9 +18,11 @@ import pytest
 from rolecall.cells import escalation, matrix
 from rolecall.cells.audit import audit_cells
 from rolecall.model import oracle, scenario
-from rolecall.reporting import allure_labels, evidence
+from rolecall.reporting import evidence, plugin
+from rolecall.reporting.records import Observer, RecordStore
 from rolecall.reporting.redact import redact_text
 from rolecall.target import clients
+from rolecall.target.probes import PROBES
 from rolecall.target.run import Run, RunConfig
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,15 +88,16 @@ def _start_target(config: pytest.Config) -> clients.Target:
 
 
 def _report_cells(config: pytest.Config) -> None:
-    """Allure labels, redacted reports and each cell's outcome (rolecall/reporting/allure_labels.py)."""
-    config.pluginmanager.register(allure_labels.CellReporting(
+    """Labels, redacted reports and one record per cell (rolecall/reporting/plugin.py)."""
+    config.pluginmanager.register(plugin.CellReporting(
         Path(config.stash[RUN_KEY].state_dir), os.environ.get("PYTEST_XDIST_WORKER", "main")),
         "rolecall-reporting")
 
 
-@pytest.fixture(autouse=True)
-def _allure_cell(request: pytest.FixtureRequest) -> Any:
-    yield from allure_labels.cell_labels(request)
+@pytest.fixture
+def observe(request: pytest.FixtureRequest) -> Observer:
+    """The cell's observer: the test body hands it what it saw (rolecall/reporting/records.py)."""
+    return plugin.observer_for(request.node)
 
 
 def pytest_configure_node(node: Any) -> None:
@@ -113,9 +116,11 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     emulator = config.stash.get(EMULATOR_KEY, None)
     if emulator is not None:
         emulator.stop()
-    bundle = evidence.write_bundle(run, Path(config.getoption("--evidence-dir")),
-                                   junit=Path(config.option.xmlpath) if getattr(
-                                       config.option, "xmlpath", None) else None)
+    xmlpath = getattr(config.option, "xmlpath", None)
+    bundle = evidence.write_bundle(RecordStore.read(run.state_dir), run.report_meta(),
+                                   Path(config.getoption("--evidence-dir")),
+                                   junit=Path(xmlpath) if xmlpath else None,
+                                   action_order=[probe.action for probe in PROBES])
     if bundle is not None:
         print(f"\nrolecall: evidence bundle {bundle} (manifest.json sha256 "
               f"{evidence.sha256(bundle / evidence.MANIFEST)}); check it with "
@@ -148,8 +153,3 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 @pytest.fixture(scope="session")
 def run(request: pytest.FixtureRequest) -> Run:
     return Run(request.config.stash[RUN_KEY])
-
-
-@pytest.fixture(scope="session")
-def worker_id_label() -> str:
-    return os.environ.get("PYTEST_XDIST_WORKER", "main")

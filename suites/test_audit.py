@@ -12,22 +12,17 @@ from __future__ import annotations
 import pytest
 
 from rolecall.cells.audit import CHECKS, AuditCell, audit_scenario
-from rolecall.target.run import Run
+from rolecall.reporting.records import Observer
 
 
-def test_audit(run: Run, audit_cell: AuditCell, worker_id_label: str) -> None:
+def test_audit(audit_cell: AuditCell, observe: Observer) -> None:
     cell = audit_cell
     scenario, check = cell.scenario, CHECKS[cell.check]
-    result = audit_scenario(scenario)
-    findings = result.of_check(check.id)
+    findings = audit_scenario(scenario).of_check(check.id)
     accepted = {a.subject: a.reason for a in scenario.accepted_findings if a.check == check.id}
     unaccepted = [f for f in findings if f.accepted is None]
     stale = sorted(set(accepted) - {f.subject for f in findings})
-    run.record(worker_id_label, {
-        "kind": "audit", "id": cell.id, "scenario": scenario.name, "check": check.id,
-        "rule": check.rule, "title": check.title,
-        "findings": [f.as_dict() for f in findings], "stale": stale,
-        "passed": not unaccepted and not stale})
+    observe(details={"findings": [f.as_dict() for f in findings], "stale": stale})
 
     problems = [f"{f.severity.upper()} {f.subject}: {f.message}. Fix: {f.fix}" for f in unaccepted]
     problems += [f"stale acceptance of {subject!r}: accepted ({accepted[subject]}) but no longer "

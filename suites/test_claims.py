@@ -8,10 +8,11 @@ and `cognito:preferred_role` is decided by precedence.
 from __future__ import annotations
 
 from rolecall.cells.matrix import ClaimsCell, mismatch
+from rolecall.reporting.records import Observer
 from rolecall.target.run import Run
 
 
-def test_id_token_claims(run: Run, claims_cell: ClaimsCell, worker_id_label: str) -> None:
+def test_id_token_claims(run: Run, claims_cell: ClaimsCell, observe: Observer) -> None:
     cell = claims_cell
     stack = run.stack(cell.scenario)
     claims = run.flows(cell.scenario).verified_claims(cell.user)  # G9: signature, iss, aud, exp
@@ -20,11 +21,9 @@ def test_id_token_claims(run: Run, claims_cell: ClaimsCell, worker_id_label: str
     roles = sorted(stack.role_of(arn) for arn in _as_list(claims.get("cognito:roles")))
     preferred_arn = claims.get("cognito:preferred_role")
     preferred = stack.role_of(preferred_arn) if preferred_arn else None
-    run.record(worker_id_label, {
-        "kind": "claims", "id": cell.id, "scenario": cell.scenario.name, "user": cell.user,
-        "groups": groups, "expected": cell.preferred, "observed": preferred,
-        "observed_roles": roles, "token_use": claims.get("token_use"), "rule": cell.rule,
-        "passed": (preferred == cell.preferred and roles == sorted(cell.roles))})
+    observe(observed=preferred, observed_role=preferred,
+            details={"observed_roles": roles, "token_use": claims.get("token_use")},
+            attachments={"ID token claims (decoded, redacted)": claims})
 
     assert claims.get("token_use") == "id", mismatch(cell.id, "token_use id",
                                                       claims.get("token_use"), "G9", "spec")

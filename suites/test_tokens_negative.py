@@ -13,6 +13,7 @@ import time
 
 from rolecall.cells.matrix import NegativeCell, mismatch, observed_outcome
 from rolecall.model import oracle
+from rolecall.reporting.records import Observer
 from rolecall.target import probes, tokens
 from rolecall.target.flows import Flows, Issued
 from rolecall.target.provision import Stack
@@ -41,48 +42,45 @@ def broken_logins(flows: Flows, stack: Stack, case: str, user: str) -> dict[str,
     raise AssertionError(f"unknown broken-token case {case}")
 
 
-def check(run: Run, worker: str, cell: NegativeCell, variant: str, logins: dict[str, str],
-          expected: oracle.Outcome) -> None:
-    stack = run.stack(cell.scenario)
+def check(run: Run, observe: Observer, cell: NegativeCell, variant: str,
+          logins: dict[str, str], expected: oracle.Outcome) -> None:
+    """Present the Logins to one variant; the outcome must be the oracle's."""
     result = run.flows(cell.scenario).present(variant, logins)
-    observed = observed_outcome(result, stack)
-    run.record(worker, {
-        "kind": "negative", "id": f"{cell.id}" + (f"[{variant}]" if cell.variant is None else ""),
-        "scenario": cell.scenario.name, "variant": variant, "flow": f"enhanced:{cell.case}",
-        "user": cell.user, "expected": str(expected), "observed": observed,
-        "code": getattr(result, "code", None), "rule": expected.rule,
-        "request_ids": result.request_ids, "source": f"SPEC {expected.rule}",
-        "passed": observed == str(expected)})
-    assert observed == str(expected), mismatch(f"{cell.id} [{variant}]", expected, observed,
-                                               expected.rule, "spec", getattr(result, "message", ""))
+    seen = observe(observed=observed_outcome(result, run.stack(cell.scenario)),
+                   code=getattr(result, "code", None), request_ids=result.request_ids,
+                   part=None if cell.variant else variant, flow=f"enhanced:{cell.case}",
+                   expected=str(expected), rule=expected.rule, source=f"SPEC {expected.rule}")
+    assert seen.observed == str(expected), mismatch(f"{cell.id} [{variant}]", expected,
+                                                    seen.observed, expected.rule, "spec",
+                                                    getattr(result, "message", ""))
 
 
-def test_broken_token(run: Run, negative_cell: NegativeCell, worker_id_label: str) -> None:
+def test_broken_token(run: Run, negative_cell: NegativeCell, observe: Observer) -> None:
     cell = negative_cell
     stack, flows = run.stack(cell.scenario), run.flows(cell.scenario)
     if cell.case in oracle.BROKEN_TOKEN_RULES and cell.case != "expired":
         assert cell.variant is not None
-        check(run, worker_id_label, cell, cell.variant,
+        check(run, observe, cell, cell.variant,
               broken_logins(flows, stack, cell.case, cell.user), oracle.broken_token(cell.case))
     elif cell.case == "session-expired":
         for variant in cell.scenario.variants:
-            expire_session(run, worker_id_label, cell, variant)
+            expire_session(run, observe, cell, variant)
     elif cell.case == "expired":
         token = flows.sign_in(cell.user)["IdToken"]
         run.target.let_time_pass(tokens.claims_of(token)["exp"] - time.time() + 5,
                                  stack.user_pool_id)
         for variant in cell.scenario.variants:
-            check(run, worker_id_label, cell, variant, {stack.provider_name: token},
+            check(run, observe, cell, variant, {stack.provider_name: token},
                   oracle.broken_token("expired"))
     else:
         token = flows.sign_in(cell.user)["IdToken"]  # issued before the event
         revoke(run, stack, cell.case, cell.user)
         for variant in cell.scenario.variants:
-            check(run, worker_id_label, cell, variant, {stack.provider_name: token},
+            check(run, observe, cell, variant, {stack.provider_name: token},
                   oracle.revoked_token(cell.scenario, variant, cell.user))
 
 
-def expire_session(run: Run, worker: str, cell: NegativeCell, variant: str) -> None:
+def expire_session(run: Run, observe: Observer, cell: NegativeCell, variant: str) -> None:
     """E13: credentials work until their Expiration and not after (ExpiredTokenException).
 
     The classic flow asks STS for its shortest session (15 minutes), so a real account
@@ -101,12 +99,9 @@ def expire_session(run: Run, worker: str, cell: NegativeCell, variant: str) -> N
     after = probes.run(get_item, flows.dynamodb(credential), target)
     observed = f"{before.verdict} then {after.code or after.verdict}"
     expected = "ALLOWED then ExpiredTokenException"
-    run.record(worker, {
-        "kind": "negative", "id": f"{cell.id}[{variant}]", "scenario": cell.scenario.name,
-        "variant": variant, "flow": "classic:session-expired", "user": cell.user,
-        "expected": expected, "observed": observed, "code": after.code, "rule": "E13",
-        "request_ids": [r for r in (before.request_id, after.request_id) if r],
-        "source": "SPEC E13", "passed": observed == expected})
+    observe(observed=observed, code=after.code, part=variant, flow="classic:session-expired",
+            expected=expected, rule="E13", source="SPEC E13",
+            request_ids=[r for r in (before.request_id, after.request_id) if r])
     assert observed == expected, mismatch(f"{cell.id} [{variant}]", expected, observed, "E13", "spec")
 
 

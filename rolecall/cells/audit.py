@@ -44,6 +44,7 @@ from typing import Any, Literal
 from urllib.parse import unquote
 
 from rolecall.model.scenario import AcceptedFinding, Scenario
+from rolecall.reporting.records import Description
 from rolecall.target.provision import Stack, render, trust_policy
 
 Severity = Literal["critical", "high", "medium", "low"]
@@ -714,6 +715,12 @@ class AuditCell:
     @property
     def id(self) -> str:
         return f"{self.scenario.name}-audit-{self.check}"
+
+    def describe(self) -> Description:
+        check = CHECKS[self.check]
+        return Description(self.id, "audit", self.scenario.name, rule=check.rule,
+                           scenario_file=self.scenario.file,
+                           details={"check": check.id, "title": check.title})
 
 
 def audit_cells(scenarios: list[Scenario]) -> list[AuditCell]:

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from rolecall.model.scenario import IAM_ACTIONS, Scenario
+from rolecall.reporting.records import Description
 from rolecall.target import probes
 from rolecall.target.flows import Flows, Issued, Result
 from rolecall.target.provision import Stack
@@ -40,6 +41,21 @@ class EscalationCell:
     @property
     def id(self) -> str:
         return f"{self.scenario.name}-{self.subject}-escalation"
+
+    @property
+    def accepted(self) -> dict[str, str]:
+        """The scenario's accepted escalation findings of this subject: subject -> reason."""
+        mine = {f"{variant}/{self.subject}" for variant in self.scenario.variants}
+        return {a.subject: a.reason for a in self.scenario.accepted_findings
+                if a.check == "escalation" and a.subject in mine}
+
+    def describe(self) -> Description:
+        users = self.scenario.users
+        groups = tuple(sorted(users[self.subject].groups)) if self.subject in users else ()
+        return Description(self.id, "escalation", self.scenario.name, user=self.subject,
+                           groups=groups, expected=sorted(self.accepted), rule="C5/E10/E5",
+                           source="scenario entitlements", scenario_file=self.scenario.file,
+                           details={"entitlement": list(self.entitlement)})
 
 
 @dataclass

@@ -14,11 +14,13 @@ Access cells exist for every credential the oracle expects to be issued.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 from rolecall.model import oracle
 from rolecall.model.oracle import Outcome
 from rolecall.model.scenario import Scenario
+from rolecall.reporting.records import Description, Observation
 from rolecall.target.flows import Flows, Issued, Refused, Result
 from rolecall.target.probes import PROBES, Probe
 from rolecall.target.provision import Stack
@@ -35,6 +37,12 @@ class ClaimsCell:
     @property
     def id(self) -> str:
         return f"{self.scenario.name}-{self.user}"
+
+    def describe(self) -> Description:
+        return Description(self.id, "claims", self.scenario.name, user=self.user,
+                           groups=groups_of(self.scenario, self.user),
+                           expected_role=self.preferred, expected=self.preferred, rule=self.rule,
+                           scenario_file=self.scenario.file)
 
 
 @dataclass(frozen=True)
@@ -67,6 +75,13 @@ class CredentialCell:
                 return stated.source
         return f"SPEC {self.expected.rule}"
 
+    def describe(self) -> Description:
+        return Description(self.id, "credential", self.scenario.name, self.variant,
+                           self.flow_label, self.user or "guest",
+                           groups_of(self.scenario, self.user), self.expected.role,
+                           expected=str(self.expected), rule=self.expected.rule,
+                           source=self.source, scenario_file=self.scenario.file)
+
 
 @dataclass(frozen=True)
 class AccessCell:
@@ -85,6 +100,17 @@ class AccessCell:
     def source(self) -> str:
         role = self.credential.expected.role
         return self.credential.scenario.roles[role].source if role else ""
+
+    def describe(self) -> Description:
+        credential = self.credential
+        return replace(credential.describe(), id=self.id, kind="access",
+                       action=self.id.rsplit("-", 1)[-1], expected=self.expected, rule=self.rule,
+                       source=self.source)
+
+
+def groups_of(scenario: Scenario, user: str | None) -> tuple[str, ...]:
+    """The user's groups, sorted (none for guests)."""
+    return tuple(sorted(scenario.users[user].groups)) if user in scenario.users else ()
 
 
 def claims_cells(scenarios: list[Scenario]) -> list[ClaimsCell]:
@@ -159,6 +185,29 @@ def observed_outcome(result: Result, stack: Stack) -> str:
     return f"ERROR({result.reason})"
 
 
+def credential_observation(result: Result, stack: Stack, flows: Flows,
+                           user: str | None) -> Observation:
+    """What a credential path gave, for the records: outcome, request ids, role and claims."""
+    attachments: dict[str, Any] = {}
+    if user is not None:
+        attachments["ID token claims (decoded, redacted)"] = _claims_or_error(flows, user)
+    attachments["role obtained"] = {
+        "role_arn": getattr(result, "role_arn", None),
+        "session_arn": getattr(result, "session_arn", None),
+        "refused": getattr(result, "code", None), "request_ids": result.request_ids}
+    role = stack.role_of(result.role_arn) if isinstance(result, Issued) else None
+    return Observation(observed_outcome(result, stack), observed_role=role,
+                       request_ids=list(result.request_ids), attachments=attachments)
+
+
+def _claims_or_error(flows: Flows, user: str) -> dict[str, Any]:
+    """The user's decoded ID token (cached by Flows: no new sign-in); attachments never fail."""
+    try:
+        return flows.verified_claims(user)
+    except Exception as exc:
+        return {"error": f"{type(exc).__name__}: {exc}"}
+
+
 def mismatch(cell_id: str, expected: object, observed: object, rule: str, source: str,
              detail: str = "") -> str:
     """The failure message of a cell: expected vs observed, the rule and the source."""
@@ -185,6 +234,11 @@ class NegativeCell:
     def id(self) -> str:
         where = f"{self.variant}-" if self.variant else ""
         return f"{self.scenario.name}-{where}{self.case}"
+
+    def describe(self) -> Description:
+        return Description(self.id, "negative", self.scenario.name, self.variant, user=self.user,
+                           groups=groups_of(self.scenario, self.user),
+                           scenario_file=self.scenario.file)
 
 
 def negative_cells(scenarios: list[Scenario]) -> list[NegativeCell]:

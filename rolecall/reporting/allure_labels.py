@@ -9,69 +9,31 @@ user's decoded token claims, the role ARN obtained and the AWS request ids.
 
 Everything Allure writes goes through `rolecall.reporting.redact` (the file logger of
 allure-pytest is swapped for a redacting one), and failure reports are redacted
-before JUnit, Allure or the terminal see them. The suites use this module
-through `CellReporting` (registered by suites/conftest.py), `cell_labels` (an
-autouse fixture there) and `observe` (called by `Run.record`).
+before JUnit, Allure or the terminal see them. It reads only a cell's
+`Description` and the `Observation`s its test made (rolecall/reporting/records.py);
+rolecall/reporting/plugin.py calls it.
 """
 
 from __future__ import annotations
 
 import json
 import os
-from collections.abc import Generator, Iterator
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
 import allure
 import allure_commons
-import pytest
 from allure_commons.logger import AllureFileLogger
 
-from rolecall.reporting import evidence
+from rolecall.reporting.records import Description, Observation
 from rolecall.reporting.redact import redact, redact_bytes, redact_text
 
 SPEC_URL = os.environ.get("ROLECALL_SPEC_URL", "../shared/SPEC.md")
 CRITICAL_RULES = ("E11", "C6")
-# The test currently running in this process -> the records it wrote (for attachments).
-_observed: dict[str, list[dict[str, Any]]] = {}
 
 
-# --- what a cell is, whatever its kind ----------------------------------------------------
-
-def cell_of(item: pytest.Item) -> tuple[str, Any] | None:
-    """The matrix cell an item was parametrized with, and its kind (`access_cell` -> access)."""
-    params = getattr(getattr(item, "callspec", None), "params", {})
-    for name, value in params.items():
-        if name.endswith("_cell") and hasattr(value, "id"):
-            return name.removesuffix("_cell"), value
-    return None
-
-
-def describe(kind: str, cell: Any) -> dict[str, Any]:
-    """What is known of a cell before it runs: who, where, and what is expected and why."""
-    credential = getattr(cell, "credential", None)  # an access cell probes its credential cell
-    base = credential or cell
-    scenario = getattr(base, "scenario", None)
-    user = getattr(base, "user", None) or getattr(cell, "subject", None)
-    users = getattr(scenario, "users", {}) or {}
-    expected = getattr(cell, "expected", getattr(cell, "preferred", None))
-    outcome = getattr(base, "expected", None)
-    probe = getattr(cell, "probe", None)
-    return redact({
-        "kind": kind, "id": cell.id, "scenario": getattr(scenario, "name", None),
-        "variant": getattr(base, "variant", None),
-        "flow": getattr(base, "flow_label", None) or getattr(base, "flow", None),
-        "user": user or ("guest" if credential or kind == "credential" else None),
-        "groups": sorted(users[user].groups) if user in users else [],
-        "expected_role": getattr(outcome, "role", None) if kind in ("credential", "access")
-        else (expected if kind == "claims" else None),
-        "action": getattr(probe, "action", None),
-        "expected": None if expected is None else str(expected),
-        "rule": getattr(cell, "rule", None) or getattr(outcome, "rule", None),
-        "source": getattr(cell, "source", None),
-        "scenario_file": getattr(scenario, "file", None),
-    })
-
+# --- labels ------------------------------------------------------------------------------
 
 def severity(described: dict[str, Any], observed: str | None = None) -> str:
     """Critical: a path that escalates (classic flow issuing a role) or a broken trust rule."""
@@ -103,17 +65,13 @@ def _source_link(described: dict[str, Any]) -> tuple[str, str] | None:
     return path.as_posix(), f"expectation source: {source}"[:160]
 
 
-# --- the autouse fixture -----------------------------------------------------------------
+# --- before the test: what the cell is ---------------------------------------------------------
 
-def cell_labels(request: pytest.FixtureRequest) -> Iterator[None]:
+def label(description: Description) -> None:
     """Label the cell before it runs: epic/feature/story, severity, links, parameters."""
-    found = cell_of(request.node) if isinstance(request.node, pytest.Item) else None
-    if found is None:
-        yield
-        return
-    kind, cell = found
-    described = describe(kind, cell)
-    allure.dynamic.parameter(f"{kind}_cell", cell.id)  # instead of the cell object's repr
+    described = description.as_dict()
+    kind = description.kind
+    allure.dynamic.parameter(f"{kind}_cell", description.id)  # instead of the cell object's repr
     allure.dynamic.epic(described["scenario"] or "-")
     allure.dynamic.feature(described["variant"] or kind)
     allure.dynamic.story(described["flow"] or kind)
@@ -128,74 +86,36 @@ def cell_labels(request: pytest.FixtureRequest) -> Iterator[None]:
     source = _source_link(described)
     if source:
         allure.dynamic.link(source[0], link_type="source", name=source[1])
-    yield
 
 
 def _text(value: Any) -> str:
     return ", ".join(str(v) for v in value) if isinstance(value, list) else str(value)
 
 
-def observe(record: dict[str, Any]) -> None:
-    """Called by Run.record: the observed side of the cell, as parameters (already redacted)."""
-    test = record.get("test") or ""
-    _observed.setdefault(test, []).append(record)
-    cell = evidence.normalise(record)
-    suffix = f" [{cell['variant']}]" if test and len(_observed[test]) > 1 else ""
-    if cell["observed_role"] is not None:
-        allure.dynamic.parameter(f"observed role{suffix}", _text(cell["observed_role"]))
-    if cell["observed"] is not None:
-        allure.dynamic.parameter(f"observed{suffix}", _text(cell["observed"]))
+# --- at the end of the test's call: what it observed ---------------------------------------
 
+def show_observations(observations: list[Observation]) -> None:
+    """The observed side as parameters, then the attachments the test handed over (redacted)."""
+    for index, seen in enumerate(observations):
+        suffix = f" [{seen.part}]" if index and seen.part else ""
+        if seen.observed_role is not None:
+            allure.dynamic.parameter(f"observed role{suffix}", _text(seen.observed_role))
+        if seen.observed is not None:
+            allure.dynamic.parameter(f"observed{suffix}", _text(seen.observed))
+    if not observations:
+        return
+    _attach_json({"request_ids": [r for seen in observations for r in seen.request_ids]},
+                 "AWS request ids")
+    _attach_json([{k: v for k, v in asdict(seen).items() if k != "attachments"}
+                  for seen in observations], "observed record")
+    for seen in observations:
+        for name, value in seen.attachments.items():
+            _attach_json(value, name)
 
-# --- attachments, at the end of the test's call ---------------------------------------------
 
 def _attach_json(value: Any, name: str) -> None:
     allure.attach(json.dumps(redact(value), indent=2, sort_keys=True, default=str), name=name,
                   attachment_type=allure.attachment_type.JSON)
-
-
-def attach_observations(item: pytest.Item) -> None:
-    """Token claims, role ARN and request ids of the cell that just ran (all redacted)."""
-    found = cell_of(item)
-    records = _observed.pop(item.nodeid, [])
-    if found is None or not records:
-        return
-    kind, cell = found
-    run = item.funcargs.get("run") if hasattr(item, "funcargs") else None
-    request_ids = [rid for r in records for rid in (r.get("request_ids") or [])]
-    _attach_json({"request_ids": request_ids}, "AWS request ids")
-    _attach_json(records, "observed record")
-    if run is None:
-        return
-    credential = getattr(cell, "credential", None) or (cell if kind == "credential" else None)
-    user = getattr(credential or cell, "user", None)
-    scenario = getattr(credential or cell, "scenario", None)
-    if kind in ("claims", "credential") and user and scenario is not None:
-        _attach_claims(run, scenario, user)
-    if credential is not None and scenario is not None:
-        _attach_role(run, scenario, credential)
-
-
-def _attach_claims(run: Any, scenario: Any, user: str) -> None:
-    try:  # the tokens are cached by Flows: this decodes, it does not sign in again
-        claims = run.flows(scenario).verified_claims(user)
-    except Exception as exc:  # attachments must never fail a cell
-        claims = {"error": f"{type(exc).__name__}: {exc}"}
-    _attach_json(claims, "ID token claims (decoded, redacted)")
-
-
-def _attach_role(run: Any, scenario: Any, credential: Any) -> None:
-    from rolecall.cells.matrix import obtain  # cached per process: the result the cell saw
-
-    try:
-        result = obtain(run.flows(scenario), credential)
-    except Exception as exc:
-        _attach_json({"error": f"{type(exc).__name__}: {exc}"}, "role obtained")
-        return
-    _attach_json({"role_arn": getattr(result, "role_arn", None),
-                  "session_arn": getattr(result, "session_arn", None),
-                  "refused": getattr(result, "code", None),
-                  "request_ids": getattr(result, "request_ids", [])}, "role obtained")
 
 
 # --- the plugin: redacting writers and the outcome of every cell -------------------------------
@@ -246,88 +166,3 @@ def use_redacting_writer() -> None:
             allure_commons.plugin_manager.unregister(plugin)
             plugin.__class__ = RedactingFileLogger
             allure_commons.plugin_manager.register(plugin)
-
-
-class _RedactedRepr:
-    """A failure text of unknown shape, redacted; prints like the original."""
-
-    def __init__(self, text: str) -> None:
-        self.text = text
-
-    def toterminal(self, out: Any) -> None:
-        out.line(self.text)
-
-    def __str__(self) -> str:
-        return self.text
-
-
-class CellReporting:
-    """pytest plugin: redacted failure reports, the outcome of each cell, its attachments."""
-
-    def __init__(self, state_dir: Path | None, worker: str) -> None:
-        self.state_dir = state_dir
-        self.worker = worker
-
-    def pytest_sessionstart(self, session: pytest.Session) -> None:
-        use_redacting_writer()
-
-    @pytest.hookimpl(wrapper=True, trylast=True)
-    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
-                                  ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
-        # Innermost wrapper: the report is redacted before allure-pytest and JUnit read it.
-        if call.when == "call":
-            attach_observations(item)
-        report = yield
-        redact_report(report)
-        if report.when == "call" or (report.when == "setup" and not report.passed):
-            self._note_outcome(item, report)
-        return report
-
-    def _note_outcome(self, item: pytest.Item, report: pytest.TestReport) -> None:
-        found = cell_of(item)
-        if self.state_dir is None or found is None:
-            return
-        crash = getattr(report.longrepr, "reprcrash", None)
-        error = getattr(crash, "message", None) or (str(report.longrepr) if report.longrepr
-                                                    else None)
-        evidence.append_outcome(self.state_dir, self.worker, {
-            "test": item.nodeid, "outcome": report.outcome, "when": report.when,
-            "error": error.splitlines()[0][:300] if error else None,
-            "cell": describe(*found)})
-
-
-def redact_report(report: pytest.TestReport) -> None:
-    """Redact a report's failure text in place, keeping its shape (JUnit reads the crash line)."""
-    report.sections = [(title, redact_text(text)) for title, text in report.sections]
-    longrepr = report.longrepr
-    if longrepr is None:
-        return
-    if isinstance(longrepr, tuple):  # skips: (path, line, reason)
-        report.longrepr = (longrepr[0], longrepr[1], redact_text(str(longrepr[2])))
-    elif isinstance(longrepr, str):
-        report.longrepr = redact_text(longrepr)
-    elif hasattr(longrepr, "chain") or hasattr(longrepr, "reprtraceback"):
-        _scrub(longrepr)
-    else:
-        report.longrepr = _RedactedRepr(redact_text(str(longrepr)))  # type: ignore[assignment]
-
-
-def _scrub(part: Any) -> None:
-    """Walk pytest's failure representation (chains, tracebacks, entries) redacting its text."""
-    for _traceback, crash, _description in getattr(part, "chain", None) or []:
-        _scrub(_traceback)
-        _scrub(crash)
-    for name in ("reprtraceback", "reprcrash", "reprfuncargs", "reprlocals", "reprfileloc"):
-        child = getattr(part, name, None)
-        if child is not None:
-            _scrub(child)
-    for entry in getattr(part, "reprentries", None) or []:
-        _scrub(entry)
-    if isinstance(getattr(part, "lines", None), list):
-        part.lines = [redact_text(line) for line in part.lines]
-    if isinstance(getattr(part, "message", None), str):
-        part.message = redact_text(part.message)
-    if isinstance(getattr(part, "args", None), list):
-        part.args = [(name, redact_text(str(value))) for name, value in part.args]
-    if isinstance(getattr(part, "sections", None), list):
-        part.sections = [(title, redact_text(text), sep) for title, text, sep in part.sections]

@@ -22,7 +22,7 @@ from typing import Any
 from filelock import FileLock
 
 from rolecall.model.scenario import Scenario
-from rolecall.reporting import allure_labels, evidence
+from rolecall.reporting.records import now
 from rolecall.target import clients
 from rolecall.target.flows import Flows, Issued
 from rolecall.target.probes import FOREIGN_PARTITION, ProbeTarget
@@ -62,7 +62,7 @@ class RunConfig:
         state_dir = Path(tempfile.gettempdir()) / f"rolecall-{runid}"
         state_dir.mkdir(parents=True, exist_ok=True)
         return cls(runid, secrets.token_hex(32), target.kind, target.region, target.account_id,
-                   target.endpoint_url, str(state_dir), target.settle_seconds, evidence.now())
+                   target.endpoint_url, str(state_dir), target.settle_seconds, now())
 
 
 class Run:
@@ -141,18 +141,12 @@ class Run:
                 self._seeded.add(own)
         return own
 
-    def record(self, worker: str, record: dict[str, Any]) -> None:
-        """Append one cell's outcome for the evidence, redacted and stamped; show it in Allure."""
-        record = evidence.stamp(record)
-        with self._lock, (self.state_dir / f"cells-{worker}.jsonl").open("a") as handle:
-            handle.write(json.dumps(record, sort_keys=True) + "\n")
-        allure_labels.observe(record)
-
-    def records(self) -> list[dict[str, Any]]:
-        rows: list[dict[str, Any]] = []
-        for path in sorted(self.state_dir.glob("cells-*.jsonl")):
-            rows.extend(json.loads(line) for line in path.read_text().splitlines() if line)
-        return rows
+    def report_meta(self) -> dict[str, Any]:
+        """Which run this was, for the evidence bundle (the account is masked there)."""
+        config = self.config
+        return {"runid": config.runid, "target": config.target, "region": config.region,
+                "account": config.account_id, "endpoint_url": config.endpoint_url,
+                "started_at": config.started_at or None}
 
     def teardown_all(self) -> list[str]:
         """Tear down every stack of the run (controller only), newest first."""

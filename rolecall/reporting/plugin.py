@@ -1,0 +1,146 @@
+"""The pytest plugin where a cell's description, observations and outcome meet.
+
+Before a cell runs, its `Description` labels it in Allure; the test body hands
+what it saw to the `observe` fixture (an `Observer` kept on the test item); when
+the call ends, the observations become Allure parameters and attachments, and
+after pytest has decided the outcome the cell's records are written, once, to
+the run's `RecordStore`. Failure reports are redacted here before JUnit, Allure
+or the terminal read them. suites/conftest.py registers `CellReporting`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from rolecall.reporting import allure_labels
+from rolecall.reporting.records import Description, Observer, RecordStore, now, records_of
+from rolecall.reporting.redact import redact_text
+
+OBSERVER = pytest.StashKey[Observer]()
+STARTED = pytest.StashKey[str]()
+
+
+def description_of(item: pytest.Item) -> Description | None:
+    """The Description of the matrix cell an item was parametrized with (`*_cell`), if any."""
+    params = getattr(getattr(item, "callspec", None), "params", {})
+    for name, value in params.items():
+        if name.endswith("_cell") and hasattr(value, "describe"):
+            described: Description = value.describe()
+            return described
+    return None
+
+
+def observer_for(item: pytest.Item) -> Observer:
+    """The Observer of this test's cell (the `observe` fixture hands it to the body)."""
+    if OBSERVER not in item.stash:
+        description = description_of(item)
+        if description is None:
+            raise pytest.UsageError(f"{item.nodeid}: `observe` is for matrix cells only "
+                                    "(a test parametrized with a *_cell)")
+        item.stash[OBSERVER] = Observer(description)
+    return item.stash[OBSERVER]
+
+
+class CellReporting:
+    """pytest plugin: labels before, observations at the end of the call, records after."""
+
+    def __init__(self, state_dir: Path | None, worker: str) -> None:
+        self.store = RecordStore(state_dir, worker) if state_dir is not None else None
+
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        allure_labels.use_redacting_writer()
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_setup(self, item: pytest.Item) -> None:
+        item.stash[STARTED] = now()
+
+    @pytest.fixture(autouse=True)
+    def _label_cell(self, request: pytest.FixtureRequest) -> None:
+        if isinstance(request.node, pytest.Item):
+            description = description_of(request.node)
+            if description is not None:
+                allure_labels.label(description)
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]
+                                  ) -> Generator[None, pytest.TestReport, pytest.TestReport]:
+        # Innermost wrapper: the report is redacted before allure-pytest and JUnit read it.
+        if call.when == "call" and OBSERVER in item.stash:
+            allure_labels.show_observations(item.stash[OBSERVER].observations)
+        report = yield
+        redact_report(report)
+        if report.when == "call" or (report.when == "setup" and not report.passed):
+            self._write(item, report)
+        return report
+
+    def _write(self, item: pytest.Item, report: pytest.TestReport) -> None:
+        description = description_of(item)
+        if self.store is None or description is None:
+            return
+        observer = item.stash.get(OBSERVER, None)
+        observations = observer.observations if observer else []
+        records = records_of(description, observations, report.outcome, item.nodeid,
+                             item.stash.get(STARTED, now()))
+        if not observations and report.longrepr:
+            records[0]["code"] = _first_line(report)
+        self.store.write(records)
+
+
+def _first_line(report: pytest.TestReport) -> str | None:
+    crash = getattr(report.longrepr, "reprcrash", None)
+    error = getattr(crash, "message", None) or (str(report.longrepr) if report.longrepr else None)
+    return redact_text(error.splitlines()[0][:300]) if error else None
+
+
+class _RedactedRepr:
+    """A failure text of unknown shape, redacted; prints like the original."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def toterminal(self, out: Any) -> None:
+        out.line(self.text)
+
+    def __str__(self) -> str:
+        return self.text
+
+
+def redact_report(report: pytest.TestReport) -> None:
+    """Redact a report's failure text in place, keeping its shape (JUnit reads the crash line)."""
+    report.sections = [(title, redact_text(text)) for title, text in report.sections]
+    longrepr = report.longrepr
+    if longrepr is None:
+        return
+    if isinstance(longrepr, tuple):  # skips: (path, line, reason)
+        report.longrepr = (longrepr[0], longrepr[1], redact_text(str(longrepr[2])))
+    elif isinstance(longrepr, str):
+        report.longrepr = redact_text(longrepr)
+    elif hasattr(longrepr, "chain") or hasattr(longrepr, "reprtraceback"):
+        _scrub(longrepr)
+    else:
+        report.longrepr = _RedactedRepr(redact_text(str(longrepr)))  # type: ignore[assignment]
+
+
+def _scrub(part: Any) -> None:
+    """Walk pytest's failure representation (chains, tracebacks, entries) redacting its text."""
+    for _traceback, crash, _description in getattr(part, "chain", None) or []:
+        _scrub(_traceback)
+        _scrub(crash)
+    for name in ("reprtraceback", "reprcrash", "reprfuncargs", "reprlocals", "reprfileloc"):
+        child = getattr(part, name, None)
+        if child is not None:
+            _scrub(child)
+    for entry in getattr(part, "reprentries", None) or []:
+        _scrub(entry)
+    if isinstance(getattr(part, "lines", None), list):
+        part.lines = [redact_text(line) for line in part.lines]
+    if isinstance(getattr(part, "message", None), str):
+        part.message = redact_text(part.message)
+    if isinstance(getattr(part, "args", None), list):
+        part.args = [(name, redact_text(str(value))) for name, value in part.args]
+    if isinstance(getattr(part, "sections", None), list):
+        part.sections = [(title, redact_text(text), sep) for title, text, sep in part.sections]
