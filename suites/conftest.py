@@ -17,6 +17,7 @@ import pytest
 
 from rolecall.cells import escalation, matrix
 from rolecall.cells.audit import audit_cells
+from rolecall.emulator import Emulator
 from rolecall.model import oracle, scenario
 from rolecall.reporting import evidence, plugin
 from rolecall.reporting.records import Observer, RecordStore
@@ -80,8 +81,6 @@ def _start_target(config: pytest.Config) -> clients.Target:
                                config.getoption("--endpoint-url"))
         except clients.TargetError as exc:
             raise pytest.UsageError(f"target error: {exc}") from None
-    from rolecall.emulator import Emulator
-
     emulator = Emulator(port=0, faults=config.getoption("--emulator-fault")).start()
     config.stash[EMULATOR_KEY] = emulator
     return clients.emulated(emulator.endpoint)

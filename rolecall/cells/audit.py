@@ -34,15 +34,24 @@ Simplifications, on purpose (the audit is a reviewer's reading, not IAM):
 
 from __future__ import annotations
 
-import json
-import re
 import textwrap
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
-from functools import cache
 from typing import Any, Literal
-from urllib.parse import unquote
 
+from rolecall.cells.audit_facts import (
+    AMR,
+    AUD,
+    STANDARD_WRITABLE,
+    MappingFacts,
+    PoolFacts,
+    RoleFacts,
+    RuleFacts,
+    StackFacts,
+    trust_grants,
+    trusts,
+    writes,
+)
 from rolecall.model.scenario import AcceptedFinding, Scenario
 from rolecall.reporting.records import Description
 from rolecall.target.provision import Stack, render, trust_policy
@@ -51,21 +60,7 @@ Severity = Literal["critical", "high", "medium", "low"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
 FAILING: frozenset[Severity] = frozenset({"critical", "high"})  # unaccepted -> exit 1
 
-COGNITO = "cognito-identity.amazonaws.com"
-AUD = f"{COGNITO}:aud"
-AMR = f"{COGNITO}:amr"
 GROUPS_CLAIM = "cognito:groups"
-# Data-plane permissions that change a table. PartiQL's write statements are their own
-# permissions, so they count too (a policy of dynamodb:PartiQL* writes).
-WRITE_ACTIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem",
-                 "PartiQLInsert", "PartiQLUpdate", "PartiQLDelete")
-# Standard attributes a user may change about themselves when the app client lets them
-# (Cognito's default WriteAttributes: all mutable attributes). A Rules mapping keyed on
-# one of these is keyed on the user's own say-so, like a custom attribute.
-STANDARD_WRITABLE = frozenset({
-    "address", "birthdate", "email", "family_name", "gender", "given_name", "locale",
-    "middle_name", "name", "nickname", "phone_number", "picture", "preferred_username",
-    "profile", "updated_at", "website", "zoneinfo"})
 STATIC_REGION = "us-east-1"
 STATIC_ACCOUNT = "123456789012"
 WIDTH = 100  # printed findings wrap here
@@ -115,187 +110,6 @@ class Audit:
         return {"stack": self.stack, "source": self.source, "failing": self.failing,
                 "findings": [f.as_dict() for f in self.findings],
                 "stale": [a.model_dump() for a in self.stale], "notes": list(self.notes)}
-
-
-# --- the normalized model ---------------------------------------------------------------
-
-@dataclass(frozen=True)
-class RoleFacts:
-    """An IAM role as the audit reads it: its trust policy and identity policies (JSON)."""
-
-    name: str
-    trust: Mapping[str, Any]
-    policies: tuple[Mapping[str, Any], ...]
-
-
-@dataclass(frozen=True)
-class RuleFacts:
-    claim: str
-    match: str  # Equals | Contains | StartsWith | NotEqual
-    value: str
-    role: str  # role name
-
-
-@dataclass(frozen=True)
-class MappingFacts:
-    """A provider's role mapping, with what the audit needs to know about that provider."""
-
-    provider: str  # `<ProviderName>:<ClientId>`
-    type: str  # Token | Rules
-    rules: tuple[RuleFacts, ...] = ()
-    writable_claims: frozenset[str] = frozenset()  # claims users of this client can set
-    groups: tuple[str, ...] = ()  # group names of the provider's user pool
-
-
-@dataclass(frozen=True)
-class PoolFacts:
-    """An identity pool: its flow settings, default roles, mappings and group roles."""
-
-    name: str  # scenario: the variant; live: the identity pool's name
-    pool_id: str
-    allow_classic_flow: bool | None  # None: never set, behaves as enabled (C2)
-    allow_unauthenticated: bool
-    authenticated_role: str | None
-    unauthenticated_role: str | None
-    mappings: tuple[MappingFacts, ...] = ()
-    group_roles: tuple[str, ...] = ()  # roles of the user pool groups (cognito:roles)
-
-
-@dataclass(frozen=True)
-class StackFacts:
-    name: str
-    source: str
-    pools: tuple[PoolFacts, ...]
-    roles: Mapping[str, RoleFacts]
-    notes: tuple[str, ...] = ()
-
-
-# --- reading IAM JSON -------------------------------------------------------------------
-
-def _as_list(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list | tuple) else [value]
-
-
-@cache
-def _pattern(wildcard: str) -> re.Pattern[str]:
-    """An IAM wildcard (`*` any run, `?` one character) as a case-insensitive regex."""
-    parts = (".*" if c == "*" else "." if c == "?" else re.escape(c) for c in wildcard)
-    return re.compile("".join(parts), re.IGNORECASE | re.DOTALL)
-
-
-def wildcard_match(wildcard: str, text: str) -> bool:
-    return _pattern(str(wildcard)).fullmatch(text) is not None
-
-
-def _names_action(statement: Mapping[str, Any], action: str) -> bool:
-    """Does the statement apply to `action` (Action, or NotAction not naming it)?"""
-    if "NotAction" in statement:
-        return not any(wildcard_match(p, action) for p in _as_list(statement["NotAction"]))
-    return any(wildcard_match(p, action) for p in _as_list(statement.get("Action")))
-
-
-def _statements(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    return [s for s in _as_list(document.get("Statement")) if isinstance(s, Mapping)]
-
-
-def granted(policies: Iterable[Mapping[str, Any]], actions: Iterable[str],
-            service: str = "dynamodb") -> list[str]:
-    """Which of `actions` some Allow grants and no blanket Deny removes (see module doc)."""
-    statements = [s for doc in policies for s in _statements(doc)]
-    allows = [s for s in statements if s.get("Effect") == "Allow"]
-    blanket_denies = [s for s in statements if s.get("Effect") == "Deny" and "Condition" not in s
-                      and "NotResource" not in s and "*" in _as_list(s.get("Resource"))]
-    result = []
-    for action in actions:
-        qualified = f"{service}:{action}"
-        if any(_names_action(s, qualified) for s in allows) and not any(
-                _names_action(s, qualified) for s in blanket_denies):
-            result.append(action)
-    return result
-
-
-def writes(role: RoleFacts) -> list[str]:
-    """The DynamoDB write permissions the role's identity policies grant."""
-    return granted(role.policies, WRITE_ACTIONS)
-
-
-@dataclass(frozen=True)
-class TrustGrant:
-    """One trust statement that lets Cognito web identities in. None: no such condition."""
-
-    aud: tuple[str, ...] | None
-    amr: tuple[str, ...] | None
-
-    def admits_pool(self, pool_id: str) -> bool:
-        return self.aud is None or any(wildcard_match(v, pool_id) for v in self.aud)
-
-    def admits(self, kind: str) -> bool:
-        """kind: `authenticated` or `unauthenticated` (the amr value of the identity)."""
-        return self.amr is None or any(wildcard_match(v, kind) for v in self.amr)
-
-
-_POSITIVE = {"stringequals", "stringlike", "stringequalsignorecase"}
-
-
-def _restricting(operator: str) -> bool:
-    base = operator.lower().split(":", 1)[-1].removesuffix("ifexists")
-    return base in _POSITIVE
-
-
-def _condition_values(condition: Mapping[str, Any], key: str) -> tuple[str, ...] | None:
-    values: list[str] = []
-    found = False
-    for operator, block in condition.items():
-        if not isinstance(block, Mapping) or not _restricting(str(operator)):
-            continue
-        for name, value in block.items():
-            if str(name).lower() == key:
-                found = True
-                values.extend(str(v) for v in _as_list(value))
-    return tuple(values) if found else None
-
-
-def _admits_cognito(statement: Mapping[str, Any]) -> bool:
-    principal = statement.get("Principal")
-    if principal == "*":
-        return True
-    if not isinstance(principal, Mapping):
-        return False
-    return any(p in (COGNITO, "*") for p in _as_list(principal.get("Federated")))
-
-
-def trust_grants(trust: Mapping[str, Any]) -> list[TrustGrant]:
-    """The Allow statements of a trust policy that admit Cognito web identities (T1, T2)."""
-    grants = []
-    for statement in _statements(trust):
-        if (statement.get("Effect") != "Allow" or not _admits_cognito(statement)
-                or not _names_action(statement, "sts:AssumeRoleWithWebIdentity")):
-            continue
-        condition = statement.get("Condition")
-        condition = condition if isinstance(condition, Mapping) else {}
-        grants.append(TrustGrant(_condition_values(condition, AUD), _condition_values(condition, AMR)))
-    return grants
-
-
-def trusts(role: RoleFacts, pool_id: str, kind: str) -> bool:
-    """Would the role's trust policy let a `kind` identity of this pool assume it?"""
-    return any(g.admits_pool(pool_id) and g.admits(kind) for g in trust_grants(role.trust))
-
-
-def parse_document(document: Any) -> dict[str, Any]:
-    """A policy document as IAM may return it: a dict, JSON text, or URL-encoded JSON text."""
-    if isinstance(document, Mapping):
-        return dict(document)
-    text = str(document or "")
-    if text.startswith("%7B") or text.startswith("%7b"):
-        text = unquote(text)
-    try:
-        parsed = json.loads(text)
-    except ValueError:
-        return {}
-    return parsed if isinstance(parsed, dict) else {}
 
 
 # --- checks -----------------------------------------------------------------------------
@@ -581,126 +395,6 @@ def audit_scenario(scenario: Scenario, variants: Iterable[str] | None = None) ->
     facts = facts_from_scenario(scenario, variants)
     findings, stale = accept(run_checks(facts), scenario.accepted_findings)
     return Audit(scenario.name, facts.source, findings, stale)
-
-
-# --- source 2: a live identity pool (boto3) ---------------------------------------------
-
-def role_name(arn: str) -> str:
-    return arn.rsplit("/", 1)[-1]
-
-
-def facts_live(target: Any, identity_pool_id: str, role_prefix: str | None = None) -> StackFacts:
-    """Read one identity pool and everything it leans on. `role_prefix` limits the scan.
-
-    Roles are those the pool names (default roles, mapping rules, group roles of its
-    user pools) plus every role of the account whose trust admits this pool; with
-    `role_prefix`, only roles whose name starts with it are scanned for the latter.
-    """
-    identity, iam = target.client("cognito-identity"), target.client("iam")
-    described = identity.describe_identity_pool(IdentityPoolId=identity_pool_id)
-    configured = identity.get_identity_pool_roles(IdentityPoolId=identity_pool_id)
-    notes: list[str] = []
-    providers = {f"{p['ProviderName']}:{p['ClientId']}": p
-                 for p in described.get("CognitoIdentityProviders", [])}
-    user_pools = {key: _user_pool_facts(target, p, notes) for key, p in providers.items()}
-    mappings = tuple(_mapping_facts(key, m, user_pools.get(key))
-                     for key, m in sorted(configured.get("RoleMappings", {}).items()))
-    defaults = configured.get("Roles", {})
-    arns = {a for a in (defaults.get("authenticated"), defaults.get("unauthenticated")) if a}
-    arns |= {r["RoleARN"] for m in configured.get("RoleMappings", {}).values()
-             for r in m.get("RulesConfiguration", {}).get("Rules", [])}
-    group_arns = {arn for up in user_pools.values() for arn in up.group_roles}
-    roles = _live_roles(iam, arns | group_arns, identity_pool_id, role_prefix, notes)
-    pool = PoolFacts(
-        described["IdentityPoolName"], identity_pool_id, described.get("AllowClassicFlow"),
-        bool(described.get("AllowUnauthenticatedIdentities")),
-        role_name(defaults["authenticated"]) if defaults.get("authenticated") else None,
-        role_name(defaults["unauthenticated"]) if defaults.get("unauthenticated") else None,
-        mappings, tuple(sorted({role_name(a) for a in group_arns})))
-    return StackFacts(described["IdentityPoolName"],
-                      f"live {target.region} identity pool {identity_pool_id}", (pool,), roles,
-                      tuple(notes))
-
-
-@dataclass(frozen=True)
-class _UserPoolFacts:
-    """What one Cognito user pool provider contributes to the pool's facts."""
-
-    writable: frozenset[str] = frozenset()
-    groups: tuple[str, ...] = ()
-    group_roles: tuple[str, ...] = ()  # role ARNs
-
-
-def _user_pool_facts(target: Any, provider: Mapping[str, Any], notes: list[str]) -> _UserPoolFacts:
-    """What a Cognito user pool provider adds: writable claims, group names, group roles."""
-    name = str(provider["ProviderName"])
-    if not name.startswith("cognito-idp.") or "/" not in name:
-        return _UserPoolFacts()
-    pool_id = name.rsplit("/", 1)[1]
-    idp = target.client("cognito-idp")
-    try:
-        client = idp.describe_user_pool_client(UserPoolId=pool_id, ClientId=provider["ClientId"])
-        schema = idp.describe_user_pool(UserPoolId=pool_id)["UserPool"].get("SchemaAttributes", [])
-        groups = [g for page in idp.get_paginator("list_groups").paginate(UserPoolId=pool_id)
-                  for g in page["Groups"]]
-    except Exception as exc:  # another region or account, or no permission: say so
-        notes.append(f"could not read user pool {pool_id}: {type(exc).__name__}")
-        return _UserPoolFacts()
-    mutable = {a["Name"] for a in schema if a.get("Mutable", True)
-               and (a["Name"].startswith("custom:") or a["Name"] in STANDARD_WRITABLE)}
-    allowed = client["UserPoolClient"].get("WriteAttributes")
-    writable = mutable & set(allowed) if allowed else mutable
-    return _UserPoolFacts(frozenset(writable), tuple(sorted(g["GroupName"] for g in groups)),
-                          tuple(sorted({g["RoleArn"] for g in groups if g.get("RoleArn")})))
-
-
-def _mapping_facts(key: str, mapping: Mapping[str, Any], user_pool: _UserPoolFacts | None
-                   ) -> MappingFacts:
-    rules = tuple(RuleFacts(r["Claim"], r["MatchType"], r["Value"], role_name(r["RoleARN"]))
-                  for r in mapping.get("RulesConfiguration", {}).get("Rules", []))
-    user_pool = user_pool or _UserPoolFacts()
-    return MappingFacts(key, mapping["Type"], rules, user_pool.writable, user_pool.groups)
-
-
-def _live_roles(iam: Any, arns: set[str], pool_id: str, role_prefix: str | None,
-                notes: list[str]) -> dict[str, RoleFacts]:
-    names = {role_name(a) for a in arns}
-    for page in iam.get_paginator("list_roles").paginate():
-        for listed in page["Roles"]:
-            if role_prefix and not listed["RoleName"].startswith(role_prefix):
-                continue
-            probe = RoleFacts(listed["RoleName"], parse_document(listed.get("AssumeRolePolicyDocument")), ())
-            if trusts(probe, pool_id, "authenticated") or trusts(probe, pool_id, "unauthenticated"):
-                names.add(listed["RoleName"])
-    roles = {}
-    for name in sorted(names):
-        try:
-            roles[name] = _live_role(iam, name)
-        except Exception as exc:  # a role of another account, or deleted: cannot be audited
-            notes.append(f"could not read role {name}: {type(exc).__name__}")
-    return roles
-
-
-def _live_role(iam: Any, name: str) -> RoleFacts:
-    role = iam.get_role(RoleName=name)["Role"]
-    documents = [parse_document(iam.get_role_policy(RoleName=name, PolicyName=p)["PolicyDocument"])
-                 for page in iam.get_paginator("list_role_policies").paginate(RoleName=name)
-                 for p in page["PolicyNames"]]
-    for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
-        for attached in page["AttachedPolicies"]:
-            policy = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]
-            version = iam.get_policy_version(PolicyArn=attached["PolicyArn"],
-                                              VersionId=policy["DefaultVersionId"])
-            documents.append(parse_document(version["PolicyVersion"]["Document"]))
-    return RoleFacts(name, parse_document(role.get("AssumeRolePolicyDocument")), tuple(documents))
-
-
-def audit_live(target: Any, identity_pool_id: str, *, role_prefix: str | None = None,
-               accepted: Iterable[AcceptedFinding] = ()) -> Audit:
-    """The audit of a live identity pool, read with the target's admin credentials."""
-    facts = facts_live(target, identity_pool_id, role_prefix)
-    findings, stale = accept(run_checks(facts), accepted)
-    return Audit(facts.name, facts.source, findings, stale, facts.notes)
 
 
 # --- the suite's cells ------------------------------------------------------------------

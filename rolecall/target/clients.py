@@ -19,6 +19,8 @@ import boto3
 from botocore import UNSIGNED
 from botocore.config import Config
 
+from rolecall.emulator import ACCOUNT_ID
+
 log = logging.getLogger("rolecall.target.clients")
 
 TargetKind = Literal["emulated", "aws"]
@@ -98,8 +100,6 @@ class Target:
 
 def emulated(endpoint_url: str) -> Target:
     """The embedded target at `endpoint_url` (already running)."""
-    from rolecall.emulator import ACCOUNT_ID
-
     return Target("emulated", EMULATED_REGION, ACCOUNT_ID, endpoint_url,
                   _session=boto3.Session(**EMULATED_ADMIN_KEYS))
 

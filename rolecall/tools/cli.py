@@ -22,8 +22,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from rolecall.target import clients
-from rolecall.tools import evidence_cli
+from rolecall.cells import audit, audit_live
+from rolecall.emulator import Emulator
+from rolecall.emulator.faults import CATALOGUE
+from rolecall.model import scenario
+from rolecall.target import clients, provision
+from rolecall.tools import evidence_cli, mutation
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -70,8 +74,6 @@ def _duration(text: str) -> timedelta:
 
 
 def _emulator(args: argparse.Namespace) -> int:
-    from rolecall.emulator import Emulator
-    from rolecall.emulator.faults import CATALOGUE
 
     if args.list_faults:
         for fault in CATALOGUE:
@@ -93,7 +95,6 @@ def _emulator(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-    from rolecall.target import provision
 
     if args.target == "emulated":
         if not args.endpoint_url:
@@ -133,12 +134,10 @@ def _add_audit(commands: Any) -> None:
 
 
 def _audit(args: argparse.Namespace) -> int:
-    from rolecall.cells import audit
-    from rolecall.model import scenario
 
     try:
         if args.identity_pool_id:
-            results = [audit.audit_live(_audit_target(args), args.identity_pool_id,
+            results = [audit_live.audit_live(_audit_target(args), args.identity_pool_id,
                                         role_prefix=args.role_prefix)]
         else:
             results = [audit.audit_scenario(s)
@@ -167,7 +166,6 @@ def _audit_target(args: argparse.Namespace) -> clients.Target:
 # --- mutation: the suite against every emulator fault (rolecall/tools/mutation.py) -------------
 
 def _add_mutation(commands: Any) -> None:
-    from rolecall.tools import mutation
 
     mutation.add_parser(commands)
 

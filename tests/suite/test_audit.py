@@ -16,8 +16,9 @@ from typing import Any
 
 import pytest
 
-from rolecall.cells import audit
-from rolecall.cells.audit import CHECKS, RoleFacts, audit_scenario, granted, trust_grants, trusts
+from rolecall.cells import audit_facts, audit_live
+from rolecall.cells.audit import CHECKS, audit_scenario
+from rolecall.cells.audit_facts import RoleFacts, granted, trust_grants, trusts
 from rolecall.model.scenario import AcceptedFinding, Scenario
 from rolecall.target import clients, provision
 from rolecall.target.provision import Journal, Provisioner, RunSecrets
@@ -181,8 +182,8 @@ def test_actions_with_wildcards_notaction_and_blanket_deny() -> None:
 
 
 def test_trust_conditions() -> None:
-    aud, amr = audit.AUD, audit.AMR
-    statement = {"Effect": "Allow", "Principal": {"Federated": audit.COGNITO},
+    aud, amr = audit_facts.AUD, audit_facts.AMR
+    statement = {"Effect": "Allow", "Principal": {"Federated": audit_facts.COGNITO},
                  "Action": "sts:AssumeRoleWithWebIdentity"}
     like = {**statement, "Condition": {"StringLike": {aud: "eu-west-1:*"},
                                        "ForAnyValue:StringLike": {amr: "authenticated"}}}
@@ -197,7 +198,7 @@ def test_trust_conditions() -> None:
     encoded = "%7B%22Statement%22%3A%20%5B%7B%22Effect%22%3A%20%22Allow%22%2C%20%22Principal" \
               "%22%3A%20%7B%22Federated%22%3A%20%22cognito-identity.amazonaws.com%22%7D%2C%20" \
               "%22Action%22%3A%20%22sts%3AAssumeRoleWithWebIdentity%22%7D%5D%7D"
-    assert audit.parse_document(encoded)["Statement"][0]["Action"] == "sts:AssumeRoleWithWebIdentity"
+    assert audit_facts.parse_document(encoded)["Statement"][0]["Action"] == "sts:AssumeRoleWithWebIdentity"
 
 
 def test_acceptances_mark_findings_and_stale_ones_are_reported() -> None:
@@ -270,8 +271,8 @@ SHUT = merge(BASE, {"name": "shut", "user_pool": {"writable_attributes": ["email
 def live_findings(target: clients.Target, stack: provision.Stack, runid: str, variant: str
                   ) -> set[tuple[str, str, str, str]]:
     """The live audit of one variant's pool, with physical names read back as logical ones."""
-    result = audit.audit_live(target, stack.identity_pools[variant], role_prefix=f"rc-{runid}-")
-    logical = {audit.role_name(arn): name for name, arn in stack.roles.items()}
+    result = audit_live.audit_live(target, stack.identity_pools[variant], role_prefix=f"rc-{runid}-")
+    logical = {audit_live.role_name(arn): name for name, arn in stack.roles.items()}
     logical[provision.physical_name(runid, stack.scenario, variant, 128)] = variant
     assert result.notes == ()
     return {(f.check, logical.get(f.subject, f.subject), f.severity, f.rule) for f in result.findings}
@@ -314,7 +315,7 @@ def test_live_audit_reads_write_attributes_attached_policies_and_flow_changes(
                                     WriteAttributes=["email"])
         assert "rule-on-writable-claim" not in {f[0] for f in live_findings(target, stack, runid, "v")}
 
-        reader = audit.role_name(stack.roles["Reader"])
+        reader = audit_live.role_name(stack.roles["Reader"])
         iam.delete_role_policy(RoleName=reader, PolicyName="rolecall-access")
         assert ("classic-flow-multiple-roles", "classic", "critical", "C5") in live_findings(
             target, stack, runid, "classic")
@@ -322,7 +323,7 @@ def test_live_audit_reads_write_attributes_attached_policies_and_flow_changes(
             {"Version": "2012-10-17", "Statement": [
                 {"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": "*"}]}))
         iam.attach_role_policy(RoleName=reader, PolicyArn=managed["Policy"]["Arn"])
-        assert audit.writes(audit._live_role(iam, reader)) == ["PutItem"]
+        assert audit_facts.writes(audit_live._live_role(iam, reader)) == ["PutItem"]
         iam.detach_role_policy(RoleName=reader, PolicyArn=managed["Policy"]["Arn"])
         iam.delete_policy(PolicyArn=managed["Policy"]["Arn"])
 

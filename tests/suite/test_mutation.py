@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 
 from rolecall.emulator.faults import Fault
-from rolecall.tools import cli, mutation
-from rolecall.tools.mutation import (
+from rolecall.tools import cli, mutation, mutation_verdict
+from rolecall.tools.mutation_verdict import (
     BROKEN,
     CANCELLED,
     FAILED,
@@ -60,7 +60,7 @@ INTERNAL = _case("internal", '<error message="internal error">t</error>', "pytes
 
 
 def test_parse_junit_sorts_verdicts_crashes_errors_and_collection_errors(tmp_path: Path) -> None:
-    result = mutation.parse_junit(_junit(tmp_path, PASS, ASSERTION, PYTEST_FAIL, CRASH,
+    result = mutation_verdict.parse_junit(_junit(tmp_path, PASS, ASSERTION, PYTEST_FAIL, CRASH,
                                          SETUP_ERROR, COLLECTION, INTERNAL))
 
     assert result.tests == 5
@@ -74,7 +74,7 @@ def test_parse_junit_sorts_verdicts_crashes_errors_and_collection_errors(tmp_pat
 def test_a_cell_failing_in_call_and_erroring_in_teardown_is_both(tmp_path: Path) -> None:
     both = _case("test_access[x]", '<failure message="AssertionError: x">t</failure>'
                                    '<error message="failed on teardown with &quot;boom&quot;">t</error>')
-    result = mutation.parse_junit(_junit(tmp_path, both))
+    result = mutation_verdict.parse_junit(_junit(tmp_path, both))
     assert result.tests == 1
     assert [c.id for c in result.verdicts] == ["x"] and [c.id for c in result.errors] == ["x"]
 
@@ -111,7 +111,7 @@ COLL = (Cell("", "suites.test_tokens", "collection failure"),)
         "interrupted", "internal", "usage", "no-tests", "empty-junit", "contradiction", "timeout"])
 def test_classify_fault(returncode: int | None, junit: JunitResult | None, timed_out: bool,
                         status: str, reason: str) -> None:
-    assert mutation.classify_fault(returncode, junit, timed_out) == (status, reason)
+    assert mutation_verdict.classify_fault(returncode, junit, timed_out) == (status, reason)
 
 
 @pytest.mark.parametrize(("returncode", "junit", "status"), [
@@ -121,7 +121,7 @@ def test_classify_fault(returncode: int | None, junit: JunitResult | None, timed
     (4, None, BROKEN),
 ])
 def test_classify_baseline(returncode: int, junit: JunitResult | None, status: str) -> None:
-    assert mutation.classify_baseline(returncode, junit)[0] == status
+    assert mutation_verdict.classify_baseline(returncode, junit)[0] == status
 
 
 def test_killing_cells_put_direct_cells_before_access_cells() -> None:
@@ -160,7 +160,7 @@ def _outcomes(*statuses: str) -> list[RunOutcome]:
         "broken-cancelled", "false-alarm", "no-baseline", "nothing-run", "baseline-hides-the-rest"])
 def test_judge(baseline: RunOutcome | None, statuses: list[str], min_rate: float, rate: float,
                failures: list[str]) -> None:
-    verdict = mutation.judge(baseline, _outcomes(*statuses), min_rate, CATALOGUE)
+    verdict = mutation_verdict.judge(baseline, _outcomes(*statuses), min_rate, CATALOGUE)
     assert verdict.kill_rate == pytest.approx(rate)
     assert len(verdict.failures) == len(failures)
     for reason, expected in zip(verdict.failures, failures, strict=True):
