@@ -28,12 +28,14 @@ from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_ba
 from werkzeug.wrappers import Request, Response
 
 from rolecall.emulator import sigv4
-from rolecall.emulator.cognitoidentity import models as cognito_identity_models
+from rolecall.emulator.cognitoidentity import oidc as cognito_identity_oidc
 from rolecall.emulator.cognitoidentity import responses as cognito_identity
 from rolecall.emulator.dynamodb import authorize as dynamodb_authorize
+from rolecall.emulator.dynamodb.exceptions import unrecognized_client
 from rolecall.emulator.errors import AwsError, json_body, query_body
 from rolecall.emulator.state import CURRENT, EmulatorState
 from rolecall.emulator.sts import responses as sts
+from rolecall.emulator.sts.exceptions import invalid_client_token_id
 from rolecall.emulator.wire import Call
 
 log = logging.getLogger("rolecall.emulator")
@@ -123,7 +125,7 @@ class EmulatorApp:
                             content_type="application/json")
         if call.path == "/_rolecall/cognito-identity/.well-known/jwks.json":
             # the public key of GetOpenIdToken's tokens (AWS: cognito-identity.amazonaws.com)
-            return Response(json.dumps(cognito_identity_models.oidc_jwks()), 200,
+            return Response(json.dumps(cognito_identity_oidc.oidc_jwks()), 200,
                             content_type="application/json")
         if call.path == "/_rolecall/clock" and call.method == "POST":
             # {"advance": seconds[, "scope": user pool or identity pool id]}: with a scope,
@@ -152,11 +154,9 @@ def _refuse_unknown_temporary_key(call: Call) -> None:
     if not key.startswith("ASIA"):
         return
     if call.target.startswith(DYNAMODB_PREFIX):
-        raise AwsError("UnrecognizedClientException",
-                       "The security token included in the request is invalid.")
+        raise unrecognized_client()
     if call.signing_service == "sts":
-        raise AwsError("InvalidClientTokenId",
-                       "The security token included in the request is invalid.", 403)
+        raise invalid_client_token_id()
 
 
 def _unsigned_service(call: Call) -> str:

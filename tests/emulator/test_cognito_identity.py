@@ -17,7 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from rolecall.emulator import Clock, Emulator
-from rolecall.emulator.cognitoidentity.models import UNAUTH_SESSION_POLICY
+from rolecall.emulator.cognitoidentity.mapping import UNAUTH_SESSION_POLICY
 from tests.emulator.stack import (
     UserPool,
     client,

@@ -1,17 +1,18 @@
-"""Identity pools: their configuration, their identities, and the rules that pick a role.
+"""Identity pools: their configuration and their identities (the backend).
 
 This is rolecall's own cognito-identity service (moto's is a stub that accepts
 any token and hands out fixed credentials). It reads like a moto backend: one
 `CognitoIdentityBackend` per region holds the pools and identities, and each
 public method is one API operation. `responses.py` turns the wire into the
-typed arguments these methods take.
+typed arguments these methods take; the rules each operation applies live in
+their own modules:
 
-The rules, by SPEC id:
-
-- P1-P3  pool configuration and role-mapping validation (`set_identity_pool_roles`)
-- E1-E4  GetId: one identity per (pool, login subject); checked login tokens
-- E5-E13 GetCredentialsForIdentity: role choice, trust check, session
-- C1-C4  GetOpenIdToken: the classic-flow gates and the OIDC token
+- P1-P3  pool configuration (here); RoleMappings and their validation (`mapping.py`)
+- E1, E4 GetId: one identity per (pool, login subject); guests (here)
+- E2, E3 checked login tokens (`logins.py`)
+- E5-E10 role choice (`mapping.py`); E11 trust (`trust.py`); E13 the session (here)
+- C1-C3  GetOpenIdToken's classic-flow gates (here); C4 the OIDC token (`oidc.py`)
+- errors and their texts: `exceptions.py`
 
 Like moto's backends, the state is process-global (a faulty emulator started
 next to the faithful one sees the same pools), and every fault is checked at
@@ -20,153 +21,37 @@ the exact line it bends.
 
 from __future__ import annotations
 
-import hashlib
-import re
 import threading
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from functools import cache
 from typing import Any
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric import rsa
-from moto.utilities.utils import load_resource
-
-from rolecall.emulator.cognitoidp.patch import find_user_pool, is_revoked
-from rolecall.emulator.errors import AwsError
+from rolecall.emulator.cognitoidentity.exceptions import (
+    CLASSIC_DISABLED,
+    CLASSIC_WITH_MAPPINGS,
+    IDENTITY_FORBIDDEN,
+    LOGINS_DONT_MATCH,
+    NOT_A_CONFIGURED_PROVIDER,
+    UNAUTH_NOT_SUPPORTED,
+    invalid_parameter,
+    not_authorized,
+    not_found,
+)
+from rolecall.emulator.cognitoidentity.logins import VerifiedLogin, verify_login
+from rolecall.emulator.cognitoidentity.mapping import (
+    RoleMapping,
+    authenticated_role,
+    guest_role,
+    validate_mapping,
+)
+from rolecall.emulator.cognitoidentity.oidc import mint_open_id_token
+from rolecall.emulator.cognitoidentity.trust import check_trust, trust_context
 from rolecall.emulator.faults import Faults
-from rolecall.emulator.iam.policy import trust_allows
-from rolecall.emulator.iam.roles import find_role, trust_policy
 from rolecall.emulator.state import ACCOUNT_ID, EmulatorState
 
-FEDERATED_PRINCIPAL = "cognito-identity.amazonaws.com"
-OIDC_ISSUER = "https://cognito-identity.amazonaws.com"
-OIDC_TOKEN_SECONDS = 600  # C4: GetOpenIdToken tokens are valid 10 minutes
 CREDENTIALS_SECONDS = 3600  # E13
 SESSION_NAME = "CognitoIdentityCredentials"  # E13: the session name in the assumed-role ARN
-ASSUME_ACTION = "sts:AssumeRoleWithWebIdentity"
-AUD_KEY = "cognito-identity.amazonaws.com:aud"
-AMR_KEY = "cognito-identity.amazonaws.com:amr"
-SUB_KEY = "cognito-identity.amazonaws.com:sub"
-MAX_RULES = 25  # P3: the developer guide allows 25 rules per mapping (the API model says 400)
-
-_USER_POOL_PROVIDER = re.compile(r"^cognito-idp\.([a-z0-9-]+)\.amazonaws\.com/([\w-]+)$")
-
-# The AWS-managed scope-down policy for guests of the enhanced flow (SPEC E5), version v3
-# (edited 2024-11-01; moto bundles a copy too: rolecall.emulator.iam.roles.aws_managed_policy),
-# as published at
-# https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonCognitoUnAuthedIdentitiesSessionPolicy.html
-# The published list does NOT contain DynamoDB, so guests of the enhanced flow cannot call
-# DynamoDB whatever their role allows. SPEC E5 had assumed the opposite; docs/semantics.md
-# records the correction with this source.
-UNAUTH_SESSION_POLICY: dict[str, Any] = {
-    "Version": "2012-10-17",
-    "Statement": [
-        {
-            "Sid": "CognitoUnAuthedIdentitiesSessionPolicy",
-            "Effect": "Allow",
-            "Action": [
-                "rum:PutRumEvents",
-                "sagemaker:InvokeEndpoint",
-                "polly:*",
-                "comprehend:*",
-                "translate:*",
-                "transcribe:*",
-                "rekognition:*",
-                "mobiletargeting:*",
-                "firehose:*",
-                "personalize:*",
-                "geo:GetMap*",
-                "geo:ListMaps",  # in moto 5.2.5's bundled copy (a later version), not in v3
-                "geo:SearchPlaceIndex*",
-                "geo:GetPlace",
-                "geo:CalculateRoute*",
-                "geo:*Geofence",
-                "geo:*Geofences",
-                "geo:*DevicePosition*",
-                "kms:Encrypt",
-                "kms:Decrypt",
-                "kms:ReEncryptTo",
-                "kms:ReEncryptFrom",
-                "kms:GenerateDataKey",
-                "kms:GenerateDataKeyPair",
-                "kms:GenerateDataKeyPairWithoutPlaintext",
-                "kms:GenerateDataKeyWithoutPlaintext",
-            ],
-            "Resource": "*",
-        }
-    ],
-}
-
-# ---------------------------------------------------------------------------
-# Errors. Texts marked "field" were seen in public issue threads; "assumed" ones
-# were not found anywhere and only need to name the problem.
-# ---------------------------------------------------------------------------
-
-# field: aws-sdk-android#52, amplify-js#8644
-UNAUTH_NOT_SUPPORTED = "Unauthenticated access is not supported for this identity pool."
-# field: amplify-js#2067, amazon-cognito-identity-js#153 (wrong user pool or app client)
-NOT_A_SUPPORTED_PROVIDER = "Token is not from a supported provider of this identity pool."
-# field: amazon-cognito-identity-js#40 and #407
-ISSUER_MISMATCH = "Invalid login token. Issuer doesn't match providerName"
-# field: amazon-cognito-identity-js#91
-BAD_SIGNATURE = "Invalid login token. Couldn't verify signed token."
-# field: amazon-cognito-identity-js#12 (an access token in Logins: it has no aud)
-MISSING_CLAIM = "Invalid login token. Missing a required claim: {claim}"
-# field: aws-sdk-ios#2570, qqaatw/JciHitachiHA#33 ("Token expired: <now> >= <exp>")
-TOKEN_EXPIRED = "Invalid login token. Token expired: {now} >= {exp}"
-# field: Stack Overflow 64947302 via jonsaw/amazon-cognito-identity-dart#85
-NOT_AN_ID_TOKEN = "Invalid login token. Not a valid OpenId Connect identity token."
-# field: amazon-cognito-identity-js#68
-LOGINS_DONT_MATCH = (
-    "Logins don't match. Please include at least one valid login for this identity or "
-    "identity pool."
-)
-# field: aws-sdk-android#52
-IDENTITY_FORBIDDEN = "Access to Identity '{identity_id}' is forbidden."
-# field: amplify-js#3621 ("The ambiguous role mapping rules for: accounts.google.com denied ...")
-AMBIGUOUS_DENIED = "The ambiguous role mapping rules for: {provider} denied this request."
-# doc + seed 002
-INVALID_POOL_CONFIGURATION = (
-    "Invalid identity pool configuration. Check assigned IAM roles for this pool."
-)
-# field: aws-cdk#7670 and #22951 (P2)
-NOT_A_CONFIGURED_PROVIDER = (
-    "{key} is not a valid RoleMapping ProviderName or is not a configured provider."
-)
-# field: aws-cli#7652, amplify-js#9704 (C1); aws-rum-web#172 (C3)
-CLASSIC_DISABLED = "Basic (classic) flow is not enabled, please use enhanced flow."
-CLASSIC_WITH_MAPPINGS = (
-    "Basic (classic) flow is not supported with RoleMappings, please use enhanced flow."
-)
-# assumed (ServerSideTokenCheck refusals, E3; no public report quotes them)
-TOKEN_REVOKED = "Invalid login token. Token has been revoked."
-USER_DISABLED = "Invalid login token. User is disabled."
-USER_DELETED = "Invalid login token. User does not exist."
-# assumed (E7a): AWS documents the refusal, not its text
-CUSTOM_ROLE_DENIED = "The CustomRoleArn is not one of the roles in the token's cognito:roles claim."
-
-
-def not_authorized(message: str) -> AwsError:
-    return AwsError("NotAuthorizedException", message)
-
-
-def invalid_parameter(message: str) -> AwsError:
-    return AwsError("InvalidParameterException", message)
-
-
-def not_found(message: str) -> AwsError:
-    return AwsError("ResourceNotFoundException", message)
-
-
-def invalid_configuration() -> AwsError:
-    return AwsError("InvalidIdentityPoolConfigurationException", INVALID_POOL_CONFIGURATION)
-
-
-# ---------------------------------------------------------------------------
-# Configuration
-# ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -229,37 +114,6 @@ class PoolSettings:
         return list(self.cognito_identity_providers or [])
 
 
-@dataclass(frozen=True)
-class MappingRule:
-    """One rule of a Rules mapping (P3, E9)."""
-
-    claim: str
-    match_type: str
-    value: str
-    role_arn: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"Claim": self.claim, "MatchType": self.match_type, "Value": self.value,
-                "RoleARN": self.role_arn}
-
-
-@dataclass(frozen=True)
-class RoleMapping:
-    """How one provider's users get a role (P3)."""
-
-    type: str
-    ambiguous_role_resolution: str | None = None
-    rules: list[MappingRule] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        result: dict[str, Any] = {"Type": self.type}
-        if self.ambiguous_role_resolution is not None:
-            result["AmbiguousRoleResolution"] = self.ambiguous_role_resolution
-        if self.rules is not None:
-            result["RulesConfiguration"] = {"Rules": [rule.to_json() for rule in self.rules]}
-        return result
-
-
 @dataclass
 class IdentityPool:
     identity_pool_id: str
@@ -313,308 +167,6 @@ class Identity:
             "LastModifiedDate": self.last_modified,
         }
 
-
-@dataclass(frozen=True)
-class VerifiedLogin:
-    """A Logins entry whose token passed every check (E2, E3, G8)."""
-
-    provider_name: str
-    client_id: str
-    subject: str
-    claims: Mapping[str, Any]
-
-    @property
-    def amr(self) -> list[str]:
-        """The `amr` Cognito reports for this login (C4, T2)."""
-        return [
-            "authenticated",
-            self.provider_name,
-            f"{self.provider_name}:CognitoSignIn:{self.subject}",
-        ]
-
-
-# ---------------------------------------------------------------------------
-# Login tokens (E2, E3, G8)
-# ---------------------------------------------------------------------------
-
-
-@cache
-def _user_pool_public_key() -> Any:
-    """The key moto signs every user pool token with (it publishes it as each pool's JWKS)."""
-    jwks = load_resource("cognitoidp/resources/jwks-public.json")
-    return jwt.PyJWK(jwks["keys"][0], algorithm="RS256").key
-
-
-def verify_login(pool: IdentityPool, provider_name: str, token: str,
-                 state: EmulatorState) -> VerifiedLogin:
-    """Check one Logins entry the way Cognito does; NotAuthorizedException when it fails."""
-    faults = state.faults
-    claims = _unverified_claims(token)
-    if not faults.on("token-signature-unchecked"):
-        _check_signature(token)
-    issuer_pool = str(claims.get("iss", "")).rsplit("/", 1)[-1]
-    _check_expiry(claims, state.clock.now(scope=issuer_pool), faults)
-    candidates = _providers_for(pool, provider_name, claims, faults)
-    audience = _audience(claims, faults)
-    provider = _provider_for_audience(candidates, audience, faults)
-    if provider is not None and provider.server_side_token_check \
-            and not faults.on("token-signout-accepted"):
-        _check_server_side(provider.provider_name, claims)
-    subject = claims.get("sub")
-    if not isinstance(subject, str) or not subject:
-        raise not_authorized(MISSING_CLAIM.format(claim="sub"))
-    client_id = provider.client_id if provider is not None and provider.client_id else audience
-    return VerifiedLogin(provider_name, client_id, subject, claims)
-
-
-def _unverified_claims(token: str) -> dict[str, Any]:
-    try:
-        claims = jwt.decode(token, options={"verify_signature": False})
-    except jwt.PyJWTError:
-        raise not_authorized(NOT_AN_ID_TOKEN) from None
-    return claims
-
-
-def _check_signature(token: str) -> None:
-    try:
-        jwt.decode(token, _user_pool_public_key(), algorithms=["RS256"],
-                   options={"verify_exp": False, "verify_aud": False, "verify_iss": False,
-                            "verify_iat": False, "verify_nbf": False})
-    except jwt.PyJWTError:
-        raise not_authorized(BAD_SIGNATURE) from None
-
-
-def _check_expiry(claims: Mapping[str, Any], now: float, faults: Faults) -> None:
-    expires = claims.get("exp")
-    if not isinstance(expires, int | float) or isinstance(expires, bool):
-        raise not_authorized(MISSING_CLAIM.format(claim="exp"))
-    if now >= expires and not faults.on("token-expired-accepted"):
-        raise not_authorized(TOKEN_EXPIRED.format(now=int(now), exp=int(expires)))
-
-
-def _providers_for(pool: IdentityPool, provider_name: str, claims: Mapping[str, Any],
-                   faults: Faults) -> list[CognitoProvider]:
-    """The pool's app clients for this Logins key; the key must be the token's issuer."""
-    wrong_issuer_ok = faults.on("token-wrong-issuer-accepted")
-    candidates = pool.providers_named(provider_name)
-    if not candidates and not wrong_issuer_ok:
-        raise not_authorized(NOT_A_SUPPORTED_PROVIDER)
-    if claims.get("iss") != f"https://{provider_name}" and not wrong_issuer_ok:
-        raise not_authorized(ISSUER_MISMATCH)
-    return candidates
-
-
-def _audience(claims: Mapping[str, Any], faults: Faults) -> str:
-    """The app client the token was issued to. Access tokens have no `aud` (G8)."""
-    access_token_ok = faults.on("token-access-token-accepted")
-    audience = claims.get("aud")
-    if not audience and access_token_ok:
-        audience = claims.get("client_id")  # where an access token names its app client
-    if not isinstance(audience, str) or not audience:
-        raise not_authorized(MISSING_CLAIM.format(claim="aud"))
-    if claims.get("token_use", "id") != "id" and not access_token_ok:
-        raise not_authorized(NOT_AN_ID_TOKEN)
-    return audience
-
-
-def _provider_for_audience(candidates: Sequence[CognitoProvider], audience: str,
-                           faults: Faults) -> CognitoProvider | None:
-    """The app client entry the token belongs to: `aud` must be its ClientId (E2)."""
-    if not candidates:  # only reachable with token-wrong-issuer-accepted
-        return None
-    for provider in candidates:
-        if provider.client_id in (None, audience):
-            return provider
-    if faults.on("token-wrong-aud-accepted"):
-        return candidates[0]
-    raise not_authorized(NOT_A_SUPPORTED_PROVIDER)
-
-
-def _check_server_side(provider_name: str, claims: Mapping[str, Any]) -> None:
-    """ServerSideTokenCheck (E3): ask the user pool whether the token is still good."""
-    match = _USER_POOL_PROVIDER.match(provider_name)
-    if match is None:
-        return  # not a user pool: nothing to ask
-    region, user_pool_id = match.groups()
-    user_pool = find_user_pool(region, user_pool_id)
-    user = None
-    if user_pool is not None:
-        user = next((u for u in user_pool.users.values() if u.id == claims.get("sub")), None)
-    if user is None:
-        raise not_authorized(USER_DELETED)
-    if not user.enabled:
-        raise not_authorized(USER_DISABLED)
-    if is_revoked(user_pool_id, str(claims.get("jti", ""))):
-        raise not_authorized(TOKEN_REVOKED)
-
-
-# ---------------------------------------------------------------------------
-# Role choice (E5-E10)
-# ---------------------------------------------------------------------------
-
-
-def _as_list(value: Any) -> list[str]:
-    """A claim as a list of strings: arrays stay arrays, scalars become one element."""
-    if value is None:
-        return []
-    if isinstance(value, list):
-        return [_claim_text(item) for item in value]
-    if isinstance(value, str) and "," in value:  # an old-style comma-separated cognito:roles
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return [_claim_text(value)]
-
-
-def _claim_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
-
-
-def rule_matches(rule: MappingRule, claims: Mapping[str, Any], faults: Faults) -> bool:
-    """E9/E10: does one rule match the token's claims? Arrays match if any element does."""
-    if rule.claim not in claims or claims[rule.claim] is None:
-        # E9: a missing claim matches nothing, not even NotEqual
-        return rule.match_type == "NotEqual" and faults.on("rules-notequal-matches-missing")
-    raw = claims[rule.claim]
-    values = [_claim_text(v) for v in raw] if isinstance(raw, list) else [_claim_text(raw)]
-    match_type = rule.match_type
-    if match_type == "Equals" and faults.on("rules-equals-as-contains"):
-        match_type = "Contains"
-    elif match_type == "Contains" and faults.on("rules-contains-as-equals"):
-        match_type = "Equals"
-    if match_type == "Equals":
-        return rule.value in values
-    if match_type == "Contains":
-        return any(rule.value in value for value in values)
-    if match_type == "StartsWith":
-        if faults.on("rules-startswith-ignored"):
-            return False
-        return any(value.startswith(rule.value) for value in values)
-    if match_type == "NotEqual":
-        return rule.value not in values
-    return False
-
-
-def _default_authenticated_role(pool: IdentityPool, faults: Faults) -> str:
-    """`Roles.authenticated` (E6); a pool without it cannot hand out credentials."""
-    kind = "unauthenticated" if faults.on("unauth-role-for-authenticated") else "authenticated"
-    role = pool.roles.get(kind)
-    if not role:
-        raise invalid_configuration()
-    return role
-
-
-def _ambiguous(pool: IdentityPool, mapping: RoleMapping, provider_name: str,
-               faults: Faults) -> str:
-    """AmbiguousRoleResolution (E7c, E8, E9, E12)."""
-    if mapping.ambiguous_role_resolution == "Deny" and not faults.on("token-deny-falls-back"):
-        raise not_authorized(AMBIGUOUS_DENIED.format(provider=provider_name))
-    return _default_authenticated_role(pool, faults)
-
-
-def _token_role(pool: IdentityPool, mapping: RoleMapping, login: VerifiedLogin,
-                custom_role_arn: str | None, faults: Faults) -> str:
-    """Token mapping (E7, E8): CustomRoleArn, else preferred role, else ambiguous."""
-    if custom_role_arn:
-        allowed = _as_list(login.claims.get("cognito:roles"))
-        if custom_role_arn in allowed or faults.on("token-custom-role-unchecked"):
-            return custom_role_arn
-        raise not_authorized(CUSTOM_ROLE_DENIED)
-    preferred = login.claims.get("cognito:preferred_role")
-    if isinstance(preferred, str) and preferred and not faults.on("token-preferred-ignored"):
-        return preferred
-    return _ambiguous(pool, mapping, login.provider_name, faults)
-
-
-def _rules_role(pool: IdentityPool, mapping: RoleMapping, login: VerifiedLogin,
-                faults: Faults) -> str:
-    """Rules mapping (E9): the first matching rule wins; none -> ambiguous."""
-    matching = [rule for rule in mapping.rules or [] if rule_matches(rule, login.claims, faults)]
-    if matching:
-        chosen = matching[-1] if faults.on("rules-last-match-wins") else matching[0]
-        return chosen.role_arn
-    return _ambiguous(pool, mapping, login.provider_name, faults)
-
-
-def authenticated_role(pool: IdentityPool, login: VerifiedLogin, custom_role_arn: str | None,
-                       faults: Faults) -> str:
-    """The role an authenticated identity gets (E6-E10).
-
-    CustomRoleArn only counts for Token mappings: the API reference describes it as
-    "the role to be assumed when multiple roles were received in the token", so with
-    a Rules mapping or no mapping it is ignored (assumed).
-    """
-    mapping = pool.role_mappings.get(f"{login.provider_name}:{login.client_id}") \
-        or pool.role_mappings.get(login.provider_name)
-    if mapping is None:
-        return _default_authenticated_role(pool, faults)
-    if mapping.type == "Token":
-        return _token_role(pool, mapping, login, custom_role_arn, faults)
-    return _rules_role(pool, mapping, login, faults)
-
-
-def trust_context(pool_id: str, identity_id: str,
-                  login: VerifiedLogin | None) -> dict[str, list[str]]:
-    """The web-identity request context Cognito presents to the role's trust policy (T2)."""
-    return {
-        AUD_KEY: [pool_id],
-        AMR_KEY: login.amr if login is not None else ["unauthenticated"],
-        SUB_KEY: [identity_id],
-    }
-
-
-def check_trust(role_arn: str, context: Mapping[str, Sequence[str]], faults: Faults) -> None:
-    """E11: the chosen role must exist and its trust policy must admit this identity."""
-    role = find_role(role_arn)
-    if role is None:
-        raise invalid_configuration()
-    if faults.on("trust-skipped-enhanced"):
-        return
-    if not trust_allows(trust_policy(role), action=ASSUME_ACTION, federated=FEDERATED_PRINCIPAL,
-                        context=context, faults=faults):
-        raise invalid_configuration()
-
-
-# ---------------------------------------------------------------------------
-# The emulator's OpenID Connect issuer (C4; verified by STS, C5)
-# ---------------------------------------------------------------------------
-
-
-@cache
-def oidc_signing_key() -> rsa.RSAPrivateKey:
-    """One RSA key per process: tokens from any emulator in the process verify anywhere in it."""
-    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
-
-
-@cache
-def oidc_key_id() -> str:
-    numbers = oidc_signing_key().public_key().public_numbers()
-    return "rolecall-" + hashlib.sha256(str(numbers.n).encode()).hexdigest()[:16]
-
-
-def oidc_public_key() -> rsa.RSAPublicKey:
-    return oidc_signing_key().public_key()
-
-
-def oidc_jwks() -> dict[str, Any]:
-    """The issuer's public keys, as a JWKS document."""
-    jwk: dict[str, Any] = jwt.algorithms.RSAAlgorithm.to_jwk(oidc_public_key(), as_dict=True)
-    jwk.update({"kid": oidc_key_id(), "alg": "RS256", "use": "sig"})
-    return {"keys": [jwk]}
-
-
-def mint_open_id_token(pool_id: str, identity_id: str, amr: list[str], now: float) -> str:
-    """An OIDC token as GetOpenIdToken returns it (C4)."""
-    issued = int(now)
-    payload = {"iss": OIDC_ISSUER, "aud": pool_id, "sub": identity_id, "amr": amr,
-               "iat": issued, "exp": issued + OIDC_TOKEN_SECONDS}
-    return jwt.encode(payload, oidc_signing_key(), algorithm="RS256",
-                      headers={"kid": oidc_key_id()})
-
-
-# ---------------------------------------------------------------------------
-# The backend: one per region, like moto's
-# ---------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -712,7 +264,7 @@ class CognitoIdentityBackend:
             for key, mapping in mappings.items():
                 if key not in accepted:
                     raise invalid_parameter(NOT_A_CONFIGURED_PROVIDER.format(key=key))
-                _validate_mapping(key, mapping)
+                validate_mapping(key, mapping)
             pool.roles = dict(roles)
             pool.role_mappings = dict(mappings)
 
@@ -802,13 +354,9 @@ class CognitoIdentityBackend:
         faults = state.faults
         context = trust_context(pool.identity_pool_id, identity_id, login)
         if login is None:  # E5: a guest
-            role_arn = pool.roles.get("unauthenticated")
-            if not role_arn:
-                raise invalid_configuration()
-            policies = [] if faults.on("guest-scope-down-skipped") else [UNAUTH_SESSION_POLICY]
+            role_arn, policies = guest_role(pool, faults)
         else:
-            role_arn = authenticated_role(pool, login, custom_role_arn, faults)
-            policies = []
+            role_arn, policies = authenticated_role(pool, login, custom_role_arn, faults), []
         check_trust(role_arn, context, faults)
         return Grant(role_arn, policies, context)
 
@@ -824,37 +372,6 @@ class CognitoIdentityBackend:
         pool, login = self._login_for(state, identity, logins)
         amr = login.amr if login is not None else ["unauthenticated"]
         return mint_open_id_token(pool.identity_pool_id, identity_id, amr, state.clock.now())
-
-
-def _validate_mapping(key: str, mapping: RoleMapping) -> None:
-    """P3: the shape of one RoleMapping, beyond what the wire types already guarantee."""
-    if mapping.type not in ("Token", "Rules"):
-        raise invalid_parameter(f"RoleMapping {key}: Type must be Token or Rules.")
-    if mapping.ambiguous_role_resolution is None:
-        raise invalid_parameter(
-            f"RoleMapping {key}: AmbiguousRoleResolution must be specified for type {mapping.type}."
-        )
-    if mapping.ambiguous_role_resolution not in ("AuthenticatedRole", "Deny"):
-        raise invalid_parameter(
-            f"RoleMapping {key}: AmbiguousRoleResolution must be AuthenticatedRole or Deny."
-        )
-    if mapping.type != "Rules":
-        return
-    if mapping.rules is None:
-        raise invalid_parameter(
-            f"RoleMapping {key}: RulesConfiguration must be specified for type Rules."
-        )
-    if not 1 <= len(mapping.rules) <= MAX_RULES:
-        raise invalid_parameter(
-            f"RoleMapping {key}: RulesConfiguration.Rules must have between 1 and "
-            f"{MAX_RULES} rules."
-        )
-    for rule in mapping.rules:
-        if rule.match_type not in ("Equals", "Contains", "StartsWith", "NotEqual"):
-            raise invalid_parameter(
-                f"RoleMapping {key}: MatchType must be one of Equals, Contains, StartsWith, "
-                "NotEqual."
-            )
 
 
 def _page(items: list[Any], ids: list[str], max_results: int,

@@ -3,7 +3,7 @@
 Each operation reads its parameters through `Params`, which rejects what AWS
 rejects before any state changes: a missing required parameter or a value of
 the wrong type is an InvalidParameterException naming the parameter. The
-rules themselves live in `models.py`.
+rules themselves live in `models.py` and the modules it calls.
 
 Most calls of the enhanced flow (GetId, GetCredentialsForIdentity,
 GetOpenIdToken) are unsigned, so the region comes from the pool or identity
@@ -16,17 +16,20 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from rolecall.emulator.cognitoidentity.exceptions import (
+    invalid_parameter,
+    not_found,
+    unknown_operation,
+)
+from rolecall.emulator.cognitoidentity.mapping import MappingRule, RoleMapping
 from rolecall.emulator.cognitoidentity.models import (
     CREDENTIALS_SECONDS,
     SESSION_NAME,
     CognitoIdentityBackend,
     CognitoProvider,
     IdentityPool,
-    MappingRule,
     PoolSettings,
-    RoleMapping,
     backend_for,
-    invalid_parameter,
 )
 from rolecall.emulator.errors import AwsError
 from rolecall.emulator.state import EmulatorState
@@ -291,7 +294,7 @@ def _arn_backend(params: Params) -> tuple[str, CognitoIdentityBackend]:
     arn = params.required_string("ResourceArn", 20, 2048)
     match = _ARN_REGION.match(arn)
     if match is None:
-        raise AwsError("ResourceNotFoundException", f"Resource '{arn}' not found.")
+        raise not_found(f"Resource '{arn}' not found.")
     return arn, backend_for(match.group(1))
 
 
@@ -412,6 +415,5 @@ def handle(state: EmulatorState, call: Call) -> Result:
     """Serve one cognito-identity call; errors are raised as AwsError."""
     operation = OPERATIONS.get(call.operation)
     if operation is None:
-        raise AwsError("UnknownOperationException",
-                       f"Unknown operation {call.operation!r} for cognito-identity")
+        raise unknown_operation(call.operation)
     return operation(state, call, Params(call.json()))

@@ -29,10 +29,10 @@ from functools import wraps
 from typing import Any
 
 import jwt
-from moto.cognitoidp.exceptions import NotAuthorizedError
 from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool, cognitoidp_backends
 
 from rolecall.emulator.cognitoidp.claims import GroupInfo, id_token_claims
+from rolecall.emulator.cognitoidp.exceptions import unauthorized_attribute
 from rolecall.emulator.faults import Faults
 from rolecall.emulator.state import ACCOUNT_ID, CURRENT, EmulatorState
 
@@ -145,7 +145,7 @@ def _client_write_attributes(update: Callable[..., None]) -> Callable[..., None]
                 writable = client.extended_config.get("WriteAttributes") if client else None
                 names = {attribute["Name"] for attribute in attributes}
                 if writable is not None and not names <= set(writable):
-                    raise NotAuthorizedError("A client attempted to write unauthorized attribute")
+                    raise unauthorized_attribute()
         update(self, access_token, attributes)
 
     return patched

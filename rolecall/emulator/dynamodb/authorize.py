@@ -33,7 +33,7 @@ from typing import Any
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.parsing.key_condition_expression import parse_expression
 
-from rolecall.emulator.errors import AwsError
+from rolecall.emulator.dynamodb.exceptions import access_denied
 from rolecall.emulator.iam import policy, roles
 from rolecall.emulator.state import EmulatorState, Session
 from rolecall.emulator.wire import Call
@@ -97,7 +97,7 @@ def authorize(state: EmulatorState, call: Call, session: Session) -> None:
         verdict = policy.explain(check.action, check.resource, {**base, **check.context},
                                  identity, session.session_policies, state.faults)
         if verdict.decision is not policy.Decision.ALLOW:
-            raise AwsError("AccessDeniedException", denial_message(session, check, verdict), 400)
+            raise access_denied(denial_message(session, check, verdict))
 
 
 def denial_message(session: Session, check: Check, verdict: policy.Verdict) -> str:

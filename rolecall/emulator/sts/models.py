@@ -6,7 +6,7 @@ trust policy, nothing else: role mappings and groups play no part (C5), which
 is exactly the escalation path the suite must expose.
 
 Tokens are trusted only from the emulator's own issuer
-(https://cognito-identity.amazonaws.com, key in cognitoidentity.models).
+(https://cognito-identity.amazonaws.com, key in cognitoidentity.oidc).
 """
 
 from __future__ import annotations
@@ -18,47 +18,27 @@ from typing import Any
 
 import jwt
 
-from rolecall.emulator.cognitoidentity.models import (
-    AMR_KEY,
-    ASSUME_ACTION,
-    AUD_KEY,
-    OIDC_ISSUER,
-    SUB_KEY,
-    oidc_public_key,
-)
-from rolecall.emulator.errors import AwsError
+from rolecall.emulator.cognitoidentity.oidc import OIDC_ISSUER, oidc_public_key
+from rolecall.emulator.cognitoidentity.trust import AMR_KEY, ASSUME_ACTION, AUD_KEY, SUB_KEY
 from rolecall.emulator.iam.policy import trust_allows
 from rolecall.emulator.iam.roles import find_role, trust_policy
 from rolecall.emulator.state import ACCOUNT_ID, EmulatorState, Session
+from rolecall.emulator.sts.exceptions import (
+    BAD_SIGNATURE,
+    DURATION_TOO_LONG,
+    NO_EXPIRATION,
+    NOT_A_JWT,
+    UNKNOWN_ISSUER,
+    access_denied,
+    expired_token,
+    invalid_identity_token,
+    malformed_policy,
+    validation_error,
+)
 
 DEFAULT_DURATION = 3600
 MIN_DURATION = 900
 MAX_DURATION = 43200
-
-# doc (SPEC C6): the AccessDenied text for a refused trust policy
-NOT_AUTHORIZED = "Not authorized to perform sts:AssumeRoleWithWebIdentity"
-# field: aws/aws-sdk-java-v2#5709, awslabs/aws-orbit-workbench#707 and #771
-# ("Token expired: current date/time 1731098245 must be before the expiration
-# date/time 1731095240")
-TOKEN_EXPIRED = (
-    "Token expired: current date/time {now} must be before the expiration date/time {exp}"
-)
-# assumed: wording for the other token refusals (the error codes are documented)
-NOT_A_JWT = "The ID Token provided is not a valid JWT."
-BAD_SIGNATURE = "The web identity token signature could not be verified."
-UNKNOWN_ISSUER = "The web identity token was not issued by a trusted identity provider."
-# doc: AssumeRole* reference, DurationSeconds above the role's MaxSessionDuration
-DURATION_TOO_LONG = (
-    "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
-)
-
-
-def access_denied() -> AwsError:
-    return AwsError("AccessDenied", NOT_AUTHORIZED, 403)
-
-
-def validation_error(message: str) -> AwsError:
-    return AwsError("ValidationError", message)
 
 
 @dataclass(frozen=True)
@@ -85,15 +65,15 @@ def verify_web_identity_token(token: str, now: float) -> WebIdentity:
     try:
         claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:
-        raise AwsError("InvalidIdentityToken", NOT_A_JWT) from None
+        raise invalid_identity_token(NOT_A_JWT) from None
     if claims.get("iss") != OIDC_ISSUER:
-        raise AwsError("InvalidIdentityToken", UNKNOWN_ISSUER)
+        raise invalid_identity_token(UNKNOWN_ISSUER)
     try:
         jwt.decode(token, oidc_public_key(), algorithms=["RS256"],
                    options={"verify_exp": False, "verify_aud": False, "verify_iat": False,
                             "verify_nbf": False})
     except jwt.PyJWTError:
-        raise AwsError("InvalidIdentityToken", BAD_SIGNATURE) from None
+        raise invalid_identity_token(BAD_SIGNATURE) from None
     _check_expiry(claims, now)
     return WebIdentity(OIDC_ISSUER, _text(claims.get("aud")), _text(claims.get("sub")),
                        _amr(claims.get("amr")))
@@ -102,10 +82,9 @@ def verify_web_identity_token(token: str, now: float) -> WebIdentity:
 def _check_expiry(claims: Mapping[str, Any], now: float) -> None:
     expires = claims.get("exp")
     if not isinstance(expires, int | float) or isinstance(expires, bool):
-        raise AwsError("InvalidIdentityToken", "The web identity token has no expiration (exp).")
+        raise invalid_identity_token(NO_EXPIRATION)
     if now >= expires:
-        raise AwsError("ExpiredTokenException",
-                       TOKEN_EXPIRED.format(now=int(now), exp=int(expires)))
+        raise expired_token(now, expires)
 
 
 def _text(value: Any) -> str:
@@ -127,10 +106,9 @@ def session_policy(text: str | None) -> list[dict[str, Any]]:
     try:
         document = json.loads(text)
     except ValueError:
-        raise AwsError("MalformedPolicyDocument", "The policy is not valid JSON.") from None
+        raise malformed_policy("The policy is not valid JSON.") from None
     if not isinstance(document, dict) or "Statement" not in document:
-        raise AwsError("MalformedPolicyDocument",
-                       "The policy must be a JSON object with a Statement.")
+        raise malformed_policy("The policy must be a JSON object with a Statement.")
     return [document]
 
 

@@ -12,9 +12,9 @@ import uuid
 from datetime import UTC, datetime
 from xml.sax.saxutils import escape
 
-from rolecall.emulator.errors import AwsError
 from rolecall.emulator.state import EmulatorState, Session
 from rolecall.emulator.sts import models
+from rolecall.emulator.sts.exceptions import invalid_action, invalid_client_token_id, validation_error
 from rolecall.emulator.wire import Call
 
 NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
@@ -27,13 +27,13 @@ def handle(state: EmulatorState, call: Call) -> bytes:
         return assume_role_with_web_identity(state, call)
     if call.operation == "GetCallerIdentity":
         return get_caller_identity(state, call)
-    raise AwsError("InvalidAction", f"Could not find operation {call.operation} for STS")
+    raise invalid_action(call.operation)
 
 
 def _required(call: Call, name: str) -> str:
     value = call.form.get(name)
     if not value:
-        raise models.validation_error(
+        raise validation_error(
             f"1 validation error detected: Value null at '{name[0].lower()}{name[1:]}' failed "
             "to satisfy constraint: Member must not be null"
         )
@@ -47,9 +47,9 @@ def _duration(call: Call) -> int | None:
     try:
         seconds = int(raw)
     except ValueError:
-        raise models.validation_error("DurationSeconds must be an integer.") from None
+        raise validation_error("DurationSeconds must be an integer.") from None
     if not models.MIN_DURATION <= seconds <= models.MAX_DURATION:
-        raise models.validation_error(
+        raise validation_error(
             f"1 validation error detected: Value '{seconds}' at 'durationSeconds' failed to "
             f"satisfy constraint: Member must have value between {models.MIN_DURATION} and "
             f"{models.MAX_DURATION}"
@@ -62,7 +62,7 @@ def assume_role_with_web_identity(state: EmulatorState, call: Call) -> bytes:
     session_name = _required(call, "RoleSessionName")
     token = _required(call, "WebIdentityToken")
     if not _SESSION_NAME.match(session_name):
-        raise models.validation_error(
+        raise validation_error(
             "1 validation error detected: Value at 'roleSessionName' failed to satisfy "
             "constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]* "
             "and have length between 2 and 64"
@@ -86,8 +86,7 @@ def assume_role_with_web_identity(state: EmulatorState, call: Call) -> bytes:
 def get_caller_identity(state: EmulatorState, call: Call) -> bytes:
     session = state.find_session(call.access_key_id or "")
     if session is None:  # the server only routes issued sessions here
-        raise AwsError("InvalidClientTokenId",
-                       "The security token included in the request is invalid.", 403)
+        raise invalid_client_token_id()
     caller = models.get_caller_identity(state, session)
     result = (_element("UserId", caller.user_id) + _element("Account", caller.account)
               + _element("Arn", caller.arn))

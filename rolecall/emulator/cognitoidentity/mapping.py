@@ -1,0 +1,255 @@
+"""RoleMappings and role choice: which role an identity gets, and how it is narrowed.
+
+By SPEC id:
+
+- E5      a guest gets `Roles.unauthenticated`, scoped down by the AWS-managed
+          session policy below (`guest_role`)
+- E6      an authenticated identity whose provider has no RoleMapping gets
+          `Roles.authenticated`
+- E7, E8  Token mappings: CustomRoleArn, else `cognito:preferred_role`, else
+          AmbiguousRoleResolution
+- E9, E10 Rules mappings: the first matching rule wins (`rule_matches`)
+- E12     AmbiguousRoleResolution Deny: NotAuthorizedException
+- P3      a RoleMapping (`RoleMapping`, `MappingRule`) and its shape, checked by
+          SetIdentityPoolRoles (`validate_mapping`)
+
+Whether the chosen role may actually be assumed is `trust.py`'s question (E11).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from rolecall.emulator.cognitoidentity.exceptions import (
+    AMBIGUOUS_DENIED,
+    CUSTOM_ROLE_DENIED,
+    invalid_configuration,
+    invalid_parameter,
+    not_authorized,
+)
+from rolecall.emulator.cognitoidentity.logins import VerifiedLogin
+from rolecall.emulator.faults import Faults
+
+if TYPE_CHECKING:  # models imports this module: the backend chooses roles
+    from rolecall.emulator.cognitoidentity.models import IdentityPool
+
+MAX_RULES = 25  # P3: the developer guide allows 25 rules per mapping (the API model says 400)
+
+# The AWS-managed scope-down policy for guests of the enhanced flow (SPEC E5), version v3
+# (edited 2024-11-01; moto bundles a copy too: rolecall.emulator.iam.roles.aws_managed_policy),
+# as published at
+# https://docs.aws.amazon.com/aws-managed-policy/latest/reference/AmazonCognitoUnAuthedIdentitiesSessionPolicy.html
+# The published list does NOT contain DynamoDB, so guests of the enhanced flow cannot call
+# DynamoDB whatever their role allows. SPEC E5 had assumed the opposite; docs/semantics.md
+# records the correction with this source.
+UNAUTH_SESSION_POLICY: dict[str, Any] = {
+    "Version": "2012-10-17",
+    "Statement": [
+        {
+            "Sid": "CognitoUnAuthedIdentitiesSessionPolicy",
+            "Effect": "Allow",
+            "Action": [
+                "rum:PutRumEvents",
+                "sagemaker:InvokeEndpoint",
+                "polly:*",
+                "comprehend:*",
+                "translate:*",
+                "transcribe:*",
+                "rekognition:*",
+                "mobiletargeting:*",
+                "firehose:*",
+                "personalize:*",
+                "geo:GetMap*",
+                "geo:ListMaps",  # in moto 5.2.5's bundled copy (a later version), not in v3
+                "geo:SearchPlaceIndex*",
+                "geo:GetPlace",
+                "geo:CalculateRoute*",
+                "geo:*Geofence",
+                "geo:*Geofences",
+                "geo:*DevicePosition*",
+                "kms:Encrypt",
+                "kms:Decrypt",
+                "kms:ReEncryptTo",
+                "kms:ReEncryptFrom",
+                "kms:GenerateDataKey",
+                "kms:GenerateDataKeyPair",
+                "kms:GenerateDataKeyPairWithoutPlaintext",
+                "kms:GenerateDataKeyWithoutPlaintext",
+            ],
+            "Resource": "*",
+        }
+    ],
+}
+
+
+@dataclass(frozen=True)
+class MappingRule:
+    """One rule of a Rules mapping (P3, E9)."""
+
+    claim: str
+    match_type: str
+    value: str
+    role_arn: str
+
+    def to_json(self) -> dict[str, str]:
+        return {"Claim": self.claim, "MatchType": self.match_type, "Value": self.value,
+                "RoleARN": self.role_arn}
+
+
+@dataclass(frozen=True)
+class RoleMapping:
+    """How one provider's users get a role (P3)."""
+
+    type: str
+    ambiguous_role_resolution: str | None = None
+    rules: list[MappingRule] | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"Type": self.type}
+        if self.ambiguous_role_resolution is not None:
+            result["AmbiguousRoleResolution"] = self.ambiguous_role_resolution
+        if self.rules is not None:
+            result["RulesConfiguration"] = {"Rules": [rule.to_json() for rule in self.rules]}
+        return result
+
+
+def guest_role(pool: IdentityPool, faults: Faults) -> tuple[str, list[dict[str, Any]]]:
+    """E5: a guest's role and the session policy that narrows it."""
+    role_arn = pool.roles.get("unauthenticated")
+    if not role_arn:
+        raise invalid_configuration()
+    policies = [] if faults.on("guest-scope-down-skipped") else [UNAUTH_SESSION_POLICY]
+    return role_arn, policies
+
+
+def _as_list(value: Any) -> list[str]:
+    """A claim as a list of strings: arrays stay arrays, scalars become one element."""
+    if value is None:
+        return []
+    if isinstance(value, list):
+        return [_claim_text(item) for item in value]
+    if isinstance(value, str) and "," in value:  # an old-style comma-separated cognito:roles
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return [_claim_text(value)]
+
+
+def _claim_text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
+
+
+def rule_matches(rule: MappingRule, claims: Mapping[str, Any], faults: Faults) -> bool:
+    """E9/E10: does one rule match the token's claims? Arrays match if any element does."""
+    if rule.claim not in claims or claims[rule.claim] is None:
+        # E9: a missing claim matches nothing, not even NotEqual
+        return rule.match_type == "NotEqual" and faults.on("rules-notequal-matches-missing")
+    raw = claims[rule.claim]
+    values = [_claim_text(v) for v in raw] if isinstance(raw, list) else [_claim_text(raw)]
+    match_type = rule.match_type
+    if match_type == "Equals" and faults.on("rules-equals-as-contains"):
+        match_type = "Contains"
+    elif match_type == "Contains" and faults.on("rules-contains-as-equals"):
+        match_type = "Equals"
+    if match_type == "Equals":
+        return rule.value in values
+    if match_type == "Contains":
+        return any(rule.value in value for value in values)
+    if match_type == "StartsWith":
+        if faults.on("rules-startswith-ignored"):
+            return False
+        return any(value.startswith(rule.value) for value in values)
+    if match_type == "NotEqual":
+        return rule.value not in values
+    return False
+
+
+def _default_authenticated_role(pool: IdentityPool, faults: Faults) -> str:
+    """`Roles.authenticated` (E6); a pool without it cannot hand out credentials."""
+    kind = "unauthenticated" if faults.on("unauth-role-for-authenticated") else "authenticated"
+    role = pool.roles.get(kind)
+    if not role:
+        raise invalid_configuration()
+    return role
+
+
+def _ambiguous(pool: IdentityPool, mapping: RoleMapping, provider_name: str,
+               faults: Faults) -> str:
+    """AmbiguousRoleResolution (E7c, E8, E9, E12)."""
+    if mapping.ambiguous_role_resolution == "Deny" and not faults.on("token-deny-falls-back"):
+        raise not_authorized(AMBIGUOUS_DENIED.format(provider=provider_name))
+    return _default_authenticated_role(pool, faults)
+
+
+def _token_role(pool: IdentityPool, mapping: RoleMapping, login: VerifiedLogin,
+                custom_role_arn: str | None, faults: Faults) -> str:
+    """Token mapping (E7, E8): CustomRoleArn, else preferred role, else ambiguous."""
+    if custom_role_arn:
+        allowed = _as_list(login.claims.get("cognito:roles"))
+        if custom_role_arn in allowed or faults.on("token-custom-role-unchecked"):
+            return custom_role_arn
+        raise not_authorized(CUSTOM_ROLE_DENIED)
+    preferred = login.claims.get("cognito:preferred_role")
+    if isinstance(preferred, str) and preferred and not faults.on("token-preferred-ignored"):
+        return preferred
+    return _ambiguous(pool, mapping, login.provider_name, faults)
+
+
+def _rules_role(pool: IdentityPool, mapping: RoleMapping, login: VerifiedLogin,
+                faults: Faults) -> str:
+    """Rules mapping (E9): the first matching rule wins; none -> ambiguous."""
+    matching = [rule for rule in mapping.rules or [] if rule_matches(rule, login.claims, faults)]
+    if matching:
+        chosen = matching[-1] if faults.on("rules-last-match-wins") else matching[0]
+        return chosen.role_arn
+    return _ambiguous(pool, mapping, login.provider_name, faults)
+
+
+def authenticated_role(pool: IdentityPool, login: VerifiedLogin, custom_role_arn: str | None,
+                       faults: Faults) -> str:
+    """The role an authenticated identity gets (E6-E10).
+
+    CustomRoleArn only counts for Token mappings: the API reference describes it as
+    "the role to be assumed when multiple roles were received in the token", so with
+    a Rules mapping or no mapping it is ignored (assumed).
+    """
+    mapping = pool.role_mappings.get(f"{login.provider_name}:{login.client_id}") \
+        or pool.role_mappings.get(login.provider_name)
+    if mapping is None:
+        return _default_authenticated_role(pool, faults)
+    if mapping.type == "Token":
+        return _token_role(pool, mapping, login, custom_role_arn, faults)
+    return _rules_role(pool, mapping, login, faults)
+
+
+def validate_mapping(key: str, mapping: RoleMapping) -> None:
+    """P3: the shape of one RoleMapping, beyond what the wire types already guarantee."""
+    if mapping.type not in ("Token", "Rules"):
+        raise invalid_parameter(f"RoleMapping {key}: Type must be Token or Rules.")
+    if mapping.ambiguous_role_resolution is None:
+        raise invalid_parameter(
+            f"RoleMapping {key}: AmbiguousRoleResolution must be specified for type {mapping.type}."
+        )
+    if mapping.ambiguous_role_resolution not in ("AuthenticatedRole", "Deny"):
+        raise invalid_parameter(
+            f"RoleMapping {key}: AmbiguousRoleResolution must be AuthenticatedRole or Deny."
+        )
+    if mapping.type != "Rules":
+        return
+    if mapping.rules is None:
+        raise invalid_parameter(
+            f"RoleMapping {key}: RulesConfiguration must be specified for type Rules."
+        )
+    if not 1 <= len(mapping.rules) <= MAX_RULES:
+        raise invalid_parameter(
+            f"RoleMapping {key}: RulesConfiguration.Rules must have between 1 and "
+            f"{MAX_RULES} rules."
+        )
+    for rule in mapping.rules:
+        if rule.match_type not in ("Equals", "Contains", "StartsWith", "NotEqual"):
+            raise invalid_parameter(
+                f"RoleMapping {key}: MatchType must be one of Equals, Contains, StartsWith, "
+                "NotEqual."
+            )

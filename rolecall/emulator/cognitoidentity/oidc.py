@@ -1,0 +1,51 @@
+"""The emulator's OpenID Connect issuer: the tokens GetOpenIdToken hands out (SPEC C4).
+
+AWS signs these as https://cognito-identity.amazonaws.com; the emulator signs
+them with one RSA key per process and publishes its public half as a JWKS
+(`/_rolecall/cognito-identity/.well-known/jwks.json`). STS verifies them with
+the same key when the classic flow ends in AssumeRoleWithWebIdentity (C5, C6).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from functools import cache
+from typing import Any
+
+import jwt
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+OIDC_ISSUER = "https://cognito-identity.amazonaws.com"
+OIDC_TOKEN_SECONDS = 600  # C4: GetOpenIdToken tokens are valid 10 minutes
+
+
+@cache
+def oidc_signing_key() -> rsa.RSAPrivateKey:
+    """One RSA key per process: tokens from any emulator in the process verify anywhere in it."""
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+@cache
+def oidc_key_id() -> str:
+    numbers = oidc_signing_key().public_key().public_numbers()
+    return "rolecall-" + hashlib.sha256(str(numbers.n).encode()).hexdigest()[:16]
+
+
+def oidc_public_key() -> rsa.RSAPublicKey:
+    return oidc_signing_key().public_key()
+
+
+def oidc_jwks() -> dict[str, Any]:
+    """The issuer's public keys, as a JWKS document."""
+    jwk: dict[str, Any] = jwt.algorithms.RSAAlgorithm.to_jwk(oidc_public_key(), as_dict=True)
+    jwk.update({"kid": oidc_key_id(), "alg": "RS256", "use": "sig"})
+    return {"keys": [jwk]}
+
+
+def mint_open_id_token(pool_id: str, identity_id: str, amr: list[str], now: float) -> str:
+    """An OIDC token as GetOpenIdToken returns it (C4)."""
+    issued = int(now)
+    payload = {"iss": OIDC_ISSUER, "aud": pool_id, "sub": identity_id, "amr": amr,
+               "iat": issued, "exp": issued + OIDC_TOKEN_SECONDS}
+    return jwt.encode(payload, oidc_signing_key(), algorithm="RS256",
+                      headers={"kid": oidc_key_id()})
