@@ -2,7 +2,10 @@
 
 The server reads the body once and hands every service the same `Call`, so a
 service can inspect the request (target, signing key, JSON or form body) and
-the server can still pass it on, unchanged, to moto.
+the server can still pass it on, unchanged, to moto. Services read their
+arguments only through it (`Call.json()` for awsJson, `Call.form` for awsQuery),
+and word a rejected argument with `invalid_member`, the text AWS's request
+validation uses whatever the protocol.
 """
 
 from __future__ import annotations
@@ -93,3 +96,16 @@ class Call:
         if not isinstance(data, dict):
             raise AwsError("SerializationException", "The request body must be a JSON object")
         return data
+
+
+def invalid_member(member: str, constraint: str, *, value: str | None = None,
+                   null: bool = False) -> str:
+    """AWS's validation text for one request member that breaks a constraint of the API model.
+
+    e.g. "1 validation error detected: Value null at 'roleArn' failed to satisfy
+    constraint: Member must not be null". The value is shown when given, "null"
+    for a missing member; each service wraps the text in its own error code.
+    """
+    shown = "null " if null else f"'{value}' " if value is not None else ""
+    return (f"1 validation error detected: Value {shown}at '{member}' failed to satisfy "
+            f"constraint: {constraint}")

@@ -33,7 +33,7 @@ from rolecall.emulator.cognitoidentity.models import (
 )
 from rolecall.emulator.errors import AwsError
 from rolecall.emulator.state import EmulatorState
-from rolecall.emulator.wire import Call
+from rolecall.emulator.wire import Call, invalid_member
 
 _POOL_ID = re.compile(r"^[\w-]+:[0-9a-f-]+$")
 _POOL_NAME = re.compile(r"^[\w\s+=,.@-]+$")
@@ -57,20 +57,20 @@ class Params:
         value = self.data.get(name)
         if value is None and required:
             raise invalid_parameter(
-                f"1 validation error detected: Value null at '{self._name(name)}' failed to "
-                "satisfy constraint: Member must not be null"
-            )
+                invalid_member(self._name(name), "Member must not be null", null=True))
         return value
 
     def _wrong_type(self, name: str, kind: str) -> AwsError:
         return invalid_parameter(f"Invalid type for parameter {self._name(name)}: expected {kind}.")
 
+    def _too_many(self, name: str, max_entries: int) -> AwsError:
+        return invalid_parameter(invalid_member(
+            self._name(name), f"Member must have at most {max_entries} entries"))
+
     def _length(self, name: str, text: str, low: int, high: int) -> None:
         if not low <= len(text) <= high:
-            raise invalid_parameter(
-                f"1 validation error detected: Value at '{self._name(name)}' failed to satisfy "
-                f"constraint: Member must have length between {low} and {high}"
-            )
+            raise invalid_parameter(invalid_member(
+                self._name(name), f"Member must have length between {low} and {high}"))
 
     def string(self, name: str, required: bool = False, low: int = 1, high: int = 2048,
                pattern: re.Pattern[str] | None = None) -> str | None:
@@ -81,10 +81,8 @@ class Params:
             raise self._wrong_type(name, "a string")
         self._length(name, value, low, high)
         if pattern is not None and not pattern.match(value):
-            raise invalid_parameter(
-                f"1 validation error detected: Value at '{self._name(name)}' failed to satisfy "
-                f"constraint: Member must satisfy regular expression pattern: {pattern.pattern}"
-            )
+            raise invalid_parameter(invalid_member(
+                self._name(name), f"Member must satisfy regular expression pattern: {pattern.pattern}"))
         return value
 
     def required_string(self, name: str, low: int = 1, high: int = 2048,
@@ -107,10 +105,8 @@ class Params:
         if isinstance(value, bool) or not isinstance(value, int):
             raise self._wrong_type(name, "an integer")
         if not low <= value <= high:
-            raise invalid_parameter(
-                f"1 validation error detected: Value '{value}' at '{self._name(name)}' failed to "
-                f"satisfy constraint: Member must have value between {low} and {high}"
-            )
+            raise invalid_parameter(invalid_member(
+                self._name(name), f"Member must have value between {low} and {high}", value=str(value)))
         return value
 
     def string_map(self, name: str, required: bool = False, high: int = 2048,
@@ -124,16 +120,11 @@ class Params:
         ):
             raise self._wrong_type(name, "a map of strings")
         if max_entries is not None and len(value) > max_entries:
-            raise invalid_parameter(
-                f"1 validation error detected: Value at '{self._name(name)}' failed to satisfy "
-                f"constraint: Member must have at most {max_entries} entries"
-            )
+            raise self._too_many(name, max_entries)
         for key, item in value.items():
             if not key or not 1 <= len(item) <= high:
-                raise invalid_parameter(
-                    f"1 validation error detected: Value at '{self._name(name)}.{key}' failed "
-                    f"to satisfy constraint: Member must have length between 1 and {high}"
-                )
+                raise invalid_parameter(invalid_member(
+                    f"{self._name(name)}.{key}", f"Member must have length between 1 and {high}"))
         return dict(value)
 
     def string_list(self, name: str, required: bool = False) -> list[str] | None:
@@ -167,10 +158,7 @@ class Params:
         if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
             raise self._wrong_type(name, "a map of structures")
         if len(value) > max_entries:
-            raise invalid_parameter(
-                f"1 validation error detected: Value at '{self._name(name)}' failed to satisfy "
-                f"constraint: Member must have at most {max_entries} entries"
-            )
+            raise self._too_many(name, max_entries)
         return {key: Params(item, f"{self._name(name)}.{key}.") for key, item in value.items()}
 
 
@@ -320,11 +308,9 @@ def set_identity_pool_roles(state: EmulatorState, call: Call, params: Params) ->
     roles = params.string_map("Roles", required=True, max_entries=2) or {}
     for kind, arn in roles.items():
         if not _ROLE_TYPE.match(kind):
-            raise invalid_parameter(
-                f"1 validation error detected: Value at 'Roles' failed to satisfy constraint: "
-                f"Map keys must satisfy constraint: [Member must satisfy regular expression "
-                f"pattern: (un)?authenticated]; got key '{kind}'"
-            )
+            raise invalid_parameter(invalid_member(
+                "Roles", "Map keys must satisfy constraint: [Member must satisfy regular "
+                f"expression pattern: (un)?authenticated]; got key '{kind}'"))
         if len(arn) < 20:
             raise invalid_parameter(f"Roles.{kind}: the role ARN is not valid.")
     raw_mappings = params.object_map("RoleMappings", max_entries=10) or {}

@@ -15,7 +15,7 @@ from xml.sax.saxutils import escape
 from rolecall.emulator.state import EmulatorState, Session
 from rolecall.emulator.sts import models
 from rolecall.emulator.sts.exceptions import invalid_action, invalid_client_token_id, validation_error
-from rolecall.emulator.wire import Call
+from rolecall.emulator.wire import Call, invalid_member
 
 NAMESPACE = "https://sts.amazonaws.com/doc/2011-06-15/"
 _SESSION_NAME = re.compile(r"^[\w+=,.@-]{2,64}$")
@@ -34,9 +34,7 @@ def _required(call: Call, name: str) -> str:
     value = call.form.get(name)
     if not value:
         raise validation_error(
-            f"1 validation error detected: Value null at '{name[0].lower()}{name[1:]}' failed "
-            "to satisfy constraint: Member must not be null"
-        )
+            invalid_member(f"{name[0].lower()}{name[1:]}", "Member must not be null", null=True))
     return value
 
 
@@ -49,11 +47,10 @@ def _duration(call: Call) -> int | None:
     except ValueError:
         raise validation_error("DurationSeconds must be an integer.") from None
     if not models.MIN_DURATION <= seconds <= models.MAX_DURATION:
-        raise validation_error(
-            f"1 validation error detected: Value '{seconds}' at 'durationSeconds' failed to "
-            f"satisfy constraint: Member must have value between {models.MIN_DURATION} and "
-            f"{models.MAX_DURATION}"
-        )
+        raise validation_error(invalid_member(
+            "durationSeconds",
+            f"Member must have value between {models.MIN_DURATION} and {models.MAX_DURATION}",
+            value=str(seconds)))
     return seconds
 
 
@@ -62,11 +59,10 @@ def assume_role_with_web_identity(state: EmulatorState, call: Call) -> bytes:
     session_name = _required(call, "RoleSessionName")
     token = _required(call, "WebIdentityToken")
     if not _SESSION_NAME.match(session_name):
-        raise validation_error(
-            "1 validation error detected: Value at 'roleSessionName' failed to satisfy "
-            "constraint: Member must satisfy regular expression pattern: [\\w+=,.@-]* "
-            "and have length between 2 and 64"
-        )
+        raise validation_error(invalid_member(
+            "roleSessionName",
+            "Member must satisfy regular expression pattern: [\\w+=,.@-]* and have length "
+            "between 2 and 64"))
     session, identity, role_id = models.assume_role_with_web_identity(
         state, role_arn, session_name, token, call.form.get("Policy"), _duration(call)
     )
