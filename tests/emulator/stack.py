@@ -12,10 +12,13 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import boto3
+import pytest
+from botocore.exceptions import ClientError
 from jwt.utils import base64url_decode, base64url_encode
 
 from rolecall.emulator import ACCOUNT_ID
@@ -33,6 +36,20 @@ def client(endpoint: str, service: str, **kwargs: Any) -> Any:
     """A boto3 client for `service` at `endpoint`, signed with the admin keys."""
     return boto3.client(service, endpoint_url=endpoint,
                         **{"region_name": REGION, **ADMIN_KEYS, **kwargs})
+
+
+def admin_clients(endpoint: str) -> tuple[Any, Any, Any]:
+    """cognito-idp, IAM and cognito-identity clients: what every identity-pool stack is built with."""
+    return (client(endpoint, "cognito-idp"), client(endpoint, "iam"),
+            client(endpoint, "cognito-identity"))
+
+
+def error_of(call: Callable[[], Any]) -> tuple[str, str]:
+    """Run a call that must fail; its (error code, message)."""
+    with pytest.raises(ClientError) as caught:
+        call()
+    error = caught.value.response["Error"]
+    return error["Code"], error["Message"]
 
 
 def role_arn(name: str) -> str:
@@ -147,6 +164,16 @@ def create_identity_pool(ci: Any, providers: list[dict[str, Any]] | None = None,
     if providers is not None:
         kwargs["CognitoIdentityProviders"] = providers
     return str(ci.create_identity_pool(**kwargs)["IdentityPoolId"])
+
+
+def credentials(ci: Any, pool_id: str, logins: dict[str, str],
+                         custom_role: str | None = None) -> dict[str, Any]:
+    """The enhanced flow: GetId, then GetCredentialsForIdentity."""
+    identity_id = ci.get_id(IdentityPoolId=pool_id, Logins=logins)["IdentityId"]
+    kwargs: dict[str, Any] = {"IdentityId": identity_id, "Logins": logins}
+    if custom_role is not None:
+        kwargs["CustomRoleArn"] = custom_role
+    return dict(ci.get_credentials_for_identity(**kwargs))
 
 
 def raw_json_call(endpoint: str, target: str, body: bytes | str | dict[str, Any]) -> tuple[int, Any]:

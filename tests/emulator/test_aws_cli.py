@@ -34,6 +34,7 @@ from rolecall.emulator import ACCOUNT_ID, Emulator
 from tests.emulator.stack import (
     ADMIN_KEYS,
     REGION,
+    admin_clients,
     client,
     cognito_trust,
     create_identity_pool,
@@ -163,9 +164,7 @@ def _create_table(dynamodb: Any) -> str:
 @pytest.fixture(scope="module")
 def seed(emulator: Emulator) -> Seed003:
     """Provision with admin keys over boto3, as an operator would before following the seed."""
-    idp = client(emulator.endpoint, "cognito-idp")
-    iam = client(emulator.endpoint, "iam")
-    ci = client(emulator.endpoint, "cognito-identity")
+    idp, iam, ci = admin_clients(emulator.endpoint)
     table = _create_table(client(emulator.endpoint, "dynamodb"))
     up = create_user_pool(idp)
     pool_id = create_identity_pool(ci, [up.provider()], AllowClassicFlow=True)

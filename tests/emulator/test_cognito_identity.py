@@ -20,11 +20,14 @@ from rolecall.emulator import Clock, Emulator
 from rolecall.emulator.cognitoidentity.mapping import UNAUTH_SESSION_POLICY
 from tests.emulator.stack import (
     UserPool,
+    admin_clients,
     client,
     cognito_trust,
     create_identity_pool,
     create_role,
     create_user_pool,
+    credentials,
+    error_of,
     fetch_json,
     raw_json_call,
     role_arn,
@@ -68,9 +71,7 @@ class World:
 
 @pytest.fixture(scope="module")
 def world(emulator: Emulator) -> World:
-    idp = client(emulator.endpoint, "cognito-idp")
-    iam = client(emulator.endpoint, "iam")
-    ci = client(emulator.endpoint, "cognito-identity")
+    idp, iam, ci = admin_clients(emulator.endpoint)
     up = create_user_pool(idp, Schema=[{"Name": "dept", "AttributeDataType": "String",
                                         "Mutable": True}])
     world = World(emulator, up)
@@ -115,16 +116,6 @@ def world(emulator: Emulator) -> World:
     return world
 
 
-def credentials(ci: Any, pool_id: str, logins: dict[str, str],
-                custom_role: str | None = None) -> dict[str, Any]:
-    """The enhanced flow: GetId, then GetCredentialsForIdentity."""
-    identity_id = ci.get_id(IdentityPoolId=pool_id, Logins=logins)["IdentityId"]
-    kwargs: dict[str, Any] = {"IdentityId": identity_id, "Logins": logins}
-    if custom_role is not None:
-        kwargs["CustomRoleArn"] = custom_role
-    return dict(ci.get_credentials_for_identity(**kwargs))
-
-
 def outcome(emulator: Emulator, call: Callable[[], dict[str, Any]]) -> str:
     """ISSUED(<role name>) or REFUSED(<error code>), as the suite reports it."""
     try:
@@ -134,12 +125,6 @@ def outcome(emulator: Emulator, call: Callable[[], dict[str, Any]]) -> str:
     session = emulator.state.find_session(response["Credentials"]["AccessKeyId"])
     assert session is not None
     return f"ISSUED({session.role_name})"
-
-
-def error_of(call: Callable[[], Any]) -> tuple[str, str]:
-    with pytest.raises(ClientError) as caught:
-        call()
-    return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
 
 
 def expected(world: World, symbol: str) -> str:

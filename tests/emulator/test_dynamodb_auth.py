@@ -9,17 +9,16 @@ exact AccessDeniedException text.
 from __future__ import annotations
 
 import json
-import uuid
 from collections.abc import Callable
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
-from botocore.exceptions import ClientError
 
 from rolecall.emulator import ACCOUNT_ID, Clock, Emulator
 from rolecall.emulator.state import Session
+from tests.emulator.stack import error_of, unique
 
 from .conftest import REGION, ClientFactory
 
@@ -32,10 +31,6 @@ TRUST = {
                    "Action": "sts:AssumeRoleWithWebIdentity"}],
 }
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
 def table_arn(table: str) -> str:
@@ -100,14 +95,6 @@ def session_for(emulator: Emulator, role_arn: str, *,
     return emulator.state.issue_session(role_arn, "CognitoIdentityCredentials",
                                         session_policies=session_policies,
                                         context={SUB: [identity]})
-
-
-def error_of(call: Callable[[], Any]) -> tuple[str, str]:
-    """Run a call that must fail; its (error code, message)."""
-    with pytest.raises(ClientError) as caught:
-        call()
-    error = caught.value.response["Error"]
-    return error["Code"], error["Message"]
 
 
 def denied(role_arn: str, action: str, resource: str, why: str = "implicit",

@@ -13,17 +13,19 @@ from typing import Any
 
 import boto3
 import pytest
-from botocore.exceptions import ClientError
 
 from rolecall.emulator import Clock, Emulator
 from tests.emulator.stack import (
     REGION,
     UserPool,
+    admin_clients,
     client,
     cognito_trust,
     create_identity_pool,
     create_role,
     create_user_pool,
+    credentials,
+    error_of,
     raw_query_call,
     role_arn,
     tamper,
@@ -48,9 +50,7 @@ class Classic:
 
 @pytest.fixture(scope="module")
 def classic(emulator: Emulator) -> Classic:
-    idp = client(emulator.endpoint, "cognito-idp")
-    iam = client(emulator.endpoint, "iam")
-    ci = client(emulator.endpoint, "cognito-identity")
+    idp, iam, ci = admin_clients(emulator.endpoint)
     up = create_user_pool(idp)
     pool_id = create_identity_pool(ci, [up.provider()], allow_unauthenticated=True,
                                    AllowClassicFlow=True)
@@ -72,22 +72,15 @@ def classic(emulator: Emulator) -> Classic:
     return Classic(emulator, up, pool_id, identity_id, token, guest_token, roles)
 
 
-def sts(emulator: Emulator, **credentials: str) -> Any:
-    if credentials:
-        return boto3.client("sts", endpoint_url=emulator.endpoint, region_name=REGION,
-                            **credentials)
+def sts(emulator: Emulator, **keys: str) -> Any:
+    if keys:
+        return boto3.client("sts", endpoint_url=emulator.endpoint, region_name=REGION, **keys)
     return client(emulator.endpoint, "sts")
 
 
 def assume(emulator: Emulator, role: str, token: str, **extra: Any) -> dict[str, Any]:
     return dict(sts(emulator).assume_role_with_web_identity(
         RoleArn=role, RoleSessionName="classic-session", WebIdentityToken=token, **extra))
-
-
-def refusal(call: Any) -> tuple[str, str]:
-    with pytest.raises(ClientError) as caught:
-        call()
-    return caught.value.response["Error"]["Code"], caught.value.response["Error"]["Message"]
 
 
 @pytest.mark.parametrize("role", ["READ", "ADMIN"], ids=["C5-mapped-role", "C5-any-role-escalation"])
@@ -123,7 +116,7 @@ def test_c5_guest_token(classic: Classic, emulator: Emulator) -> None:
     guest_role = create_role(iam, unique("guest"),
                              cognito_trust(amr="unauthenticated", aud=classic.pool_id))
     assert assume(classic.emulator, guest_role, classic.guest_token)["Credentials"]
-    code, _ = refusal(lambda: assume(classic.emulator, classic.roles["READ"], classic.guest_token))
+    code, _ = error_of(lambda: assume(classic.emulator, classic.roles["READ"], classic.guest_token))
     assert code == "AccessDenied"
 
 
@@ -141,7 +134,7 @@ def test_c5_duration(classic: Classic, role: str, seconds: int, error: str | Non
                       DurationSeconds=seconds)
 
     if error is not None:
-        assert refusal(call)[0] == error
+        assert error_of(call)[0] == error
         return
     before = time.time()
     expiration = call()["Credentials"]["Expiration"].timestamp()
@@ -155,8 +148,8 @@ def test_c5_session_policy(classic: Classic) -> None:
                       Policy=json.dumps(policy))
     session = classic.emulator.state.find_session(response["Credentials"]["AccessKeyId"])
     assert session is not None and session.session_policies == [policy]
-    code, _ = refusal(lambda: assume(classic.emulator, classic.roles["ADMIN"], classic.token,
-                                     Policy="{not json"))
+    code, _ = error_of(lambda: assume(classic.emulator, classic.roles["ADMIN"], classic.token,
+                                      Policy="{not json"))
     assert code == "MalformedPolicyDocument"
 
 
@@ -181,7 +174,7 @@ C6_ROWS = [
 def test_c6_refusals(classic: Classic, role: str, token_of: Any, code: str,
                      message: str | None) -> None:
     arn = classic.roles.get(role) or role_arn(unique("missing"))
-    got_code, got_message = refusal(lambda: assume(classic.emulator, arn, token_of(classic)))
+    got_code, got_message = error_of(lambda: assume(classic.emulator, arn, token_of(classic)))
     assert got_code == code
     if message is not None:
         assert got_message == message
@@ -189,7 +182,7 @@ def test_c6_refusals(classic: Classic, role: str, token_of: Any, code: str,
 
 def test_c6_expired_token(classic: Classic, faulty_emulator: Any) -> None:
     later = faulty_emulator(clock=Clock(offset=601))  # C4: OIDC tokens live 10 minutes
-    code, message = refusal(lambda: assume(later, classic.roles["READ"], classic.token))
+    code, message = error_of(lambda: assume(later, classic.roles["READ"], classic.token))
     assert code == "ExpiredTokenException"
     assert message.startswith("Token expired: current date/time ")
 
@@ -240,8 +233,7 @@ def test_get_caller_identity_classic(classic: Classic, emulator: Emulator) -> No
 def test_e13_get_caller_identity_enhanced(classic: Classic, emulator: Emulator) -> None:
     ci = client(emulator.endpoint, "cognito-identity")
     logins = {classic.up.provider_name: classic.up.id_token(classic.up.add_user(("readers",)))}
-    identity = ci.get_id(IdentityPoolId=classic.pool_id, Logins=logins)["IdentityId"]
-    creds = ci.get_credentials_for_identity(IdentityId=identity, Logins=logins)["Credentials"]
+    creds = credentials(ci, classic.pool_id, logins)["Credentials"]
     caller = _caller(emulator, creds, "SecretKey")
     name = classic.roles["READ"].rsplit("/", 1)[-1]
     assert caller["Arn"] == (
