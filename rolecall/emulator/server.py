@@ -8,7 +8,9 @@ Each request is read once into a `Call` and routed:
                                rolecall's own STS
 - DynamoDB signed by an issued session
                                signature and IAM check here, then moto serves the data
-- everything else              moto, unchanged (admin calls: provisioning, cognito-idp)
+- everything else              moto, unchanged (admin calls: provisioning, cognito-idp);
+                               CloudFormation is moto's engine with rolecall's resource
+                               types (rolecall.emulator.cloudformation)
 
 Errors from rolecall's services are `AwsError`s rendered in the called service's
 protocol; an unexpected exception becomes an AWS-shaped InternalFailure (and is
@@ -27,7 +29,7 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.wrappers import Request, Response
 
-from rolecall.emulator import sigv4
+from rolecall.emulator import cloudformation, sigv4
 from rolecall.emulator.cognitoidentity import oidc as cognito_identity_oidc
 from rolecall.emulator.cognitoidentity import responses as cognito_identity
 from rolecall.emulator.dynamodb import authorize as dynamodb_authorize
@@ -71,6 +73,8 @@ class EmulatorApp:
         self.state.count(call.signing_service or _unsigned_service(call), call.operation)
         response = self.handle(call)
         if response is None:  # not ours: moto serves it from the same bytes
+            if call.signing_service == "cloudformation":
+                cloudformation.install()  # rolecall's resource types, on first use
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
             token = CURRENT.set(self.state)
