@@ -211,6 +211,16 @@ class UserPoolUserToGroupAttachment(Handle, CloudFormationModel):
         _backend(account_id, region_name).admin_add_user_to_group(pool_id, group, user)
         return cls(resource_name, pool_id, group, user)
 
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource: UserPoolUserToGroupAttachment, new_resource_name: str,
+        cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+    ) -> UserPoolUserToGroupAttachment:
+        """Another user or group: remove the old membership, add the new one."""
+        original_resource.delete(account_id, region_name)
+        return cls.create_from_cloudformation_json(new_resource_name, cloudformation_json,
+                                                   account_id, region_name)
+
     def delete(self, account_id: str, region_name: str) -> None:
         backend = _backend(account_id, region_name)
         pool = backend.user_pools.get(self.user_pool_id)

@@ -21,6 +21,11 @@ more things, each a small wrapper around one moto function:
    created (value BOOTSTRAP_VERSION) the first time a template asks for it.
 4. Stack tags reach the IAM roles and DynamoDB tables of the stack, as on AWS
    (moto's own models drop them); rolecall's Cognito models add them themselves.
+5. Re-deploys: a parameter's previous value is what was given (the SSM parameter
+   *name* for SSM-typed ones, as DescribeStacks' ParameterValue on AWS), not moto's
+   resolved value, which it would then look up in SSM as a name and crash on; and a
+   change set that changes nothing is a FAILED change set ("No changes to deploy"),
+   not a ValidationError (that answer belongs to UpdateStack).
 
 Rules sections (the CDK's CheckBootstrapVersion) are accepted and not evaluated:
 moto ignores them, and with the seeded version they would pass.
@@ -36,6 +41,8 @@ from typing import Any
 
 from moto.cloudformation import models as cfn_models
 from moto.cloudformation import parsing
+from moto.cloudformation import responses as cfn_responses
+from moto.cloudformation.exceptions import ValidationError
 from moto.core.common_models import CloudFormationModel
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.models.table import Table
@@ -93,6 +100,14 @@ class Placeholder(Handle, CloudFormationModel):
             _warn_once(resource_type, kwargs.get("LogicalId", ""))
         return cls(f"rolecall-placeholder-{resource_name}")
 
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource: Placeholder, new_resource_name: str,
+        cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+    ) -> Placeholder:
+        """Still nothing to do; without this moto would drop the resource from the stack."""
+        return original_resource
+
 
 class ResourceFailed(Exception):
     """A resource of a stack could not be created; carries what the stack events show."""
@@ -125,6 +140,10 @@ def install() -> None:
             cfn_models.Stack.create_resources)
         cfn_models.CloudFormationBackend.execute_change_set = _rolling_back_execute(  # type: ignore[method-assign]
             cfn_models.CloudFormationBackend.execute_change_set)
+        cfn_models.Stack.stack_parameters = property(_given_parameters)  # type: ignore[method-assign,assignment]
+        cfn_models.Stack.has_parameters = _same_parameters  # type: ignore[method-assign,assignment]
+        cfn_responses.CloudFormationResponse._validate_different_update = _only_for_update_stack(  # type: ignore[method-assign]
+            cfn_responses.CloudFormationResponse._validate_different_update)
         _installed = True
 
 
@@ -207,6 +226,32 @@ def _ensure_bootstrap_parameter(account_id: str, region: str, name: str) -> None
                               data_type="text", tier=None, policies=None)
 
 
+def _given_parameters(stack: cfn_models.Stack) -> dict[str, Any]:
+    """Parameter values as given (defaults filled in); SSM-typed ones keep their SSM name."""
+    values = dict(stack.resource_map.resolved_parameters)
+    slots = stack.resource_map._template.get("Parameters") or {}
+    for key, slot in slots.items():
+        if str(slot.get("Type", "")).startswith("AWS::SSM::Parameter::"):
+            values[key] = stack.resource_map.input_parameters.get(key, slot.get("Default"))
+    return values
+
+
+def _same_parameters(stack: cfn_models.Stack, other_parameters: dict[str, Any]) -> bool:
+    """Unchanged when every parameter has the value it had (omitted = default = previous)."""
+    given = _given_parameters(stack)
+    return all(given.get(key) == value for key, value in other_parameters.items())
+
+
+def _only_for_update_stack(original: Callable[..., None]) -> Callable[..., None]:
+    def validate_different_update(self: Any, incoming_params: Any, stack_body: str,
+                                  old_stack: cfn_models.Stack) -> None:
+        if self._get_action() == "CreateChangeSet":
+            return  # the backend marks the change set FAILED: "didn't contain changes"
+        original(self, incoming_params, stack_body, old_stack)
+
+    return validate_different_update
+
+
 def _rolling_back_create(original: Callable[[cfn_models.Stack], None]) -> Callable[..., None]:
     def create_resources(self: cfn_models.Stack) -> None:
         try:
@@ -228,8 +273,29 @@ def _rolling_back_execute(original: Callable[..., None]) -> Callable[..., None]:
             roll_back(change_set.stack, failure, change_set.change_set_type)
             change_set.execution_status = "EXECUTE_FAILED"
             change_set.stack.template = change_set.template
+            return
+        _adopt_template(self, change_set.stack, change_set.template_dict)
 
     return execute_change_set
+
+
+def _adopt_template(backend: cfn_models.CloudFormationBackend, stack: cfn_models.Stack,
+                    template: dict[str, Any]) -> None:
+    """After a change set ran, the stack has its template's outputs and exports.
+
+    moto builds a stack's outputs when the stack object is made, which for a change
+    set (what `aws cloudformation deploy` uses) is before the template is known, so
+    DescribeStacks would show no Outputs and Fn::ImportValue would find no exports.
+    """
+    stack.template_dict = template
+    stack.description = template.get("Description")
+    stack.output_map = stack._create_output_map()
+    for export in stack.exports:
+        existing = backend.exports.get(export.name)
+        if existing is not None and existing.exporting_stack_id != stack.stack_id:
+            raise ValidationError(stack.stack_id,
+                                  message="Export names must be unique across a given region")
+        backend.exports[export.name] = export
 
 
 def roll_back(stack: cfn_models.Stack, failure: ResourceFailed, action: str) -> None:
