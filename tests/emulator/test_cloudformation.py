@@ -343,7 +343,7 @@ def test_redeploy_updates_in_place_and_delete_stack_removes_everything(
     readers = client(emulator.endpoint, "cognito-idp").get_group(
         UserPoolId=deployed.outputs["UserPoolId"], GroupName="readers")["Group"]
     assert readers["Precedence"] == 7  # updated in place: same user pool, same group
-    assert cli.run("cloudformation", "delete-stack", "--stack-name", "Seed004Delete").returncode == 0
+    client(emulator.endpoint, "cloudformation").delete_stack(StackName="Seed004Delete")
 
     idp, ci = client(emulator.endpoint, "cognito-idp"), client(emulator.endpoint, "cognito-identity")
     iam, ddb = client(emulator.endpoint, "iam"), client(emulator.endpoint, "dynamodb")
@@ -360,3 +360,29 @@ def test_redeploy_updates_in_place_and_delete_stack_removes_everything(
     stacks = client(emulator.endpoint, "cloudformation").list_stacks()["StackSummaries"]
     assert {s["StackStatus"] for s in stacks if s["StackName"] == "Seed004Delete"} \
         == {"DELETE_COMPLETE"}
+
+
+@pytest.mark.parametrize(("parameter", "version", "error"), [
+    # the CDK's own CheckBootstrapVersion rule, against an account bootstrapped long ago
+    ("/cdk-bootstrap/oldboot/version", "5", "CDK bootstrap stack version 6 required"),
+    # an SSM parameter nobody created (only /cdk-bootstrap/<qualifier>/version is seeded)
+    ("/rolecall/not-there", None, "Unable to fetch parameters [/rolecall/not-there]"),
+])
+def test_parameters_and_rules_are_checked_before_anything_is_created(
+        emulator: Emulator, parameter: str, version: str | None, error: str) -> None:
+    if version is not None:
+        client(emulator.endpoint, "ssm").put_parameter(Name=parameter, Value=version,
+                                                      Type="String", Overwrite=True)
+    body = template("Seed000Stack")
+    body["Parameters"]["BootstrapVersion"]["Default"] = parameter
+    stack = f"Checked{uuid.uuid4().hex[:6]}"
+    cfn = client(emulator.endpoint, "cloudformation")
+
+    with pytest.raises(botocore.exceptions.ClientError) as refused:  # what `deploy` calls first
+        cfn.create_change_set(StackName=stack, ChangeSetName="deploy", ChangeSetType="CREATE",
+                              TemplateBody=json.dumps(body))
+
+    assert refused.value.response["Error"]["Code"] == "ValidationError"
+    assert error in refused.value.response["Error"]["Message"]
+    stacks = cfn.list_stacks()["StackSummaries"]
+    assert stack not in {s["StackName"] for s in stacks}  # refused before anything existed

@@ -15,6 +15,8 @@ order): this package only teaches it what it lacks for rolecall's stacks.
                       stack back (CREATE_FAILED event with AWS's error text, ROLLBACK_COMPLETE)
                       instead of failing the API call, and the CDK bootstrap version parameter
                       exists (the target stands for a bootstrapped account).
+- `rules`             the template's Rules section (the CDK's CheckBootstrapVersion), which
+                      moto ignores, checked before a stack or change set is created.
 
 moto 5.2.5 already models AWS::IAM::Role, Policy and ManagedPolicy, AWS::DynamoDB::Table
 (with GlobalSecondaryIndexes and LocalSecondaryIndexes) and AWS::SSM::Parameter; those

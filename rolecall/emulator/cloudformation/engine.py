@@ -27,8 +27,9 @@ more things, each a small wrapper around one moto function:
    change set that changes nothing is a FAILED change set ("No changes to deploy"),
    not a ValidationError (that answer belongs to UpdateStack).
 
-Rules sections (the CDK's CheckBootstrapVersion) are accepted and not evaluated:
-moto ignores them, and with the seeded version they would pass.
+6. Rules sections (the CDK's CheckBootstrapVersion) are checked at CreateStack /
+   CreateChangeSet, see `rules`; a missing SSM parameter is AWS's ValidationError
+   "Unable to fetch parameters [...]", not a crash.
 """
 
 from __future__ import annotations
@@ -49,7 +50,7 @@ from moto.dynamodb.models.table import Table
 from moto.iam.models import Role, iam_backends
 from moto.ssm.models import ssm_backends
 
-from rolecall.emulator.cloudformation import cognito_identity, cognito_idp
+from rolecall.emulator.cloudformation import cognito_identity, cognito_idp, rules
 from rolecall.emulator.cloudformation.common import Handle, failure_reason, stack_tags
 
 log = logging.getLogger("rolecall.emulator.cloudformation")
@@ -140,6 +141,9 @@ def install() -> None:
             cfn_models.Stack.create_resources)
         cfn_models.CloudFormationBackend.execute_change_set = _rolling_back_execute(  # type: ignore[method-assign]
             cfn_models.CloudFormationBackend.execute_change_set)
+        for method in ("create_stack", "create_change_set"):
+            setattr(cfn_models.CloudFormationBackend, method,
+                    _checking_rules(getattr(cfn_models.CloudFormationBackend, method)))
         cfn_models.Stack.stack_parameters = property(_given_parameters)  # type: ignore[method-assign,assignment]
         cfn_models.Stack.has_parameters = _same_parameters  # type: ignore[method-assign,assignment]
         cfn_responses.CloudFormationResponse._validate_different_update = _only_for_update_stack(  # type: ignore[method-assign]
@@ -211,6 +215,9 @@ def _bootstrapped(original: Callable[..., Any]) -> Callable[..., Any]:
     def parse_ssm_parameter(self: parsing.ResourceMap, value: str, value_type: str) -> Any:
         if _BOOTSTRAP_PARAMETER.match(value):
             _ensure_bootstrap_parameter(self._account_id, self._region_name, value)
+        if ssm_backends[self._account_id][self._region_name].get_parameter(value) is None:
+            raise ValidationError(message=f"Unable to fetch parameters [{value}] from parameter "
+                                          "store for this account.")
         return original(self, value, value_type)
 
     return parse_ssm_parameter
@@ -224,6 +231,20 @@ def _ensure_bootstrap_parameter(account_id: str, region: str, name: str) -> None
                               value=BOOTSTRAP_VERSION, parameter_type="String",
                               allowed_pattern="", keyid="", overwrite=False, tags=[],
                               data_type="text", tier=None, policies=None)
+
+
+def _checking_rules(original: Callable[..., Any]) -> Callable[..., Any]:
+    """Rules hold before anything is created (the API call fails, as on AWS)."""
+
+    def create(self: cfn_models.CloudFormationBackend, *args: Any, **kwargs: Any) -> Any:
+        name = kwargs.get("name") or kwargs.get("stack_name") or ""
+        template, parameters = kwargs.get("template"), kwargs.get("parameters") or {}
+        if isinstance(template, str):
+            rules.check(cfn_models.Stack.parse_template(template), dict(parameters), name,
+                        self.account_id, self.region_name)
+        return original(self, *args, **kwargs)
+
+    return create
 
 
 def _given_parameters(stack: cfn_models.Stack) -> dict[str, Any]:
