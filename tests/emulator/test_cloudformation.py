@@ -283,8 +283,9 @@ def test_mapping_key_that_is_not_a_provider_fails_the_deploy_and_rolls_back(
     mapping = body["Resources"]["RoleAttachment"]["Properties"]["RoleMappings"]["cognito"]
     mapping["IdentityProvider"] = {"Fn::Join": ["", [
         {"Fn::GetAtt": ["UserPool6BA7E5F2", "ProviderName"]}, ":not-a-client"]]}
-    idp = client(emulator.endpoint, "cognito-idp")
+    idp, iam = client(emulator.endpoint, "cognito-idp"), client(emulator.endpoint, "iam")
     pools_before = len(idp.list_user_pools(MaxResults=60)["UserPools"])
+    roles_before = len(iam.list_roles(MaxItems=1000)["Roles"])
 
     result = deploy(cli, body, "BadMapping", tmp_path)
 
@@ -301,6 +302,7 @@ def test_mapping_key_that_is_not_a_provider_fails_the_deploy_and_rolls_back(
            "provider. (Service: AmazonCognitoIdentity; Status Code: 400; " \
            "Error Code: InvalidParameterException" in reason
     assert len(idp.list_user_pools(MaxResults=60)["UserPools"]) == pools_before  # rolled back
+    assert len(iam.list_roles(MaxItems=1000)["Roles"]) == roles_before
     cfn.delete_stack(StackName="BadMapping")
 
 

@@ -26,7 +26,6 @@ more things, each a small wrapper around one moto function:
    resolved value, which it would then look up in SSM as a name and crash on; and a
    change set that changes nothing is a FAILED change set ("No changes to deploy"),
    not a ValidationError (that answer belongs to UpdateStack).
-
 6. Rules sections (the CDK's CheckBootstrapVersion) are checked at CreateStack /
    CreateChangeSet, see `rules`; a missing SSM parameter is AWS's ValidationError
    "Unable to fetch parameters [...]", not a crash.
@@ -126,35 +125,38 @@ def install() -> None:
     with _lock:
         if _installed:
             return
-        for cache in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
-            cache.cache_clear()  # the model list is built once from __subclasses__()
-        missing = [m.cloudformation_type() for m in _MODELS
-                   if parsing.get_model_map().get(m.cloudformation_type()) is not m]
-        if missing:
-            raise RuntimeError(f"CloudFormation models not registered with moto: {missing}")
-        parsing.resource_class_from_type = _served_or_placeholder(  # type: ignore[assignment]
-            parsing.resource_class_from_type)
-        parsing.parse_and_create_resource = _failing_with_reason(parsing.parse_and_create_resource)
-        parsing.ResourceMap.parse_ssm_parameter = _bootstrapped(  # type: ignore[method-assign]
-            parsing.ResourceMap.parse_ssm_parameter)
-        cfn_models.Stack.create_resources = _rolling_back_create(  # type: ignore[method-assign]
-            cfn_models.Stack.create_resources)
-        cfn_models.CloudFormationBackend.execute_change_set = _rolling_back_execute(  # type: ignore[method-assign]
-            cfn_models.CloudFormationBackend.execute_change_set)
-        for method in ("create_stack", "create_change_set"):
-            setattr(cfn_models.CloudFormationBackend, method,
-                    _checking_rules(getattr(cfn_models.CloudFormationBackend, method)))
-        cfn_models.Stack.stack_parameters = property(_given_parameters)  # type: ignore[method-assign,assignment]
-        cfn_models.Stack.has_parameters = _same_parameters  # type: ignore[method-assign,assignment]
-        cfn_responses.CloudFormationResponse._validate_different_update = _only_for_update_stack(  # type: ignore[method-assign]
-            cfn_responses.CloudFormationResponse._validate_different_update)
+        _register_models()
+        _wrap_engine()
         _installed = True
 
 
-def warned_types() -> set[str]:
-    """The unserved resource types warned about so far (tests read it)."""
-    with _lock:
-        return set(_warned)
+def _register_models() -> None:
+    """moto builds its type -> model map once from `CloudFormationModel.__subclasses__()`."""
+    for cache in (parsing.get_model_list, parsing.get_model_map, parsing.get_name_type_map):
+        cache.cache_clear()
+    missing = [m.cloudformation_type() for m in _MODELS
+               if parsing.get_model_map().get(m.cloudformation_type()) is not m]
+    if missing:
+        raise RuntimeError(f"CloudFormation models not registered with moto: {missing}")
+
+
+def _wrap_engine() -> None:
+    """Each wrapper replaces one moto function by name; moto calls them by that name."""
+    parsing.resource_class_from_type = _served_or_placeholder(  # type: ignore[assignment]
+        parsing.resource_class_from_type)
+    parsing.parse_and_create_resource = _failing_with_reason(parsing.parse_and_create_resource)
+    parsing.ResourceMap.parse_ssm_parameter = _bootstrapped(  # type: ignore[method-assign]
+        parsing.ResourceMap.parse_ssm_parameter)
+    backend, stack = cfn_models.CloudFormationBackend, cfn_models.Stack
+    stack.create_resources = _rolling_back_create(stack.create_resources)  # type: ignore[method-assign]
+    backend.execute_change_set = _rolling_back_execute(backend.execute_change_set)  # type: ignore[method-assign]
+    backend.create_stack = _checking_rules(backend.create_stack)  # type: ignore[method-assign]
+    backend.create_change_set = _checking_rules(backend.create_change_set)  # type: ignore[method-assign]
+    stack.stack_parameters = property(_given_parameters)  # type: ignore[method-assign,assignment]
+    stack.has_parameters = _same_parameters  # type: ignore[method-assign,assignment]
+    response = cfn_responses.CloudFormationResponse
+    response._validate_different_update = _only_for_update_stack(  # type: ignore[method-assign]
+        response._validate_different_update)
 
 
 def _warn_once(resource_type: str, logical_id: str) -> None:
