@@ -100,6 +100,15 @@ CATALOGUE: tuple[Fault, ...] = (
           "the session policy of a session does not narrow its permissions", True),
     Fault("iam-transact-unchecked", "iam", "D5",
           "TransactWriteItems is authorized without checking each contained action", True),
+    Fault("authz-control-plane-unchecked", "iam", "D1",
+          "a DynamoDB control-plane action (DeleteTable, UpdateTable, CreateTable...) by a "
+          "session is served without an IAM check", True),
+    Fault("authz-iam-unchecked", "iam", "D1",
+          "IAM calls by sessions (PutRolePolicy on their own role, CreateRole...) are served "
+          "without an IAM check", True),
+    Fault("partiql-as-legacy-action", "iam", "D5",
+          "PartiQL statements are authorized as GetItem/PutItem/UpdateItem/DeleteItem instead "
+          "of dynamodb:PartiQLSelect/Insert/Update/Delete"),
     # credentials (E13, C5)
     Fault("session-never-expires", "credentials", "E13",
           "issued sessions keep working after their Expiration"),

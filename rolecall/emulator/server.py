@@ -3,12 +3,14 @@
 Each request is read once into a `Call` and routed:
 
 - `/_rolecall/...`             the emulator's control endpoints (health, clock)
+- every AWS API call          first the authorization step (authorization.py):
+                               exact operation, unsigned calls only to public
+                               operations, issued sessions SigV4-verified and
+                               IAM-authorized on every service; then:
 - cognito-identity (any call)  rolecall's own identity-pool service
 - STS AssumeRoleWithWebIdentity, and GetCallerIdentity signed by an issued session
                                rolecall's own STS
-- DynamoDB signed by an issued session
-                               signature and IAM check here, then moto serves the data
-- everything else              moto, unchanged (admin calls: provisioning, cognito-idp);
+- everything else              moto (DynamoDB data, IAM, cognito-idp, admin calls);
                                CloudFormation is moto's engine with rolecall's resource
                                types (rolecall.emulator.cloudformation)
 
@@ -29,15 +31,12 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.wrappers import Request, Response
 
-from rolecall.emulator import cloudformation, sigv4
+from rolecall.emulator import authorization, cloudformation
 from rolecall.emulator.cognitoidentity import oidc as cognito_identity_oidc
 from rolecall.emulator.cognitoidentity import responses as cognito_identity
-from rolecall.emulator.dynamodb import authorize as dynamodb_authorize
-from rolecall.emulator.dynamodb.exceptions import unrecognized_client
 from rolecall.emulator.errors import AwsError, json_body, query_body
 from rolecall.emulator.state import CURRENT, EmulatorState
 from rolecall.emulator.sts import responses as sts
-from rolecall.emulator.sts.exceptions import invalid_client_token_id
 from rolecall.emulator.wire import Call
 
 log = logging.getLogger("rolecall.emulator")
@@ -45,7 +44,6 @@ log = logging.getLogger("rolecall.emulator")
 StartResponse = Callable[..., Any]
 
 COGNITO_IDENTITY_PREFIX = "AWSCognitoIdentityService."
-DYNAMODB_PREFIX = "DynamoDB_20120810."
 JSON_1_0 = "application/x-amz-json-1.0"
 JSON_1_1 = "application/x-amz-json-1.1"
 
@@ -103,22 +101,16 @@ class EmulatorApp:
     def _route(self, call: Call) -> Response | None:
         if call.path.startswith("/_rolecall/"):
             return self._control(call)
+        # the one authorization step: exact operation, signature, IAM for issued sessions
+        session = authorization.authorize(self.state, call)
         if call.target.startswith(COGNITO_IDENTITY_PREFIX):
             result = cognito_identity.handle(self.state, call)
             return Response(json.dumps(result), 200, content_type=JSON_1_1)
         if call.operation == "AssumeRoleWithWebIdentity" and not call.target:
             return Response(sts.handle(self.state, call), 200, content_type="text/xml")
-        session = self.state.find_session(call.access_key_id or "")
-        if session is None:
-            _refuse_unknown_temporary_key(call)
-            return None  # admin (or unsigned) call: moto's business
-        sigv4.verify(call, session, self.state)
-        if call.operation == "GetCallerIdentity" and not call.target:
+        if session is not None and call.operation == "GetCallerIdentity" and not call.target:
             return Response(sts.handle(self.state, call), 200, content_type="text/xml")
-        if call.target.startswith(DYNAMODB_PREFIX):
-            dynamodb_authorize.authorize(self.state, call, session)
-            return None  # authorized: moto serves the data
-        return None
+        return None  # authorized (or the admin's): moto serves it
 
     def _control(self, call: Call) -> Response:
         """Emulator-only endpoints. They exist only here, never on AWS."""
@@ -144,23 +136,6 @@ class EmulatorApp:
             return Response(json.dumps({"now": self.state.clock.now(scope)}), 200,
                             content_type="application/json")
         raise AwsError("UnknownOperationException", f"no control endpoint {call.path}", 404)
-
-
-def _refuse_unknown_temporary_key(call: Call) -> None:
-    """A temporary (ASIA...) key this endpoint never issued is not an admin key.
-
-    Long-term keys of any value act as the account's admin, as provisioning with
-    admin credentials does on AWS. Temporary keys are different: ones from another
-    endpoint, or from before a restart, would otherwise pass as admin and turn every
-    DENIED into ALLOWED. AWS answers them as invalid tokens.
-    """
-    key = call.access_key_id or ""
-    if not key.startswith("ASIA"):
-        return
-    if call.target.startswith(DYNAMODB_PREFIX):
-        raise unrecognized_client()
-    if call.signing_service == "sts":
-        raise invalid_client_token_id()
 
 
 def _unsigned_service(call: Call) -> str:

@@ -7,8 +7,9 @@ signature) ever goes into an error message or a log line.
 
 Error codes and texts per service, as AWS returns them:
 
-- session token not the session's: DynamoDB `UnrecognizedClientException`,
-  STS `InvalidClientTokenId`, "The security token included in the request is invalid."
+- session token not the session's: DynamoDB (and the other awsJson services)
+  `UnrecognizedClientException`, STS and IAM `InvalidClientTokenId`,
+  "The security token included in the request is invalid."
 - session expired: DynamoDB `ExpiredTokenException`, STS `ExpiredToken`,
   "The security token included in the request is expired"
 - signature mismatch (e.g. wrong secret key): DynamoDB `InvalidSignatureException`,
@@ -52,10 +53,8 @@ class _Codes:
 
 _JSON_SERVICE = _Codes("UnrecognizedClientException", "ExpiredTokenException",
                        "InvalidSignatureException", 400)
-_CODES: dict[str, _Codes] = {
-    "dynamodb": _JSON_SERVICE,
-    "sts": _Codes("InvalidClientTokenId", "ExpiredToken", "SignatureDoesNotMatch", 403),
-}
+_QUERY_SERVICE = _Codes("InvalidClientTokenId", "ExpiredToken", "SignatureDoesNotMatch", 403)
+_CODES: dict[str, _Codes] = {"sts": _QUERY_SERVICE, "iam": _QUERY_SERVICE}  # others: awsJson
 
 
 def verify(call: Call, session: Session, state: EmulatorState) -> None:

@@ -1,10 +1,9 @@
-"""IAM authorization of DynamoDB calls made with emulator-issued credentials (SPEC D1-D5).
+"""The permission checks of DynamoDB's item operations (SPEC D1-D5), with their condition keys.
 
-Runs after the signature check and before moto serves the data. For one awsJson
-call (`X-Amz-Target: DynamoDB_20120810.<Op>`) it works out every permission
-check AWS would make, as (action, resource, request context), evaluates each
-against the session role's identity policies and the session policies, and
-raises AccessDeniedException with AWS's exact text at the first refusal.
+The table of rolecall/emulator/iam/actions.py sends the item, batch and
+transaction operations here, because their checks depend on the request's
+content; rolecall/emulator/authorization.py evaluates them against the session
+role's identity policies and the session policies and raises AWS's refusal.
 
 What is checked (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/transaction-apis-iam.html,
 https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-conditions.html):
@@ -16,8 +15,7 @@ https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-cond
   Get/Put/Update/Delete/ConditionCheck is checked as GetItem/PutItem/UpdateItem/
   DeleteItem/ConditionCheckItem on its table, with `dynamodb:EnclosingOperation`;
 - condition keys `dynamodb:LeadingKeys`, `dynamodb:Attributes`, `dynamodb:Select`,
-  `dynamodb:ReturnValues`, plus the session's own context (Cognito keys) and
-  `aws:PrincipalArn`, `aws:PrincipalAccount`, `aws:RequestedRegion`.
+  `dynamodb:ReturnValues` (the session's own keys are added by the authorization step).
 
 An unknown table is not refused here: once authorized, moto answers
 ResourceNotFoundException like AWS does.
@@ -27,18 +25,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.parsing.key_condition_expression import parse_expression
 
-from rolecall.emulator.dynamodb.exceptions import access_denied
-from rolecall.emulator.iam import policy, roles
-from rolecall.emulator.state import EmulatorState, Session
-from rolecall.emulator.wire import Call
+from rolecall.emulator.iam.checks import Check
 
-__all__ = ["Check", "Target", "authorize", "checks_for", "denial_message"]
+__all__ = ["Check", "Target", "checks_for"]
 
 TRANSACT_WRITE_ACTIONS = {
     "Put": "PutItem",
@@ -47,15 +42,6 @@ TRANSACT_WRITE_ACTIONS = {
     "ConditionCheck": "ConditionCheckItem",
 }
 TRANSACT_GET_ACTIONS = {"Get": "GetItem"}
-
-
-@dataclass(frozen=True)
-class Check:
-    """One permission AWS checks for a call: an action on a resource, in a request context."""
-
-    action: str
-    resource: str
-    context: dict[str, list[str]] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -83,45 +69,6 @@ class Target:
     def partition_key(self, table: str, index: str | None = None) -> str | None:
         schema = self.key_schema(table, index) or []
         return next((k["AttributeName"] for k in schema if k.get("KeyType") == "HASH"), None)
-
-
-def authorize(state: EmulatorState, call: Call, session: Session) -> None:
-    """Return when every check of the call is allowed; raise AccessDeniedException otherwise."""
-    target = Target(account=session.role_arn.split(":")[4], region=call.region)
-    checks = checks_for(call.operation, call.json(), target,
-                        transact_unchecked=state.faults.on("iam-transact-unchecked"))
-    role = roles.find_role(session.role_arn)
-    identity = roles.identity_policies(role) if role is not None else []  # deleted role: none
-    base = _session_context(session, target)
-    for check in checks:
-        verdict = policy.explain(check.action, check.resource, {**base, **check.context},
-                                 identity, session.session_policies, state.faults)
-        if verdict.decision is not policy.Decision.ALLOW:
-            raise access_denied(denial_message(session, check, verdict))
-
-
-def denial_message(session: Session, check: Check, verdict: policy.Verdict) -> str:
-    """AWS's AccessDenied text (SPEC D4; https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html).
-
-    Implicit: "... because no identity-based policy allows the dynamodb:PutItem action"
-    (seed 002) or "... because no session policy allows ..."; explicit: "... with an
-    explicit deny in an identity-based policy" / "... in a session policy".
-    """
-    head = (f"User: {session.assumed_role_arn} is not authorized to perform: "
-            f"{check.action} on resource: {check.resource}")
-    kind = verdict.policy_type or "identity-based"
-    if verdict.decision is policy.Decision.EXPLICIT_DENY:
-        article = "an" if kind[0] in "aeiou" else "a"
-        return f"{head} with an explicit deny in {article} {kind} policy"
-    return f"{head} because no {kind} policy allows the {check.action} action"
-
-
-def _session_context(session: Session, target: Target) -> dict[str, list[str]]:
-    context = {key: list(values) for key, values in session.context.items()}
-    context.setdefault("aws:PrincipalArn", [session.role_arn])  # a role's ARN, not the session's
-    context.setdefault("aws:PrincipalAccount", [target.account])
-    context.setdefault("aws:RequestedRegion", [target.region])
-    return context
 
 
 # --------------------------------------------------------------------------- checks per operation

@@ -1,0 +1,223 @@
+"""The one authorization step every AWS API call goes through, before any service serves it.
+
+In AWS's order:
+
+1. Which operation is it? Matched exactly against botocore's models: an
+   `X-Amz-Target` whose prefix differs only in case (`dynamodb_20120810.PutItem`)
+   or an operation the service does not have is UnknownOperationException (awsJson);
+   an unknown query `Action` is InvalidAction. A near-miss is never passed on to
+   moto, which matches names loosely.
+2. Public operations (botocore's `"authtype": "none"`: sign-in, GetId,
+   GetCredentialsForIdentity, AssumeRoleWithWebIdentity...) need no signature and
+   no permission. Every other unsigned call is refused: MissingAuthenticationTokenException
+   "Request is missing Authentication Token" (awsJson, field: DynamoDB,
+   amazon-archives/aws-dynamodb-session-tomcat#42) or MissingAuthenticationToken,
+   HTTP 403 (awsQuery: IAM and STS common errors,
+   https://docs.aws.amazon.com/IAM/latest/APIReference/CommonErrors.html).
+3. Who signed? A key the emulator issued is a session: its SigV4 signature is
+   verified (rolecall/emulator/sigv4.py) and every check of the operation
+   (rolecall/emulator/iam/actions.py) is evaluated against the session role's
+   identity policies and its session policies (rolecall/emulator/iam/policy.py).
+   A temporary key it never issued is an invalid token. Any long-term key is the
+   account's admin and is not restricted (see `Caller`).
+4. A refusal is the called service's own: DynamoDB, cognito-idp and
+   cognito-identity AccessDeniedException (400, JSON), IAM and STS AccessDenied
+   (403, XML), worded "User: <session ARN> is not authorized to perform: <action>
+   on resource: <resource> because no identity-based policy allows the <action> action".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from rolecall.emulator import sigv4
+from rolecall.emulator.errors import AwsError
+from rolecall.emulator.iam import actions, policy, roles
+from rolecall.emulator.iam.checks import Check
+from rolecall.emulator.state import EmulatorState, Session
+from rolecall.emulator.wire import Call
+
+__all__ = ["Caller", "Operation", "authorize", "denial_message", "identify"]
+
+MISSING_TOKEN = "Request is missing Authentication Token"
+INVALID_TOKEN = "The security token included in the request is invalid."
+
+
+@dataclass(frozen=True)
+class Operation:
+    """An API call, identified: `service` is None for a service the emulator does not model."""
+
+    service: str | None
+    name: str
+    protocol: str  # "json" (X-Amz-Target) or "query" (Action=)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who signed a call and what bounds them.
+
+    `identity_policies` None means unrestricted: long-term keys are the account's
+    admin today, deliberately (provisioning signs with them). A later change can
+    give a long-term key policies by building a Caller with them here; the
+    evaluation below already handles any Caller.
+    """
+
+    arn: str
+    account: str
+    identity_policies: Sequence[Mapping[str, Any]] | None
+    session_policies: Sequence[Mapping[str, Any]] = ()
+    context: Mapping[str, list[str]] = field(default_factory=dict)
+
+
+# Any long-term key: the account's admin, unrestricted (deliberately, for now).
+ADMIN = Caller(arn="", account="", identity_policies=None)
+
+
+def authorize(state: EmulatorState, call: Call) -> Session | None:
+    """Refuse the call as AWS would, or return; the issued session behind it, if any."""
+    operation = identify(call)
+    if operation is None:
+        return None  # not an AWS API call (moto's own pages, a user pool's JWKS)
+    rule = actions.rule_for(operation.service, operation.name) if operation.service else None
+    if rule is not None and rule.public:
+        return None
+    if call.access_key_id is None:
+        raise _missing_token(operation)
+    _check_scope(call, operation)
+    session = state.find_session(call.access_key_id)
+    if session is None:
+        _refuse_unknown_temporary_key(call, operation)
+        caller = ADMIN
+    else:
+        sigv4.verify(call, session, state)
+        caller = _session_caller(session, call)
+    _evaluate(state, call, operation, rule, caller)
+    return session
+
+
+def identify(call: Call) -> Operation | None:
+    """The operation, matched exactly; None when the request is not an AWS API call."""
+    if call.target:
+        return _identify_json(call)
+    action = call.form.get("Action")
+    if not action:
+        return None
+    if call.access_key_id is None:  # unsigned: the service whose model has this exact Action
+        service = next((name for name in actions.query_services()
+                        if actions.rule_for(name, action)), None)
+        return Operation(service, action, "query")
+    service = call.signing_service if call.signing_service in actions.query_services() else None
+    if service is not None and actions.rule_for(service, action) is None:
+        raise AwsError("InvalidAction", f"Could not find operation {action} for {service}")
+    return Operation(service, action, "query")
+
+
+def _identify_json(call: Call) -> Operation:
+    prefix, _, name = call.target.rpartition(".")
+    prefixes = actions.target_prefixes()
+    service = prefixes.get(prefix)
+    if service is None and prefix.lower() not in {known.lower() for known in prefixes}:
+        return Operation(None, name, "json")  # another moto service: checked generically
+    if service is None or actions.rule_for(service, name) is None:
+        raise AwsError("UnknownOperationException", f"Unknown operation {call.target}")
+    return Operation(service, name, "json")
+
+
+def _missing_token(operation: Operation) -> AwsError:
+    if operation.protocol == "query":
+        return AwsError("MissingAuthenticationToken", MISSING_TOKEN, 403)
+    return AwsError("MissingAuthenticationTokenException", MISSING_TOKEN, 400)
+
+
+def _check_scope(call: Call, operation: Operation) -> None:
+    """A call signed for another service is refused, as AWS does: moto would route it by
+    the signature's service and serve an operation nobody authorized."""
+    if operation.protocol != "json" or operation.service is None:
+        return  # awsQuery calls are identified by their signing service already
+    if call.signing_service != operation.service:
+        raise AwsError("InvalidSignatureException",
+                       f"Credential should be scoped to correct service: '{operation.service}'.")
+
+
+def _refuse_unknown_temporary_key(call: Call, operation: Operation) -> None:
+    """A temporary (ASIA...) key this endpoint never issued is not an admin key.
+
+    Ones from another endpoint, from before a restart, or minted by moto's own
+    STS would otherwise pass as admin and turn every DENIED into ALLOWED. AWS
+    answers them as invalid tokens, in each service's code.
+    """
+    if not (call.access_key_id or "").startswith("ASIA"):
+        return
+    if operation.protocol == "query":
+        raise AwsError("InvalidClientTokenId", INVALID_TOKEN, 403)
+    raise AwsError("UnrecognizedClientException", INVALID_TOKEN)
+
+
+def _session_caller(session: Session, call: Call) -> Caller:
+    role = roles.find_role(session.role_arn)
+    account = session.role_arn.split(":")[4]
+    context = {key: list(values) for key, values in session.context.items()}
+    context.setdefault("aws:PrincipalArn", [session.role_arn])  # a role's ARN, not the session's
+    context.setdefault("aws:PrincipalAccount", [account])
+    context.setdefault("aws:RequestedRegion", [call.region])
+    return Caller(
+        arn=session.assumed_role_arn,
+        account=account,
+        identity_policies=roles.identity_policies(role) if role is not None else [],  # deleted
+        session_policies=list(session.session_policies),
+        context=context,
+    )
+
+
+def _evaluate(state: EmulatorState, call: Call, operation: Operation,
+              rule: actions.Rule | None, caller: Caller) -> None:
+    """Every check of the call against the caller's policies; the first refusal is raised."""
+    if caller.identity_policies is None:
+        return  # unrestricted (the admin's long-term keys)
+    if operation.service == "iam" and state.faults.on("authz-iam-unchecked"):
+        return  # fault: IAM calls by sessions are served unchecked
+    if (rule is not None and rule.plane == "control"
+            and state.faults.on("authz-control-plane-unchecked")):
+        return  # fault: DynamoDB's control plane (DeleteTable...) is served unchecked
+    for check in _checks(state, call, operation, rule, caller):
+        verdict = policy.explain(check.action, check.resource, {**caller.context, **check.context},
+                                 caller.identity_policies, caller.session_policies, state.faults)
+        if verdict.decision is not policy.Decision.ALLOW:
+            code, status = _denied_code(operation)
+            raise AwsError(code, denial_message(caller.arn, check, verdict), status)
+
+
+def _checks(state: EmulatorState, call: Call, operation: Operation,
+            rule: actions.Rule | None, caller: Caller) -> list[Check]:
+    if rule is None or operation.service is None:
+        # a service the emulator does not model: its generic action on everything
+        return [Check(f"{call.signing_service}:{operation.name}", "*")]
+    params = call.json() if operation.protocol == "json" else call.form
+    request = actions.Request(operation.service, operation.name, params, caller.account,
+                              call.region, state.faults)
+    return actions.checks_for(rule, request)
+
+
+def _denied_code(operation: Operation) -> tuple[str, int]:
+    service = actions.SERVICES.get(operation.service or "")
+    if service is not None:
+        return service.denied_code, service.denied_status
+    return ("AccessDenied", 403) if operation.protocol == "query" else ("AccessDeniedException", 400)
+
+
+def denial_message(principal: str, check: Check, verdict: policy.Verdict) -> str:
+    """AWS's AccessDenied text (SPEC D4; https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html).
+
+    Implicit: "... because no identity-based policy allows the dynamodb:PutItem action"
+    (seed 002) or "... because no session policy allows ..."; explicit: "... with an
+    explicit deny in an identity-based policy" / "... in a session policy".
+    """
+    head = (f"User: {principal} is not authorized to perform: "
+            f"{check.action} on resource: {check.resource_text}")
+    kind = verdict.policy_type or "identity-based"
+    if verdict.decision is policy.Decision.EXPLICIT_DENY:
+        article = "an" if kind[0] in "aeiou" else "a"
+        return f"{head} with an explicit deny in {article} {kind} policy"
+    return f"{head} because no {kind} policy allows the {check.action} action"
