@@ -18,6 +18,9 @@ from typing import Any
 
 import boto3
 import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 from jwt.utils import base64url_decode, base64url_encode
 
@@ -176,19 +179,34 @@ def credentials(ci: Any, pool_id: str, logins: dict[str, str],
     return dict(ci.get_credentials_for_identity(**kwargs))
 
 
-def raw_json_call(endpoint: str, target: str, body: bytes | str | dict[str, Any]) -> tuple[int, Any]:
-    """POST an awsJson 1.1 body as-is (no client-side validation): (status, parsed body)."""
+def raw_json_call(endpoint: str, target: str, body: bytes | str | dict[str, Any], *,
+                  signed: bool = False) -> tuple[int, Any]:
+    """POST an awsJson 1.1 body as-is (no client-side validation): (status, parsed body).
+
+    `signed`: SigV4-sign it with the admin keys, as admin operations need
+    (cognito-identity's, for these calls; unsigned they are MissingAuthenticationToken).
+    """
     data = body if isinstance(body, bytes) else (
         body.encode() if isinstance(body, str) else json.dumps(body).encode())
-    request = urllib.request.Request(
-        endpoint + "/", data=data, method="POST",
-        headers={"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target},
-    )
+    headers = {"Content-Type": "application/x-amz-json-1.1", "X-Amz-Target": target}
+    if signed:
+        headers = admin_signed_headers(endpoint + "/", data, headers, "cognito-identity")
+    request = urllib.request.Request(endpoint + "/", data=data, method="POST", headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:
             return response.status, json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read() or b"{}")
+
+
+def admin_signed_headers(url: str, data: bytes, headers: dict[str, str], service: str,
+                         keys: dict[str, str] | None = None) -> dict[str, str]:
+    """`headers` plus a SigV4 signature over a raw request (admin keys unless `keys`)."""
+    keys = keys or ADMIN_KEYS
+    request = AWSRequest(method="POST", url=url, data=data, headers=headers)
+    SigV4Auth(Credentials(keys["aws_access_key_id"], keys["aws_secret_access_key"],
+                          keys.get("aws_session_token")), service, REGION).add_auth(request)
+    return dict(request.headers.items())
 
 
 def raw_query_call(endpoint: str, params: dict[str, str]) -> tuple[int, str]:

@@ -612,7 +612,8 @@ def test_p3_role_mapping_validation(world: World, ci: Any, emulator: Emulator,
                                RoleMappings=good)
     status, body = raw_json_call(emulator.endpoint, "AWSCognitoIdentityService.SetIdentityPoolRoles",
                                  {"IdentityPoolId": pool, "Roles": {},
-                                  "RoleMappings": {world.up.mapping_key: mapping}})
+                                  "RoleMappings": {world.up.mapping_key: mapping}},
+                                 signed=True)
     assert status == 400
     assert body["__type"] == "InvalidParameterException" and named in body["message"]
     after = ci.get_identity_pool_roles(IdentityPoolId=pool)  # validated before any change
@@ -663,7 +664,7 @@ BAD_INPUT = [
 @pytest.mark.parametrize(("operation", "body", "code", "named"), BAD_INPUT)
 def test_bad_input(emulator: Emulator, operation: str, body: Any, code: str, named: str) -> None:
     status, answer = raw_json_call(emulator.endpoint, f"AWSCognitoIdentityService.{operation}",
-                                   body)
+                                   body, signed=True)  # admin operations are among them
     assert status == 400
     assert answer["__type"] == code
     assert named in answer["message"]

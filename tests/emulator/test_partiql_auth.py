@@ -1,0 +1,156 @@
+"""PartiQL as AWS authorizes it: one PartiQL* action per statement, on the table or index
+(https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ql-iam.html), and the
+issue-12 faults that bend the authorization step."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from rolecall.emulator import Emulator
+from rolecall.emulator.dynamodb import partiql
+from rolecall.emulator.errors import AwsError
+
+from .conftest import ClientFactory
+from .test_authorization import as_session, refusal
+from .test_dynamodb_auth import IDENTITY, allow, error_of, key, make_role, make_table, session_for, table_arn
+
+LEGACY = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
+          "dynamodb:Query", "dynamodb:Scan"]
+
+
+def statements(table: str) -> dict[str, str]:
+    return {
+        "PartiQLSelect": f'SELECT * FROM "{table}" WHERE pk = \'{IDENTITY}\'',
+        "PartiQLInsert": f"INSERT INTO \"{table}\" VALUE {{'pk': 'new', 'sk': 's'}}",
+        "PartiQLUpdate": f"UPDATE \"{table}\" SET title = 'x' WHERE pk = '{IDENTITY}' AND sk = 's'",
+        "PartiQLDelete": f"DELETE FROM \"{table}\" WHERE pk = '{IDENTITY}' AND sk = 's'",
+    }
+
+
+@pytest.mark.parametrize("action", ["PartiQLSelect", "PartiQLInsert", "PartiQLUpdate",
+                                    "PartiQLDelete"])
+def test_each_statement_needs_its_own_permission(emulator: Emulator, admin: ClientFactory,
+                                                 action: str) -> None:
+    table = make_table(admin, seed={"pk": IDENTITY, "sk": "s", "owner": IDENTITY})
+    only = session_for(emulator, make_role(admin, allow(f"dynamodb:{action}", table_arn(table))))
+    db = as_session(emulator, only, "dynamodb")
+    texts = statements(table)
+    db.execute_statement(Statement=texts[action])  # ALLOWED
+    for other, text in texts.items():
+        if other != action:
+            assert error_of(lambda text=text: db.execute_statement(Statement=text)) == (
+                "AccessDeniedException", refusal(only, f"dynamodb:{other}", table_arn(table)))
+
+
+def test_the_item_actions_do_not_grant_partiql(emulator: Emulator, admin: ClientFactory) -> None:
+    table = make_table(admin, seed={"pk": IDENTITY, "sk": "s"})
+    legacy = session_for(emulator, make_role(admin, allow(LEGACY, table_arn(table))))
+    db = as_session(emulator, legacy, "dynamodb")
+    for action, text in statements(table).items():
+        assert error_of(lambda text=text: db.execute_statement(Statement=text))[1] == refusal(
+            legacy, f"dynamodb:{action}", table_arn(table))
+
+
+def test_a_select_on_an_index_is_checked_on_the_index(emulator: Emulator,
+                                                      admin: ClientFactory) -> None:
+    table = make_table(admin, seed={"pk": IDENTITY, "sk": "s", "owner": IDENTITY})
+    index = f"{table_arn(table)}/index/ByOwner"
+    on_table = session_for(emulator, make_role(admin, allow("dynamodb:PartiQLSelect",
+                                                            table_arn(table))))
+    text = f"SELECT * FROM \"{table}\".\"ByOwner\" WHERE owner = '{IDENTITY}'"
+    assert error_of(lambda: as_session(emulator, on_table, "dynamodb").execute_statement(
+        Statement=text)) == ("AccessDeniedException",
+                             refusal(on_table, "dynamodb:PartiQLSelect", index))
+    on_index = session_for(emulator, make_role(admin, allow("dynamodb:PartiQLSelect", index)))
+    # authorized; moto 5.2.5 cannot serve a SELECT on an index and answers ResourceNotFound
+    outcome = error_of(lambda: as_session(emulator, on_index, "dynamodb").execute_statement(
+        Statement=text))
+    assert outcome[0] == "ResourceNotFoundException"
+
+
+def test_batch_and_transaction_check_every_statement(emulator: Emulator,
+                                                     admin: ClientFactory) -> None:
+    table = make_table(admin, seed={"pk": IDENTITY, "sk": "s"})
+    reader = session_for(emulator, make_role(admin, allow("dynamodb:PartiQLSelect",
+                                                          table_arn(table))))
+    db = as_session(emulator, reader, "dynamodb")
+    texts = statements(table)
+    mixed = [{"Statement": texts["PartiQLSelect"]}, {"Statement": texts["PartiQLDelete"]}]
+    assert error_of(lambda: db.batch_execute_statement(Statements=mixed))[1] == refusal(
+        reader, "dynamodb:PartiQLDelete", table_arn(table))
+    assert error_of(lambda: db.execute_transaction(TransactStatements=mixed))[1] == refusal(
+        reader, "dynamodb:PartiQLDelete", table_arn(table))
+
+
+def test_an_unparseable_statement_is_a_validation_error(emulator: Emulator,
+                                                        admin: ClientFactory) -> None:
+    anything = session_for(emulator, make_role(admin, allow("dynamodb:*")))
+    code, _ = error_of(lambda: as_session(emulator, anything, "dynamodb").execute_statement(
+        Statement="UPSERT INTO nowhere"))
+    assert code == "ValidationException"
+
+
+@pytest.mark.parametrize(("text", "verb", "table", "index"), [
+    ('SELECT a, b FROM "t-1" WHERE pk = ?', "SELECT", "t-1", None),
+    ('select * from "t"."idx"', "SELECT", "t", "idx"),
+    ("SELECT *\nFROM books.ByAuthor", "SELECT", "books", "ByAuthor"),
+    ("INSERT INTO \"t\" VALUE {'pk': 'x'}", "INSERT", "t", None),
+    ("UPDATE \"t\" REMOVE a WHERE pk = 'x'", "UPDATE", "t", None),
+    ("DELETE FROM t WHERE pk = 'x'", "DELETE", "t", None),
+    ('SELECT * FROM "we""ird"', "SELECT", 'we"ird', None),
+])
+def test_parse_reads_verb_table_and_index(text: str, verb: str, table: str,
+                                          index: str | None) -> None:
+    assert partiql.parse(text) == partiql.Statement(verb, table, index)
+
+
+@pytest.mark.parametrize("text", ["", "EXISTS(SELECT * FROM t)", "SELECT 1", "DROP TABLE t",
+                                  "INSERT INTO t"])
+def test_parse_refuses_what_it_cannot_read(text: str) -> None:
+    with pytest.raises(AwsError) as refused:
+        partiql.parse(text)
+    assert refused.value.code == "ValidationException"
+
+
+# --------------------------------------------------------------------------- faults
+
+
+def test_fault_partiql_as_legacy_action(faulty_emulator: Callable[..., Emulator],
+                                        admin: ClientFactory) -> None:
+    table = make_table(admin, seed={"pk": IDENTITY, "sk": "s"})
+    role = make_role(admin, allow("dynamodb:DeleteItem", table_arn(table)))
+    faulty = faulty_emulator("partiql-as-legacy-action")
+    as_session(faulty, session_for(faulty, role), "dynamodb").execute_statement(
+        Statement=statements(table)["PartiQLDelete"])  # ALLOWED: the fault's lie
+    assert "Item" not in admin("dynamodb").get_item(TableName=table, Key=key(IDENTITY))
+
+
+def test_fault_control_plane_unchecked(emulator: Emulator,
+                                       faulty_emulator: Callable[..., Emulator],
+                                       admin: ClientFactory) -> None:
+    table = make_table(admin)
+    role = make_role(admin, allow("dynamodb:GetItem", table_arn(table)))
+    assert error_of(lambda: as_session(emulator, session_for(emulator, role), "dynamodb")
+                    .delete_table(TableName=table))[0] == "AccessDeniedException"
+    faulty = faulty_emulator("authz-control-plane-unchecked")
+    db = as_session(faulty, session_for(faulty, role), "dynamodb")
+    assert error_of(lambda: db.put_item(TableName=table, Item=key(IDENTITY)))[0] == (
+        "AccessDeniedException")  # the data plane is still checked
+    db.delete_table(TableName=table)  # ALLOWED: the fault's lie
+
+
+def test_fault_iam_unchecked(emulator: Emulator, faulty_emulator: Callable[..., Emulator],
+                             admin: ClientFactory) -> None:
+    role = make_role(admin, allow("dynamodb:GetItem", "*"))
+    name = role.rsplit("/", 1)[-1]
+    document = '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", ' \
+               '"Resource": "*"}]}'
+    refused = error_of(lambda: as_session(emulator, session_for(emulator, role), "iam")
+                       .put_role_policy(RoleName=name, PolicyName="up", PolicyDocument=document))
+    assert refused[0] == "AccessDenied"
+    faulty = faulty_emulator("authz-iam-unchecked")
+    as_session(faulty, session_for(faulty, role), "iam").put_role_policy(
+        RoleName=name, PolicyName="up", PolicyDocument=document)  # ALLOWED: the fault's lie
+    assert "up" in admin("iam").list_role_policies(RoleName=name)["PolicyNames"]
