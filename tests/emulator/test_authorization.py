@@ -304,3 +304,32 @@ def test_a_call_signed_for_another_service_is_refused(emulator: Emulator, stack:
                         {"TableName": stack.table, "Item": key(IDENTITY, "x")}, stack.session,
                         service="iam")
     assert (status, body["__type"]) == (400, "InvalidSignatureException")
+
+
+# --------------------------------------------------------------------------- keys on the new services
+
+
+FOREIGN_TEMPORARY = {"aws_access_key_id": "ASIAFOREIGNFOREIGN00", "aws_secret_access_key": "s",
+                     "aws_session_token": "t"}
+
+
+@pytest.mark.parametrize(("service", "call", "code"), [
+    ("iam", lambda c: c.list_roles(), "InvalidClientTokenId"),
+    ("cognito-idp", lambda c: c.list_user_pools(MaxResults=1), "UnrecognizedClientException"),
+    ("cognito-identity", lambda c: c.list_identity_pools(MaxResults=1),
+     "UnrecognizedClientException"),
+], ids=["iam", "cognito-idp", "cognito-identity"])
+def test_a_temporary_key_never_issued_is_not_the_admin_anywhere(
+        emulator: Emulator, service: str, call: Callable[[Any], Any], code: str) -> None:
+    client = boto3.client(service, endpoint_url=emulator.endpoint, region_name=REGION,
+                          config=NO_RETRIES, **FOREIGN_TEMPORARY)
+    assert error_of(lambda: call(client))[0] == code
+
+
+def test_a_wrong_secret_on_iam_is_a_signature_mismatch(emulator: Emulator, stack: Stack) -> None:
+    iam = boto3.client("iam", endpoint_url=emulator.endpoint, region_name=REGION,
+                       config=NO_RETRIES, aws_access_key_id=stack.session.access_key_id,
+                       aws_secret_access_key="not-the-secret",
+                       aws_session_token=stack.session.session_token)
+    assert error_of(iam.list_roles)[0] == "SignatureDoesNotMatch"
+    assert status_of(iam.list_roles) == 403

@@ -87,9 +87,10 @@ def test_batch_and_transaction_check_every_statement(emulator: Emulator,
 def test_an_unparseable_statement_is_a_validation_error(emulator: Emulator,
                                                         admin: ClientFactory) -> None:
     anything = session_for(emulator, make_role(admin, allow("dynamodb:*")))
-    code, _ = error_of(lambda: as_session(emulator, anything, "dynamodb").execute_statement(
-        Statement="UPSERT INTO nowhere"))
-    assert code == "ValidationException"
+    assert error_of(lambda: as_session(emulator, anything, "dynamodb").execute_statement(
+        Statement="UPSERT INTO nowhere")) == (
+        "ValidationException",
+        "Statement wasn't well formed, can't be processed: Expected data manipulation")
 
 
 @pytest.mark.parametrize(("text", "verb", "table", "index"), [

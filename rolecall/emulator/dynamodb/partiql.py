@@ -16,7 +16,7 @@ read is a ValidationException here, before anything is evaluated.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,15 +57,17 @@ def parse(text: str) -> Statement:
     form = _FORMS.get(verb)
     match = form.match(text) if form is not None else None
     if match is None:
-        # AWS's wording for a statement it cannot parse (field: e.g. aws/aws-sdk-js-v3 issues)
+        # AWS's envelope, and its detail for a statement that is not DML (field, checked
+        # against DynamoDB: nubo-db/dynoxide#149); the detail for an unreadable table is ours
+        detail = ("Expected data manipulation" if form is None
+                  else f"expected a table name after {verb}")
         raise AwsError("ValidationException",
-                       "Statement wasn't well formed, can't be processed: "
-                       f"expected SELECT, INSERT, UPDATE or DELETE on a table, got {verb or 'nothing'}")
+                       f"Statement wasn't well formed, can't be processed: {detail}")
     index = match.group("index")
     return Statement(verb, _unquote(match.group("table")), _unquote(index) if index else None)
 
 
-def checks(operation: str, body: Mapping[str, Any], table_arn: Any, *,
+def checks(operation: str, body: Mapping[str, Any], table_arn: Callable[[str], str], *,
            legacy: bool = False) -> list[Check]:
     """One check per statement of ExecuteStatement / BatchExecuteStatement / ExecuteTransaction.
 
@@ -75,7 +77,7 @@ def checks(operation: str, body: Mapping[str, Any], table_arn: Any, *,
     found: list[Check] = []
     for text in _statements(operation, body):
         statement = parse(text)
-        resource = str(table_arn(statement.table))
+        resource = table_arn(statement.table)
         if statement.index:
             resource = f"{resource}/index/{statement.index}"
         found.append(Check(names[statement.verb], resource))

@@ -321,12 +321,14 @@ def rule_for(service: str, operation: str) -> Rule | None:
     return RULES.get((service, operation))
 
 
+@lru_cache(maxsize=1)
 def target_prefixes() -> dict[str, str]:
     """awsJson `X-Amz-Target` prefix -> service, e.g. DynamoDB_20120810 -> dynamodb."""
     return {str(model.metadata["targetPrefix"]): name for name, model in _models().items()
             if model.metadata.get("targetPrefix")}
 
 
+@lru_cache(maxsize=1)
 def query_services() -> tuple[str, ...]:
     """The awsQuery services (form `Action=`): IAM and STS."""
     return tuple(name for name, model in _models().items() if model.metadata["protocol"] == "query")
