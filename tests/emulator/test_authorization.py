@@ -22,20 +22,24 @@ from botocore.exceptions import ClientError
 
 from rolecall.emulator import ACCOUNT_ID, Emulator
 from rolecall.emulator.state import Session
-from tests.emulator.stack import admin_signed_headers, create_identity_pool, create_user_pool
+from tests.emulator.stack import (
+    admin_signed_headers,
+    create_identity_pool,
+    create_user_pool,
+    error_of,
+    unique,
+)
 
 from .conftest import REGION, ClientFactory
 from .test_dynamodb_auth import (
     IDENTITY,
     NO_RETRIES,
     allow,
-    error_of,
     key,
     make_role,
     make_table,
     session_for,
     table_arn,
-    unique,
 )
 
 READER = ("dynamodb:GetItem", "dynamodb:Query")  # the role

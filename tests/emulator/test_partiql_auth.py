@@ -11,10 +11,11 @@ import pytest
 from rolecall.emulator import Emulator
 from rolecall.emulator.dynamodb import partiql
 from rolecall.emulator.errors import AwsError
+from tests.emulator.stack import error_of
 
 from .conftest import ClientFactory
 from .test_authorization import as_session, refusal
-from .test_dynamodb_auth import IDENTITY, allow, error_of, key, make_role, make_table, session_for, table_arn
+from .test_dynamodb_auth import IDENTITY, allow, key, make_role, make_table, session_for, table_arn
 
 LEGACY = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
           "dynamodb:Query", "dynamodb:Scan"]
