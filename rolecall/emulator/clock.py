@@ -8,8 +8,12 @@ older, which is exactly what an expiry test needs.
 
 from __future__ import annotations
 
+import math
 import threading
 import time
+from typing import Any
+
+MAX_ADVANCE = 10 * 365 * 24 * 3600  # ten years at a time: far beyond any token or session lifetime
 
 
 class Clock:
@@ -32,10 +36,23 @@ class Clock:
 
     def advance(self, seconds: float, scope: str | None = None) -> None:
         """Move the clock forward (never backward: AWS time does not run back)."""
-        if seconds < 0:
-            raise ValueError("the clock only moves forward; got a negative number of seconds")
+        if not is_duration(seconds):
+            raise ValueError("the clock only moves forward, by a finite number of seconds; "
+                             f"got {seconds!r}")
         with self._lock:
             if scope:
                 self._scoped[scope] = self._scoped.get(scope, 0.0) + seconds
             else:
                 self._offset += seconds
+
+
+def is_duration(value: Any) -> bool:
+    """A number of seconds the clock can move by: a finite, non-negative int or float (not a bool).
+
+    NaN compares false with everything, so `value < 0` lets it through, and a
+    session whose expiry is compared with a NaN clock never expires; infinity or
+    a huge int would push timestamps past what datetime can render.
+    """
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    return 0 <= value <= MAX_ADVANCE and not math.isnan(value)

@@ -14,32 +14,30 @@ Each request is read once into a `Call` and routed:
                                CloudFormation is moto's engine with rolecall's resource
                                types (rolecall.emulator.cloudformation)
 
-Errors from rolecall's services are `AwsError`s rendered in the called service's
-protocol; an unexpected exception becomes an AWS-shaped InternalFailure (and is
-printed), never a hang.
+Every request passes the edge first (rolecall.emulator.edge): malformed ones are
+refused there with the called service's 4xx. Errors from rolecall's services
+are `AwsError`s rendered in the called service's protocol; what moto raises is
+mapped at the edge too; an unexpected exception becomes an AWS-shaped
+InternalFailure (and is logged), never a hang.
 """
 
 from __future__ import annotations
 
 import io
 import json
-import logging
-import traceback
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.wrappers import Request, Response
 
-from rolecall.emulator import authorization, cloudformation
+from rolecall.emulator import authorization, cloudformation, edge
 from rolecall.emulator.cognitoidentity import oidc as cognito_identity_oidc
 from rolecall.emulator.cognitoidentity import responses as cognito_identity
-from rolecall.emulator.errors import AwsError, json_body, query_body
+from rolecall.emulator.errors import AwsError
 from rolecall.emulator.state import CURRENT, EmulatorState
 from rolecall.emulator.sts import responses as sts
 from rolecall.emulator.wire import Call
-
-log = logging.getLogger("rolecall.emulator")
 
 StartResponse = Callable[..., Any]
 
@@ -77,26 +75,18 @@ class EmulatorApp:
             environ["CONTENT_LENGTH"] = str(len(body))
             token = CURRENT.set(self.state)
             try:
-                # moto renders the whole response inside this call (Flask, no streaming)
-                return list(self.moto(environ, start_response))
+                return edge.call_moto(self.moto, call, environ, start_response)
             finally:
                 CURRENT.reset(token)
         return response(environ, start_response)
 
     def handle(self, call: Call) -> Response | None:
         """Route one call; None means "let moto answer"."""
-        protocol = _protocol_of(call)
         try:
+            edge.screen(call)  # a malformed request never reaches a service (see edge)
             return self._route(call)
-        except AwsError as error:
-            return _error_response(error, protocol)
-        except Exception:  # a bug in the emulator must still answer like AWS would
-            log.error("emulator failure on %s %s\n%s", call.method, call.operation,
-                      traceback.format_exc())
-            return _error_response(
-                AwsError("InternalFailure", "The emulator failed to process the request", 500),
-                protocol,
-            )
+        except Exception as exc:  # AWS-shaped, whatever failed: 4xx for the client's mistakes
+            return edge.error_response(call, edge.as_aws_error(call, exc, "rolecall"))
 
     def _route(self, call: Call) -> Response | None:
         if call.path.startswith("/_rolecall/"):
@@ -145,17 +135,3 @@ def _unsigned_service(call: Call) -> str:
     if call.target.startswith("AWSCognitoIdentityProviderService."):
         return "cognito-idp"
     return "sts" if call.form.get("Action") else "unsigned"
-
-
-def _protocol_of(call: Call) -> str:
-    if call.target or call.path.startswith("/_rolecall/"):
-        return "json"
-    return "query"
-
-
-def _error_response(error: AwsError, protocol: str) -> Response:
-    if protocol == "query":
-        return Response(query_body(error), error.status, content_type="text/xml")
-    response = Response(json_body(error), error.status, content_type=JSON_1_1)
-    response.headers["x-amzn-ErrorType"] = error.code
-    return response
