@@ -10,10 +10,12 @@ error, never as a 500. Two places make sure of it, both used by server.py:
   One general check instead of a patch per handler: rolecall's handlers and
   moto only ever see requests of the right shape.
 - `call_moto(...)` around moto and `as_aws_error(exc)` around rolecall's own
-  handlers: what still fails is rendered in the service's protocol. moto
-  raising on a well-typed but meaningless value (an ARN it cannot split, a
-  number it cannot parse) is the client's mistake, a 4xx; anything else is the
-  emulator's own failure, a 500 InternalFailure that is logged.
+  handlers: what still fails is rendered in the service's protocol. Whatever
+  moto raises on a request that passed the screen is moto not coping with a
+  well-typed but meaningless value (an ARN it cannot split, a PartiQL statement
+  or a number it cannot parse): the client's mistake, a 4xx naming the failure.
+  An exception in rolecall's own handlers is the emulator's own failure: a 500
+  InternalFailure that is logged.
 """
 
 from __future__ import annotations
@@ -37,23 +39,21 @@ log = logging.getLogger("rolecall.emulator")
 
 MAX_JSON_DEPTH = 100  # far above any shape's real nesting (DynamoDB allows 32 levels of M/L)
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
-# What moto raises when a value has the right type but no meaning it can use.
-_INPUT_ERRORS = (KeyError, IndexError, ValueError, TypeError, AttributeError, ArithmeticError,
-                 UnicodeError, RecursionError)
 
 
 def screen(call: Call) -> None:
     """Raise the AwsError AWS would answer `call` with, if it is malformed; else return."""
     svc = identify(call)
     if svc is None:
-        return  # none of the five services (control endpoints, JWKS, other moto services)
+        _screen_unaddressed(call)
+        return  # none of the five services (control endpoints, JWKS, moto's own endpoints)
     name = operation_name(call, svc)
     operation = svc.operation(name)
     if operation is None:
         raise _unknown_operation(call, svc, name)
     if svc.protocol == "query":
         _screen_version(call, svc, name)
-    signature.check(call, svc)
+    signature.check(call, svc, needs_signature=operation.auth_type != "none")
     if svc.protocol == "query":
         _raise_problems(svc, query.check(operation.input_shape, call.form))
         return
@@ -61,6 +61,19 @@ def screen(call: Call) -> None:
     _raise_problems(svc, shapes.check(operation.input_shape, body, svc.camel_paths))
     if svc.name == "dynamodb":
         dynamodb.check(name, body)
+
+
+def _screen_unaddressed(call: Call) -> None:
+    """An API call (POST /) that names no service: no target, no Action, no credential scope.
+
+    On AWS every service has its own host, so such a call still reaches one and is
+    refused there; on this one port moto would guess, and answered S3's bucket list.
+    """
+    if call.method != "POST" or call.path != "/":
+        return
+    if "json" in call.headers.get("Content-Type", ""):
+        raise AwsError("UnknownOperationException", "The request has no X-Amz-Target")
+    raise AwsError("MissingAction", "The request must contain the parameter Action")
 
 
 def _unknown_operation(call: Call, svc: Service, name: str) -> AwsError:
@@ -129,7 +142,7 @@ def as_aws_error(call: Call, exc: BaseException, origin: str) -> AwsError:
     if isinstance(exc, NotImplementedError):  # moto: an operation or option it does not serve
         code = svc.codes.unknown_operation if svc else "UnknownOperationException"
         return AwsError(code, f"The embedded target does not implement {call.operation or 'this call'}")
-    if origin == "moto" and isinstance(exc, _INPUT_ERRORS):
+    if origin == "moto":
         log.debug("moto refused %s: %r", call.operation, exc)
         code = svc.codes.not_processable if svc else "ValidationException"
         return AwsError(code, f"Invalid request for {call.operation or 'this call'}: "
@@ -142,8 +155,8 @@ def as_aws_error(call: Call, exc: BaseException, origin: str) -> AwsError:
 def error_response(call: Call, error: AwsError) -> Response:
     """`error` rendered in the protocol of the service `call` addressed."""
     svc = identify(call)
-    if (svc is not None and svc.protocol == "query") or (
-            svc is None and not call.target and call.form.get("Action")):
+    form = "x-www-form-urlencoded" in call.headers.get("Content-Type", "") or call.form.get("Action")
+    if (svc is not None and svc.protocol == "query") or (svc is None and not call.target and form):
         return Response(query_body(error), error.status, content_type="text/xml")
     response = Response(json_body(error), error.status, content_type=JSON_CONTENT_TYPE)
     response.headers["x-amzn-ErrorType"] = error.code

@@ -30,17 +30,21 @@ class Codes:
     incomplete_signature: str
     bad_signature: str
     bad_signature_status: int
-    not_processable: str     # the backend choked on the input (see edge.moto)
+    not_processable: str     # the backend choked on the input (see edge.call_moto)
+    missing_authentication: str
+    missing_authentication_status: int
 
 
 _JSON_CODES = Codes("SerializationException", "ValidationException", "UnknownOperationException",
                     "IncompleteSignatureException", "InvalidSignatureException", 400,
-                    "ValidationException")
+                    "ValidationException", "MissingAuthenticationTokenException", 400)
 _COGNITO_CODES = Codes("InvalidParameterException", "InvalidParameterException",
                        "UnknownOperationException", "IncompleteSignatureException",
-                       "InvalidSignatureException", 400, "InvalidParameterException")
+                       "InvalidSignatureException", 400, "InvalidParameterException",
+                       "MissingAuthenticationTokenException", 400)
 _QUERY_CODES = Codes("ValidationError", "ValidationError", "InvalidAction", "IncompleteSignature",
-                     "SignatureDoesNotMatch", 403, "InvalidParameterValue")
+                     "SignatureDoesNotMatch", 403, "InvalidParameterValue",
+                     "MissingAuthenticationToken", 403)
 
 
 @dataclass(frozen=True)
