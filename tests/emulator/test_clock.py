@@ -33,11 +33,27 @@ def post(endpoint: str, body: object) -> tuple[int, dict[str, object]]:
         return error.code, json.loads(error.read())
 
 
+def test_deeply_nested_clock_body_is_a_400() -> None:
+    with Emulator(port=0) as emulator:
+        request = urllib.request.Request(f"{emulator.endpoint}/_rolecall/clock",
+                                         b'{"advance": ' + b"[" * 50_000 + b"]" * 50_000 + b"}",
+                                         {"Content-Type": "application/json"}, method="POST")
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(request)
+        assert refused.value.code == 400
+        assert json.loads(refused.value.read())["__type"] == "SerializationException"
+
+
 @pytest.mark.parametrize(("body", "status"), [
     ({"advance": 60, "scope": "eu-west-1_x"}, 200),
     ({"advance": -5}, 400),
     ({"advance": "soon"}, 400),
     ({"advance": 5, "scope": 7}, 400),
+    ({"advance": float("nan")}, 400),  # NaN < 0 is false: time would stop, sessions never expire
+    ({"advance": float("inf")}, 400),
+    ({"advance": True}, 400),
+    ({"advance": 10**400}, 400),
+    ({"advance": 1e12}, 400),  # beyond ten years at once
 ])
 def test_clock_control_endpoint_validates(body: object, status: int) -> None:
     with Emulator(port=0) as emulator:

@@ -27,10 +27,10 @@ def check(shape: Shape | None, form: dict[str, str]) -> list[Problem]:
         return []
     problems: list[Problem] = []
     present = {key.split(".", 1)[0] for key in form}
-    for name in shape.required_members:  # type: ignore[attr-defined]
+    for name in shape.required_members:
         if name not in present:
             problems.append(Problem(camel(name), "Member must not be null"))
-    for name, member in shape.members.items():  # type: ignore[attr-defined]
+    for name, member in shape.members.items():
         if member.type_name in _SCALAR_TYPES and name in form:
             problems.extend(_scalar(member, form[name], name))
         elif isinstance(member, ListShape) and member.member.type_name in _SCALAR_TYPES:
