@@ -29,7 +29,7 @@ from botocore.serialize import create_serializer
 from hypothesis import strategies as st
 
 SERVICES = ("dynamodb", "cognito-identity", "cognito-idp", "sts", "iam")
-VARIANTS = 6  # requests per drawn input
+VARIANTS = 10  # requests per drawn input
 MAX_DEPTH = 3  # input values nest at most this deep (DynamoDB attribute values are recursive)
 # Flaws every service must refuse, whatever the signer.
 JSON_FLAWS = ("wrong-type", "missing-required", "deep-nesting", "null-body", "non-json-body",
