@@ -31,7 +31,7 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, create_backend_app
 from werkzeug.wrappers import Request, Response
 
-from rolecall.emulator import authorization, cloudformation, edge
+from rolecall.emulator import authorization, clock, cloudformation, edge
 from rolecall.emulator.cognitoidentity import oidc as cognito_identity_oidc
 from rolecall.emulator.cognitoidentity import responses as cognito_identity
 from rolecall.emulator.errors import AwsError
@@ -118,8 +118,8 @@ class EmulatorApp:
             # only that pool's ID tokens or sessions age (see Clock); without, all of time.
             body = call.json()
             seconds, scope = body.get("advance", 0), body.get("scope")
-            if not isinstance(seconds, int | float) or isinstance(seconds, bool) or seconds < 0:
-                raise AwsError("ValidationException", "advance must be a non-negative number")
+            if not clock.is_duration(seconds):  # NaN or inf would stop (or break) time for good
+                raise AwsError("ValidationException", "advance must be a finite, non-negative number")
             if scope is not None and not isinstance(scope, str):
                 raise AwsError("ValidationException", "scope must be a pool id (a string)")
             self.state.clock.advance(float(seconds), scope)

@@ -64,15 +64,20 @@ def screen(call: Call) -> None:
 
 
 def _screen_unaddressed(call: Call) -> None:
-    """An API call (POST /) that names no service: no target, no Action, no credential scope.
+    """An unsigned API call (POST /) that names none of the services: no known target or Action.
 
     On AWS every service has its own host, so such a call still reaches one and is
     refused there; on this one port moto would guess, and answered S3's bucket list.
     """
     if call.method != "POST" or call.path != "/":
         return
+    if call.signing_service:
+        return  # signed for a service moto serves beyond the five
     if "json" in call.headers.get("Content-Type", ""):
         raise AwsError("UnknownOperationException", "The request has no X-Amz-Target")
+    action = call.form.get("Action")
+    if action:
+        raise AwsError("InvalidAction", f"Could not find operation {action}")
     raise AwsError("MissingAction", "The request must contain the parameter Action")
 
 

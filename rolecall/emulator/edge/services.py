@@ -91,7 +91,8 @@ def identify(call: Call) -> Service | None:
 
     awsJson calls name it by their X-Amz-Target prefix (compared case-insensitively,
     so a lower-cased target still reaches its service and is refused there); query
-    calls by the SigV4 credential scope, or by the Action when unsigned.
+    calls by the SigV4 credential scope, or by their exact Action when unsigned.
+    Calls signed for any other service are moto's (CloudFormation, for one).
     """
     signing = (call.signing_service or "").lower()
     if call.target:
@@ -103,9 +104,12 @@ def identify(call: Call) -> Service | None:
     if signing in JSON_SERVICES + QUERY_SERVICES:
         return service(signing)
     action = call.form.get("Action")
-    if action is None:
-        return None
-    return service("iam") if action in _operation_names("iam") else service("sts")
+    if signing or action is None:
+        return None  # signed for another service (CloudFormation...), or not a query call
+    for name in QUERY_SERVICES:  # unsigned: the service that has this exact Action
+        if action in _operation_names(name):
+            return service(name)
+    return None
 
 
 def operation_name(call: Call, svc: Service) -> str:

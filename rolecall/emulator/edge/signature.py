@@ -35,23 +35,20 @@ _AMZ_DATE = re.compile(r"^\d{8}T\d{6}Z$")
 _UNSIGNED_OK: frozenset[str] = frozenset()
 
 
-# Unsigned calls to operations that need a signature are still served as the admin here:
-# rolecall's own tests provision identity pools with unsigned raw calls.
-UNSIGNED_ADMIN_SERVED = frozenset({"cognito-identity"})
-
-
 def check(call: Call, svc: Service, needs_signature: bool) -> None:
     """Raise AwsError unless the call's Authorization header is a complete, binding SigV4 header.
 
     An operation that needs a signature (botocore: any `authtype` but "none") and
-    has none is refused like AWS does; moto would otherwise hand it to whatever
-    service it guesses (an unsigned DynamoDB call came back as S3's bucket list).
+    has none is refused like AWS does, before its body is read (the authorization
+    step refuses it too, but after the edge has checked the shape); moto would
+    otherwise hand it to whatever service it guesses (an unsigned DynamoDB call
+    came back as S3's bucket list).
     """
     header = call.headers.get("Authorization")
     if _presigned(call):
         return
     if header is None:
-        if needs_signature and svc.name not in UNSIGNED_ADMIN_SERVED:
+        if needs_signature:
             raise AwsError(svc.codes.missing_authentication, "Request is missing Authentication Token",
                            svc.codes.missing_authentication_status)
         return
