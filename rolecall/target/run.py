@@ -24,9 +24,10 @@ from filelock import FileLock
 from rolecall.model.scenario import Scenario
 from rolecall.reporting.records import now
 from rolecall.target import clients
+from rolecall.target.cleanup import Journal, teardown
 from rolecall.target.flows import Flows, Issued
 from rolecall.target.probes import FOREIGN_PARTITION, ProbeTarget
-from rolecall.target.provision import Journal, Provisioner, RunSecrets, Stack, teardown
+from rolecall.target.provision import Provisioner, RunSecrets, Stack
 
 log = logging.getLogger("rolecall.target.run")
 
@@ -149,9 +150,6 @@ class Run:
                 "started_at": config.started_at or None}
 
     def teardown_all(self) -> list[str]:
-        """Tear down every stack of the run (controller only), newest first."""
-        failures: list[str] = []
-        for journal_path in sorted(self.state_dir.glob("*.journal.jsonl"),
-                                   key=lambda p: p.stat().st_mtime, reverse=True):
-            failures.extend(teardown(self.target, Journal(journal_path)))
-        return failures
+        """Tear down every stack of the run (controller only), all journals at once."""
+        return teardown(self.target, *(Journal(path) for path in
+                                       sorted(self.state_dir.glob("*.journal.jsonl"))))

@@ -1,7 +1,8 @@
 """`rolecall` command line: the embedded target, the sweeper, and the evidence tools.
 
     rolecall emulator [--port 4566] [--fault NAME ...] [--list-faults]
-    rolecall sweep [--target aws|emulated] [--older-than 24h] [--delete]
+    rolecall sweep [--target aws|emulated] [--older-than 24h] [--run RUNID] [--delete]
+                   [--include-unknown-age]
     rolecall audit [--scenario NAME ...] | --identity-pool-id ID [--target ...] [--json]
     rolecall report [--results reports/allure-results] [--out reports/allure-report]
     rolecall verify reports/<runid>
@@ -26,7 +27,7 @@ from rolecall.cells import audit, audit_live
 from rolecall.emulator import Emulator
 from rolecall.emulator.faults import CATALOGUE
 from rolecall.model import scenario
-from rolecall.target import clients, provision
+from rolecall.target import cleanup, clients
 from rolecall.tools import evidence_cli, mutation
 
 
@@ -50,7 +51,13 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument("--endpoint-url", default=None)
     sweep.add_argument("--older-than", default="24h", type=_duration,
                        help="only resources created longer ago than this (e.g. 30m, 6h, 2d)")
+    sweep.add_argument("--run", default=None, metavar="RUNID",
+                       help="only resources of this run (tag rolecall:run)")
     sweep.add_argument("--delete", action="store_true", help="delete them (default: only list)")
+    sweep.add_argument("--include-unknown-age", action="store_true",
+                       help="with --delete, also delete tagged resources whose age cannot be "
+                            "known (no readable rolecall:created tag); by default they are "
+                            "only listed")
     sweep.set_defaults(handler=_sweep)
 
     _add_audit(commands)
@@ -95,20 +102,39 @@ def _emulator(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-
+    """List leftovers as JSON lines (a dry run), or delete them; a summary on stderr."""
     if args.target == "emulated":
         if not args.endpoint_url:
             raise ValueError("--target emulated needs --endpoint-url of a running emulator")
         target = clients.emulated(args.endpoint_url)
     else:
         target = clients.aws(args.aws_account_id, args.region, args.endpoint_url)
-    leftovers = provision.sweep(target, args.older_than, delete=args.delete)
-    verb = "deleted" if args.delete else "found"
-    for left in leftovers:
-        print(json.dumps(left.as_dict()))
-    print(f"{verb} {len(leftovers)} tagged resource(s) older than {args.older_than}",
-          file=sys.stderr)
-    return 0
+    swept = cleanup.sweep(target, args.older_than, delete=args.delete,
+                          include_unknown_age=args.include_unknown_age, runid=args.run)
+    deleted = {(left.kind, left.ident) for left in swept.deleted}
+    for left in swept.found:
+        state = ("deleted" if (left.kind, left.ident) in deleted
+                 else "delete failed" if args.delete else "would delete with --delete")
+        if left.created is None and not (args.delete and args.include_unknown_age):
+            state = "kept: age unknown (--delete --include-unknown-age deletes it)"
+        print(json.dumps({**left.as_dict(), "state": state}))
+    print(_sweep_summary(args, swept), file=sys.stderr)
+    return 1 if swept.failures else 0
+
+
+def _sweep_summary(args: argparse.Namespace, swept: cleanup.Sweep) -> str:
+    lines = [f"found {len(swept.found)} tagged resource(s) older than {args.older_than}"
+             + (f" of run {args.run}" if args.run else "")
+             + (f", {len(swept.unknown_age)} of them of unknown age" if swept.unknown_age else "")]
+    if args.delete:
+        lines.append(f"deleted {len(swept.deleted)}")
+    elif swept.found:
+        lines.append("nothing deleted (a dry run): add --delete to delete them")
+    if swept.unknown_age and not (args.delete and args.include_unknown_age):
+        lines.append(f"{len(swept.unknown_age)} of unknown age kept: check them, then add "
+                     "--include-unknown-age to delete them too")
+    lines += [f"could not delete {failure}" for failure in swept.failures]
+    return "\n".join(lines)
 
 
 # --- audit: trust and configuration findings (rolecall/cells/audit.py) -------------------------
