@@ -49,6 +49,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="start the embedded target with this fault (mutation runs)")
     group.addoption("--evidence-dir", default=str(ROOT / "reports"),
                     help="where the evidence bundle goes (reports/<runid>/)")
+    group.addoption("--keep-state", action="store_true",
+                    help="keep the run's working state in reports/<runid>/state/ (debugging); "
+                         "by default it is removed at the end")
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -68,7 +71,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[RUN_KEY] = RunConfig.from_json(config.workerinput["rolecall"])  # type: ignore[attr-defined]
         _report_cells(config)
         return
-    config.stash[RUN_KEY] = RunConfig.create(_start_target(config))
+    config.stash[RUN_KEY] = RunConfig.create(_start_target(config),
+                                             Path(config.getoption("--evidence-dir")))
     _report_cells(config)
     # SIGTERM (CI cancelling a job) unwinds like Ctrl-C, so teardown still runs.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
@@ -108,10 +112,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if _is_worker(config) or RUN_KEY not in config.stash:
         return
     run = Run(config.stash[RUN_KEY])
-    failures = run.teardown_all()
-    if failures:
-        print(f"\nrolecall: teardown left {len(failures)} resource(s) behind: "
-              f"{redact_text('; '.join(failures))}\nrun `rolecall sweep --delete` to remove them")
+    failures = run.teardown_all()  # shields itself from Ctrl-C / SIGTERM until done
     emulator = config.stash.get(EMULATOR_KEY, None)
     if emulator is not None:
         emulator.stop()
@@ -124,6 +125,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         print(f"\nrolecall: evidence bundle {bundle} (manifest.json sha256 "
               f"{evidence.sha256(bundle / evidence.MANIFEST)}); check it with "
               f"`rolecall verify {bundle}`")
+    kept = run.clean_state(keep=config.getoption("--keep-state"))
+    if failures:
+        print(f"\nrolecall: teardown left {len(failures)} resource(s) behind: "
+              f"{redact_text('; '.join(failures))}\ntheir journal is kept in {kept}; "
+              "`rolecall sweep --aws-account-id <account> "
+              f"--run {run.config.runid} --older-than 0s` finds them by their "
+              "rolecall:run tag (add --delete to remove them)")
+    elif kept is not None:
+        print(f"\nrolecall: the run's state is kept in {kept} (--keep-state)")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

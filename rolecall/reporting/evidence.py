@@ -37,6 +37,9 @@ from rolecall.reporting.redact import mask_account, redact_text
 BUNDLE_KIND = "rolecall-evidence"
 SCHEMA = 1
 MANIFEST = "manifest.json"
+# The run's working state (rolecall/target/run.py) lives in this subfolder of the bundle's
+# folder while the run lasts; it is not evidence: never hashed, listed or verified.
+STATE_DIR = "state"
 EVIDENCE = "evidence.json"
 MATRIX = "matrix.html"
 SUMMARY = "summary.md"
@@ -162,6 +165,8 @@ def verify(bundle: Path) -> Verification:
             result.problems.append(f"{path}: modified since the run (SHA-256 differs from "
                                    f"{MANIFEST})")
     for path in sorted(bundle.iterdir()):
+        if path.name == STATE_DIR and path.is_dir():
+            continue  # a run kept its working state (--keep-state): not part of the bundle
         if path.name != MANIFEST and path.name not in listed:
             result.problems.append(f"{path}: added after the run (not in {MANIFEST})")
     if EVIDENCE not in listed:
