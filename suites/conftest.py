@@ -22,7 +22,7 @@ from rolecall.model import oracle, scenario
 from rolecall.reporting import evidence, plugin
 from rolecall.reporting.records import Observer, RecordStore
 from rolecall.reporting.redact import redact_text
-from rolecall.target import clients
+from rolecall.target import cleanup, clients
 from rolecall.target.probes import PROBES
 from rolecall.target.run import Run, RunConfig
 
@@ -111,7 +111,15 @@ def pytest_configure_node(node: Any) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _is_worker(config) or RUN_KEY not in config.stash:
         return
-    run = Run(config.stash[RUN_KEY])
+    # Another Ctrl-C (or CI's SIGTERM) now would leave resources, the bundle or the state
+    # behind: the end of the run says it is finishing instead (rolecall/target/cleanup.py).
+    with cleanup.shielded("rolecall: finishing the run (teardown, evidence bundle); "
+                          "it will not be interrupted, wait for it to end"):
+        _finish(config, Run(config.stash[RUN_KEY]))
+
+
+def _finish(config: pytest.Config, run: Run) -> None:
+    """Tear down, write the evidence bundle, remove the run's state."""
     failures = run.teardown_all()  # shields itself from Ctrl-C / SIGTERM until done
     emulator = config.stash.get(EMULATOR_KEY, None)
     if emulator is not None:

@@ -161,6 +161,8 @@ class Flows:
     # -- tokens that must not buy credentials ------------------------------------------
     def broken_logins(self, case: str, user: str) -> dict[str, str]:
         """The Logins map a client would send in this broken case (one of BROKEN_CASES)."""
+        if case not in BROKEN_CASES:
+            raise ValueError(f"unknown broken-token case {case!r}; known: {', '.join(BROKEN_CASES)}")
         own, provider = self.tokens(user), self.stack.provider_name
         if case == "tampered":  # claim a group the user is not in, keep the old signature
             return {provider: jwts.tampered(own["IdToken"], **{"cognito:groups": ["admins"]})}
@@ -172,9 +174,7 @@ class Flows:
         if case in ("other-pool", "other-provider"):  # the same user in a foreign user pool
             foreign = self.sign_in(user, self._negative(self.stack.foreign_client_id))["IdToken"]
             return {provider if case == "other-pool" else self.stack.foreign_provider_name: foreign}
-        if case == "access-token":
-            return {provider: own["AccessToken"]}
-        raise ValueError(f"unknown broken-token case {case!r}; known: {', '.join(BROKEN_CASES)}")
+        return {provider: own["AccessToken"]}  # access-token: not an ID token (G8)
 
     def _negative(self, client_id: str | None) -> str:
         """A client id only scenarios with `negatives:` provision; never the stack's own."""
