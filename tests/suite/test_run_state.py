@@ -7,8 +7,10 @@ import secrets
 import stat
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from rolecall.reporting import evidence
+from rolecall.reporting.records import CELL_FIELDS
 from rolecall.target import clients
 from rolecall.target.cleanup import Journal
 from rolecall.target.run import Run, RunConfig
@@ -67,10 +69,13 @@ def test_a_bundle_with_its_state_kept_still_verifies(tmp_path: Path) -> None:
     state = tmp_path / runid / evidence.STATE_DIR
     state.mkdir(parents=True)
     (state / "books.journal.jsonl").write_text('{"kind": "table", "id": "rc-x-books-books"}\n')
-    cells = [{"kind": "claims", "id": "books-testuser1", "scenario": "books", "expected": "R",
-              "observed": "R", "passed": True}]
-    bundle = evidence.write_bundle(cells, {"runid": runid, "target": "emulated",
-                                           "account": "123456789012"}, tmp_path)
+    cell: dict[str, Any] = dict.fromkeys(CELL_FIELDS)
+    cells = [{**cell, "groups": [], "request_ids": [], "kind": "claims", "id": "books-testuser1",
+              "scenario": "books", "user": "testuser1", "expected": "R", "observed": "R",
+              "passed": True, "test_outcome": "passed"}]
+    meta = {"runid": runid, "target": "emulated", "region": "eu-west-1",
+            "account": "123456789012", "endpoint_url": None, "started_at": None}
+    bundle = evidence.write_bundle(cells, meta, tmp_path)
     assert bundle is not None and (bundle / evidence.STATE_DIR).is_dir()
     manifest = json.loads((bundle / evidence.MANIFEST).read_text())
     assert not any(name.startswith(evidence.STATE_DIR) for name in manifest["files"])
