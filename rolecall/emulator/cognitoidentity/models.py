@@ -338,7 +338,9 @@ class CognitoIdentityBackend:
                 return pool, None
             for key in self._login_keys(pool.identity_pool_id, verified):
                 owner = self._by_login.get(key)
-                if owner is not None and owner != identity.identity_id:
+                linked = identity.logins.get(key[1])  # one login per provider per identity
+                if (owner is not None and owner != identity.identity_id) or (
+                        linked is not None and linked != key[2]):
                     raise not_authorized(
                         IDENTITY_FORBIDDEN.format(identity_id=identity.identity_id))
             self._link(identity, verified, state.clock.now())
