@@ -383,7 +383,8 @@ def load_all(directory: str | Path, only: Iterable[str] = ()) -> list[Scenario]:
     if wanted:
         unknown = wanted - {s.name for s in scenarios}
         if unknown:
-            raise ScenarioError(directory, "--scenario", f"no scenario named {sorted(unknown)}",
+            named = ", ".join(repr(name) for name in sorted(unknown))
+            raise ScenarioError(directory, "--scenario", f"no scenario named {named}",
                                 f"choose from {', '.join(s.name for s in scenarios)}")
         scenarios = [s for s in scenarios if s.name in wanted]
     names = [s.name for s in scenarios]
