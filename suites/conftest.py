@@ -65,7 +65,8 @@ def pytest_configure(config: pytest.Config) -> None:
         for each in scenarios:
             oracle.check(each)
     except scenario.ScenarioError as exc:
-        raise pytest.UsageError(f"scenario error: {exc}") from None
+        # Exit 2, as `rolecall audit` does for the same file: the run could not start.
+        pytest.exit(f"scenario error: {exc}", returncode=2)
     config.stash[SCENARIOS_KEY] = scenarios
     if _is_worker(config):
         config.stash[RUN_KEY] = RunConfig.from_json(config.workerinput["rolecall"])  # type: ignore[attr-defined]

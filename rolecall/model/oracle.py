@@ -235,7 +235,8 @@ def check(scenario: Scenario) -> None:
                 scenario.file, f"expect[{n}] (user {stated.user}, variant {stated.variant})",
                 f"states {declared} but SPEC rule {expected.rule} gives {expected}",
                 "correct the expectation, or the groups/mapping it depends on; if you believe "
-                "the spec is wrong, say so in the spec, not in the scenario")
+                "the spec is wrong, say so in the spec, not in the scenario",
+                line=scenario.line_of("expect", n))
 
 
 # --- broken and revoked tokens (SPEC E2, E3, G8) ------------------------------------------
