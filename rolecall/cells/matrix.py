@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
+import json
 from typing import Any
 
 from rolecall.model import oracle
@@ -209,11 +210,35 @@ def _claims_or_error(flows: Flows, user: str) -> dict[str, Any]:
 
 
 def mismatch(cell_id: str, expected: object, observed: object, rule: str, source: str,
-             detail: str = "") -> str:
-    """The failure message of a cell: expected vs observed, the rule and the source."""
-    text = (f"{cell_id}: expected {expected}, observed {observed} "
-            f"[SPEC {rule}; expectation source: {source or 'spec'}]")
-    return f"{text}\n  {detail}" if detail else text
+             detail: str = "", role: str | None = None, statement: str = "") -> str:
+    """The failure message of a cell, verdict first.
+
+    Line 1 is what a reader needs (and what pytest's short summary shows): expected,
+    observed, the rule and the role. Then the cell, where the expectation comes from
+    and where the rule is explained, the policy statement that decided it when the
+    scenario has one, and the target's own words.
+    """
+    verdict = f"expected {expected}, observed {observed} [SPEC {rule}]"
+    lines = [f"{verdict} role {role}" if role else verdict,
+             f"  cell {cell_id}; expectation source: {source or 'spec'}; "
+             f"rule: {rule_doc(rule)}"]
+    if statement:
+        lines.append(f"  policy statement: {statement}")
+    if detail:
+        lines.append(f"  {detail}")
+    return "\n".join(lines)
+
+
+def deciding_statement(scenario: Scenario, role: str | None, needs: tuple[str, ...]) -> str:
+    """The role's policy statements about the probed action, as compact JSON (for messages)."""
+    found = oracle.deciding_statements(scenario, role, needs)
+    text = "; ".join(json.dumps(statement, separators=(",", ":")) for statement in found)
+    return text[:400] + ("..." if len(text) > 400 else "")
+
+
+def rule_doc(rule: str) -> str:
+    """Where a rule id is explained, in the repository: docs/rules.md#<id>."""
+    return f"docs/rules.md#{rule.split(' ')[0].split('/')[0].lower()}"
 
 
 # --- token negatives (suites/test_tokens_negative.py) -------------------------------------
