@@ -12,9 +12,9 @@ import pytest
 from rolecall.cells.matrix import (
     AccessCell,
     credential_observation,
+    deciding_statement,
     mismatch,
     observed_outcome,
-    deciding_statement,
     obtain,
 )
 from rolecall.reporting.records import Observer

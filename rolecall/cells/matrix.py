@@ -13,9 +13,9 @@ Access cells exist for every credential the oracle expects to be issued.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
-import json
 from typing import Any
 
 from rolecall.model import oracle
