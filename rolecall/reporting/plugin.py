@@ -130,7 +130,7 @@ def verdict_first(report: pytest.TestReport, call: pytest.CallInfo[None]) -> Non
     entries = longrepr.reprtraceback.reprentries
     if not entries or not hasattr(entries[0], "lines") or longrepr.reprcrash is None:
         return
-    entries[0].lines = text.splitlines()  # type: ignore[union-attr]
+    entries[0].lines = text.splitlines()
     longrepr.reprcrash.message = text.splitlines()[0]
     report.longrepr = longrepr
     setattr(report, VERDICT_ATTR, redact_text(text.splitlines()[0]))
