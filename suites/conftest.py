@@ -19,7 +19,7 @@ from rolecall.cells import escalation, matrix
 from rolecall.cells.audit import audit_cells
 from rolecall.emulator import Emulator
 from rolecall.model import oracle, scenario
-from rolecall.reporting import evidence, plugin
+from rolecall.reporting import allure_run, evidence, plugin
 from rolecall.reporting.records import Observer, RecordStore
 from rolecall.reporting.redact import redact_text
 from rolecall.target import cleanup, clients
@@ -125,6 +125,10 @@ def _finish(config: pytest.Config, run: Run) -> None:
     emulator = config.stash.get(EMULATOR_KEY, None)
     if emulator is not None:
         emulator.stop()
+    alluredir = getattr(config.option, "allure_report_dir", None)
+    if alluredir:  # Environment, Executors and Categories of the Allure report
+        allure_run.write(Path(alluredir), run.report_meta(),
+                         [s.name for s in config.stash[SCENARIOS_KEY]], evidence.git_sha())
     xmlpath = getattr(config.option, "xmlpath", None)
     bundle = evidence.write_bundle(RecordStore.read(run.state_dir), run.report_meta(),
                                    Path(config.getoption("--evidence-dir")),

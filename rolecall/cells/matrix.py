@@ -21,6 +21,7 @@ from typing import Any
 from rolecall.model import oracle
 from rolecall.model.oracle import Outcome
 from rolecall.model.scenario import Scenario
+from rolecall.reporting import rules_page
 from rolecall.reporting.records import Description, Observation
 from rolecall.target.flows import Flows, Issued, Refused, Result
 from rolecall.target.probes import PROBES, Probe
@@ -238,7 +239,7 @@ def deciding_statement(scenario: Scenario, role: str | None, needs: tuple[str, .
 
 def rule_doc(rule: str) -> str:
     """Where a rule id is explained, in the repository: docs/rules.md#<id>."""
-    return f"docs/rules.md#{rule.split(' ')[0].split('/')[0].lower()}"
+    return f"docs/rules.md#{rules_page.rule_id(rule)}"
 
 
 # --- token negatives (suites/test_tokens_negative.py) -------------------------------------

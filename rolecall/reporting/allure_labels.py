@@ -26,10 +26,12 @@ import allure
 import allure_commons
 from allure_commons.logger import AllureFileLogger
 
+from rolecall.reporting import rules_page
 from rolecall.reporting.records import Description, Observation
 from rolecall.reporting.redact import redact, redact_bytes, redact_text
 
-SPEC_URL = os.environ.get("ROLECALL_SPEC_URL", "../shared/SPEC.md")
+# Beside the report: `rolecall report` copies rules.html (docs/rules.md) into its folder.
+SPEC_URL = os.environ.get("ROLECALL_SPEC_URL", rules_page.RULES_HTML)
 CRITICAL_RULES = ("E11", "C6")
 
 
@@ -49,7 +51,7 @@ def severity(described: dict[str, Any], observed: str | None = None) -> str:
 
 
 def _spec_link(rule: str) -> str:
-    return f"{SPEC_URL}#{rule.split(' ')[0].split('/')[0].lower()}"
+    return f"{SPEC_URL}#{rules_page.rule_id(rule)}"
 
 
 def _source_link(described: dict[str, Any]) -> tuple[str, str] | None:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import rolecall
+from rolecall.reporting import rules_page
 from rolecall.reporting.matrix_html import by, counts, render_matrix, show
 from rolecall.reporting.records import now
 from rolecall.reporting.redact import mask_account, redact_text
@@ -96,6 +97,7 @@ def write_bundle(cells: list[dict[str, Any]], run: dict[str, Any], out_root: Pat
                                           "cells": cells}, indent=1, sort_keys=True))
     _write(bundle / MATRIX, render_matrix(cells, meta, action_order))
     _write(bundle / SUMMARY, render_summary(cells, meta))
+    write_rules_page(bundle)
     if junit is not None and junit.is_file():
         _write(bundle / "junit.xml", junit.read_text(errors="replace"))
     manifest = {"bundle": BUNDLE_KIND, "schema": SCHEMA, **meta,
@@ -103,6 +105,15 @@ def write_bundle(cells: list[dict[str, Any]], run: dict[str, Any], out_root: Pat
                 "tools": tool_versions(), "files": _hashes(bundle)}
     _write(bundle / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))
     return bundle
+
+
+def write_rules_page(folder: Path) -> Path | None:
+    """rules.html beside the report pages, so their rule links work wherever the folder goes."""
+    source = rules_page.rules_source()
+    if source is None:
+        return None
+    _write(folder / rules_page.RULES_HTML, rules_page.render(source.read_text(encoding="utf-8")))
+    return folder / rules_page.RULES_HTML
 
 
 def _write(path: Path, text: str) -> None:

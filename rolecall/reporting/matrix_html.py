@@ -2,7 +2,8 @@
 
 Per scenario and variant, a users x actions grid (credential outcome, role
 expected and observed, then every DynamoDB action), a claims table, and one table
-per other kind of cell. No script, no link, no image: colours and text say it all.
+per other kind of cell. No script, no image, no link outside the bundle (rule ids
+link to the bundle's rules.html): colours say the verdict, text the observation.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import html
 from collections.abc import Iterable, Sequence
 from typing import Any
+
+from rolecall.reporting import rules_page
 
 
 def show(value: Any) -> str:
@@ -27,13 +30,14 @@ h1{font-size:1.4em;margin:0 0 .3em} h2{margin-top:1.6em;border-bottom:2px solid 
 h3{margin:1.2em 0 .4em} .meta{color:#444} .meta span{margin-right:1.5em}
 table{border-collapse:collapse;margin:.4em 0 1em} th,td{border:1px solid #999;padding:3px 6px}
 th{background:#eee;text-align:left;font-weight:600} td.v{text-align:center;min-width:5.5em}
-.ALLOWED,.ISSUED{background:#c8e6c9;color:#1b5e20}
-.DENIED,.REFUSED{background:#ffcdd2;color:#8e0000}
-.ERROR{background:#ffe082;color:#5d4037} .NONE{background:#eceff1;color:#555}
-.MATCH{background:#e3f2fd;color:#0d47a1}
+thead th{position:sticky;top:0;z-index:1} .scroll{overflow-x:auto;max-width:100%}
+.pass{background:#c8e6c9;color:#1b5e20}
+.fail{background:#ffcdd2;color:#8e0000}
+.error{background:#ffe082;color:#5d4037} .NONE{background:#eceff1;color:#555}
 td.fail{outline:3px solid #000;outline-offset:-3px;font-weight:700}
-td.fail::before{content:"\\2717 "} .exp{display:block;font-size:.8em;font-weight:400}
-.legend td{min-width:7em} .totals{font-size:1.1em}
+td.fail::before{content:"\\2717 "} td.pass::before{content:"\\2713 "}
+td.error::before{content:"! "} .exp{display:block;font-size:.8em;font-weight:400}
+.legend td{min-width:7em} .totals{font-size:1.1em} .toc td,.toc th{padding:2px 8px}
 .ok{color:#1b5e20;font-weight:700} .bad{color:#b00020;font-weight:700}
 """
 
@@ -51,19 +55,36 @@ def _verdict_class(observed: Any) -> str:
 
 
 def _td(cell: dict[str, Any] | None, shown: Any | None = None) -> str:
-    """One observation: coloured by verdict (or as-expected), failures outlined with the expectation."""
+    """One cell: coloured and marked by its verdict (pass, fail, error); the observation as text.
+
+    The colour says whether the target did what the spec expects, never what it
+    observed: an ALLOWED that should have been DENIED is red.
+    """
     if cell is None:
         return '<td class="v NONE">&ndash;</td>'
-    verdict = _verdict_class(cell["observed"])
-    if verdict == "NONE" and cell["passed"]:
-        verdict = "MATCH"  # not a verdict word (a role name, findings): as expected
-    classes = f"v {verdict}" + ("" if cell["passed"] else " fail")
-    title = (f"{cell['id']}: expected {show(cell['expected'])}, observed {show(cell['observed'])}"
-             f" [SPEC {show(cell['rule'])}; source: {show(cell['source'])}]")
+    verdict = verdict_of(cell)
+    title = (f"{cell['id']}: {verdict}: expected {show(cell['expected'])}, observed "
+             f"{show(cell['observed'])} [SPEC {show(cell['rule'])}; source: {show(cell['source'])}]")
     body = _e(shown if shown is not None else cell["observed"])
     if not cell["passed"]:
         body += f'<span class="exp">expected {_e(cell["expected"])}</span>'
-    return f'<td class="{classes}" title="{html.escape(title)}">{body}</td>'
+    return f'<td class="v {verdict}" title="{html.escape(title)}">{body}</td>'
+
+
+def verdict_of(cell: dict[str, Any]) -> str:
+    """pass, fail, or error (the target answered neither way, or the test itself broke)."""
+    if cell["passed"]:
+        return "pass"
+    if _verdict_class(cell["observed"]) == "ERROR" or cell.get("test_outcome") == "error":
+        return "error"
+    return "fail"
+
+
+def rule_link(rule: Any) -> str:
+    """A rule id linked to its entry in rules.html, which the bundle carries beside this page."""
+    if not rule:
+        return "-"
+    return f'<a href="{html.escape(rules_page.rule_href(str(rule)))}">{_e(rule)}</a>'
 
 
 def _action_order(actions: Iterable[str], order: Sequence[str]) -> list[str]:
@@ -86,7 +107,7 @@ def _variant_grid(cells: list[dict[str, Any]], order: Sequence[str]) -> str:
             row["access"][cell["action"]] = cell
             row.setdefault("role_from", cell)
     head = "".join(f"<th>{html.escape(a)}</th>" for a in actions)
-    out = [f"<table class=\"grid\"><thead><tr><th>user</th><th>flow</th><th>groups</th>"
+    out = [f"<div class=\"scroll\"><table class=\"grid\"><thead><tr><th>user</th><th>flow</th><th>groups</th>"
            f"<th>credential</th><th>role expected</th><th>role observed</th>{head}</tr></thead>"
            "<tbody>"]
     for (user, flow), row in sorted(rows.items()):
@@ -98,7 +119,7 @@ def _variant_grid(cells: list[dict[str, Any]], order: Sequence[str]) -> str:
                    f"<td>{_e(source.get('expected_role'))}</td>"
                    f"<td{role_class}>{_e(source.get('observed_role'))}</td>"
                    + "".join(_td(row["access"].get(a)) for a in actions) + "</tr>")
-    out.append("</tbody></table>")
+    out.append("</tbody></table></div>")
     return "".join(out)
 
 
@@ -114,7 +135,7 @@ def _claims_table(cells: list[dict[str, Any]]) -> str:
 def _other_table(kind: str, cells: list[dict[str, Any]]) -> str:
     rows = "".join(
         f"<tr><th>{_e(c['id'])}</th><td>{_e(c['expected'])}</td>"
-        f"{_td(c, _outcome_text(c))}<td>{_e(c['rule'])}</td></tr>" for c in cells)
+        f"{_td(c, _outcome_text(c))}<td>{rule_link(c['rule'])}</td></tr>" for c in cells)
     return (f"<h3>{html.escape(kind)} cells</h3><table class=\"other\"><thead><tr><th>cell</th>"
             "<th>expected</th><th>observed</th><th>rule</th></tr></thead>"
             f"<tbody>{rows}</tbody></table>")
@@ -140,6 +161,29 @@ def by(cells: Iterable[dict[str, Any]], key: str) -> dict[str, list[dict[str, An
     return dict(sorted(groups.items()))
 
 
+def _tests_note(cells: list[dict[str, Any]]) -> str:
+    """Why pytest counts fewer tests than this page counts cells (one record per variant)."""
+    tests = len({c.get("test") for c in cells if c.get("test")})
+    if not tests or tests == len(cells):
+        return ""
+    return (f"<p>{len(cells)} cells come from {tests} pytest tests: a test that checks several "
+            "variants (a revoked token against every identity pool of its scenario) records one "
+            "cell per variant, so pytest's count is lower.</p>")
+
+
+def _contents(cells: list[dict[str, Any]]) -> str:
+    """Table of contents: each scenario with its counts, linked to its section."""
+    rows = []
+    for scenario, of_scenario in by(cells, "scenario").items():
+        sc = counts(of_scenario)
+        mark = '<span class="ok">ok</span>' if sc["failed"] == 0 else \
+            f'<span class="bad">{sc["failed"]} failed</span>'
+        rows.append(f'<tr><td><a href="#scenario-{html.escape(scenario)}">{html.escape(scenario)}'
+                    f'</a></td><td>{sc["cells"]}</td><td>{sc["passed"]}</td><td>{mark}</td></tr>')
+    return ("<table class=\"toc\"><thead><tr><th>scenario</th><th>cells</th><th>passed</th>"
+            f"<th>verdict</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
+
+
 def render_matrix(cells: list[dict[str, Any]], meta: dict[str, Any],
                   action_order: Sequence[str] = ()) -> str:
     """One self-contained page: no script, no link, no image; colours and text say it all."""
@@ -155,11 +199,13 @@ def render_matrix(cells: list[dict[str, Any]], meta: dict[str, Any],
         f"</span><span>ended: {_e(meta['ended_at'])}</span></p>",
         f"<p class=\"totals\">{totals['cells']} cells: {totals['passed']} passed, "
         f"{totals['failed']} failed, {totals['skipped']} skipped &mdash; {verdict}</p>",
-        "<table class=\"legend\"><tr><th>legend</th><td class=\"v ALLOWED\">ALLOWED / ISSUED</td>"
-        "<td class=\"v DENIED\">DENIED / REFUSED</td><td class=\"v ERROR\">ERROR</td>"
-        "<td class=\"v MATCH\">as expected (claims, checks)</td>"
-        "<td class=\"v NONE\">not probed</td><td class=\"v ALLOWED fail\">failed cell"
-        "<span class=\"exp\">expected &hellip;</span></td></tr></table>",
+        _tests_note(cells),
+        "<table class=\"legend\"><tr><th>legend</th><td class=\"v pass\">as expected</td>"
+        "<td class=\"v fail\">failed<span class=\"exp\">expected &hellip;</span></td>"
+        "<td class=\"v error\">error (no verdict)</td><td class=\"v NONE\">not probed</td>"
+        "<td>text: what was observed (ALLOWED, DENIED, ISSUED(role), REFUSED(code))</td>"
+        "</tr></table>",
+        _contents(cells),
     ]
     for scenario, of_scenario in by(cells, "scenario").items():
         sc = counts(of_scenario)

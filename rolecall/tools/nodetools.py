@@ -21,6 +21,8 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from rolecall.reporting import evidence
+
 PINS = {
     "allure-commandline": "2.46.1",
     "playwright-core": "1.56.1",
@@ -207,6 +209,7 @@ def generate_report(results: Path, out: Path, prefix: Path | None = None) -> Pat
     if not results.is_dir() or not any(results.glob("*-result.json")):
         raise ToolError(f"{results}: no Allure results there; run the conformance suite first "
                         "(tox -e conformance, or pytest suites --alluredir " f"{results})")
+    carry_history(out, results)
     command = [*allure(prefix), "generate", str(results), "-o", str(out), "--clean",
                "--single-file", "--name", "rolecall conformance"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
@@ -215,4 +218,12 @@ def generate_report(results: Path, out: Path, prefix: Path | None = None) -> Pat
                         f"{(done.stderr or done.stdout)[-2000:]}")
     index = out / "index.html"
     index.write_text(ANALYTICS.sub("", index.read_text(encoding="utf-8")), encoding="utf-8")
+    evidence.write_rules_page(out)  # the report's rule links: rules.html beside index.html
     return index
+
+
+def carry_history(previous_report: Path, results: Path) -> None:
+    """The previous report's history/ into the results, so Allure draws the Trend."""
+    history = previous_report / "history"
+    if history.is_dir():
+        shutil.copytree(history, results / "history", dirs_exist_ok=True)
