@@ -147,3 +147,18 @@ def test_the_readme_recipes_run_as_written_against_the_embedded_target(tmp_path:
     finally:
         emulator.terminate()
         emulator.wait(timeout=30)
+
+
+def test_a_reader_that_closes_the_pipe_ends_the_command_quietly(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    """`rolecall diff A B | head`: no BrokenPipeError traceback, the shell's SIGPIPE code."""
+    import io
+
+    from rolecall.tools import cli
+
+    read, write = os.pipe()
+    os.close(read)  # the reader (head) has gone
+    closed = io.TextIOWrapper(os.fdopen(write, "wb"), write_through=True)
+    monkeypatch.setattr(sys, "stdout", closed)
+    assert cli.main(["emulator", "--list-faults"]) == 141
+    closed.close()
