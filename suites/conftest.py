@@ -133,7 +133,8 @@ def _finish(config: pytest.Config, run: Run) -> None:
     bundle = evidence.write_bundle(RecordStore.read(run.state_dir), run.report_meta(),
                                    Path(config.getoption("--evidence-dir")),
                                    junit=Path(xmlpath) if xmlpath else None,
-                                   action_order=[probe.action for probe in PROBES])
+                                   action_order=[probe.action for probe in PROBES],
+                                   roles=evidence.roles_section(config.stash[SCENARIOS_KEY]))
     if bundle is not None:
         print(f"\nrolecall: evidence bundle {bundle} (manifest.json sha256 "
               f"{evidence.sha256(bundle / evidence.MANIFEST)}); check it with "

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 import rolecall
+from rolecall.model.scenario import Scenario
 from rolecall.reporting import rules_page
 from rolecall.reporting.matrix_html import by, counts, render_matrix, show
 from rolecall.reporting.records import now
@@ -80,8 +81,20 @@ def git_sha(where: Path | None = None) -> str:
     return "unknown"
 
 
+def roles_section(scenarios: list[Scenario]) -> dict[str, dict[str, Any]]:
+    """Each scenario's roles as declared: what they may do (`allowed:`), their policy, why.
+
+    The cells say what each credential did; an auditor also needs what the role was
+    meant to do and the policy that grants it, one click away in matrix.html.
+    """
+    return {s.name: {name: {"allowed": role.allowed, "policy": role.policy, "source": role.source,
+                            "groups": [g for g, group in s.groups.items() if group.role == name]}
+                     for name, role in s.roles.items()} for s in scenarios}
+
+
 def write_bundle(cells: list[dict[str, Any]], run: dict[str, Any], out_root: Path,
-                 junit: Path | None = None, action_order: Sequence[str] = ()) -> Path | None:
+                 junit: Path | None = None, action_order: Sequence[str] = (),
+                 roles: dict[str, dict[str, Any]] | None = None) -> Path | None:
     """Write reports/<runid>/ for a finished run; None when the run observed no cell.
 
     `cells` are the run's records (rolecall/reporting/records.py); `run` says which
@@ -94,8 +107,9 @@ def write_bundle(cells: list[dict[str, Any]], run: dict[str, Any], out_root: Pat
     bundle = out_root / str(run["runid"])
     bundle.mkdir(parents=True, exist_ok=True)
     _write(bundle / EVIDENCE, json.dumps({"bundle": BUNDLE_KIND, "schema": SCHEMA, "run": meta,
-                                          "cells": cells}, indent=1, sort_keys=True))
-    _write(bundle / MATRIX, render_matrix(cells, meta, action_order))
+                                          "roles": roles or {}, "cells": cells},
+                                         indent=1, sort_keys=True))
+    _write(bundle / MATRIX, render_matrix(cells, meta, action_order, roles or {}))
     _write(bundle / SUMMARY, render_summary(cells, meta))
     write_rules_page(bundle)
     if junit is not None and junit.is_file():

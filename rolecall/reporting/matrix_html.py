@@ -9,6 +9,7 @@ link to the bundle's rules.html): colours say the verdict, text the observation.
 from __future__ import annotations
 
 import html
+import json
 from collections.abc import Iterable, Sequence
 from typing import Any
 
@@ -87,6 +88,25 @@ def rule_link(rule: Any) -> str:
     return f'<a href="{html.escape(rules_page.rule_href(str(rule)))}">{_e(rule)}</a>'
 
 
+def _collapse_closed_flows(rows: dict[tuple[str, str], dict[str, Any]], span: int
+                           ) -> tuple[dict[tuple[str, str], dict[str, Any]], list[str]]:
+    """A classic flow that is off: every one of its cells REFUSED alike becomes one row."""
+    classic = {key: row for key, row in rows.items() if key[1].startswith("classic")}
+    outcomes = {str((row.get("credential") or {}).get("observed")) for row in classic.values()}
+    closed = (len(classic) > 1 and len(outcomes) == 1 and next(iter(outcomes)).startswith("REFUSED")
+              and all(row.get("credential", {}).get("passed") and not row["access"]
+                      for row in classic.values()))
+    if not closed:
+        return rows, []
+    users = sorted({user for user, _ in classic})
+    any_cell = next(iter(classic.values()))["credential"]
+    line = (f"<tr><th>{len(users)} user(s)</th><td>classic (off)</td><td>-</td>{_td(any_cell)}"
+            f"<td colspan=\"{span}\">all {len(classic)} classic cells "
+            f"({html.escape(', '.join(sorted({f for _, f in classic})))}) of "
+            f"{html.escape(', '.join(users))} observed this, as expected</td></tr>")
+    return {k: v for k, v in rows.items() if k not in classic}, [line]
+
+
 def _action_order(actions: Iterable[str], order: Sequence[str]) -> list[str]:
     """The columns in the given order (the probes' SPEC D5 order); unknown actions after."""
     order = list(order)
@@ -110,6 +130,8 @@ def _variant_grid(cells: list[dict[str, Any]], order: Sequence[str]) -> str:
     out = [f"<div class=\"scroll\"><table class=\"grid\"><thead><tr><th>user</th><th>flow</th><th>groups</th>"
            f"<th>credential</th><th>role expected</th><th>role observed</th>{head}</tr></thead>"
            "<tbody>"]
+    rows, collapsed = _collapse_closed_flows(rows, 2 + len(actions))
+    out += collapsed
     for (user, flow), row in sorted(rows.items()):
         source = row.get("credential") or row.get("role_from") or {}
         role_ok = source.get("expected_role") == source.get("observed_role")
@@ -142,9 +164,26 @@ def _other_table(kind: str, cells: list[dict[str, Any]]) -> str:
 
 
 def _outcome_text(cell: dict[str, Any]) -> Any:
+    details = cell.get("details") or {}
+    if cell["kind"] == "audit" and details.get("title"):
+        return _audit_text(details, cell["passed"])
     if cell["observed"] not in (None, []):
         return cell["observed"]
     return "as expected" if cell["passed"] else "failed"
+
+
+def _audit_text(details: dict[str, Any], passed: bool) -> str:
+    """What an audit cell checked and why it passed (or what is open)."""
+    findings = details.get("findings") or []
+    subjects = ", ".join(str(f.get("subject", f)) if isinstance(f, dict) else str(f)
+                         for f in findings)
+    checked = f"checked: {details['title']}"
+    if not findings and not details.get("stale"):
+        return f"{checked}; nothing found"
+    if passed:
+        return f"{checked}; found and accepted with a reason: {subjects}"
+    stale = details.get("stale") or []
+    return f"{checked}; open: {subjects}" + (f"; stale acceptance: {stale}" if stale else "")
 
 
 def counts(cells: list[dict[str, Any]]) -> dict[str, int]:
@@ -159,6 +198,51 @@ def by(cells: Iterable[dict[str, Any]], key: str) -> dict[str, list[dict[str, An
     for cell in cells:
         groups.setdefault(str(cell.get(key) or "-"), []).append(cell)
     return dict(sorted(groups.items()))
+
+
+def _personas(cells: list[dict[str, Any]]) -> str:
+    """Per user, in each variant's enhanced flow: the role they got and what it could do."""
+    rows = []
+    access = [c for c in cells if c["kind"] == "access" and c["flow"] == "enhanced"]
+    for (variant, user), of_user in sorted(_group(access, "variant", "user").items()):
+        got = sorted({a["action"] for a in of_user if a["observed"] == "ALLOWED"})
+        meant = sorted({a["action"] for a in of_user if a["expected"] == "ALLOWED"})
+        ok = all(a["passed"] for a in of_user)
+        role = of_user[0].get("observed_role")
+        mark = '<td class="v pass">as expected</td>' if ok else \
+            f'<td class="v fail">expected {html.escape(", ".join(meant) or "nothing")}</td>'
+        rows.append(f"<tr><td>{html.escape(variant)}</td><th>{html.escape(user)}</th>"
+                    f"<td>{_e(role)}</td><td>{html.escape(', '.join(got) or 'nothing')}</td>"
+                    f"{mark}</tr>")
+    if not rows:
+        return ""
+    return ("<details open><summary>who can do what (enhanced flow)</summary><table class=\"persona\">"
+            "<thead><tr><th>variant</th><th>user</th><th>role</th><th>actions allowed</th>"
+            f"<th>against expected</th></tr></thead><tbody>{''.join(rows)}</tbody></table></details>")
+
+
+def _group(cells: list[dict[str, Any]], *keys: str) -> dict[tuple[str, ...], list[dict[str, Any]]]:
+    groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for cell in cells:
+        groups.setdefault(tuple(str(cell.get(k) or "-") for k in keys), []).append(cell)
+    return groups
+
+
+def _roles_details(roles: dict[str, Any]) -> str:
+    """Each role's declared profile (`allowed:`), groups, source and policy, one click away."""
+    if not roles:
+        return ""
+    rows = []
+    for name, role in sorted(roles.items()):
+        policy = html.escape(json.dumps(role.get("policy"), indent=1))
+        rows.append(f"<tr id=\"role-{html.escape(name)}\"><th>{html.escape(name)}</th>"
+                    f"<td>{_e(role.get('groups'))}</td><td>{_e(role.get('allowed'))}</td>"
+                    f"<td>{_e(role.get('source'))}</td><td><details><summary>policy</summary>"
+                    f"<pre>{policy}</pre></details></td></tr>")
+    return (f"<details><summary>roles ({len(roles)}): declared profile and policy</summary>"
+            "<table class=\"roles\"><thead><tr><th>role</th><th>groups</th><th>allowed "
+            "(every other action must be DENIED)</th><th>source</th><th>policy</th></tr></thead>"
+            f"<tbody>{''.join(rows)}</tbody></table></details>")
 
 
 def _tests_note(cells: list[dict[str, Any]]) -> str:
@@ -185,8 +269,10 @@ def _contents(cells: list[dict[str, Any]]) -> str:
 
 
 def render_matrix(cells: list[dict[str, Any]], meta: dict[str, Any],
-                  action_order: Sequence[str] = ()) -> str:
+                  action_order: Sequence[str] = (),
+                  roles: dict[str, dict[str, Any]] | None = None) -> str:
     """One self-contained page: no script, no link, no image; colours and text say it all."""
+    roles = roles or {}
     totals = counts(cells)
     verdict = ('<span class="ok">all cells passed</span>' if totals["failed"] == 0 else
                f'<span class="bad">{totals["failed"]} cell(s) failed</span>')
@@ -212,6 +298,8 @@ def render_matrix(cells: list[dict[str, Any]], meta: dict[str, Any],
         parts.append(f"<section id=\"scenario-{html.escape(scenario)}\"><h2>scenario "
                      f"{html.escape(scenario)}</h2><p>{sc['cells']} cells, {sc['passed']} passed,"
                      f" {sc['failed']} failed</p>")
+        parts.append(_personas(of_scenario))
+        parts.append(_roles_details(roles.get(scenario) or {}))
         kinds = by(of_scenario, "kind")
         if "claims" in kinds:
             parts.append(_claims_table(kinds.pop("claims")))

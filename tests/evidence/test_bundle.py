@@ -245,3 +245,37 @@ def test_the_report_carries_the_previous_history_forward(tmp_path: Path) -> None
     (tmp_path / "report" / "history" / "history-trend.json").write_text("[]")
     nodetools.carry_history(tmp_path / "report", tmp_path / "results")
     assert (tmp_path / "results" / "history" / "history-trend.json").read_text() == "[]"
+
+
+def _classic_refused(user: str, role: str) -> dict[str, Any]:
+    cell = f"books-token-authrole-classic={role}-{user}"
+    return {"kind": "credential", "id": cell, "scenario": "books", "variant": "token-authrole",
+            "flow": f"classic={role}", "user": user, "groups": [], "expected": "REFUSED(X)",
+            "observed": "REFUSED(InvalidParameterException)", "rule": "C1", "source": "spec",
+            "expected_role": None, "observed_role": None, "passed": True,
+            "test": f"suites/test_credentials.py::t[{cell}]"}
+
+
+def test_matrix_html_answers_an_auditors_questions(tmp_path: Path) -> None:
+    rows = cells() + [_classic_refused(u, r) for u in ("testuser1", "writer")
+                      for r in ("BooksReadAccess", "BooksWriteAccess")]
+    rows.append({"kind": "audit", "id": "books-audit-trust-without-aud", "scenario": "books",
+                 "details": {"check": "trust-without-aud", "title": "trust policy without aud",
+                             "findings": [], "stale": []}, "rule": "T3", "passed": True,
+                 "test": "suites/test_audit.py::t[books-audit-trust-without-aud]"})
+    complete = [{**dict.fromkeys(CELL_FIELDS), "groups": [], "request_ids": [],
+                 "test_outcome": "passed", **row} for row in rows]
+    roles = {"books": {"BooksReadAccess": {"allowed": ["GetItem", "Query"], "groups": ["BooksRead"],
+                                           "source": "seed 002", "policy": {"Statement": []}}}}
+    bundle = evidence.write_bundle(sorted(complete, key=lambda c: c["id"]), RUN,
+                                   tmp_path / "reports", action_order=["GetItem", "Query", "PutItem"],
+                                   roles=roles)
+    assert bundle is not None
+    page = (bundle / "matrix.html").read_text()
+    assert "declared profile and policy" in page and "<pre>" in page and "seed 002" in page
+    assert "who can do what" in page and "GetItem, Query" in page  # testuser1's persona
+    assert page.count("<td>classic") == 1 and "all 4 classic cells" in page  # one row, not four
+    assert "checked: trust policy without aud; nothing found" in page
+    assert '<a href="rules.html#t3">T3</a>' in page
+    data = json.loads((bundle / "evidence.json").read_text())
+    assert data["roles"]["books"]["BooksReadAccess"]["allowed"] == ["GetItem", "Query"]
