@@ -31,7 +31,7 @@ from typing import Any
 
 import rolecall
 from rolecall.model.scenario import Scenario
-from rolecall.reporting import rules_page
+from rolecall.reporting import oscal, rules_page
 from rolecall.reporting.matrix_html import by, counts, render_matrix, show
 from rolecall.reporting.records import now
 from rolecall.reporting.redact import mask_account, redact_text
@@ -112,6 +112,8 @@ def write_bundle(cells: list[dict[str, Any]], run: dict[str, Any], out_root: Pat
     _write(bundle / MATRIX, render_matrix(cells, meta, action_order, roles or {}))
     _write(bundle / SUMMARY, render_summary(cells, meta))
     write_rules_page(bundle)
+    _write(bundle / oscal.ASSESSMENT_RESULTS,
+           json.dumps(oscal.assessment_results(cells, meta), indent=1, sort_keys=True))
     if junit is not None and junit.is_file():
         _write(bundle / "junit.xml", junit.read_text(errors="replace"))
     manifest = {"bundle": BUNDLE_KIND, "schema": SCHEMA, **meta,

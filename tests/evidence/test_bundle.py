@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rolecall.reporting import evidence
+from rolecall.reporting import evidence, oscal
 from rolecall.reporting.records import CELL_FIELDS
 from rolecall.tools import evidence_cli
 
@@ -67,8 +67,9 @@ def write(tmp_path: Path, runid: str, rows: list[dict[str, Any]]) -> Path:
 
 def test_a_written_bundle_is_complete_and_verifies(tmp_path: Path) -> None:
     bundle = write(tmp_path, "run1", cells())
-    assert sorted(p.name for p in bundle.iterdir()) == ["evidence.json", "manifest.json",
-                                                        "matrix.html", "rules.html", "summary.md"]
+    assert sorted(p.name for p in bundle.iterdir()) == [oscal.ASSESSMENT_RESULTS, "evidence.json",
+                                                        "manifest.json", "matrix.html",
+                                                        "rules.html", "summary.md"]
     assert "rules.html" in json.loads((bundle / "manifest.json").read_text())["files"]
     data = json.loads((bundle / "evidence.json").read_text())
     assert [c["id"] for c in data["cells"]] == sorted(c["id"] for c in cells())
@@ -79,7 +80,8 @@ def test_a_written_bundle_is_complete_and_verifies(tmp_path: Path) -> None:
     assert manifest["account"] == "********9012" and ACCOUNT not in json.dumps(manifest)
     assert set(manifest["tools"]) >= {"python", "boto3", "moto", "pytest"}
     assert manifest["rolecall"]["version"] and manifest["rolecall"]["git_sha"]
-    assert set(manifest["files"]) == {"evidence.json", "matrix.html", "rules.html", "summary.md"}
+    assert set(manifest["files"]) == {"evidence.json", "matrix.html", "rules.html", "summary.md",
+                                      oscal.ASSESSMENT_RESULTS}
     assert evidence.verify(bundle).intact
     assert evidence_cli_main(["verify", str(bundle)]) == 0
 

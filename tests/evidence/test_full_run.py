@@ -176,7 +176,8 @@ def test_a_run_leaves_junit_allure_results_and_a_verified_bundle(
         assert checked.intact, checked.problems
         assert checked.manifest_sha256 in run.stdout  # printed for the CI log
         assert {p.name for p in run.bundle.iterdir()} == {
-            "evidence.json", "matrix.html", "summary.md", "manifest.json", "junit.xml"}
+            "evidence.json", "matrix.html", "summary.md", "manifest.json", "junit.xml",
+            "rules.html", "assessment-results.json"}
 
 
 def _scan(runs: dict[str, RunOutputs]) -> tuple[int, list[str]]:
