@@ -251,6 +251,15 @@ def _md(value: Any) -> str:
     return show(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _tests_note(cells: list[dict[str, Any]]) -> list[str]:
+    """Why pytest's test count is lower than the cell count, when it is."""
+    tests = len({c.get("test") for c in cells if c.get("test")})
+    if not tests or tests == len(cells):
+        return []
+    return [f"{len(cells)} cells from {tests} pytest tests: a test that checks several variants "
+            "records one cell per variant.", ""]
+
+
 def render_summary(cells: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     totals = counts(cells)
     lines = [f"# rolecall conformance run {meta['runid']}", "",
@@ -258,7 +267,7 @@ def render_summary(cells: list[dict[str, Any]], meta: dict[str, Any]) -> str:
              f"- started: {meta['started_at']}", f"- ended: {meta['ended_at']}", "",
              "## Totals", "", "| cells | passed | failed | skipped |", "|---:|---:|---:|---:|",
              f"| {totals['cells']} | {totals['passed']} | {totals['failed']} | "
-             f"{totals['skipped']} |", "", "## Per scenario", "",
+             f"{totals['skipped']} |", "", *_tests_note(cells), "## Per scenario", "",
              "| scenario | cells | passed | failed | skipped |", "|---|---:|---:|---:|---:|"]
     for scenario, of_scenario in by(cells, "scenario").items():
         sc = counts(of_scenario)
