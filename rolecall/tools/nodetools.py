@@ -219,7 +219,16 @@ def generate_report(results: Path, out: Path, prefix: Path | None = None) -> Pat
     index = out / "index.html"
     index.write_text(ANALYTICS.sub("", index.read_text(encoding="utf-8")), encoding="utf-8")
     evidence.write_rules_page(out)  # the report's rule links: rules.html beside index.html
+    copy_scenarios(Path("scenarios"), out / "scenarios")  # its expectation-source links
     return index
+
+
+def copy_scenarios(source: Path, into: Path) -> None:
+    """The scenario files the report's source links point at, inside the report folder."""
+    if source.is_dir():
+        into.mkdir(parents=True, exist_ok=True)
+        for path in source.glob("*.yaml"):
+            shutil.copy2(path, into / path.name)
 
 
 def carry_history(previous_report: Path, results: Path) -> None:

@@ -275,6 +275,19 @@ def test_every_cell_carries_its_allure_labels_links_and_attachments(
     assert "ID token claims (decoded, redacted)" in {a["name"] for a in claims["attachments"]}
 
 
+def test_no_link_in_the_reports_leaves_the_report_folder(runs: dict[str, RunOutputs]) -> None:
+    """Allure links and matrix.html links resolve inside the report (rules.html, scenarios/)."""
+    links = [link["url"] for result in _allure_results(runs["flipped"])
+             for link in result.get("links", [])]
+    assert links and all(not re.match(r"([a-z]+:|/|\.\./)", url) for url in links), \
+        sorted({u for u in links if re.match(r"([a-z]+:|/|\.\./)", u)})[:5]
+    assert {url.split("#")[0] for url in links} <= {"rules.html"} | {
+        f"scenarios/{p.name}" for p in (ROOT / "scenarios").glob("*.yaml")}
+    bundle = runs["flipped"].bundle
+    for href in re.findall(r'href="([^"#]*)', (bundle / "matrix.html").read_text()):
+        assert not href or (bundle / href).is_file(), f"matrix.html links {href} outside the bundle"
+
+
 def test_escalation_and_trust_failures_are_critical(runs: dict[str, RunOutputs]) -> None:
     from rolecall.reporting.allure_labels import severity
 
