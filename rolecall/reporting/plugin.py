@@ -117,23 +117,24 @@ def verdict_first(report: pytest.TestReport, call: pytest.CallInfo[None]) -> Non
     observed Y [SPEC rule] role R`; pytest would print ~40 lines of the test body
     before it and its short summary would show `AssertionError: <cell id>...`. The
     report keeps pytest's own shape (xdist, JUnit and Allure read it), with one
-    entry holding the message and the crash line set to the verdict. Exceptions
-    that are not a verdict (a bug, a target error) keep their traceback.
+    entry holding the message and the crash line set to the verdict. A cell's other
+    assertion failures (audit, escalation) lose the source too but keep their crash
+    line; exceptions that are not assertions (a bug, a target error) keep their traceback.
     """
     excinfo = call.excinfo
     if excinfo is None or not isinstance(excinfo.value, AssertionError | pytest.fail.Exception):
         return
     text = str(excinfo.value).split("\nassert ", 1)[0]  # drop pytest's rewritten comparison
-    if not text.startswith("expected "):
-        return
+    lines = text.splitlines() or [type(excinfo.value).__name__]
     longrepr = excinfo.getrepr(style="value", chain=False)
     entries = longrepr.reprtraceback.reprentries
     if not entries or not hasattr(entries[0], "lines") or longrepr.reprcrash is None:
         return
-    entries[0].lines = text.splitlines()
-    longrepr.reprcrash.message = text.splitlines()[0]
+    entries[0].lines = lines
     report.longrepr = longrepr
-    setattr(report, VERDICT_ATTR, redact_text(text.splitlines()[0]))
+    if lines[0].startswith("expected "):  # a verdict: it is the crash line (other failures
+        longrepr.reprcrash.message = lines[0]  # keep "AssertionError: ...", mutation reads it)
+        setattr(report, VERDICT_ATTR, redact_text(lines[0]))
 
 
 def _first_line(report: pytest.TestReport) -> str | None:
