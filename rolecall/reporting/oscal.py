@@ -45,8 +45,19 @@ def controls_map() -> dict[str, list[str]]:
     return {str(k): [str(c).lower() for c in v] for k, v in data.items()}
 
 
-def _uuid(*parts: str) -> str:
-    return str(uuid.uuid5(NAMESPACE, "/".join(parts)))
+def uuid_of(*parts: str) -> str:
+    """A stable UUID for these parts whose last group is never 12 digits.
+
+    The bundle's writer masks every 12-digit run as an AWS account id; about one
+    UUID in 280 ends in 12 digits and would be masked into an invalid UUID, so
+    such a one is derived again with a counter.
+    """
+    key, n = "/".join(parts), 0
+    value = uuid.uuid5(NAMESPACE, key)
+    while value.hex[-12:].isdigit():
+        n += 1
+        value = uuid.uuid5(NAMESPACE, f"{key}#{n}")
+    return str(value)
 
 
 def _controls_of(kind: str, mapping: dict[str, list[str]]) -> list[str]:
@@ -63,7 +74,7 @@ def assessment_results(cells: list[dict[str, Any]], meta: dict[str, Any],
     findings = [f for cell in cells for f in _findings(runid, cell, mapping)]
     reviewed = sorted({c for cell in cells for c in _controls_of(str(cell["kind"]), mapping)})
     result: dict[str, Any] = {
-        "uuid": _uuid(runid, "result"),
+        "uuid": uuid_of(runid, "result"),
         "title": f"rolecall conformance run {runid}",
         "description": "Which IAM role each Cognito user gets from the identity pools under test, "
                        "through every credential path, and which DynamoDB actions each credential "
@@ -80,7 +91,7 @@ def assessment_results(cells: list[dict[str, Any]], meta: dict[str, Any],
     if findings:
         result["findings"] = findings
     return {"assessment-results": {
-        "uuid": _uuid(runid, "assessment-results"),
+        "uuid": uuid_of(runid, "assessment-results"),
         "metadata": {"title": f"rolecall assessment results, run {runid}", "last-modified": ended,
                      "version": rolecall.__version__, "oscal-version": OSCAL_VERSION},
         "import-ap": {"href": "rules.html",
@@ -92,7 +103,7 @@ def assessment_results(cells: list[dict[str, Any]], meta: dict[str, Any],
 def _observation(runid: str, cell: dict[str, Any]) -> dict[str, Any]:
     verdict = "pass" if cell["passed"] else "fail"
     return {
-        "uuid": _uuid(runid, "observation", str(cell["id"])),
+        "uuid": uuid_of(runid, "observation", str(cell["id"])),
         "title": str(cell["id"]),
         "description": f"{cell['kind']} cell: expected {cell.get('expected')}, observed "
                        f"{cell.get('observed')} [rule {cell.get('rule') or '-'}]: {verdict}",
@@ -108,7 +119,7 @@ def _observation(runid: str, cell: dict[str, Any]) -> dict[str, Any]:
 def _findings(runid: str, cell: dict[str, Any], mapping: dict[str, list[str]]
               ) -> list[dict[str, Any]]:
     """A finding for a failed cell, and one per escalation path the cell found."""
-    observation = _uuid(runid, "observation", str(cell["id"]))
+    observation = uuid_of(runid, "observation", str(cell["id"]))
     found: list[tuple[str, str, str]] = []  # (key, title, description)
     if not cell["passed"] and cell.get("test_outcome") != "skipped":
         found.append(("failed", f"{cell['id']} failed",
@@ -119,7 +130,7 @@ def _findings(runid: str, cell: dict[str, Any], mapping: dict[str, list[str]]
             text = path if isinstance(path, str) else str(path)
             found.append((f"escalation {text}", f"{cell['id']}: escalation path",
                           f"a credential path exceeds the entitlement: {text}"))
-    return [{"uuid": _uuid(runid, "finding", str(cell["id"]), key, control),
+    return [{"uuid": uuid_of(runid, "finding", str(cell["id"]), key, control),
              "title": title, "description": description,
              "target": {"type": "objective-id", "target-id": f"{control}_obj",
                         "status": {"state": "not-satisfied"}},

@@ -63,3 +63,11 @@ def test_escalation_paths_are_findings_and_controls_come_from_the_teams_file(
     findings = document["assessment-results"]["results"][0]["findings"]
     assert [f["target"]["target-id"] for f in findings] == ["ac-6_obj", "ac-6.10_obj"]
     assert all(re.search("reader assumes Admin", f["description"]) for f in findings)
+
+
+def test_uuids_survive_the_account_masking_of_the_bundle_writer() -> None:
+    from rolecall.reporting.redact import redact_text
+
+    made = [oscal.uuid_of("run", "observation", f"cell-{n}") for n in range(3000)]
+    assert len(set(made)) == len(made)
+    assert all(redact_text(u) == u for u in made)  # ~10 of these would end in 12 digits
