@@ -19,7 +19,7 @@ from rolecall.cells import escalation, matrix
 from rolecall.cells.audit import audit_cells
 from rolecall.emulator import Emulator
 from rolecall.model import oracle, scenario
-from rolecall.reporting import evidence, plugin
+from rolecall.reporting import allure_run, evidence, plugin
 from rolecall.reporting.records import Observer, RecordStore
 from rolecall.reporting.redact import redact_text
 from rolecall.target import cleanup, clients
@@ -65,7 +65,8 @@ def pytest_configure(config: pytest.Config) -> None:
         for each in scenarios:
             oracle.check(each)
     except scenario.ScenarioError as exc:
-        raise pytest.UsageError(f"scenario error: {exc}") from None
+        # Exit 2, as `rolecall audit` does for the same file: the run could not start.
+        pytest.exit(f"scenario error: {exc}", returncode=2)
     config.stash[SCENARIOS_KEY] = scenarios
     if _is_worker(config):
         config.stash[RUN_KEY] = RunConfig.from_json(config.workerinput["rolecall"])  # type: ignore[attr-defined]
@@ -124,11 +125,16 @@ def _finish(config: pytest.Config, run: Run) -> None:
     emulator = config.stash.get(EMULATOR_KEY, None)
     if emulator is not None:
         emulator.stop()
+    alluredir = getattr(config.option, "allure_report_dir", None)
+    if alluredir:  # Environment, Executors and Categories of the Allure report
+        allure_run.write(Path(alluredir), run.report_meta(),
+                         [s.name for s in config.stash[SCENARIOS_KEY]], evidence.git_sha())
     xmlpath = getattr(config.option, "xmlpath", None)
     bundle = evidence.write_bundle(RecordStore.read(run.state_dir), run.report_meta(),
                                    Path(config.getoption("--evidence-dir")),
                                    junit=Path(xmlpath) if xmlpath else None,
-                                   action_order=[probe.action for probe in PROBES])
+                                   action_order=[probe.action for probe in PROBES],
+                                   roles=evidence.roles_section(config.stash[SCENARIOS_KEY]))
     if bundle is not None:
         print(f"\nrolecall: evidence bundle {bundle} (manifest.json sha256 "
               f"{evidence.sha256(bundle / evidence.MANIFEST)}); check it with "

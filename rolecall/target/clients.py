@@ -138,7 +138,9 @@ def aws(expected_account_id: str | None, region: str | None = None,
     the suite creates and deletes resources, and must never do so in the wrong account.
     """
     session = boto3.Session()
-    region = region or session.region_name
+    # A local endpoint (the embedded target, a LocalStack) has no region of its own to
+    # configure: use the emulated region rather than refuse; a real account must say.
+    region = region or session.region_name or (EMULATED_REGION if endpoint_url else None)
     if not region:
         raise TargetError("no AWS region configured: set AWS_REGION (or AWS_DEFAULT_REGION), "
                           "a profile region, or pass --region")

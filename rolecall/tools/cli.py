@@ -7,6 +7,7 @@
     rolecall report [--results reports/allure-results] [--out reports/allure-report]
     rolecall verify reports/<runid>
     rolecall diff reports/<old runid> reports/<new runid> [--json]
+    rolecall mutation [--quick] [--fault NAME ...] [-- pytest args]
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import re
 import signal
 import sys
@@ -32,9 +34,21 @@ from rolecall.tools import evidence_cli, mutation
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rolecall", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        return _reader_went_away()
+
+
+def _run(argv: list[str] | None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="rolecall",
+        description="Conformance suite for Cognito identity pools: the embedded AWS target, "
+                    "the audit, the sweeper, the mutation run and the evidence tools. "
+                    "The conformance matrix itself runs with pytest (tox -e conformance).",
+        epilog="`rolecall <command> --help` shows a command's options.")
+    commands = parser.add_subparsers(dest="command", required=True, title="commands",
+                                     metavar="<command>")
 
     emulator = commands.add_parser("emulator", help="run the embedded AWS endpoint")
     emulator.add_argument("--host", default="127.0.0.1")
@@ -66,10 +80,23 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     try:
-        return int(args.handler(args))
+        code = int(args.handler(args))
+        sys.stdout.flush()  # a closed pipe shows here, not as a traceback at exit
+        return code
     except (clients.TargetError, ValueError) as exc:
         print(f"rolecall {args.command}: {exc}", file=sys.stderr)
         return 2
+
+
+def _reader_went_away() -> int:
+    """`rolecall diff A B | head`: the reader closed the pipe; stop quietly, as Unix tools do.
+
+    Python would otherwise print a traceback when it flushes stdout at exit, so stdout
+    is pointed at /dev/null first. 141 = 128 + SIGPIPE, the shell's code for it.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141
 
 
 def _duration(text: str) -> timedelta:
@@ -141,7 +168,7 @@ def _sweep_summary(args: argparse.Namespace, swept: cleanup.Sweep) -> str:
 
 def _add_audit(commands: Any) -> None:
     audit = commands.add_parser(
-        "audit", help="list trust and configuration findings of scenarios or a live identity pool",
+        "audit", help="trust and configuration findings of scenarios or a live pool",
         description="Static audit of scenario files (default), or of a live identity pool with "
                     "--identity-pool-id. Exit 1 when a critical or high finding is not accepted.")
     audit.add_argument("--scenario-dir", default="scenarios", help="folder of scenario YAML files")
