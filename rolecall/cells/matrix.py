@@ -149,11 +149,13 @@ def _credentials_of(scenario: Scenario) -> Iterator[CredentialCell]:
 def access_cells(scenarios: list[Scenario]) -> list[AccessCell]:
     cells = []
     for credential in credential_cells(scenarios):
-        role = credential.expected.role
-        if not credential.expected.issued or role is None:
+        role, table = credential.expected.role, credential.scenario.table
+        if not credential.expected.issued or role is None or table is None:
             continue
+        if credential.flow != "guest" and credential.scenario.roles[role].allowed is None:
+            continue  # a discovered role nobody stated the access of: credential cells only
         partitions: tuple[str | None, ...] = (
-            ("own", "other") if credential.scenario.table.partition == "per-identity" else (None,))
+            ("own", "other") if table.partition == "per-identity" else (None,))
         for probe in PROBES:
             for partition in partitions:
                 verdict, rule = oracle.access(credential.scenario, role, probe.needs,

@@ -52,9 +52,13 @@ class ProbeTarget:
             probe = {table.partition_key.name: {"S": partition},
                      sort.name: {"N": "2"} if sort.type == "N" else {"S": PROBE_VALUE}}
             return cls(table_name, seed, probe, table.partition_key.name)
-        seed = to_attribute_values({k: table.items[0][k] for k in keys})
         probe = {s.name: ({"N": "987654321"} if s.type == "N" else {"S": PROBE_VALUE})
                  for s in specs}
+        # A discovered table holds none of our seed data: the run writes one item of its
+        # own (SEED_VALUE keys, rolecall/target/own_stack.py) and removes it at the end.
+        seed = (to_attribute_values({k: table.items[0][k] for k in keys}) if table.items
+                else {s.name: ({"N": "987654320"} if s.type == "N" else {"S": SEED_VALUE})
+                      for s in specs})
         return cls(table_name, seed, probe, table.partition_key.name)
 
 

@@ -23,7 +23,7 @@ from filelock import FileLock
 
 from rolecall.model.scenario import Scenario
 from rolecall.reporting.records import now
-from rolecall.target import clients
+from rolecall.target import clients, own_stack
 from rolecall.target.flows import Flows, Issued
 from rolecall.target.probes import FOREIGN_PARTITION, ProbeTarget
 from rolecall.target.provision import Journal, Provisioner, RunSecrets, Stack, teardown
@@ -133,6 +133,7 @@ class Run:
         if partition == "other":
             return FOREIGN_PARTITION
         own = credential.identity_id or ""
+        assert scenario.table is not None, "per-identity probes need the scenario's table"
         table_name = self.stack(scenario).table_name  # before taking the lock: stack() takes it
         with self._lock:
             if own not in self._seeded:
@@ -150,7 +151,7 @@ class Run:
 
     def teardown_all(self) -> list[str]:
         """Tear down every stack of the run (controller only), newest first."""
-        failures: list[str] = []
+        failures: list[str] = own_stack.teardown(self.target, self.state_dir)  # test users
         for journal_path in sorted(self.state_dir.glob("*.journal.jsonl"),
                                    key=lambda p: p.stat().st_mtime, reverse=True):
             failures.extend(teardown(self.target, Journal(journal_path)))
