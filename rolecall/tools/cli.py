@@ -2,6 +2,8 @@
 
     rolecall emulator [--port 4566] [--fault NAME ...] [--list-faults]
     rolecall sweep [--target aws|emulated] [--older-than 24h] [--delete]
+                   [--stack NAME | --identity-pool-id ID | --user-pool-id ID]   (test users)
+    rolecall init (--stack NAME | --identity-pool-id ID) --out FILE [--endpoint-url URL]
     rolecall audit [--scenario NAME ...] | --identity-pool-id ID [--target ...] [--json]
     rolecall report [--results reports/allure-results] [--out reports/allure-report]
     rolecall verify reports/<runid>
@@ -26,8 +28,9 @@ from rolecall.cells import audit, audit_live
 from rolecall.emulator import Emulator
 from rolecall.emulator.faults import CATALOGUE
 from rolecall.model import scenario
-from rolecall.target import clients, provision
-from rolecall.tools import evidence_cli, mutation
+from rolecall.model.scenario import ScenarioError
+from rolecall.target import clients, discovery, provision, testusers
+from rolecall.tools import evidence_cli, init_cli, mutation
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,14 +47,21 @@ def main(argv: list[str] | None = None) -> int:
     emulator.set_defaults(handler=_emulator)
 
     sweep = commands.add_parser("sweep", help="list (or delete) resources left by old runs")
-    sweep.add_argument("--target", choices=["aws", "emulated"], default="aws")
+    sweep.add_argument("--target", choices=["aws", "emulated"], default=None,
+                       help="default: emulated with --endpoint-url and no --aws-account-id, else aws")
     sweep.add_argument("--aws-account-id", default=None)
     sweep.add_argument("--region", default=None)
     sweep.add_argument("--endpoint-url", default=None)
     sweep.add_argument("--older-than", default="24h", type=_duration,
                        help="only resources created longer ago than this (e.g. 30m, 6h, 2d)")
     sweep.add_argument("--delete", action="store_true", help="delete them (default: only list)")
+    sweep.add_argument("--stack", default=None,
+                       help="a discovered stack: its user pool's rolecall test users (rc-...)")
+    sweep.add_argument("--identity-pool-id", default=None, help="the same, by identity pool")
+    sweep.add_argument("--user-pool-id", default=None, help="the same, by user pool")
     sweep.set_defaults(handler=_sweep)
+
+    init_cli.add_parser(commands, _target_options)
 
     _add_audit(commands)
     evidence_cli.add_parsers(commands)  # report, verify, diff (rolecall/tools/evidence_cli.py)
@@ -59,10 +69,32 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     try:
+        if args.command == "init":
+            return init_cli.run_init(args, _cli_target(args))
         return int(args.handler(args))
-    except (clients.TargetError, ValueError) as exc:
+    except (clients.TargetError, ValueError, ScenarioError) as exc:
         print(f"rolecall {args.command}: {exc}", file=sys.stderr)
         return 2
+
+
+def _target_options(parser: argparse.ArgumentParser) -> None:
+    """Where a command reads and writes: the same options on every entry point."""
+    parser.add_argument("--target", choices=["aws", "emulated"], default=None,
+                        help="default: emulated with --endpoint-url and no --aws-account-id, "
+                             "else aws")
+    parser.add_argument("--aws-account-id", default=None)
+    parser.add_argument("--region", default=None)
+    parser.add_argument("--endpoint-url", default=None,
+                        help="any endpoint that speaks AWS (a running `rolecall emulator`)")
+
+
+def _cli_target(args: argparse.Namespace) -> clients.Target:
+    kind = args.target or ("emulated" if args.endpoint_url and not args.aws_account_id else "aws")
+    if kind == "emulated":
+        if not args.endpoint_url:
+            raise ValueError("--target emulated needs --endpoint-url of a running emulator")
+        return clients.emulated(args.endpoint_url)
+    return clients.aws(args.aws_account_id, args.region, args.endpoint_url)
 
 
 def _duration(text: str) -> timedelta:
@@ -95,19 +127,27 @@ def _emulator(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
-
-    if args.target == "emulated":
-        if not args.endpoint_url:
-            raise ValueError("--target emulated needs --endpoint-url of a running emulator")
-        target = clients.emulated(args.endpoint_url)
-    else:
-        target = clients.aws(args.aws_account_id, args.region, args.endpoint_url)
+    target = _cli_target(args)
+    if args.stack or args.identity_pool_id or args.user_pool_id:
+        return _sweep_users(args, target)
     leftovers = provision.sweep(target, args.older_than, delete=args.delete)
     verb = "deleted" if args.delete else "found"
     for left in leftovers:
         print(json.dumps(left.as_dict()))
     print(f"{verb} {len(leftovers)} tagged resource(s) older than {args.older_than}",
           file=sys.stderr)
+    return 0
+
+
+def _sweep_users(args: argparse.Namespace, target: clients.Target) -> int:
+    """rolecall's test users (rc-<runid>-...) left in a team's user pool; nothing else."""
+    pool = args.user_pool_id or discovery.discover(
+        target, stack=args.stack, identity_pool_id=args.identity_pool_id).stack.user_pool_id
+    leftovers = testusers.sweep_users(target, pool, args.older_than, delete=args.delete)
+    for left in leftovers:
+        print(json.dumps(left.as_dict()))
+    print(f"{'deleted' if args.delete else 'found'} {len(leftovers)} rolecall test user(s) older "
+          f"than {args.older_than} in user pool {pool}", file=sys.stderr)
     return 0
 
 
