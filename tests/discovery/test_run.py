@@ -122,7 +122,8 @@ def test_supplied_users_sign_in_with_their_own_password(emulator: Emulator, tmp_
     text = (f"personas:\n  editors:\n    user: alice\n    groups: [rbac-editors]\n"
             f"    role: {editor}\n    allow: {{{team.stack.table_name}: [GetItem, BatchGetItem, "
             "Query, PutItem, UpdateItem, ConditionCheckItem, DescribeTable]}\n")
-    code, output, results = suites(team, write(tmp_path, text), tmp_path, "-k", "not escalation and not audit",
+    code, output, results = suites(team, write(tmp_path, text), tmp_path, "-k",
+                                   "not escalation and not audit",
                                    env={"ROLECALL_PASSWORD_EDITORS": password})
     assert code == 0, output[-3000:]
     assert password not in output and results
