@@ -150,7 +150,8 @@ def _variants_of(persona: Persona, pname: str, file: str, aliases: Aliases,
 def bind(entitlements: Entitlements, skeleton: Scenario, aliases: Aliases) -> Scenario:
     """The Scenario the cells run on: the discovered stack with the personas as its users."""
     file = entitlements.file
-    data = skeleton.model_dump()
+    # exclude_unset: a variant's pool settings fall back to the pool's only when unset
+    data = skeleton.model_dump(exclude_unset=True)
     data.update(file=file, accepted_findings=[a.model_dump() for a in entitlements.accepted_findings])
     users: dict[str, dict[str, object]] = {}
     for pname, persona in entitlements.personas.items():
@@ -166,7 +167,7 @@ def bind(entitlements: Entitlements, skeleton: Scenario, aliases: Aliases) -> Sc
             custom = _resolve(aliases.roles, persona.custom_role_arn, file,
                               f"personas.{pname}.custom_role_arn", "role", skeleton.name)
             for variant in _variants_of(persona, pname, file, aliases, skeleton):
-                listed = data["variants"][variant]["custom_roles"]
+                listed = data["variants"][variant].setdefault("custom_roles", [])
                 listed.extend([custom] if custom not in listed else [])
     data["users"] = users
     draft = Scenario.model_validate(data)
@@ -192,19 +193,20 @@ def _expectations(entitlements: Entitlements, draft: Scenario, aliases: Aliases
             _check_guest(persona, pname, file, draft, aliases)
             continue
         allowed = _main_table_actions(persona, pname, file, aliases, draft)
+        issued: set[str] = set()
         for variant in _variants_of(persona, pname, file, aliases, draft):
             outcome = _outcome(persona, pname, file, draft, aliases, variant)
             where = f"personas.{pname}.role"
             if persona.role is not None:
                 _compare(persona.role, outcome, file, where, draft, aliases, variant)
                 expect.append(_stated(persona, pname, file, variant, outcome, aliases, draft))
-            if outcome.issued and outcome.role and draft.table is not None:
-                _record_access(role_access, outcome.role, allowed, f"personas.{pname}", file)
-            elif persona.allow and not outcome.issued:
-                raise ScenarioError(file, f"personas.{pname}.allow",
-                                    f"on app client {variant} the persona gets no credentials "
-                                    f"({outcome}, SPEC {outcome.rule}), so it can do nothing",
-                                    "empty allow ({}), or name the client it uses (client:)")
+            if outcome.issued and outcome.role:
+                issued.add(outcome.role)
+        # `allow` is what the persona's credentials may do wherever it gets some. A persona
+        # that gets different roles through different app clients states their union: it
+        # then says nothing about either role alone (the escalation check still holds it).
+        if len(issued) == 1 and draft.table is not None:
+            _record_access(role_access, issued.pop(), allowed, f"personas.{pname}", file)
     return expect, role_access
 
 

@@ -142,7 +142,7 @@ def _read_pool(reader: _Reader, pool_id: str, stack_name: str | None, runid: str
         source=f"discovered from {reader.where} {stack_name or pool_id} in {reader.target.region}",
         table=table, roles={key[arn]: role for arn, (role, _, _) in roles.items()},
         groups={g: Group(role=key.get(arn or ""), precedence=p) for g, (arn, p) in groups.items()},
-        users={}, user_pool=_user_pool(reader, user_pool_id),
+        users={}, user_pool=_user_pool(reader, user_pool_id, list(clients.values())),
         identity_pool=_identity_pool(described, configured, key),
         variants={variant_of[p["ClientId"]]: _variant(p, configured, pool_id, key)
                   for p in providers},
@@ -313,11 +313,15 @@ def _table(reader: _Reader, policies: list[dict[str, Any]], aliases: Aliases
     return table, described["TableArn"]
 
 
-def _user_pool(reader: _Reader, user_pool_id: str) -> UserPool:
+def _user_pool(reader: _Reader, user_pool_id: str, clients: list[dict[str, Any]]) -> UserPool:
+    """Custom attributes, and what users may write themselves through any of the clients."""
     schema = reader.idp.describe_user_pool(UserPoolId=user_pool_id)["UserPool"].get(
         "SchemaAttributes", [])
+    writes = [c.get("WriteAttributes") for c in clients]
+    writable = None if any(w is None for w in writes) else sorted({a for w in writes for a in w or []})
     return UserPool(custom_attributes=[a["Name"].removeprefix("custom:") for a in schema
-                                       if a["Name"].startswith("custom:")])
+                                       if a["Name"].startswith("custom:")],
+                    writable_attributes=writable)
 
 
 def _identity_pool(described: dict[str, Any], configured: dict[str, Any], key: dict[str, str]

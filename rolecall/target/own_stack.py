@@ -123,7 +123,7 @@ def start(target: Target, discovery: Discovery, scenario: Scenario, entitlements
     stack = replace(stack, users=users, supplied_users=sorted(supplied),
                     admin_sign_in=testusers.admin_sign_in(discovery.clients))
     (state_dir / f"{scenario.name}.stack.json").write_text(json.dumps(asdict(stack)))
-    (state_dir / SCENARIO_FILE).write_text(scenario.model_dump_json())
+    (state_dir / SCENARIO_FILE).write_text(scenario.model_dump_json(exclude_unset=True))
     return stack
 
 

@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from rolecall.cells.audit import audit_scenario
+from rolecall.cells.audit import audit_scenario, scenario_writable_claims
 from rolecall.model import entitlements as ent
 from rolecall.model import oracle
 from rolecall.model.scenario import IAM_ACTIONS, Scenario, User
@@ -76,19 +76,32 @@ def run_init(args: argparse.Namespace, target: Target) -> int:
 
 def draft(discovery: Discovery) -> str:
     """The YAML text of a first entitlements file for the discovered stack."""
-    skeleton, aliases = discovery.scenario, discovery.aliases
-    personas: dict[str, dict[str, Any]] = {}
-    for name, groups in _group_sets(skeleton):
-        personas.update(_personas(skeleton, aliases, name, groups, discovery.stack.table_arn))
-    personas["guest"] = _guest(skeleton, aliases)
+    skeleton = discovery.scenario
+    reading = _Reading(discovery)
+    personas = {name: reading.persona(groups) for name, groups in _group_sets(skeleton)}
+    personas["guest"] = reading.guest()
+    notes = {name: p.pop("note") for name, p in personas.items() if "note" in p}
     body: dict[str, Any] = {"stack": (skeleton.discovered.stack if skeleton.discovered else None)
                             or skeleton.name, "personas": personas}
-    findings = _findings(discovery)
+    findings = _findings(discovery) + reading.escalations(personas)
     if findings:
         body["accepted_findings"] = findings
-    source = skeleton.source
-    return HEADER.format(date=datetime.now(UTC).strftime("%Y-%m-%d"), source=source) + yaml.safe_dump(
-        body, sort_keys=False, width=100, default_flow_style=None)
+    text = yaml.dump(body, Dumper=_PlainDumper, sort_keys=False, width=100,
+                     default_flow_style=None)
+    for name, note in notes.items():  # what the oracle gives where no one role can be stated
+        text = text.replace(f"\n  {name}:\n", f"\n  {name}:\n    # {note}\n", 1)
+    return HEADER.format(date=_today(), source=skeleton.source) + text
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """No anchors and aliases: a team edits each persona on its own."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _today() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
 def _group_sets(skeleton: Scenario) -> list[tuple[str, list[str]]]:
@@ -102,56 +115,104 @@ def _slug(text: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:18] or "group"
 
 
-def _personas(skeleton: Scenario, aliases: ent.Aliases, name: str, groups: list[str],
-              table_arn: str) -> dict[str, dict[str, Any]]:
-    """One persona, or one per app client when the clients give it different outcomes."""
-    scenario = skeleton.model_copy(update={"users": {name: User(groups=groups)}})
-    outcomes = {v: oracle.enhanced(scenario, v, name) for v in skeleton.variants}
-    distinct = {str(o) for o in outcomes.values()}
-    if len(distinct) == 1:
-        return {name: _persona(skeleton, aliases, groups, next(iter(outcomes.values())), table_arn)}
-    return {f"{name}-{_slug(v)}"[:40]: {**_persona(skeleton, aliases, groups, o, table_arn),
-                                        "client": v}
-            for v, o in outcomes.items()}
+class _Reading:
+    """The oracle's roles and the policies' actions, for one discovered stack."""
 
+    def __init__(self, discovery: Discovery) -> None:
+        self.skeleton = discovery.scenario
+        self.aliases = discovery.aliases
+        self.table_arn = discovery.stack.table_arn
+        self.writable = scenario_writable_claims(self.skeleton)
 
-def _persona(skeleton: Scenario, aliases: ent.Aliases, groups: list[str],
-             outcome: oracle.Outcome, table_arn: str) -> dict[str, Any]:
-    if not outcome.issued or outcome.role is None:
-        return {"groups": groups, "role": ent.REFUSED, "allow": {}}
-    return {"groups": groups, "role": aliases.display.get(outcome.role, outcome.role),
-            "allow": _allow(skeleton, aliases, outcome.role, table_arn)}
+    def actions(self, role: str | None) -> list[str]:
+        if role is None or self.skeleton.table is None:
+            return []
+        return granted(self.skeleton.roles[role].policy, self.table_arn)
 
+    def allow(self, actions: list[str]) -> dict[str, list[str]]:
+        table = self.skeleton.table
+        if table is None or not actions:
+            return {}
+        ordered = [a for a in IAM_ACTIONS if a in actions]
+        return {self.aliases.display.get(table.name, table.name):
+                ["*"] if ordered == list(IAM_ACTIONS) else ordered}
 
-def _guest(skeleton: Scenario, aliases: ent.Aliases) -> dict[str, Any]:
-    outcomes = {str(oracle.guest(skeleton, v)) for v in skeleton.variants}
-    first = oracle.guest(skeleton, next(iter(skeleton.variants)))
-    persona: dict[str, Any] = {"guest": True}
-    if len(outcomes) == 1:
-        persona["role"] = (aliases.display.get(first.role, first.role) if first.issued and first.role
-                           else ent.REFUSED)
-    persona["allow"] = {}  # SPEC E5: the enhanced flow's guest scope-down names no DynamoDB action
-    return persona
+    def with_user(self, name: str, groups: list[str], **attributes: str) -> Scenario:
+        return self.skeleton.model_copy(update={"users": {name: User(groups=groups,
+                                                                     attributes=attributes)}})
 
+    def persona(self, groups: list[str]) -> dict[str, Any]:
+        """Its role when every app client gives the same one; what its credentials can do."""
+        scenario = self.with_user("persona", groups)
+        outcomes = [oracle.enhanced(scenario, v, "persona") for v in self.skeleton.variants]
+        issued = {o.role for o in outcomes if o.issued and o.role}
+        persona: dict[str, Any] = {"groups": groups}
+        if len({str(o) for o in outcomes}) == 1:
+            persona["role"] = self._role(outcomes[0])
+        else:
+            persona["note"] = "role by app client: " + ", ".join(
+                f"{v} -> {self._role(o)}" for v, o in zip(self.skeleton.variants, outcomes,
+                                                          strict=True))
+        persona["allow"] = self.allow(sorted({a for r in issued for a in self.actions(r)}))
+        return persona
 
-def _allow(skeleton: Scenario, aliases: ent.Aliases, role: str, table_arn: str
-           ) -> dict[str, list[str]]:
-    table = skeleton.table
-    if table is None:
-        return {}
-    actions = granted(skeleton.roles[role].policy, table_arn)
-    if not actions:
-        return {}
-    return {aliases.display.get(table.name, table.name):
-            ["*"] if actions == list(IAM_ACTIONS) else actions}
+    def _role(self, outcome: oracle.Outcome) -> str:
+        if outcome.issued and outcome.role:
+            return self.aliases.display.get(outcome.role, outcome.role)
+        return ent.REFUSED
+
+    def guest(self) -> dict[str, Any]:
+        outcomes = [oracle.guest(self.skeleton, v) for v in self.skeleton.variants]
+        persona: dict[str, Any] = {"guest": True}
+        if len({str(o) for o in outcomes}) == 1:
+            persona["role"] = self._role(outcomes[0])
+        else:
+            persona["note"] = "role by app client: " + ", ".join(
+                f"{v} -> {self._role(o)}" for v, o in zip(self.skeleton.variants, outcomes,
+                                                          strict=True))
+        persona["allow"] = {}  # SPEC E5: the guest scope-down names no DynamoDB action
+        return persona
+
+    def escalations(self, personas: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
+        """What the escalation check will find: paths that grant more than `allow` (predicted)."""
+        found = []
+        for name, persona in personas.items():
+            allowed = {a for acts in persona["allow"].values() for a in
+                       (IAM_ACTIONS if acts == ["*"] else acts)}
+            for variant in self.skeleton.variants:
+                beyond = self._reach(name, persona, variant) - allowed
+                if beyond and self.skeleton.table is not None:
+                    found.append({"check": "escalation", "subject": f"{variant}/{name}",
+                                  "reason": f"NOT REVIEWED: predicted by rolecall init on "
+                                            f"{_today()}: another credential path grants "
+                                            f"{', '.join(a for a in IAM_ACTIONS if a in beyond)}"})
+        return found
+
+    def _reach(self, name: str, persona: dict[str, Any], variant: str) -> set[str]:
+        """The union of actions over every credential path (as rolecall/cells/escalation.py)."""
+        roles = list(self.skeleton.roles)
+        if persona.get("guest"):
+            gate = oracle.classic_gate(self.skeleton, variant)
+            return {a for r in roles if gate is None and oracle.trusts(self.skeleton, r, "unauthenticated")
+                    for a in self.actions(r)}
+        scenario = self.with_user(name, persona["groups"])
+        outcomes = [oracle.enhanced(scenario, variant, name)]
+        mapping = self.skeleton.variants[variant].mapping
+        if mapping is not None and mapping.type == "Token":
+            outcomes += [oracle.enhanced(scenario, variant, name, r) for r in roles]
+        outcomes += [oracle.classic(scenario, variant, r) for r in roles]
+        for rule in mapping.rules if mapping is not None else []:
+            if rule.claim in self.writable and rule.match != "NotEqual":
+                changed = self.with_user(name, persona["groups"], **{rule.claim: rule.value})
+                outcomes.append(oracle.enhanced(changed, variant, name))
+        return {a for o in outcomes if o.issued for a in self.actions(o.role)}
 
 
 def _findings(discovery: Discovery) -> list[dict[str, str]]:
     """Audit findings of the stack, listed for the team to accept or fix (never silently)."""
     found = audit_scenario(discovery.scenario).findings
-    today = datetime.now(UTC).strftime("%Y-%m-%d")
     return [{"check": f.check, "subject": f.subject,
-             "reason": f"NOT REVIEWED: found by rolecall init on {today} ({f.severity}, SPEC "
+             "reason": f"NOT REVIEWED: found by rolecall init on {_today()} ({f.severity}, SPEC "
                        f"{f.rule}): {f.message}"} for f in found]
 
 
