@@ -73,20 +73,27 @@ def deploy_template(target: Target, template: str, name: str | None = None,
         cfn.get_waiter("stack_create_complete").wait(
             StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": int(timeout)})
     except (ClientError, WaiterError) as exc:
-        raise ScenarioError(template, _failed_resource(cfn, name), _reason(exc),
+        where, why = _failed_resource(cfn, name)
+        raise ScenarioError(template, where, why or _reason(exc),
                             "the embedded target deploys the resource types and intrinsics "
                             "of rolecall's CloudFormation support; change the template or "
                             "deploy it to AWS and use --stack") from None
     return name
 
 
-def _failed_resource(cfn: object, name: str) -> str:
+def _failed_resource(cfn: object, name: str) -> tuple[str, str]:
+    """The first resource that failed, and CloudFormation's reason (events are newest first)."""
     try:
         events = cfn.describe_stack_events(StackName=name)["StackEvents"]  # type: ignore[attr-defined]
     except ClientError:
-        return "template"
-    failed = [e for e in events if e.get("ResourceStatus", "").endswith("FAILED")]
-    return f"Resources.{failed[-1]['LogicalResourceId']}" if failed else "template"
+        return "template", ""
+    failed = [e for e in events if e.get("ResourceStatus", "").endswith("FAILED")
+              and e.get("LogicalResourceId") != name]
+    if not failed:
+        return "template", ""
+    first = failed[-1]
+    return (f"Resources.{first['LogicalResourceId']}",
+            f"{first['ResourceStatus']}: {first.get('ResourceStatusReason', 'no reason given')}")
 
 
 def _reason(exc: Exception) -> str:

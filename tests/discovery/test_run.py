@@ -78,24 +78,6 @@ def test_a_stated_role_against_the_spec_stops_the_run(team: TeamStack, tmp_path:
     assert team.users() == before
 
 
-def test_init_writes_every_group_no_group_and_guest_and_runs_green(team: TeamStack,
-                                                                   tmp_path: Path) -> None:
-    out = tmp_path / "observed.yaml"
-    done = subprocess.run([*PYTHON, "rolecall.tools.cli", "init", "--identity-pool-id", team.pool_id,
-                           "--endpoint-url", team.endpoint, "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120,
-                          env={**os.environ, "PYTHONPATH": str(ROOT)})
-    assert done.returncode == 0, done.stderr
-    text = out.read_text()
-    assert text.startswith("# OBSERVED, NOT REVIEWED")
-    for persona in ("rbac-admins:", "rbac-editors:", "rbac-admins-rbac-editors:", "no-group:",
-                    "guest:"):
-        assert f"\n  {persona}" in text
-    code, output, results = suites(team, out, tmp_path, "-n", "2")
-    assert code == 0, output[-3000:]
-    assert len(results) == 65
-
-
 def test_client_without_admin_auth_flow_stops_before_creating_anything(
         emulator: Emulator, tmp_path: Path) -> None:
     team = build(emulator, tmp_path, admin_flow=False)

@@ -1,0 +1,115 @@
+"""Real `cdk synth` output (fixtures/cdk/templates): deployed, discovered, initialised, run green.
+
+The issue's "done when", on the embedded target: `aws cloudformation deploy` of both
+seed stacks, `rolecall init --stack S` naming every group, no group and guest, and
+`pytest suites --stack S --entitlements E --endpoint-url URL` green, with init's file
+and with the hand-written, reviewed ones (tests/discovery/seed00*.entitlements.yaml).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rolecall.emulator import Emulator
+from tests.discovery.conftest import ROOT
+from tests.discovery.test_run import PYTHON
+
+TEMPLATES = ROOT / "fixtures" / "cdk" / "templates"
+HERE = Path(__file__).resolve().parent
+ENV = {**os.environ, "PYTHONPATH": str(ROOT), "AWS_ACCESS_KEY_ID": "AKIAROLECALLADMIN000",
+       "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "eu-west-1"}
+GROUPS = {"Seed000Stack": ["admin-users", "normal-users"], "Seed004Stack": ["editors", "readers"]}
+
+
+@pytest.fixture(scope="module")
+def endpoint(emulator: Emulator) -> str:
+    """Both seed stacks deployed with the AWS CLI, as a team deploys cdk synth output."""
+    for stack in GROUPS:
+        done = subprocess.run(
+            [*PYTHON, "awscli", "--endpoint-url", emulator.endpoint, "cloudformation", "deploy",
+             "--template-file", str(TEMPLATES / f"{stack}.template.json"), "--stack-name", stack,
+             "--capabilities", "CAPABILITY_IAM"],
+            capture_output=True, text=True, timeout=300, env=ENV)
+        assert done.returncode == 0, done.stdout + done.stderr
+    return emulator.endpoint
+
+
+def suites(*args: str) -> tuple[int, str, list[str]]:
+    """Run the conformance suite; exit code, output, and the ids of the cells that failed."""
+    done = subprocess.run([*PYTHON, "pytest", "suites", "-q", "-p", "no:cacheprovider",
+                           "-rf", *args],
+                          cwd=ROOT, capture_output=True, text=True, timeout=900, env=ENV)
+    failed = [line.split("[", 1)[1].split("]", 1)[0] for line in done.stdout.splitlines()
+              if line.startswith("FAILED ") and "[" in line]
+    return done.returncode, done.stdout + done.stderr, failed
+
+
+@pytest.mark.parametrize("stack", list(GROUPS))
+def test_init_then_run_is_green(endpoint: str, stack: str, tmp_path: Path) -> None:
+    out = tmp_path / f"{stack}.yaml"
+    done = subprocess.run([*PYTHON, "rolecall.tools.cli", "init", "--stack", stack,
+                           "--endpoint-url", endpoint, "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, env=ENV)
+    assert done.returncode == 0, done.stderr
+    written = yaml.safe_load(out.read_text())
+    named = {g for p in written["personas"].values() for g in p.get("groups", [])}
+    assert named == set(GROUPS[stack])
+    assert written["personas"]["no-group"]["groups"] == [] and written["personas"]["guest"]["guest"]
+    code, output, failed = suites("--stack", stack, "--entitlements", str(out),
+                                  "--endpoint-url", endpoint, "--evidence-dir", str(tmp_path))
+    assert code == 0 and not failed, output[-3000:]
+
+
+def test_reviewed_entitlements_are_green(endpoint: str, tmp_path: Path) -> None:
+    """Seed 000 here; seed 004's reviewed file runs in test_stack_template_needs_nothing_running."""
+    code, output, failed = suites("--stack", "Seed000Stack", "--entitlements",
+                                  str(HERE / "seed000.entitlements.yaml"),
+                                  "--endpoint-url", endpoint, "--evidence-dir", str(tmp_path))
+    assert code == 0 and not failed, output[-3000:]
+    assert "28 passed" in output
+
+
+def test_one_action_less_fails_exactly_its_cells(endpoint: str, tmp_path: Path) -> None:
+    text = (HERE / "seed004.entitlements.yaml").read_text()
+    changed = text.replace("""    role: ReaderRole6150FC74
+    allow: {TableCD117FA1: [GetItem, BatchGetItem, Query, Scan,""", """    role: ReaderRole6150FC74
+    allow: {TableCD117FA1: [GetItem, BatchGetItem, Query,""")
+    assert changed != text
+    edited = tmp_path / "seed004.yaml"
+    edited.write_text(changed)
+    code, _, failed = suites("--stack", "Seed004Stack", "--entitlements", str(edited),
+                             "--endpoint-url", endpoint, "--evidence-dir", str(tmp_path),
+                             "-k", "readers")
+    assert code == 1
+    assert sorted(failed) == [
+        "seed004stack-poolwebclient-enhanced-readers-Scan",
+        "seed004stack-poolwebclient-enhanced-readers-admin-app-Scan",
+        "seed004stack-readers-escalation"]
+
+
+def test_stack_template_needs_nothing_running(tmp_path: Path) -> None:
+    code, output, failed = suites(
+        "--stack-template", str(TEMPLATES / "Seed004Stack.template.json"),
+        "--entitlements", str(HERE / "seed004.entitlements.yaml"), "--evidence-dir", str(tmp_path))
+    assert code == 0 and not failed, output[-3000:]
+    assert "174 passed" in output
+
+
+def test_unsupported_template_is_a_usage_error(tmp_path: Path) -> None:
+    template = tmp_path / "Broken.template.json"
+    template.write_text('{"Resources": {"Books": {"Type": "AWS::DynamoDB::Table", "Properties": '
+                        '{"TableName": {"Fn::Cidr": ["10.0.0.0/16", 2, 8]}, "BillingMode": '
+                        '"PAY_PER_REQUEST", "AttributeDefinitions": [{"AttributeName": "id", '
+                        '"AttributeType": "S"}], "KeySchema": [{"AttributeName": "id", '
+                        '"KeyType": "HASH"}]}}}}')
+    entitlements = tmp_path / "e.yaml"
+    entitlements.write_text("personas:\n  guest: {guest: true}\n")
+    code, output, _ = suites("--stack-template", str(template), "--entitlements",
+                             str(entitlements), "--evidence-dir", str(tmp_path))
+    assert code == 4, output
+    assert f"{template}: Resources.Books: CREATE_FAILED" in output and "Fix:" in output
