@@ -22,7 +22,7 @@ from rolecall.model.oracle import Outcome
 from rolecall.model.scenario import Scenario
 from rolecall.reporting.records import Description, Observation
 from rolecall.target.flows import Flows, Issued, Refused, Result
-from rolecall.target.probes import PROBES, Probe
+from rolecall.target.probes import PROBES, Probe, index_probes
 from rolecall.target.provision import Stack
 
 
@@ -104,7 +104,8 @@ class AccessCell:
     def describe(self) -> Description:
         credential = self.credential
         return replace(credential.describe(), id=self.id, kind="access",
-                       action=self.id.rsplit("-", 1)[-1], expected=self.expected, rule=self.rule,
+                       action=self.probe.action + (f"@{self.partition}" if self.partition else ""),
+                       expected=self.expected, rule=self.rule,
                        source=self.source)
 
 
@@ -162,7 +163,21 @@ def access_cells(scenarios: list[Scenario]) -> list[AccessCell]:
                                               guest_session=credential.flow == "guest",
                                               foreign=partition == "other")
                 cells.append(AccessCell(credential, probe, verdict, rule, partition))
+        cells.extend(_index_cells(credential, role))
     return cells
+
+
+def _index_cells(credential: CredentialCell, role: str) -> Iterator[AccessCell]:
+    """Query and Scan on each secondary index, for roles whose index access was stated."""
+    table = credential.scenario.table
+    if table is None or credential.scenario.roles[role].allowed_indexes is None:
+        return
+    for index in table.indexes:
+        for probe in index_probes(index):
+            verdict, rule = oracle.access(credential.scenario, role, probe.needs,
+                                          guest_session=credential.flow == "guest",
+                                          index=index.name)
+            yield AccessCell(credential, probe, verdict, rule)
 
 
 # --- running a cell -----------------------------------------------------------------------

@@ -29,6 +29,7 @@ from pydantic import Field, ValidationError, model_validator
 from rolecall.model import oracle
 from rolecall.model.scenario import (
     IAM_ACTIONS,
+    INDEX_ACTIONS,
     AcceptedFinding,
     Actions,
     ExpectedRole,
@@ -122,11 +123,13 @@ def _resolve(names: dict[str, str], value: str, file: str, where: str, what: str
                         f"use one of: {known}")
 
 
-def _main_table_actions(persona: Persona, pname: str, file: str, aliases: Aliases,
-                        skeleton: Scenario) -> list[str]:
-    """Check every `allow` key names a table or index of the stack; the main table's actions."""
+def _access(persona: Persona, pname: str, file: str, aliases: Aliases,
+            skeleton: Scenario) -> dict[str, list[str]]:
+    """The persona's actions: "" -> on the table, <index> -> on that index (every index listed;
+    an index the file does not name allows nothing). Every key must name the stack's table."""
     stack = skeleton.name
-    actions: list[str] = []
+    indexes = [i.name for i in skeleton.table.indexes] if skeleton.table else []
+    access: dict[str, list[str]] = {"": [], **{i: [] for i in indexes}}
     for key, listed in persona.allow.items():
         where = f"personas.{pname}.allow.{key}"
         table_part, _, index = key.partition("/index/")
@@ -134,9 +137,11 @@ def _main_table_actions(persona: Persona, pname: str, file: str, aliases: Aliase
         if index and index not in aliases.indexes.get(table, []):
             raise ScenarioError(file, where, f"table {table_part} has no index {index!r}",
                                 f"use one of: {', '.join(aliases.indexes.get(table, [])) or 'none'}")
-        if not index:
-            actions = list(listed)
-    return actions
+        if index and list(listed) != list(IAM_ACTIONS) and set(listed) - set(INDEX_ACTIONS):
+            raise ScenarioError(file, where, f"{sorted(set(listed) - set(INDEX_ACTIONS))} do not "
+                                "apply to an index", f"list only {', '.join(INDEX_ACTIONS)} (or '*')")
+        access[index] = [a for a in listed if not index or a in INDEX_ACTIONS]
+    return access
 
 
 def _variants_of(persona: Persona, pname: str, file: str, aliases: Aliases,
@@ -155,7 +160,7 @@ def bind(entitlements: Entitlements, skeleton: Scenario, aliases: Aliases) -> Sc
     data.update(file=file, accepted_findings=[a.model_dump() for a in entitlements.accepted_findings])
     users: dict[str, dict[str, object]] = {}
     for pname, persona in entitlements.personas.items():
-        allowed = _main_table_actions(persona, pname, file, aliases, skeleton)
+        allowed = _access(persona, pname, file, aliases, skeleton)[""]
         entitled = allowed if skeleton.table is not None else None
         if persona.guest:
             data["identity_pool"]["guest_entitlement"] = entitled
@@ -172,8 +177,10 @@ def bind(entitlements: Entitlements, skeleton: Scenario, aliases: Aliases) -> Sc
     data["users"] = users
     draft = Scenario.model_validate(data)
     expect, role_access = _expectations(entitlements, draft, aliases)
-    for role, (actions, _) in role_access.items():
-        data["roles"][role]["allowed"] = actions
+    for role, (access, _) in role_access.items():
+        data["roles"][role]["allowed"] = access[""]
+        indexes = {i: a for i, a in access.items() if i}
+        data["roles"][role]["allowed_indexes"] = indexes or None
         data["roles"][role]["source"] = (f"{file}: {', '.join(role_access[role][1])} "
                                          f"(role {aliases.display.get(role, role)})")
     data["expect"] = [e.model_dump() for e in expect]
@@ -183,16 +190,16 @@ def bind(entitlements: Entitlements, skeleton: Scenario, aliases: Aliases) -> Sc
 
 
 def _expectations(entitlements: Entitlements, draft: Scenario, aliases: Aliases
-                  ) -> tuple[list[ExpectedRole], dict[str, tuple[list[str], list[str]]]]:
+                  ) -> tuple[list[ExpectedRole], dict[str, tuple[dict[str, list[str]], list[str]]]]:
     """Check each persona's stated role against the oracle; what each role must allow."""
     file = entitlements.file
     expect: list[ExpectedRole] = []
-    role_access: dict[str, tuple[list[str], list[str]]] = {}  # role -> (actions, who said so)
+    role_access: dict[str, tuple[dict[str, list[str]], list[str]]] = {}  # role -> (access, who)
     for pname, persona in entitlements.personas.items():
         if persona.guest:
             _check_guest(persona, pname, file, draft, aliases)
             continue
-        allowed = _main_table_actions(persona, pname, file, aliases, draft)
+        allowed = _access(persona, pname, file, aliases, draft)
         issued: set[str] = set()
         for variant in _variants_of(persona, pname, file, aliases, draft):
             outcome = _outcome(persona, pname, file, draft, aliases, variant)
@@ -258,17 +265,22 @@ def _stated(persona: Persona, pname: str, file: str, variant: str, outcome: orac
                         source=source)
 
 
-def _record_access(role_access: dict[str, tuple[list[str], list[str]]], role: str,
-                   allowed: list[str], who: str, file: str) -> None:
+def _record_access(role_access: dict[str, tuple[dict[str, list[str]], list[str]]], role: str,
+                   allowed: dict[str, list[str]], who: str, file: str) -> None:
     """A role allows the same to everyone who receives it: two personas must agree."""
     if role in role_access and role_access[role][0] != allowed:
         other = role_access[role][1][0]
         raise ScenarioError(file, f"{who}.allow",
                             f"receives role {role} as {other} does, but allows "
-                            f"{allowed or 'nothing'} where {other} allows "
-                            f"{role_access[role][0] or 'nothing'}",
+                            f"{_shown_access(allowed)} where {other} allows "
+                            f"{_shown_access(role_access[role][0])}",
                             "the same role gives the same access: make the two allow lists equal")
     role_access.setdefault(role, (allowed, []))[1].append(who)
+
+
+def _shown_access(access: dict[str, list[str]]) -> str:
+    shown = [f"{index or 'table'}: {actions}" for index, actions in access.items() if actions]
+    return "; ".join(shown) or "nothing"
 
 
 def _check_guest(persona: Persona, pname: str, file: str, draft: Scenario, aliases: Aliases) -> None:

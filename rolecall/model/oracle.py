@@ -205,7 +205,7 @@ Verdict = Literal["ALLOWED", "DENIED", "ERROR"]
 
 
 def access(scenario: Scenario, role: str, needs: tuple[str, ...], guest_session: bool = False,
-           foreign: bool = False) -> tuple[Verdict, str]:
+           foreign: bool = False, index: str | None = None) -> tuple[Verdict, str]:
     """Expected verdict of a probe that needs IAM actions `needs`, made with `role`'s session.
 
     `foreign`: on a per-identity table, the probe aims at a partition that is not the
@@ -217,6 +217,8 @@ def access(scenario: Scenario, role: str, needs: tuple[str, ...], guest_session:
     assert spec.allowed is not None, f"role {role}: nobody stated what it may do (no access cells)"
     allowed = set(spec.allowed_foreign if foreign and spec.allowed_foreign is not None
                   else spec.allowed)
+    if index is not None:  # D3: an index is a resource of its own (table/<name>/index/<index>)
+        allowed = set((spec.allowed_indexes or {}).get(index, []))
     missing = [a for a in needs if a not in allowed]
     assert all(a in IAM_ACTIONS for a in needs)
     per_identity = scenario.table is not None and scenario.table.partition == "per-identity"

@@ -34,6 +34,7 @@ IAM_ACTIONS: tuple[str, ...] = (
     "GetItem", "BatchGetItem", "Query", "Scan", "PutItem", "UpdateItem", "DeleteItem",
     "BatchWriteItem", "ConditionCheckItem", "DescribeTable",
 )
+INDEX_ACTIONS = ("Query", "Scan")  # the actions that read a secondary index
 READ_ACTIONS = ("GetItem", "BatchGetItem", "Query", "Scan", "ConditionCheckItem", "DescribeTable")
 WRITE_ACTIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")
 Flow = Literal["enhanced", "classic", "guest"]
@@ -137,6 +138,9 @@ class Role(Model):
     # per-identity tables: what the role may do on a partition that is not the caller's own
     # (default: the same as `allowed`, i.e. no per-identity restriction).
     allowed_foreign: Actions | None = None
+    # A discovered table's secondary indexes: index name -> what the role may do on it
+    # (Query, Scan). None: not stated, no index cells.
+    allowed_indexes: dict[str, Actions] | None = None
 
     @field_validator("policy")
     @classmethod

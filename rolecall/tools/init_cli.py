@@ -31,7 +31,7 @@ import yaml
 from rolecall.cells.audit import audit_scenario, scenario_writable_claims
 from rolecall.model import entitlements as ent
 from rolecall.model import oracle
-from rolecall.model.scenario import IAM_ACTIONS, Scenario, User
+from rolecall.model.scenario import IAM_ACTIONS, INDEX_ACTIONS, Scenario, User
 from rolecall.target import own_stack
 from rolecall.target.clients import Target
 from rolecall.target.discovery import Discovery
@@ -129,13 +129,20 @@ class _Reading:
             return []
         return granted(self.skeleton.roles[role].policy, self.table_arn)
 
-    def allow(self, actions: list[str]) -> dict[str, list[str]]:
+    def allow(self, roles: set[str]) -> dict[str, list[str]]:
+        """What any of these roles may do, on the table and on each index, as `allow:` says it."""
         table = self.skeleton.table
-        if table is None or not actions:
+        if table is None:
             return {}
-        ordered = [a for a in IAM_ACTIONS if a in actions]
-        return {self.aliases.display.get(table.name, table.name):
-                ["*"] if ordered == list(IAM_ACTIONS) else ordered}
+        name = self.aliases.display.get(table.name, table.name)
+        allow = {name: {a for r in roles for a in self.actions(r)}}
+        for index in table.indexes:
+            arn = f"{self.table_arn}/index/{index.name}"
+            allow[f"{name}/index/{index.name}"] = {
+                a for r in roles for a in granted(self.skeleton.roles[r].policy, arn)
+                if a in INDEX_ACTIONS}
+        return {key: _listed(actions, IAM_ACTIONS if key == name else INDEX_ACTIONS)
+                for key, actions in allow.items() if actions}
 
     def with_user(self, name: str, groups: list[str], **attributes: str) -> Scenario:
         return self.skeleton.model_copy(update={"users": {name: User(groups=groups,
@@ -153,7 +160,7 @@ class _Reading:
             persona["note"] = "role by app client: " + ", ".join(
                 f"{v} -> {self._role(o)}" for v, o in zip(self.skeleton.variants, outcomes,
                                                           strict=True))
-        persona["allow"] = self.allow(sorted({a for r in issued for a in self.actions(r)}))
+        persona["allow"] = self.allow(issued)
         return persona
 
     def _role(self, outcome: oracle.Outcome) -> str:
@@ -176,9 +183,11 @@ class _Reading:
     def escalations(self, personas: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
         """What the escalation check will find: paths that grant more than `allow` (predicted)."""
         found = []
+        table = self.skeleton.table
+        shown = self.aliases.display.get(table.name, table.name) if table else ""
         for name, persona in personas.items():
-            allowed = {a for acts in persona["allow"].values() for a in
-                       (IAM_ACTIONS if acts == ["*"] else acts)}
+            acts = persona["allow"].get(shown, [])
+            allowed = set(IAM_ACTIONS if acts == ["*"] else acts)
             for variant in self.skeleton.variants:
                 beyond = self._reach(name, persona, variant) - allowed
                 if beyond and self.skeleton.table is not None:
@@ -206,6 +215,12 @@ class _Reading:
                 changed = self.with_user(name, persona["groups"], **{rule.claim: rule.value})
                 outcomes.append(oracle.enhanced(changed, variant, name))
         return {a for o in outcomes if o.issued for a in self.actions(o.role)}
+
+
+def _listed(actions: set[str], every: tuple[str, ...]) -> list[str]:
+    """In the probes' order; `*` when it is every action that applies."""
+    ordered = [a for a in every if a in actions]
+    return ["*"] if ordered == list(IAM_ACTIONS) else ordered  # an index says Query, Scan
 
 
 def _findings(discovery: Discovery) -> list[dict[str, str]]:

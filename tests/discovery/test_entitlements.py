@@ -88,3 +88,15 @@ def test_groups_or_guest_not_both(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError) as error:
         ent.load(path)
     assert error.value.where == "personas.odd"
+
+
+def test_index_lines_take_query_and_scan_only(team: TeamStack, found: Discovery, tmp_path: Path) -> None:
+    """The stack's table has no index: naming one is an error, as is PutItem on an index."""
+    table = team.stack.table_name
+    text = entitlements_text(team).replace(
+        "  no-group: {groups: [], role: refused}",
+        f"  no-group: {{groups: [], role: refused, allow: {{{table}/index/byTitle: [Query]}}}}")
+    with pytest.raises(ScenarioError) as error:
+        bind(found, tmp_path, text)
+    assert error.value.where == f"personas.no-group.allow.{table}/index/byTitle"
+    assert "has no index 'byTitle'" in error.value.problem and error.value.fix == "use one of: none"
