@@ -72,13 +72,23 @@ def deploy_template(target: Target, template: str, name: str | None = None,
                                        "CAPABILITY_AUTO_EXPAND"])
         cfn.get_waiter("stack_create_complete").wait(
             StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": int(timeout)})
-    except (ClientError, WaiterError) as exc:
-        where, why = _failed_resource(cfn, name)
-        raise ScenarioError(template, where, why or _reason(exc),
-                            "the embedded target deploys the resource types and intrinsics "
-                            "of rolecall's CloudFormation support; change the template or "
-                            "deploy it to AWS and use --stack") from None
+    except ClientError as exc:
+        if exc.response["Error"]["Code"] != "AlreadyExistsException":
+            raise _not_deployed(cfn, name, template, exc) from None
+        raise ScenarioError(template, "--stack-template", f"stack {name} already exists on "
+                            f"{target.endpoint_url}", f"test it with --stack {name}, or delete "
+                            "it first (aws cloudformation delete-stack)") from None
+    except WaiterError as exc:
+        raise _not_deployed(cfn, name, template, exc) from None
     return name
+
+
+def _not_deployed(cfn: object, name: str, template: str, exc: Exception) -> ScenarioError:
+    where, why = _failed_resource(cfn, name)
+    return ScenarioError(template, where, why or _reason(exc),
+                         "the embedded target deploys the resource types and intrinsics "
+                         "of rolecall's CloudFormation support; change the template or "
+                         "deploy it to AWS and use --stack")
 
 
 def _failed_resource(cfn: object, name: str) -> tuple[str, str]:
@@ -106,6 +116,10 @@ def read(target: Target, options: OwnStack, runid: str) -> Discovery:
     """Deploy the template first when asked, then discover the stack."""
     stack = options.stack
     if options.stack_template:
+        if target.kind != "emulated":
+            raise ScenarioError("command line", "--stack-template", "rolecall deploys templates "
+                                "only into the embedded target, never into an AWS account",
+                                "deploy it yourself (cdk deploy) and test it with --stack NAME")
         stack = deploy_template(target, options.stack_template, options.stack)
     return discover(target, stack=stack, identity_pool_id=None if stack else options.identity_pool_id,
                     runid=runid)

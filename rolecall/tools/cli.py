@@ -29,7 +29,7 @@ from rolecall.emulator import Emulator
 from rolecall.emulator.faults import CATALOGUE
 from rolecall.model import scenario
 from rolecall.model.scenario import ScenarioError
-from rolecall.target import clients, discovery, provision, testusers
+from rolecall.target import clients, discovery, own_stack, provision, testusers
 from rolecall.tools import evidence_cli, init_cli, mutation
 
 
@@ -165,19 +165,21 @@ def _add_audit(commands: Any) -> None:
                        help="audit this live identity pool instead of scenario files")
     audit.add_argument("--role-prefix", default=None,
                        help="live: only scan roles whose name starts with this for trust of the pool")
-    audit.add_argument("--target", choices=["aws", "emulated"], default="aws")
-    audit.add_argument("--aws-account-id", default=None)
-    audit.add_argument("--region", default=None)
-    audit.add_argument("--endpoint-url", default=None)
+    audit.add_argument("--stack", default=None,
+                       help="audit this deployed CloudFormation stack (as `pytest suites --stack`)")
+    audit.add_argument("--entitlements", default=None,
+                       help="with --stack / --identity-pool-id: accept the findings it accepts")
+    _target_options(audit)
     audit.add_argument("--json", action="store_true", help="print JSON for machines")
     audit.set_defaults(handler=_audit)
 
 
 def _audit(args: argparse.Namespace) -> int:
-
     try:
-        if args.identity_pool_id:
-            results = [audit_live.audit_live(_audit_target(args), args.identity_pool_id,
+        if args.stack or (args.identity_pool_id and args.entitlements):
+            results = [audit.audit_scenario(_discovered(args))]
+        elif args.identity_pool_id:
+            results = [audit_live.audit_live(_cli_target(args), args.identity_pool_id,
                                         role_prefix=args.role_prefix)]
         else:
             results = [audit.audit_scenario(s)
@@ -195,12 +197,12 @@ def _audit(args: argparse.Namespace) -> int:
     return 1 if failing else 0
 
 
-def _audit_target(args: argparse.Namespace) -> clients.Target:
-    if args.target == "emulated":
-        if not args.endpoint_url:
-            raise ValueError("--target emulated needs --endpoint-url of a running emulator")
-        return clients.emulated(args.endpoint_url)
-    return clients.aws(args.aws_account_id, args.region, args.endpoint_url)
+def _discovered(args: argparse.Namespace) -> Any:
+    """A deployed stack read as the suite reads it, bound to the entitlements when given: the
+    same findings, subjects and acceptances as the suite's audit cells."""
+    found = own_stack.read(_cli_target(args), own_stack.OwnStack(
+        args.stack, args.identity_pool_id), "audit")
+    return own_stack.bind(found, args.entitlements)[0] if args.entitlements else found.scenario
 
 
 # --- mutation: the suite against every emulator fault (rolecall/tools/mutation.py) -------------

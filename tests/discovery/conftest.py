@@ -7,14 +7,17 @@ ALLOW_ADMIN_USER_PASSWORD_AUTH, as a team's client must for rolecall's own users
 
 from __future__ import annotations
 
+import os
+import re
 import secrets
+import subprocess
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from rolecall.emulator import Emulator
 from rolecall.model import scenario as sc
 from rolecall.target import clients
 from rolecall.target.provision import Journal, Provisioner, RunSecrets, Stack
@@ -40,13 +43,32 @@ class TeamStack:
         return sorted(u["Username"] for u in idp.list_users(UserPoolId=self.stack.user_pool_id)["Users"])
 
 
+@dataclass
+class Running:
+    """A `rolecall emulator` in its own process, as a team runs it (`--port`, any client)."""
+
+    endpoint: str
+
+
 @pytest.fixture(scope="session")
-def emulator() -> Iterator[Emulator]:
-    with Emulator(port=0) as running:
-        yield running
+def emulator() -> Iterator[Running]:
+    """Its own process: moto's state is global to a process, so an in-process emulator would
+    share stacks with the other tests' emulators (tests/emulator deploys the same seeds)."""
+    process = subprocess.Popen([sys.executable, "-m", "rolecall.tools.cli", "emulator", "--port",
+                                "0"], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                               env={**os.environ, "PYTHONPATH": str(ROOT)})
+    assert process.stdout is not None
+    line = process.stdout.readline()
+    match = re.search(r"listening on (http://\S+)", line)
+    assert match, f"the emulator did not start: {line!r}"
+    try:
+        yield Running(match.group(1))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
 
 
-def build(emulator: Emulator, tmp: Path, admin_flow: bool = True) -> TeamStack:
+def build(emulator: Running, tmp: Path, admin_flow: bool = True) -> TeamStack:
     target = clients.emulated(emulator.endpoint)
     scenario = sc.load(ROOT / "scenarios" / "seed-admin-editor.yaml")
     stack = Provisioner(target, secrets.token_hex(4), RunSecrets(secrets.token_bytes(16)),
@@ -62,7 +84,7 @@ def build(emulator: Emulator, tmp: Path, admin_flow: bool = True) -> TeamStack:
 
 
 @pytest.fixture(scope="session")
-def team(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> TeamStack:
+def team(emulator: Running, tmp_path_factory: pytest.TempPathFactory) -> TeamStack:
     return build(emulator, tmp_path_factory.mktemp("team"))
 
 

@@ -6,11 +6,10 @@ import json
 
 import pytest
 
-from rolecall.emulator import Emulator
 from rolecall.model.scenario import ScenarioError
 from rolecall.target import clients
 from rolecall.target.discovery import discover
-from tests.discovery.conftest import TeamStack, variant_of
+from tests.discovery.conftest import Running, TeamStack, variant_of
 
 
 def test_identity_pool_id_gives_groups_roles_mapping_and_table(team: TeamStack) -> None:
@@ -71,7 +70,7 @@ def test_unknown_stack_name_is_refused(team: TeamStack) -> None:
     assert "list-stacks" in error.value.fix
 
 
-def test_stack_without_identity_pool_says_so(emulator: Emulator) -> None:
+def test_stack_without_identity_pool_says_so(emulator: Running) -> None:
     """--stack reads ListStackResources (moto's engine deploys roles and tables)."""
     target = clients.emulated(emulator.endpoint)
     template = {"Resources": {"Books": {"Type": "AWS::DynamoDB::Table", "Properties": {

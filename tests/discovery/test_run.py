@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from rolecall.emulator import Emulator
-from tests.discovery.conftest import ROOT, TeamStack, build, entitlements_text
+from tests.discovery.conftest import ROOT, Running, TeamStack, build, entitlements_text
 
 PYTHON = [sys.executable, "-m"]
 
@@ -79,7 +78,7 @@ def test_a_stated_role_against_the_spec_stops_the_run(team: TeamStack, tmp_path:
 
 
 def test_client_without_admin_auth_flow_stops_before_creating_anything(
-        emulator: Emulator, tmp_path: Path) -> None:
+        emulator: Running, tmp_path: Path) -> None:
     team = build(emulator, tmp_path, admin_flow=False)
     before = team.users()
     code, output, _ = suites(team, write(tmp_path, entitlements_text(team)), tmp_path)
@@ -89,7 +88,7 @@ def test_client_without_admin_auth_flow_stops_before_creating_anything(
     assert team.users() == before
 
 
-def test_supplied_users_sign_in_with_their_own_password(emulator: Emulator, tmp_path: Path) -> None:
+def test_supplied_users_sign_in_with_their_own_password(emulator: Running, tmp_path: Path) -> None:
     """The alternative: the team's own test user, its password from the environment only."""
     team = build(emulator, tmp_path, admin_flow=False)
     idp = team.target.client("cognito-idp")
