@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from rolecall.model.scenario import ScenarioError
+from rolecall.target import clients, own_stack
 from tests.discovery.conftest import ROOT, Running
 from tests.discovery.test_run import PYTHON
 
@@ -144,9 +146,6 @@ def test_audit_reads_the_stack_as_the_suite_does(endpoint: str) -> None:
 
 
 def test_stack_template_never_deploys_to_aws() -> None:
-    from rolecall.model.scenario import ScenarioError
-    from rolecall.target import clients, own_stack
-
     aws = clients.Target("aws", "eu-west-1", "123456789012")
     with pytest.raises(ScenarioError) as error:
         own_stack.read(aws, own_stack.OwnStack(stack_template="X.template.json"), "run")

@@ -6,6 +6,7 @@ import json
 
 import pytest
 
+from rolecall.emulator.cloudformation import engine
 from rolecall.model.scenario import ScenarioError
 from rolecall.target import clients
 from rolecall.target.discovery import discover
@@ -82,3 +83,12 @@ def test_stack_without_identity_pool_says_so(emulator: Running) -> None:
     with pytest.raises(ScenarioError) as error:
         discover(target, stack="NoPoolStack")
     assert "0 identity pools" in error.value.problem and "--identity-pool-id" in error.value.fix
+
+
+def test_generated_role_names_keep_to_iam_limit() -> None:
+    """CDK logical ids make moto's generated role names longer than IAM allows (64)."""
+    long = engine._iam_sized(lambda kind, stack, logical: f"{stack}-{logical}-0PKG000OJ7D6")
+    name = long("AWS::IAM::Role", "Seed004Stack", "myidentitypoolAuthenticatedRole219EBD45")
+    assert len(name) == 64 and name.startswith("Seed004Stack-myidentitypool")
+    assert name.endswith("-0PKG000OJ7D6")
+    assert long("AWS::DynamoDB::Table", "S" * 60, "T" * 20).startswith("S" * 60)  # others untouched
