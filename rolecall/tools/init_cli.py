@@ -67,8 +67,14 @@ def run_init(args: argparse.Namespace, target: Target) -> int:
     discovery = own_stack.read(target, options, "init")
     text = draft(discovery)
     out = Path(args.out)
-    out.write_text(text)
-    own_stack.bind(discovery, str(out))  # what init writes must load (and agree with the spec)
+    trial = out.with_name(f".{out.name}.rolecall-init")
+    trial.write_text(text)
+    try:  # what init writes must load and agree with the spec, or nothing is written
+        own_stack.bind(discovery, str(trial))
+    except Exception:
+        trial.unlink(missing_ok=True)
+        raise
+    trial.replace(out)
     personas = yaml.safe_load(text)["personas"]
     print(f"wrote {out}: {len(personas)} persona(s) ({', '.join(personas)}); review it before use")
     return 0
