@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
@@ -67,9 +68,16 @@ def deploy_template(target: Target, template: str, name: str | None = None,
                             ) from None
     cfn = target.client("cloudformation")
     try:
-        cfn.create_stack(StackName=name, TemplateBody=body,
-                         Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM",
-                                       "CAPABILITY_AUTO_EXPAND"])
+        try:
+            cfn.create_stack(StackName=name, TemplateBody=body,
+                             Capabilities=["CAPABILITY_IAM", "CAPABILITY_NAMED_IAM",
+                                           "CAPABILITY_AUTO_EXPAND"])
+        except ClientError as exc:
+            # the same template already there: a retried CreateStack (a slow target answers
+            # after the client's timeout) or a second run on a running emulator
+            if exc.response["Error"]["Code"] != "AlreadyExistsException" or not _same(
+                    cfn, name, body):
+                raise
         cfn.get_waiter("stack_create_complete").wait(
             StackName=name, WaiterConfig={"Delay": 1, "MaxAttempts": int(timeout)})
     except ClientError as exc:
@@ -81,6 +89,15 @@ def deploy_template(target: Target, template: str, name: str | None = None,
     except WaiterError as exc:
         raise _not_deployed(cfn, name, template, exc) from None
     return name
+
+
+def _same(cfn: Any, name: str, body: str) -> bool:
+    deployed = cfn.get_template(StackName=name)["TemplateBody"]
+    try:
+        return bool((deployed if isinstance(deployed, dict) else json.loads(deployed))
+                    == json.loads(body))
+    except ValueError:  # a YAML template: compare as text
+        return bool(deployed == body)
 
 
 def _not_deployed(cfn: object, name: str, template: str, exc: Exception) -> ScenarioError:
