@@ -19,10 +19,10 @@ from rolecall.cells import escalation, matrix
 from rolecall.cells.audit import audit_cells
 from rolecall.emulator import Emulator
 from rolecall.model import oracle, scenario
-from rolecall.reporting import evidence, plugin
+from rolecall.reporting import allure_run, evidence, plugin
 from rolecall.reporting.records import Observer, RecordStore
 from rolecall.reporting.redact import redact_text
-from rolecall.target import clients, own_stack
+from rolecall.target import cleanup, clients, own_stack
 from rolecall.target.probes import PROBES
 from rolecall.target.run import Run, RunConfig
 
@@ -58,6 +58,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="start the embedded target with this fault (mutation runs)")
     group.addoption("--evidence-dir", default=str(ROOT / "reports"),
                     help="where the evidence bundle goes (reports/<runid>/)")
+    group.addoption("--keep-state", action="store_true",
+                    help="keep the run's working state in reports/<runid>/state/ (debugging); "
+                         "by default it is removed at the end")
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -79,7 +82,8 @@ def pytest_configure(config: pytest.Config) -> None:
         for each in scenarios:
             oracle.check(each)
     except scenario.ScenarioError as exc:
-        raise pytest.UsageError(f"scenario error: {exc}") from None
+        # Exit 2, as `rolecall audit` does for the same file: the run could not start.
+        pytest.exit(f"scenario error: {exc}", returncode=2)
     config.stash[SCENARIOS_KEY] = scenarios
     if _is_worker(config):
         config.stash[RUN_KEY] = RunConfig.from_json(config.workerinput["rolecall"])  # type: ignore[attr-defined]
@@ -87,7 +91,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[SCENARIOS_KEY] = [bound] if bound else scenarios
         _report_cells(config)
         return
-    config.stash[RUN_KEY] = RunConfig.create(_start_target(config))
+    config.stash[RUN_KEY] = RunConfig.create(_start_target(config),
+                                             Path(config.getoption("--evidence-dir")))
     # SIGTERM (CI cancelling a job) unwinds like Ctrl-C, so teardown still runs.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
     if own.wanted:
@@ -155,23 +160,42 @@ def pytest_configure_node(node: Any) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _is_worker(config) or RUN_KEY not in config.stash:
         return
-    run = Run(config.stash[RUN_KEY])
-    failures = run.teardown_all()
-    if failures:
-        print(f"\nrolecall: teardown left {len(failures)} resource(s) behind: "
-              f"{redact_text('; '.join(failures))}\nrun `rolecall sweep --delete` to remove them")
+    # Another Ctrl-C (or CI's SIGTERM) now would leave resources, the bundle or the state
+    # behind: the end of the run says it is finishing instead (rolecall/target/cleanup.py).
+    with cleanup.shielded("rolecall: finishing the run (teardown, evidence bundle); "
+                          "it will not be interrupted, wait for it to end"):
+        _finish(config, Run(config.stash[RUN_KEY]))
+
+
+def _finish(config: pytest.Config, run: Run) -> None:
+    """Tear down, write the evidence bundle, remove the run's state."""
+    failures = run.teardown_all()  # shields itself from Ctrl-C / SIGTERM until done
     emulator = config.stash.get(EMULATOR_KEY, None)
     if emulator is not None:
         emulator.stop()
+    alluredir = getattr(config.option, "allure_report_dir", None)
+    if alluredir:  # Environment, Executors and Categories of the Allure report
+        allure_run.write(Path(alluredir), run.report_meta(),
+                         [s.name for s in config.stash[SCENARIOS_KEY]], evidence.git_sha())
     xmlpath = getattr(config.option, "xmlpath", None)
     bundle = evidence.write_bundle(RecordStore.read(run.state_dir), run.report_meta(),
                                    Path(config.getoption("--evidence-dir")),
                                    junit=Path(xmlpath) if xmlpath else None,
-                                   action_order=[probe.action for probe in PROBES])
+                                   action_order=[probe.action for probe in PROBES],
+                                   roles=evidence.roles_section(config.stash[SCENARIOS_KEY]))
     if bundle is not None:
         print(f"\nrolecall: evidence bundle {bundle} (manifest.json sha256 "
               f"{evidence.sha256(bundle / evidence.MANIFEST)}); check it with "
               f"`rolecall verify {bundle}`")
+    kept = run.clean_state(keep=config.getoption("--keep-state"))
+    if failures:
+        print(f"\nrolecall: teardown left {len(failures)} resource(s) behind: "
+              f"{redact_text('; '.join(failures))}\ntheir journal is kept in {kept}; "
+              "`rolecall sweep --aws-account-id <account> "
+              f"--run {run.config.runid} --older-than 0s` finds them by their "
+              "rolecall:run tag (add --delete to remove them)")
+    elif kept is not None:
+        print(f"\nrolecall: the run's state is kept in {kept} (--keep-state)")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:

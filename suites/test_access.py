@@ -12,6 +12,7 @@ import pytest
 from rolecall.cells.matrix import (
     AccessCell,
     credential_observation,
+    deciding_statement,
     mismatch,
     observed_outcome,
     obtain,
@@ -42,7 +43,8 @@ def test_access(run: Run, access_cell: AccessCell, observe: Observer) -> None:
 
     assert probed.verdict == cell.expected, mismatch(
         cell.id, cell.expected, probed.verdict, cell.rule, cell.source,
-        f"role {role}; {probed.code or ''} {probed.message or ''}".strip())
+        f"{probed.code or ''} {probed.message or ''}".strip(), role=role,
+        statement=deciding_statement(scenario, role, cell.probe.needs))
     if probed.verdict == "DENIED":  # D4: AWS names the session and an action it refused
         named = [f"dynamodb:{need}" for need in cell.probe.needs]
         assert any(action in (probed.message or "") for action in named), mismatch(

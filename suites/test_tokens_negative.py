@@ -9,37 +9,12 @@ ServerSideTokenCheck, and still works until it expires when it has not.
 
 from __future__ import annotations
 
-import time
-
 from rolecall.cells.matrix import NegativeCell, mismatch, observed_outcome
 from rolecall.model import oracle
 from rolecall.reporting.records import Observer
-from rolecall.target import probes, tokens
-from rolecall.target.flows import Flows, Issued
-from rolecall.target.provision import Stack
+from rolecall.target import probes
+from rolecall.target.flows import Issued
 from rolecall.target.run import Run
-
-
-def broken_logins(flows: Flows, stack: Stack, case: str, user: str) -> dict[str, str]:
-    """The Logins map a client would send in this broken case."""
-    own = flows.tokens(user)
-    provider = stack.provider_name
-    if case == "tampered":  # claim a group the user is not in, keep the old signature
-        return {provider: tokens.tampered(own["IdToken"], **{"cognito:groups": ["admins"]})}
-    if case == "resigned":
-        return {provider: tokens.resigned(own["IdToken"])}
-    if case == "other-client":  # right pool, app client the identity pool does not know
-        return {provider: flows.sign_in(user, client_id=stack.other_client_id)["IdToken"]}
-    if case in ("other-pool", "other-provider"):
-        foreign = Flows(flows.target, Stack(**{**stack.__dict__,
-                                               "user_pool_id": stack.foreign_pool_id or "",
-                                               "client_id": stack.foreign_client_id or ""}),
-                        flows.secrets).sign_in(user)["IdToken"]
-        key = provider if case == "other-pool" else stack.foreign_provider_name
-        return {key: foreign}
-    if case == "access-token":
-        return {provider: own["AccessToken"]}
-    raise AssertionError(f"unknown broken-token case {case}")
 
 
 def check(run: Run, observe: Observer, cell: NegativeCell, variant: str,
@@ -57,26 +32,22 @@ def check(run: Run, observe: Observer, cell: NegativeCell, variant: str,
 
 def test_broken_token(run: Run, negative_cell: NegativeCell, observe: Observer) -> None:
     cell = negative_cell
-    stack, flows = run.stack(cell.scenario), run.flows(cell.scenario)
+    flows = run.flows(cell.scenario)
     if cell.case in oracle.BROKEN_TOKEN_RULES and cell.case != "expired":
         assert cell.variant is not None
-        check(run, observe, cell, cell.variant,
-              broken_logins(flows, stack, cell.case, cell.user), oracle.broken_token(cell.case))
+        check(run, observe, cell, cell.variant, flows.broken_logins(cell.case, cell.user),
+              oracle.broken_token(cell.case))
     elif cell.case == "session-expired":
         for variant in cell.scenario.variants:
             expire_session(run, observe, cell, variant)
     elif cell.case == "expired":
-        token = flows.sign_in(cell.user)["IdToken"]
-        run.target.let_time_pass(tokens.claims_of(token)["exp"] - time.time() + 5,
-                                 stack.user_pool_id)
+        logins = flows.expired_logins(cell.user)
         for variant in cell.scenario.variants:
-            check(run, observe, cell, variant, {stack.provider_name: token},
-                  oracle.broken_token("expired"))
+            check(run, observe, cell, variant, logins, oracle.broken_token("expired"))
     else:
-        token = flows.sign_in(cell.user)["IdToken"]  # issued before the event
-        revoke(run, stack, cell.case, cell.user)
+        logins = flows.revoked_logins(cell.case, cell.user)  # issued, then the user revoked
         for variant in cell.scenario.variants:
-            check(run, observe, cell, variant, {stack.provider_name: token},
+            check(run, observe, cell, variant, logins,
                   oracle.revoked_token(cell.scenario, variant, cell.user))
 
 
@@ -104,11 +75,3 @@ def expire_session(run: Run, observe: Observer, cell: NegativeCell, variant: str
             expected=expected, rule="E13", source="SPEC E13",
             request_ids=[r for r in (before.request_id, after.request_id) if r])
     assert observed == expected, mismatch(f"{cell.id} [{variant}]", expected, observed, "E13", "spec")
-
-
-def revoke(run: Run, stack: Stack, event: str, user: str) -> None:
-    """What an administrator does to a user: sign out everywhere, disable, delete."""
-    idp = run.target.client("cognito-idp")
-    action = {"signed-out": idp.admin_user_global_sign_out, "disabled": idp.admin_disable_user,
-              "deleted": idp.admin_delete_user}[event]
-    action(UserPoolId=stack.user_pool_id, Username=stack.users[user])

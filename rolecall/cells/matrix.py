@@ -13,6 +13,7 @@ Access cells exist for every credential the oracle expects to be issued.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 from rolecall.model import oracle
 from rolecall.model.oracle import Outcome
 from rolecall.model.scenario import Scenario
+from rolecall.reporting import rules_page
 from rolecall.reporting.records import Description, Observation
 from rolecall.target.flows import Flows, Issued, Refused, Result
 from rolecall.target.probes import PROBES, Probe, index_probes
@@ -226,11 +228,35 @@ def _claims_or_error(flows: Flows, user: str) -> dict[str, Any]:
 
 
 def mismatch(cell_id: str, expected: object, observed: object, rule: str, source: str,
-             detail: str = "") -> str:
-    """The failure message of a cell: expected vs observed, the rule and the source."""
-    text = (f"{cell_id}: expected {expected}, observed {observed} "
-            f"[SPEC {rule}; expectation source: {source or 'spec'}]")
-    return f"{text}\n  {detail}" if detail else text
+             detail: str = "", role: str | None = None, statement: str = "") -> str:
+    """The failure message of a cell, verdict first.
+
+    Line 1 is what a reader needs (and what pytest's short summary shows): expected,
+    observed, the rule and the role. Then the cell, where the expectation comes from
+    and where the rule is explained, the policy statement that decided it when the
+    scenario has one, and the target's own words.
+    """
+    verdict = f"expected {expected}, observed {observed} [SPEC {rule}]"
+    lines = [f"{verdict} role {role}" if role else verdict,
+             f"  cell {cell_id}; expectation source: {source or 'spec'}; "
+             f"rule: {rule_doc(rule)}"]
+    if statement:
+        lines.append(f"  policy statement: {statement}")
+    if detail:
+        lines.append(f"  {detail}")
+    return "\n".join(lines)
+
+
+def deciding_statement(scenario: Scenario, role: str | None, needs: tuple[str, ...]) -> str:
+    """The role's policy statements about the probed action, as compact JSON (for messages)."""
+    found = oracle.deciding_statements(scenario, role, needs)
+    text = "; ".join(json.dumps(statement, separators=(",", ":")) for statement in found)
+    return text[:400] + ("..." if len(text) > 400 else "")
+
+
+def rule_doc(rule: str) -> str:
+    """Where a rule id is explained, in the repository: docs/rules.md#<id>."""
+    return f"docs/rules.md#{rules_page.rule_id(rule)}"
 
 
 # --- token negatives (suites/test_tokens_negative.py) -------------------------------------

@@ -26,7 +26,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from rolecall.model import oracle
+from rolecall.model import oracle, yamlsource
 from rolecall.model.scenario import (
     IAM_ACTIONS,
     INDEX_ACTIONS,
@@ -109,7 +109,7 @@ def load(path: str | Path) -> Entitlements:
     try:
         return Entitlements.model_validate({**data, "file": str(path)})
     except ValidationError as exc:
-        raise _as_scenario_error(path, exc) from None
+        raise _as_scenario_error(path, exc, yamlsource.Located(None)) from None
 
 
 # --- binding to a discovered stack --------------------------------------------------------

@@ -11,6 +11,7 @@ contradicts the spec fails the scenario at load time (`check`).
 
 from __future__ import annotations
 
+import fnmatch
 from dataclasses import dataclass
 from typing import Literal
 
@@ -226,6 +227,32 @@ def access(scenario: Scenario, role: str, needs: tuple[str, ...], guest_session:
     return ("DENIED", rule) if missing else ("ALLOWED", rule)
 
 
+def deciding_statements(scenario: Scenario, role: str | None, needs: tuple[str, ...]
+                        ) -> list[dict[str, object]]:
+    """The statements of a role's scenario policy that speak of these DynamoDB actions.
+
+    The oracle decides from the role's `allowed:` profile, not from its policy; when a
+    cell fails, the statements whose Action or NotAction covers the probed action are
+    what the reader compares that profile with (a wildcard that grants too much, a
+    Deny that was meant to win). Empty when the role is not the scenario's.
+    """
+    if role not in scenario.roles:
+        return []
+    statements = scenario.roles[role].policy.get("Statement", [])
+    wanted = [f"dynamodb:{need}".lower() for need in needs]
+    found = []
+    for statement in statements if isinstance(statements, list) else [statements]:
+        for key, negated in (("Action", False), ("NotAction", True)):
+            patterns = statement.get(key, [])
+            patterns = [patterns] if isinstance(patterns, str) else list(patterns)
+            if patterns and any(
+                    any(fnmatch.fnmatchcase(want, p.lower()) for p in patterns) != negated
+                    for want in wanted):
+                found.append(statement)
+                break
+    return found
+
+
 # --- cross-check of stated expectations -------------------------------------------------
 
 def check(scenario: Scenario) -> None:
@@ -239,7 +266,8 @@ def check(scenario: Scenario) -> None:
                 scenario.file, f"expect[{n}] (user {stated.user}, variant {stated.variant})",
                 f"states {declared} but SPEC rule {expected.rule} gives {expected}",
                 "correct the expectation, or the groups/mapping it depends on; if you believe "
-                "the spec is wrong, say so in the spec, not in the scenario")
+                "the spec is wrong, say so in the spec, not in the scenario",
+                line=scenario.line_of("expect", n))
 
 
 # --- broken and revoked tokens (SPEC E2, E3, G8) ------------------------------------------

@@ -23,10 +23,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     field_validator,
     model_validator,
 )
+from pydantic_core import PydanticCustomError
+
+from rolecall.model import yamlsource
 
 # The IAM actions a permission profile speaks of (SPEC D5). TransactGetItems and
 # TransactWriteItems are not permissions of their own: they need the contained actions.
@@ -63,12 +67,23 @@ Actions = Annotated[list[str], AfterValidator(_actions)]
 
 
 class ScenarioError(Exception):
-    """A scenario file that cannot be used: says which file, where in it, and how to fix it."""
+    """A scenario file that cannot be used: says which file, which line, where in it, how to fix.
 
-    def __init__(self, file: str | Path, where: str, problem: str, fix: str = "") -> None:
-        self.file, self.where, self.problem, self.fix = str(file), where, problem, fix
-        text = f"{file}: {where}: {problem}"
-        super().__init__(f"{text}. Fix: {fix}" if fix else text)
+    The first line reads `<file>:<line>: <YAML path>: <problem>. Fix: <fix>` (editors
+    and terminals open `file:line`); further problems of the same file follow, one a line.
+    """
+
+    def __init__(self, file: str | Path, where: str, problem: str, fix: str = "",
+                 line: int | None = None, more: Iterable[str] = ()) -> None:
+        self.file, self.where, self.problem, self.fix, self.line = str(file), where, problem, fix, line
+        located = f"{file}:{line}" if line else str(file)
+        text = f"{located}: {where}: {problem}" + (f". Fix: {fix}" if fix else "")
+        super().__init__("\n".join([text, *more]))
+
+
+def _refuse(path: tuple[str | int, ...], problem: str) -> PydanticCustomError:
+    """A cross-field error that keeps the YAML path it is about (pydantic would say 'top level')."""
+    return PydanticCustomError("reference", "{problem}", {"problem": problem, "path": path})
 
 
 class Model(BaseModel):
@@ -297,62 +312,71 @@ class Scenario(Model):
     negatives: Negatives | None = None
     discovered: Discovered | None = None
     file: str = ""
+    _lines: yamlsource.Located = PrivateAttr(default_factory=lambda: yamlsource.Located(None))
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Scenario:
         if self.discovered is None and (self.table is None or not self.table.items):
             raise ValueError("table: a scenario needs a table with at least one seed item "
                              "under table.items (the read probes use it)")
-        for where, role in self._role_references():
+        for path, role in self._role_references():
             if role not in self.roles:
-                raise ValueError(f"{where} names role {role!r}, which is not under roles: "
-                                 f"(known: {', '.join(self.roles)})")
+                raise _refuse(path, f"names role {role!r}, which is not under roles: "
+                                    f"(known: {', '.join(self.roles)})")
         for user_name, user in self.users.items():
-            for group in user.groups:
+            for n, group in enumerate(user.groups):
                 if group not in self.groups:
-                    raise ValueError(f"users.{user_name}.groups names {group!r}, which is not "
-                                     f"under groups: (known: {', '.join(self.groups) or 'none'})")
+                    raise _refuse(("users", user_name, "groups", n),
+                                  f"names group {group!r}, which is not under groups: "
+                                  f"(known: {', '.join(self.groups) or 'none'})")
             for attribute in user.attributes:
                 custom = attribute.removeprefix("custom:")
                 if attribute.startswith("custom:") and custom not in self.user_pool.custom_attributes:
-                    raise ValueError(f"users.{user_name}.attributes uses {attribute!r}; declare "
-                                     f"{custom!r} under user_pool.custom_attributes")
+                    raise _refuse(("users", user_name, "attributes", attribute),
+                                  f"uses {attribute!r}; declare {custom!r} under "
+                                  "user_pool.custom_attributes")
         for variant_name, variant in self.variants.items():
             if variant.custom_roles and (variant.mapping is None or variant.mapping.type != "Token"):
-                raise ValueError(f"variants.{variant_name}.custom_roles needs a Token mapping "
-                                 "(CustomRoleArn picks among cognito:roles, SPEC E7a)")
+                raise _refuse(("variants", variant_name, "custom_roles"),
+                              "needs a Token mapping (CustomRoleArn picks among cognito:roles, "
+                              "SPEC E7a)")
         if self.negatives is not None:
             for part in ("user", "signed_out", "disabled", "deleted"):
                 user_name = getattr(self.negatives, part)
                 if user_name is not None and user_name not in self.users:
-                    raise ValueError(f"negatives.{part} names {user_name!r}, which is not "
-                                     "under users:")
+                    raise _refuse(("negatives", part), f"names {user_name!r}, which is not under "
+                                                       "users:")
         for n, expected in enumerate(self.expect):
             if expected.user not in self.users:
-                raise ValueError(f"expect[{n}].user {expected.user!r} is not under users:")
+                raise _refuse(("expect", n, "user"), f"{expected.user!r} is not under users:")
             if expected.variant not in self.variants:
-                raise ValueError(f"expect[{n}].variant {expected.variant!r} is not under variants:")
+                raise _refuse(("expect", n, "variant"), f"{expected.variant!r} is not under "
+                                                        "variants:")
         return self
 
-    def _role_references(self) -> Iterable[tuple[str, str]]:
+    def _role_references(self) -> Iterable[tuple[tuple[str | int, ...], str]]:
         for name, group in self.groups.items():
             if group.role:
-                yield f"groups.{name}.role", group.role
+                yield ("groups", name, "role"), group.role
         pool = self.identity_pool
         for field_name in ("authenticated_role", "unauthenticated_role"):
             if getattr(pool, field_name):
-                yield f"identity_pool.{field_name}", getattr(pool, field_name)
+                yield ("identity_pool", field_name), getattr(pool, field_name)
         for variant_name, variant in self.variants.items():
             for n, rule in enumerate(variant.mapping.rules if variant.mapping else []):
-                yield f"variants.{variant_name}.mapping.rules[{n}].role", rule.role
-            for role in variant.custom_roles:
-                yield f"variants.{variant_name}.custom_roles", role
+                yield ("variants", variant_name, "mapping", "rules", n, "role"), rule.role
+            for n, role in enumerate(variant.custom_roles):
+                yield ("variants", variant_name, "custom_roles", n), role
         for n, expected in enumerate(self.expect):
-            for stated in (expected.role, expected.custom_role):
+            for key, stated in (("role", expected.role), ("custom_role", expected.custom_role)):
                 if stated:
-                    yield f"expect[{n}]", stated
+                    yield ("expect", n, key), stated
 
     # -- derived views -------------------------------------------------------------
+    def line_of(self, *path: str | int) -> int | None:
+        """The line of the scenario file this YAML path (or its nearest parent) is on."""
+        return self._lines.line_of(path)
+
     def matrix_users(self) -> list[str]:
         """The users that take part in the matrix (claims, credential and access cells)."""
         return [name for name, user in self.users.items() if user.matrix]
@@ -368,39 +392,70 @@ class Scenario(Model):
 
 
 def load(path: str | Path) -> Scenario:
-    """Read and validate one scenario file; ScenarioError says what to fix."""
+    """Read and validate one scenario file; ScenarioError says file, line, path and fix."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        located = yamlsource.read(path.read_text())
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
-        raise ScenarioError(path, where, f"not valid YAML ({getattr(exc, 'problem', exc)})",
-                            "fix the YAML syntax (indentation, quotes, colons)") from None
+        raise ScenarioError(path, "YAML", f"not valid YAML ({getattr(exc, 'problem', exc)})",
+                            "fix the YAML syntax on this line (indentation, quotes, colons, "
+                            "brackets)", line=yamlsource.syntax_error_line(exc)) from None
+    except yamlsource.DuplicateKeyError as exc:
+        raise ScenarioError(path, yamlsource.dotted(exc.path), str(exc).split(" ", 1)[1],
+                            f"keep one definition (lines {exc.first_line} and {exc.second_line}); "
+                            "rename the other if both are meant", line=exc.second_line) from None
+    data = located.data
     if not isinstance(data, dict):
-        raise ScenarioError(path, "top level", "a scenario must be a YAML mapping",
-                            "start the file with `name:`, `description:`, `table:` ...")
+        raise ScenarioError(path, "the whole file", "a scenario must be a YAML mapping",
+                            "start the file with `name:`, `description:`, `table:` ...", line=1)
     # Top-level `x-...` keys hold YAML anchors shared by the file (as in docker-compose).
     data = {k: v for k, v in data.items() if not str(k).startswith("x-")}
     try:
-        return Scenario.model_validate({**data, "file": str(path)})
+        loaded = Scenario.model_validate({**data, "file": str(path)})
     except ValidationError as exc:
-        raise _as_scenario_error(path, exc) from None
+        raise _as_scenario_error(path, exc, located) from None
+    loaded._lines = located
+    return loaded
 
 
-def _as_scenario_error(path: Path, exc: ValidationError) -> ScenarioError:
-    first = exc.errors()[0]
-    where = ".".join(str(part) for part in first["loc"]) or "top level"
-    message = re.sub(r"^Value error, ", "", first["msg"])
-    fixes = {
-        "missing": "add this field",
-        "extra_forbidden": "remove or rename this field (it is not part of the schema; "
-                           "see README 'Writing a scenario')",
-        "literal_error": "use one of the allowed values",
-        "string_pattern_mismatch": "use letters, digits and - only (scenario names: lower case)",
-    }
-    more = f" (and {len(exc.errors()) - 1} more problem(s))" if len(exc.errors()) > 1 else ""
-    return ScenarioError(path, where, message + more, fixes.get(first["type"], ""))
+FIXES = {  # pydantic error type -> what to write instead
+    "missing": "add this field",
+    "extra_forbidden": "remove or rename this field (it is not part of the schema; "
+                       "see README 'Writing a scenario')",
+    "literal_error": "use one of the allowed values",
+    "string_pattern_mismatch": "use letters, digits and - only (scenario names: lower case)",
+    "string_type": "write text here (quote it if YAML reads it as a number or true/false)",
+    "int_type": "write a whole number",
+    "int_parsing": "write a whole number",
+    "bool_type": "write true or false",
+    "bool_parsing": "write true or false",
+    "list_type": "write a YAML list, e.g. [a, b]",
+    "dict_type": "write a YAML mapping (key: value lines)",
+    "model_type": "write a YAML mapping (key: value lines)",
+    "model_attributes_type": "write a YAML mapping (key: value lines)",
+    "too_short": "add at least one entry",
+    "too_long": "remove entries",
+    "greater_than_equal": "use a larger number",
+    "less_than_equal": "use a smaller number",
+    "reference": "use a name defined in the section the message names, or define it there",
+}
+DEFAULT_FIX = "change the value as the message says (see README 'Writing a scenario')"
+
+
+def _as_scenario_error(path: Path, exc: ValidationError, located: yamlsource.Located
+                       ) -> ScenarioError:
+    """Every pydantic error as `file:line: yaml.path: problem. Fix: ...`, the first one first."""
+    lines = []
+    for error in exc.errors():
+        ctx = error.get("ctx") or {}
+        where = tuple(ctx.get("path") or (p for p in error["loc"] if p != "[key]"))
+        problem = re.sub(r"^(Value|Assertion) error, ", "", error["msg"])
+        fix = FIXES.get(error["type"], DEFAULT_FIX)
+        lines.append(ScenarioError(path, yamlsource.dotted(where) or "the whole file", problem,
+                                   fix, line=located.line_of(where)))
+    first = lines[0]
+    return ScenarioError(path, first.where, first.problem, first.fix, line=first.line,
+                         more=[f"  also {e}" for e in lines[1:]])
 
 
 def load_all(directory: str | Path, only: Iterable[str] = ()) -> list[Scenario]:
@@ -410,7 +465,8 @@ def load_all(directory: str | Path, only: Iterable[str] = ()) -> list[Scenario]:
     if wanted:
         unknown = wanted - {s.name for s in scenarios}
         if unknown:
-            raise ScenarioError(directory, "--scenario", f"no scenario named {sorted(unknown)}",
+            named = ", ".join(repr(name) for name in sorted(unknown))
+            raise ScenarioError(directory, "--scenario", f"no scenario named {named}",
                                 f"choose from {', '.join(s.name for s in scenarios)}")
         scenarios = [s for s in scenarios if s.name in wanted]
     names = [s.name for s in scenarios]

@@ -26,10 +26,12 @@ import allure
 import allure_commons
 from allure_commons.logger import AllureFileLogger
 
+from rolecall.reporting import rules_page
 from rolecall.reporting.records import Description, Observation
 from rolecall.reporting.redact import redact, redact_bytes, redact_text
 
-SPEC_URL = os.environ.get("ROLECALL_SPEC_URL", "../shared/SPEC.md")
+# Beside the report: `rolecall report` copies rules.html (docs/rules.md) into its folder.
+SPEC_URL = os.environ.get("ROLECALL_SPEC_URL", rules_page.RULES_HTML)
 CRITICAL_RULES = ("E11", "C6")
 
 
@@ -49,20 +51,21 @@ def severity(described: dict[str, Any], observed: str | None = None) -> str:
 
 
 def _spec_link(rule: str) -> str:
-    return f"{SPEC_URL}#{rule.split(' ')[0].split('/')[0].lower()}"
+    return f"{SPEC_URL}#{rules_page.rule_id(rule)}"
 
 
 def _source_link(described: dict[str, Any]) -> tuple[str, str] | None:
+    """The scenario file the expectation comes from, as a link inside the report folder.
+
+    `rolecall report` copies the scenario files into `<report>/scenarios/`, so the link
+    works where the report is and wherever it is copied; a report links nothing outside
+    itself (a URL source is shown as the `expectation source` parameter instead).
+    """
     source = str(described.get("source") or "")
-    if source.startswith(("http://", "https://")):
-        return source, "expectation source"
     where = described.get("scenario_file")
     if not where or not source or source.startswith("SPEC "):  # the spec link says it all
         return None
-    path = Path(where).resolve()
-    if path.is_relative_to(Path.cwd()):
-        path = path.relative_to(Path.cwd())
-    return path.as_posix(), f"expectation source: {source}"[:160]
+    return f"scenarios/{Path(where).name}", f"expectation source: {source}"[:160]
 
 
 # --- before the test: what the cell is ---------------------------------------------------------
@@ -83,6 +86,8 @@ def label(description: Description) -> None:
     if described["rule"]:
         for rule in str(described["rule"]).split("/"):
             allure.dynamic.link(_spec_link(rule), link_type="spec", name=f"SPEC {rule}")
+    if str(described.get("source") or "").startswith(("http://", "https://")):
+        allure.dynamic.parameter("expectation source", str(described["source"]))
     source = _source_link(described)
     if source:
         allure.dynamic.link(source[0], link_type="source", name=source[1])

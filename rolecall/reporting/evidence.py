@@ -30,6 +30,8 @@ from pathlib import Path
 from typing import Any
 
 import rolecall
+from rolecall.model.scenario import Scenario
+from rolecall.reporting import oscal, rules_page
 from rolecall.reporting.matrix_html import by, counts, render_matrix, show
 from rolecall.reporting.records import now
 from rolecall.reporting.redact import mask_account, redact_text
@@ -37,6 +39,9 @@ from rolecall.reporting.redact import mask_account, redact_text
 BUNDLE_KIND = "rolecall-evidence"
 SCHEMA = 1
 MANIFEST = "manifest.json"
+# The run's working state (rolecall/target/run.py) lives in this subfolder of the bundle's
+# folder while the run lasts; it is not evidence: never hashed, listed or verified.
+STATE_DIR = "state"
 EVIDENCE = "evidence.json"
 MATRIX = "matrix.html"
 SUMMARY = "summary.md"
@@ -76,8 +81,20 @@ def git_sha(where: Path | None = None) -> str:
     return "unknown"
 
 
+def roles_section(scenarios: list[Scenario]) -> dict[str, dict[str, Any]]:
+    """Each scenario's roles as declared: what they may do (`allowed:`), their policy, why.
+
+    The cells say what each credential did; an auditor also needs what the role was
+    meant to do and the policy that grants it, one click away in matrix.html.
+    """
+    return {s.name: {name: {"allowed": role.allowed, "policy": role.policy, "source": role.source,
+                            "groups": [g for g, group in s.groups.items() if group.role == name]}
+                     for name, role in s.roles.items()} for s in scenarios}
+
+
 def write_bundle(cells: list[dict[str, Any]], run: dict[str, Any], out_root: Path,
-                 junit: Path | None = None, action_order: Sequence[str] = ()) -> Path | None:
+                 junit: Path | None = None, action_order: Sequence[str] = (),
+                 roles: dict[str, dict[str, Any]] | None = None) -> Path | None:
     """Write reports/<runid>/ for a finished run; None when the run observed no cell.
 
     `cells` are the run's records (rolecall/reporting/records.py); `run` says which
@@ -90,9 +107,13 @@ def write_bundle(cells: list[dict[str, Any]], run: dict[str, Any], out_root: Pat
     bundle = out_root / str(run["runid"])
     bundle.mkdir(parents=True, exist_ok=True)
     _write(bundle / EVIDENCE, json.dumps({"bundle": BUNDLE_KIND, "schema": SCHEMA, "run": meta,
-                                          "cells": cells}, indent=1, sort_keys=True))
-    _write(bundle / MATRIX, render_matrix(cells, meta, action_order))
+                                          "roles": roles or {}, "cells": cells},
+                                         indent=1, sort_keys=True))
+    _write(bundle / MATRIX, render_matrix(cells, meta, action_order, roles or {}))
     _write(bundle / SUMMARY, render_summary(cells, meta))
+    write_rules_page(bundle)
+    _write(bundle / oscal.ASSESSMENT_RESULTS,
+           json.dumps(oscal.assessment_results(cells, meta), indent=1, sort_keys=True))
     if junit is not None and junit.is_file():
         _write(bundle / "junit.xml", junit.read_text(errors="replace"))
     manifest = {"bundle": BUNDLE_KIND, "schema": SCHEMA, **meta,
@@ -100,6 +121,15 @@ def write_bundle(cells: list[dict[str, Any]], run: dict[str, Any], out_root: Pat
                 "tools": tool_versions(), "files": _hashes(bundle)}
     _write(bundle / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))
     return bundle
+
+
+def write_rules_page(folder: Path) -> Path | None:
+    """rules.html beside the report pages, so their rule links work wherever the folder goes."""
+    source = rules_page.rules_source()
+    if source is None:
+        return None
+    _write(folder / rules_page.RULES_HTML, rules_page.render(source.read_text(encoding="utf-8")))
+    return folder / rules_page.RULES_HTML
 
 
 def _write(path: Path, text: str) -> None:
@@ -162,6 +192,8 @@ def verify(bundle: Path) -> Verification:
             result.problems.append(f"{path}: modified since the run (SHA-256 differs from "
                                    f"{MANIFEST})")
     for path in sorted(bundle.iterdir()):
+        if path.name == STATE_DIR and path.is_dir():
+            continue  # a run kept its working state (--keep-state): not part of the bundle
         if path.name != MANIFEST and path.name not in listed:
             result.problems.append(f"{path}: added after the run (not in {MANIFEST})")
     if EVIDENCE not in listed:
@@ -219,6 +251,15 @@ def _md(value: Any) -> str:
     return show(value).replace("|", "\\|").replace("\n", " ")
 
 
+def _tests_note(cells: list[dict[str, Any]]) -> list[str]:
+    """Why pytest's test count is lower than the cell count, when it is."""
+    tests = len({c.get("test") for c in cells if c.get("test")})
+    if not tests or tests == len(cells):
+        return []
+    return [f"{len(cells)} cells from {tests} pytest tests: a test that checks several variants "
+            "records one cell per variant.", ""]
+
+
 def render_summary(cells: list[dict[str, Any]], meta: dict[str, Any]) -> str:
     totals = counts(cells)
     lines = [f"# rolecall conformance run {meta['runid']}", "",
@@ -226,7 +267,7 @@ def render_summary(cells: list[dict[str, Any]], meta: dict[str, Any]) -> str:
              f"- started: {meta['started_at']}", f"- ended: {meta['ended_at']}", "",
              "## Totals", "", "| cells | passed | failed | skipped |", "|---:|---:|---:|---:|",
              f"| {totals['cells']} | {totals['passed']} | {totals['failed']} | "
-             f"{totals['skipped']} |", "", "## Per scenario", "",
+             f"{totals['skipped']} |", "", *_tests_note(cells), "## Per scenario", "",
              "| scenario | cells | passed | failed | skipped |", "|---|---:|---:|---:|---:|"]
     for scenario, of_scenario in by(cells, "scenario").items():
         sc = counts(of_scenario)

@@ -50,6 +50,7 @@ class CellReporting:
 
     def __init__(self, state_dir: Path | None, worker: str) -> None:
         self.store = RecordStore(state_dir, worker) if state_dir is not None else None
+        self.failed_cells: list[tuple[str, str]] = []
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         allure_labels.use_redacting_writer()
@@ -72,10 +73,26 @@ class CellReporting:
         if call.when == "call" and OBSERVER in item.stash:
             allure_labels.show_observations(item.stash[OBSERVER].observations)
         report = yield
+        if report.when == "call" and report.failed and description_of(item) is not None:
+            verdict_first(report, call)
         redact_report(report)
         if report.when == "call" or (report.when == "setup" and not report.passed):
             self._write(item, report)
         return report
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        verdict = getattr(report, VERDICT_ATTR, None)
+        if verdict and report.failed:
+            self.failed_cells.append((report.nodeid, str(verdict)))
+
+    @pytest.hookimpl(wrapper=True, tryfirst=True)
+    def pytest_terminal_summary(self, terminalreporter: Any) -> Generator[None, None, None]:
+        # Outermost: after pytest's short summary, which trims each line to the terminal.
+        yield
+        if self.failed_cells:
+            terminalreporter.write_sep("=", f"rolecall: {len(self.failed_cells)} cell(s) failed")
+            for nodeid, verdict in self.failed_cells:
+                terminalreporter.write_line(f"{nodeid.rsplit('[', 1)[-1].rstrip(']')}: {verdict}")
 
     def _write(self, item: pytest.Item, report: pytest.TestReport) -> None:
         description = description_of(item)
@@ -88,6 +105,36 @@ class CellReporting:
         if not observations and report.longrepr:
             records[0]["code"] = _first_line(report)
         self.store.write(records)
+
+
+VERDICT_ATTR = "rolecall_verdict"  # travels with the report from xdist workers (plain JSON)
+
+
+def verdict_first(report: pytest.TestReport, call: pytest.CallInfo[None]) -> None:
+    """A failed cell reads verdict first, without the test's source.
+
+    The cell's message (rolecall.cells.matrix.mismatch) leads with `expected X,
+    observed Y [SPEC rule] role R`; pytest would print ~40 lines of the test body
+    before it and its short summary would show `AssertionError: <cell id>...`. The
+    report keeps pytest's own shape (xdist, JUnit and Allure read it), with one
+    entry holding the message and the crash line set to the verdict. A cell's other
+    assertion failures (audit, escalation) lose the source too but keep their crash
+    line; exceptions that are not assertions (a bug, a target error) keep their traceback.
+    """
+    excinfo = call.excinfo
+    if excinfo is None or not isinstance(excinfo.value, AssertionError | pytest.fail.Exception):
+        return
+    text = str(excinfo.value).split("\nassert ", 1)[0]  # drop pytest's rewritten comparison
+    lines = text.splitlines() or [type(excinfo.value).__name__]
+    longrepr = excinfo.getrepr(style="value", chain=False)
+    entries = longrepr.reprtraceback.reprentries
+    if not entries or not hasattr(entries[0], "lines") or longrepr.reprcrash is None:
+        return
+    entries[0].lines = lines
+    report.longrepr = longrepr
+    if lines[0].startswith("expected "):  # a verdict: it is the crash line (other failures
+        longrepr.reprcrash.message = lines[0]  # keep "AssertionError: ...", mutation reads it)
+        setattr(report, VERDICT_ATTR, redact_text(lines[0]))
 
 
 def _first_line(report: pytest.TestReport) -> str | None:

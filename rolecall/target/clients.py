@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import time
 import urllib.error
 import urllib.request
@@ -18,12 +19,15 @@ from typing import Any, Literal
 import boto3
 from botocore import UNSIGNED
 from botocore.config import Config
+from botocore.exceptions import ClientError
+from tenacity import before_sleep_log, retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from rolecall.emulator import ACCOUNT_ID
 
 log = logging.getLogger("rolecall.target.clients")
 
 TargetKind = Literal["emulated", "aws"]
+ACCOUNT_ID_SHAPE = re.compile(r"\d{12}")
 MAX_WAIT_SECONDS = 960  # the longest a real-account run waits for a token or session to expire
 EMULATED_REGION = "eu-west-1"
 EMULATED_ADMIN_KEYS = {"aws_access_key_id": "AKIAROLECALLADMIN000", "aws_secret_access_key": "x"}
@@ -32,6 +36,28 @@ EMULATED_ADMIN_KEYS = {"aws_access_key_id": "AKIAROLECALLADMIN000", "aws_secret_
 # still failing becomes an ERROR verdict, never a DENIED one.
 CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5},
                        connect_timeout=10, read_timeout=30)
+
+
+# IAM is eventually consistent: a group may not see a role created a second ago, a pool
+# may not accept a fresh role, a table still being created cannot be deleted. These
+# codes are retried by `patiently`, briefly and logged (provisioning and cleanup).
+TRANSIENT = {"InvalidParameterException", "InvalidParameterValueException", "Throttling",
+             "ThrottlingException", "TooManyRequestsException", "ConcurrentModification",
+             "ConcurrentModificationException", "LimitExceededException",
+             "ResourceInUseException"}
+# What a delete answers when the resource is already gone: not a failure.
+GONE = {"ResourceNotFoundException", "NoSuchEntity", "NoSuchEntityException",
+        "UserPoolNotFoundException", "UserNotFoundException"}
+
+
+def error_code(exc: BaseException) -> str | None:
+    """The AWS error code of a ClientError, None for anything else."""
+    return str(exc.response["Error"]["Code"]) if isinstance(exc, ClientError) else None
+
+
+patiently = retry(retry=retry_if_exception(lambda exc: error_code(exc) in TRANSIENT),
+                  stop=stop_after_attempt(6), wait=wait_exponential(multiplier=0.5, max=8),
+                  reraise=True, before_sleep=before_sleep_log(log, logging.WARNING))
 
 
 class TargetError(Exception):
@@ -112,13 +138,19 @@ def aws(expected_account_id: str | None, region: str | None = None,
     the suite creates and deletes resources, and must never do so in the wrong account.
     """
     session = boto3.Session()
-    region = region or session.region_name
+    # A local endpoint (the embedded target, a LocalStack) has no region of its own to
+    # configure: use the emulated region rather than refuse; a real account must say.
+    region = region or session.region_name or (EMULATED_REGION if endpoint_url else None)
     if not region:
         raise TargetError("no AWS region configured: set AWS_REGION (or AWS_DEFAULT_REGION), "
                           "a profile region, or pass --region")
     if not expected_account_id:
         raise TargetError("--target aws needs --aws-account-id <12 digits>: the account the "
                           "suite may create and delete resources in")
+    if not ACCOUNT_ID_SHAPE.fullmatch(expected_account_id):
+        raise TargetError(f"--aws-account-id {mask(expected_account_id)} is "
+                          f"{len(expected_account_id)} characters long; an AWS account id is "
+                          "exactly 12 digits (no dashes or spaces)")
     sts = session.client("sts", region_name=region, endpoint_url=endpoint_url, config=CLIENT_CONFIG)
     try:
         actual = sts.get_caller_identity()["Account"]
@@ -128,11 +160,27 @@ def aws(expected_account_id: str | None, region: str | None = None,
                           ) from None
     if actual != expected_account_id:
         raise TargetError(f"the configured credentials belong to account {mask(actual)}, not "
-                          f"{mask(expected_account_id)} given by --aws-account-id; refusing to "
+                          f"{mask(expected_account_id)} given by --aws-account-id"
+                          f"{_where_they_differ(actual, expected_account_id)}; refusing to "
                           "touch another account")
     return Target("aws", region, actual, endpoint_url, settle_seconds, _session=session)
 
 
 def mask(account_id: str) -> str:
-    """Account ids in messages and reports show only their last four digits."""
-    return "********" + account_id[-4:] if len(account_id) >= 4 else "****"
+    """An account id in a message: its full length, first two and last four characters.
+
+    `123456789012` -> `12******9012`, `0123456789012` -> `01*******9012`: two ids
+    that differ in length or at either end look different, and the middle six
+    digits, which together with the ends would name the account, stay hidden.
+    """
+    if len(account_id) < 8:
+        return "*" * len(account_id)
+    return account_id[:2] + "*" * (len(account_id) - 6) + account_id[-4:]
+
+
+def _where_they_differ(one: str, other: str) -> str:
+    """When both masks look the same, the position of the first differing digit."""
+    if mask(one) != mask(other):
+        return ""
+    position = next(i for i, (a, b) in enumerate(zip(one, other, strict=False)) if a != b) + 1
+    return f" (they differ at digit {position})"

@@ -9,6 +9,11 @@ Every flow ends in an `Issued` (credentials, plus the role they really belong to
 asked of STS GetCallerIdentity) or a `Refused` (the AWS error code), or an
 `Errored` when something other than AWS's answer got in the way. Tokens and
 keys stay in memory; nothing here logs them.
+
+The negative side lives here too, so tests only pick a case and assert: the
+Logins a broken or foreign token makes (`broken_logins`, SPEC E2, G8), a token
+that outlived its validity (`expired_logins`), and what an administrator does
+to a user after a token was issued (`revoke`, SPEC E3).
 """
 
 from __future__ import annotations
@@ -22,10 +27,15 @@ from typing import Any
 import jwt
 from botocore.exceptions import BotoCoreError, ClientError
 
+from rolecall.target import tokens as jwts
 from rolecall.target.clients import Target
 from rolecall.target.provision import RunSecrets, Stack
 
 CLASSIC_SESSION_NAME = "rolecall-classic"
+BROKEN_CASES = ("tampered", "resigned", "other-client", "other-pool", "other-provider",
+                "access-token")
+REVOCATIONS = ("signed-out", "disabled", "deleted")
+
 PASSWORD_ENV = "ROLECALL_PASSWORD_"  # + the persona, upper case, `-` as `_`
 
 
@@ -181,6 +191,53 @@ class Flows:
         """Logins for the variant's identity pool: an ID token of its app client."""
         client = self.stack.client_of(variant)
         return {self.stack.provider_name: self.tokens(user, client)["IdToken"]}
+
+    # -- tokens that must not buy credentials ------------------------------------------
+    def broken_logins(self, case: str, user: str) -> dict[str, str]:
+        """The Logins map a client would send in this broken case (one of BROKEN_CASES)."""
+        if case not in BROKEN_CASES:
+            raise ValueError(f"unknown broken-token case {case!r}; known: {', '.join(BROKEN_CASES)}")
+        own, provider = self.tokens(user), self.stack.provider_name
+        if case == "tampered":  # claim a group the user is not in, keep the old signature
+            return {provider: jwts.tampered(own["IdToken"], **{"cognito:groups": ["admins"]})}
+        if case == "resigned":
+            return {provider: jwts.resigned(own["IdToken"])}
+        if case == "other-client":  # right pool, an app client the identity pool does not know
+            return {provider: self.sign_in(user, self._negative(self.stack.other_client_id))[
+                "IdToken"]}
+        if case in ("other-pool", "other-provider"):  # the same user in a foreign user pool
+            foreign = self.sign_in(user, self._negative(self.stack.foreign_client_id))["IdToken"]
+            return {provider if case == "other-pool" else self.stack.foreign_provider_name: foreign}
+        return {provider: own["AccessToken"]}  # access-token: not an ID token (G8)
+
+    def _negative(self, client_id: str | None) -> str:
+        """A client id only scenarios with `negatives:` provision; never the stack's own."""
+        if not client_id:
+            raise ValueError(f"scenario {self.stack.scenario} has no `negatives:` section, so no "
+                             "other app client or foreign user pool to sign in with; add one")
+        return client_id
+
+    def expired_logins(self, user: str) -> dict[str, str]:
+        """Logins with an ID token past its `exp` (the target's clock moved, or a real wait)."""
+        token = self.sign_in(user)["IdToken"]
+        self.target.let_time_pass(jwts.claims_of(token)["exp"] - time.time() + 5,
+                                  self.stack.user_pool_id)
+        return {self.stack.provider_name: token}
+
+    def revoked_logins(self, event: str, user: str) -> dict[str, str]:
+        """Logins with an ID token issued just before the user was revoked by `event`."""
+        token = self.sign_in(user)["IdToken"]
+        self.revoke(event, user)
+        return {self.stack.provider_name: token}
+
+    def revoke(self, event: str, user: str) -> None:
+        """What an administrator does to a user: sign out everywhere, disable, delete."""
+        idp = self.target.client("cognito-idp")
+        actions = {"signed-out": idp.admin_user_global_sign_out,
+                   "disabled": idp.admin_disable_user, "deleted": idp.admin_delete_user}
+        if event not in actions:
+            raise ValueError(f"unknown revocation {event!r}; known: {', '.join(REVOCATIONS)}")
+        actions[event](UserPoolId=self.stack.user_pool_id, Username=self.stack.users[user])
 
     # -- flows ---------------------------------------------------------------------------
     def enhanced(self, variant: str, user: str, custom_role: str | None = None) -> Result:

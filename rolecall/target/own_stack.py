@@ -19,10 +19,11 @@ from botocore.exceptions import ClientError, WaiterError
 from rolecall.model import entitlements as ent
 from rolecall.model.scenario import Scenario, ScenarioError
 from rolecall.target import testusers
+from rolecall.target.cleanup import Journal
 from rolecall.target.clients import Target
 from rolecall.target.discovery import Discovery, discover
 from rolecall.target.probes import ProbeTarget
-from rolecall.target.provision import Journal, RunSecrets, Stack
+from rolecall.target.provision import RunSecrets, Stack
 
 SCENARIO_FILE = "discovered.scenario.json"
 

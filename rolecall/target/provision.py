@@ -1,10 +1,10 @@
-"""Build a scenario's stack with boto3, and take it down again.
+"""Build a scenario's stack with boto3.
 
 Every resource is named `rc-<runid>-<scenario>-...` and tagged
-`rolecall:run=<runid>`. Each one is written to a journal the moment it exists,
-so teardown (reverse order) removes exactly what was made, even when a run dies
-half-way through provisioning. `sweep` finds tagged leftovers of runs that
-never got to tear down.
+`rolecall:run=<runid>`. Each one is written to the run's journal the moment it
+exists, through the resource-kind table of rolecall/target/cleanup.py, so
+teardown removes exactly what was made even when a run dies half-way through
+provisioning; the same table drives teardown and `rolecall sweep`.
 
 Passwords are never stored: they are derived from the run's secret key, which
 lives only in memory (and is handed to pytest-xdist workers in memory).
@@ -16,51 +16,26 @@ import hashlib
 import hmac
 import json
 import logging
-import os
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
-from typing import Any, TypeVar
-
-from botocore.exceptions import ClientError
-from tenacity import (
-    before_sleep_log,
-    retry,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential,
-)
+from dataclasses import dataclass, field
+from typing import Any
 
 from rolecall.model.scenario import Scenario
-from rolecall.target.clients import Target
+from rolecall.target.cleanup import (
+    CREATED_TAG,
+    IDENTITY_POOL,
+    ROLE,
+    RUN_TAG,
+    TABLE,
+    USER_POOL,
+    Journal,
+    created_stamp,
+)
+from rolecall.target.clients import Target, patiently
 
 log = logging.getLogger("rolecall.target.provision")
 
-RUN_TAG = "rolecall:run"
-CREATED_TAG = "rolecall:created"
 FOREIGN_POOL = "us-east-1:00000000-0000-0000-0000-000000000000"  # Trust(aud="other")
-
-# IAM is eventually consistent: a group may not see a role created a second ago,
-# a pool may not accept a fresh role. These codes are retried, briefly and logged.
-TRANSIENT = {"InvalidParameterException", "InvalidParameterValueException", "Throttling",
-             "ThrottlingException", "TooManyRequestsException", "ConcurrentModification",
-             "ConcurrentModificationException", "LimitExceededException",
-             "ResourceInUseException"}
-GONE = {"ResourceNotFoundException", "NoSuchEntity", "NoSuchEntityException",
-        "UserPoolNotFoundException"}
-
-T = TypeVar("T")
-
-
-def _transient(exc: BaseException) -> bool:
-    return isinstance(exc, ClientError) and exc.response["Error"]["Code"] in TRANSIENT
-
-
-patiently = retry(retry=retry_if_exception(_transient), stop=stop_after_attempt(6),
-                  wait=wait_exponential(multiplier=0.5, max=8), reraise=True,
-                  before_sleep=before_sleep_log(log, logging.WARNING))
 
 
 @dataclass(frozen=True)
@@ -121,25 +96,6 @@ class Stack:
         return f"{self.provider_name}:{self.client_id}"
 
 
-class Journal:
-    """Append-only record of created resources, one JSON line each, fsynced."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def record(self, kind: str, ident: str, **extra: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a") as handle:
-            handle.write(json.dumps({"kind": kind, "id": ident, **extra}) + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-
-    def entries(self) -> list[dict[str, str]]:
-        if not self.path.exists():
-            return []
-        return [json.loads(line) for line in self.path.read_text().splitlines() if line.strip()]
-
-
 def physical_name(runid: str, scenario: str, logical: str, limit: int = 64) -> str:
     """`rc-<runid>-<scenario>-<logical>`, shortened with a hash when over `limit`."""
     name = f"rc-{runid}-{scenario}-{logical}"
@@ -157,7 +113,7 @@ class Provisioner:
         self.runid = runid
         self.secrets = secrets
         self.journal = journal
-        self.created = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self.created = created_stamp()
         self.idp = target.client("cognito-idp")
         self.identity = target.client("cognito-identity")
         self.iam = target.client("iam")
@@ -199,7 +155,7 @@ class Provisioner:
         foreign = self.idp.create_user_pool(PoolName=self.name(scenario, "foreign-users", 128),
                                             UserPoolTags=self.tags())
         stack.foreign_pool_id = foreign["UserPool"]["Id"]
-        self.journal.record("user_pool", stack.foreign_pool_id)
+        self.journal.record(USER_POOL, stack.foreign_pool_id)
         client = self.idp.create_user_pool_client(
             UserPoolId=stack.foreign_pool_id, ClientName=self.name(scenario, "foreign-app", 128),
             ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])
@@ -223,7 +179,7 @@ class Provisioner:
                                          UserPoolTags=self.tags(),
                                          **({"Schema": schema} if schema else {}))
         pool_id = pool["UserPool"]["Id"]
-        self.journal.record("user_pool", pool_id)
+        self.journal.record(USER_POOL, pool_id)
         writable = scenario.user_pool.writable_attributes
         client = self.idp.create_user_pool_client(
             UserPoolId=pool_id, ClientName=self.name(scenario, "app", 128),
@@ -253,7 +209,7 @@ class Provisioner:
             + ([{"AttributeName": table.sort_key.name, "KeyType": "RANGE"}] if table.sort_key
                else []),
             Tags=[{"Key": k, "Value": v} for k, v in self.tags().items()], **kwargs)
-        self.journal.record("table", name)
+        self.journal.record(TABLE, name)
         self.dynamodb.get_waiter("table_exists").wait(TableName=name)
         for item in table.items:
             self.dynamodb.put_item(TableName=name, Item=to_attribute_values(item))
@@ -273,7 +229,7 @@ class Provisioner:
                                        "ServerSideTokenCheck": bool(scenario.pool_setting(
                                            variant, "server_side_token_check"))}],
             IdentityPoolTags=self.tags(), **kwargs)
-        self.journal.record("identity_pool", pool["IdentityPoolId"])
+        self.journal.record(IDENTITY_POOL, pool["IdentityPoolId"])
         return str(pool["IdentityPoolId"])
 
     def _role(self, scenario: Scenario, role: str, stack: Stack) -> str:
@@ -282,7 +238,7 @@ class Provisioner:
         created = patiently(self.iam.create_role)(
             RoleName=name, AssumeRolePolicyDocument=json.dumps(trust_policy(spec.trust, stack)),
             Tags=[{"Key": k, "Value": v} for k, v in self.tags().items()])
-        self.journal.record("role", name)
+        self.journal.record(ROLE, name)
         document = render(spec.policy, stack)
         patiently(self.iam.put_role_policy)(RoleName=name, PolicyName="rolecall-access",
                                             PolicyDocument=json.dumps(document))
@@ -370,139 +326,3 @@ def render(document: Any, stack: Stack) -> Any:
 
 def to_attribute_values(item: dict[str, str | int]) -> dict[str, dict[str, str]]:
     return {k: ({"N": str(v)} if isinstance(v, int) else {"S": v}) for k, v in item.items()}
-
-
-# --- teardown ---------------------------------------------------------------------------
-
-def teardown(target: Target, journal: Journal) -> list[str]:
-    """Delete what the journal lists, newest first. Returns what could not be deleted."""
-    failures: list[str] = []
-    deleters: dict[str, Callable[[Target, str], None]] = {
-        "identity_pool": _delete_identity_pool, "role": _delete_role,
-        "table": _delete_table, "user_pool": _delete_user_pool}
-    for entry in reversed(journal.entries()):
-        try:
-            _ignore_gone(deleters[entry["kind"]], target, entry["id"])
-        except Exception as exc:
-            failures.append(f"{entry['kind']} {entry['id']}: {type(exc).__name__}")
-            log.error("could not delete %s %s: %s", entry["kind"], entry["id"], exc)
-    if not failures:
-        journal.path.unlink(missing_ok=True)
-    return failures
-
-
-def _ignore_gone(delete: Callable[[Target, str], None], target: Target, ident: str) -> None:
-    try:
-        patiently(delete)(target, ident)
-    except ClientError as exc:
-        if exc.response["Error"]["Code"] not in GONE:
-            raise
-
-
-def _delete_identity_pool(target: Target, pool_id: str) -> None:
-    target.client("cognito-identity").delete_identity_pool(IdentityPoolId=pool_id)
-
-
-def _delete_role(target: Target, name: str) -> None:
-    iam = target.client("iam")
-    for policy in iam.list_role_policies(RoleName=name)["PolicyNames"]:
-        iam.delete_role_policy(RoleName=name, PolicyName=policy)
-    for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
-        iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
-    iam.delete_role(RoleName=name)
-
-
-def _delete_table(target: Target, name: str) -> None:
-    target.client("dynamodb").delete_table(TableName=name)
-
-
-def _delete_user_pool(target: Target, pool_id: str) -> None:
-    target.client("cognito-idp").delete_user_pool(UserPoolId=pool_id)
-
-
-# --- sweeper ----------------------------------------------------------------------------
-
-@dataclass(frozen=True)
-class Leftover:
-    kind: str
-    ident: str
-    runid: str
-    created: str
-
-    def as_dict(self) -> dict[str, str]:
-        return asdict(self)
-
-
-def find_leftovers(target: Target, older_than: timedelta) -> list[Leftover]:
-    """Tagged rolecall resources created more than `older_than` ago (untagged ones: never)."""
-    cutoff = datetime.now(UTC) - older_than
-    found = [*_tagged_user_pools(target), *_tagged_identity_pools(target),
-             *_tagged_roles(target), *_tagged_tables(target)]
-    return [left for left in found if _parse_time(left.created) <= cutoff]
-
-
-def sweep(target: Target, older_than: timedelta, delete: bool = False) -> list[Leftover]:
-    """List (or with `delete`, remove) leftovers. Order: pools, roles, tables, user pools."""
-    leftovers = find_leftovers(target, older_than)
-    if delete:
-        order = ["identity_pool", "role", "table", "user_pool"]
-        deleters = {"identity_pool": _delete_identity_pool, "role": _delete_role,
-                    "table": _delete_table, "user_pool": _delete_user_pool}
-        for left in sorted(leftovers, key=lambda item: order.index(item.kind)):
-            _ignore_gone(deleters[left.kind], target, left.ident)
-    return leftovers
-
-
-def _parse_time(text: str) -> datetime:
-    try:
-        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
-    except ValueError:
-        return datetime.min.replace(tzinfo=UTC)  # unparseable: old enough to report
-
-
-def _leftover(kind: str, ident: str, tags: dict[str, str]) -> Iterator[Leftover]:
-    if RUN_TAG in tags:
-        yield Leftover(kind, ident, tags[RUN_TAG], tags.get(CREATED_TAG, ""))
-
-
-def _tagged_user_pools(target: Target) -> Iterator[Leftover]:
-    idp = target.client("cognito-idp")
-    for page in idp.get_paginator("list_user_pools").paginate(MaxResults=60):
-        for pool in page["UserPools"]:
-            if not pool["Name"].startswith("rc-"):
-                continue
-            tags = idp.describe_user_pool(UserPoolId=pool["Id"])["UserPool"].get("UserPoolTags", {})
-            yield from _leftover("user_pool", pool["Id"], tags)
-
-
-def _tagged_identity_pools(target: Target) -> Iterator[Leftover]:
-    identity = target.client("cognito-identity")
-    for page in identity.get_paginator("list_identity_pools").paginate(MaxResults=60):
-        for pool in page["IdentityPools"]:
-            if not pool["IdentityPoolName"].startswith("rc-"):
-                continue
-            tags = identity.describe_identity_pool(IdentityPoolId=pool["IdentityPoolId"]).get(
-                "IdentityPoolTags", {})
-            yield from _leftover("identity_pool", pool["IdentityPoolId"], tags)
-
-
-def _tagged_roles(target: Target) -> Iterator[Leftover]:
-    iam = target.client("iam")
-    for page in iam.get_paginator("list_roles").paginate():
-        for role in page["Roles"]:
-            if not role["RoleName"].startswith("rc-"):
-                continue
-            tags = {t["Key"]: t["Value"] for t in iam.list_role_tags(RoleName=role["RoleName"])["Tags"]}
-            yield from _leftover("role", role["RoleName"], tags)
-
-
-def _tagged_tables(target: Target) -> Iterator[Leftover]:
-    dynamodb = target.client("dynamodb")
-    for page in dynamodb.get_paginator("list_tables").paginate():
-        for name in page["TableNames"]:
-            if not name.startswith("rc-"):
-                continue
-            arn = dynamodb.describe_table(TableName=name)["Table"]["TableArn"]
-            tags = {t["Key"]: t["Value"] for t in
-                    dynamodb.list_tags_of_resource(ResourceArn=arn).get("Tags", [])}
-            yield from _leftover("table", name, tags)

@@ -6,14 +6,22 @@ scenario's stack is provisioned once per run, by whichever process needs it
 first, under a file lock; the others read its outputs. The controller tears
 every stack down at the end, from the journals, even when tests failed or the
 run was interrupted.
+
+The run's state (stack outputs, journals, the cells recorded so far) lives in
+`<evidence dir>/<runid>/state/`, readable only by its owner, beside the bundle
+that ignores it. Nothing goes to the system temp directory, and the account id
+is written only where a later step needs it. `clean_state` removes the folder
+at the end unless asked to keep it; journals of resources that could not be
+deleted are always kept.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import secrets
-import tempfile
+import shutil
 import threading
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -22,13 +30,19 @@ from typing import Any
 from filelock import FileLock
 
 from rolecall.model.scenario import Scenario
+from rolecall.reporting import evidence
 from rolecall.reporting.records import now
+from rolecall.reporting.redact import redact_text
 from rolecall.target import clients, own_stack
+from rolecall.target.cleanup import Journal, teardown
 from rolecall.target.flows import Flows, Issued
 from rolecall.target.probes import FOREIGN_PARTITION, ProbeTarget
-from rolecall.target.provision import Journal, Provisioner, RunSecrets, Stack, teardown
+from rolecall.target.provision import Provisioner, RunSecrets, Stack
 
 log = logging.getLogger("rolecall.target.run")
+
+ACCOUNT_PLACEHOLDER = "{{account}}"  # the account id in state files; the run knows it in memory
+JOURNALS = "*.journal.jsonl"
 
 
 @dataclass(frozen=True)
@@ -57,10 +71,13 @@ class RunConfig:
         return secrets.token_hex(4)
 
     @classmethod
-    def create(cls, target: clients.Target, runid: str | None = None) -> RunConfig:
+    def create(cls, target: clients.Target, evidence_dir: Path,
+               runid: str | None = None) -> RunConfig:
+        """A new run whose state lives in `<evidence_dir>/<runid>/state/` (mode 700)."""
         runid = runid or cls.new_runid()
-        state_dir = Path(tempfile.gettempdir()) / f"rolecall-{runid}"
+        state_dir = evidence_dir / runid / evidence.STATE_DIR
         state_dir.mkdir(parents=True, exist_ok=True)
+        state_dir.chmod(0o700)  # stack outputs name the run's resources: owner only
         return cls(runid, secrets.token_hex(32), target.kind, target.region, target.account_id,
                    target.endpoint_url, str(state_dir), target.settle_seconds, now())
 
@@ -100,7 +117,7 @@ class Run:
         failed = self.state_dir / f"{scenario.name}.failed"
         with FileLock(str(outputs) + ".lock"):
             if outputs.exists():
-                return Stack(**json.loads(outputs.read_text()))
+                return self._read_stack(outputs)
             if failed.exists():
                 raise RuntimeError(f"provisioning scenario {scenario.name} failed earlier in this "
                                    f"run: {failed.read_text()}")
@@ -108,10 +125,19 @@ class Run:
                 stack = Provisioner(self.target, self.config.runid, self.secrets,
                                     self.journal(scenario.name)).provision(scenario)
             except Exception as exc:
-                failed.write_text(f"{type(exc).__name__}: {exc}")
+                failed.write_text(redact_text(f"{type(exc).__name__}: {exc}"))
                 raise
-            outputs.write_text(json.dumps(asdict(stack)))
+            self._write_stack(outputs, stack)
             return stack
+
+    def _write_stack(self, path: Path, stack: Stack) -> None:
+        """Stack outputs for the other workers, the account id (in every ARN) masked."""
+        path.write_text(json.dumps(asdict(stack)).replace(self.config.account_id,
+                                                          ACCOUNT_PLACEHOLDER))
+
+    def _read_stack(self, path: Path) -> Stack:
+        return Stack(**json.loads(path.read_text().replace(ACCOUNT_PLACEHOLDER,
+                                                           self.config.account_id)))
 
     def flows(self, scenario: Scenario) -> Flows:
         stack = self.stack(scenario)
@@ -150,9 +176,28 @@ class Run:
                 "started_at": config.started_at or None}
 
     def teardown_all(self) -> list[str]:
-        """Tear down every stack of the run (controller only), newest first."""
+        """Tear down every stack of the run (controller only), all journals at once."""
         failures: list[str] = own_stack.teardown(self.target, self.state_dir)  # test users
-        for journal_path in sorted(self.state_dir.glob("*.journal.jsonl"),
-                                   key=lambda p: p.stat().st_mtime, reverse=True):
-            failures.extend(teardown(self.target, Journal(journal_path)))
-        return failures
+        return failures + teardown(self.target, *(Journal(path) for path in
+                                                  sorted(self.state_dir.glob(JOURNALS))))
+
+    def clean_state(self, keep: bool = False) -> Path | None:
+        """Remove the run's state folder, but never a journal of something still standing.
+
+        Returns the folder when anything is left in it (kept, or journals of leftovers).
+        """
+        if keep or not self.state_dir.is_dir():
+            return self.state_dir if keep and self.state_dir.is_dir() else None
+        for path in self.state_dir.iterdir():
+            if path.match(JOURNALS):
+                continue
+            if path.is_dir():
+                shutil.rmtree(path, ignore_errors=True)
+            else:
+                path.unlink(missing_ok=True)
+        if any(self.state_dir.iterdir()):
+            return self.state_dir
+        self.state_dir.rmdir()
+        with contextlib.suppress(OSError):  # the bundle's folder: removed only when empty
+            self.state_dir.parent.rmdir()
+        return None

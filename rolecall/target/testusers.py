@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -25,14 +26,47 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from rolecall.model.scenario import Scenario, ScenarioError
+from rolecall.target.cleanup import Journal, Leftover, ResourceKind, register
 from rolecall.target.clients import Target
 from rolecall.target.flows import password_variable, supplied_password
-from rolecall.target.provision import Journal, RunSecrets, Stack
+from rolecall.target.provision import RunSecrets, Stack
 
 log = logging.getLogger("rolecall.target.testusers")
 
-KIND = "test_user"
-ITEM_KIND = "probe_item"  # the seed and probe items the run writes into a team's table
+
+
+class TestUsers(ResourceKind):
+    """rolecall's ephemeral users in a team's user pool: `<user pool id>/<username>`.
+
+    Found by name prefix and age with `rolecall sweep --user-pool-id` (find_users), not by
+    tag: users carry none, and only the team's own pools hold them.
+    """
+
+    name, service = "test_user", "cognito-idp"
+
+    def delete(self, client: Any, ident: str) -> None:
+        pool_id, user = ident.split("/", 1)
+        client.admin_delete_user(UserPoolId=pool_id, Username=user)
+
+    def list_ours(self, client: Any) -> Iterator[Leftover]:
+        return iter(())  # swept per user pool by find_users, which knows the pool
+
+
+class ProbeItems(ResourceKind):
+    """The seed and probe items a run writes into a team's table: `<table> <key JSON>`."""
+
+    name, service = "probe_item", "dynamodb"
+
+    def delete(self, client: Any, ident: str) -> None:
+        table, key = ident.split(" ", 1)
+        client.delete_item(TableName=table, Key=json.loads(key))
+
+    def list_ours(self, client: Any) -> Iterator[Leftover]:
+        return iter(())  # they live in the team's table, keyed by the run: nothing to list
+
+
+KIND = register(TestUsers())
+ITEM_KIND = register(ProbeItems())
 ADMIN_FLOW = "ALLOW_ADMIN_USER_PASSWORD_AUTH"
 SIGN_IN_FLOWS = {"ALLOW_USER_PASSWORD_AUTH", "ALLOW_ADMIN_USER_PASSWORD_AUTH",
                  "ADMIN_NO_SRP_AUTH", "USER_PASSWORD_AUTH"}
@@ -132,7 +166,7 @@ class LeftoverUser:
     created: str
 
     def as_dict(self) -> dict[str, str]:
-        return {"kind": KIND, "ident": self.ident, "created": self.created}
+        return {"kind": KIND.name, "ident": self.ident, "created": self.created}
 
 
 def find_users(target: Target, user_pool_id: str, older_than: timedelta) -> list[LeftoverUser]:
@@ -172,14 +206,14 @@ def delete_item(target: Target, ident: str) -> None:
 def teardown_users(target: Target, journal: Journal) -> list[str]:
     """Delete the journal's test users and items, newest first; returns what is left."""
     failures = []
-    deleters = {KIND: delete_user, ITEM_KIND: delete_item}
+    deleters = {KIND.name: delete_user, ITEM_KIND.name: delete_item}
     for entry in reversed(journal.entries()):
         try:
             deleters[entry["kind"]](target, entry["id"])
         except ClientError as exc:
             if exc.response["Error"]["Code"] not in ("UserNotFoundException",
                                                       "ResourceNotFoundException"):
-                failures.append(f"{KIND} {entry['id']}: {exc.response['Error']['Code']}")
+                failures.append(f"{entry['kind']} {entry['id']}: {exc.response['Error']['Code']}")
     if not failures:
         journal.path.unlink(missing_ok=True)
     return failures

@@ -1,13 +1,15 @@
 """`rolecall` command line: the embedded target, the sweeper, and the evidence tools.
 
     rolecall emulator [--port 4566] [--fault NAME ...] [--list-faults]
-    rolecall sweep [--target aws|emulated] [--older-than 24h] [--delete]
+    rolecall sweep [--target aws|emulated] [--older-than 24h] [--run RUNID] [--delete]
+                   [--include-unknown-age]
                    [--stack NAME | --identity-pool-id ID | --user-pool-id ID]   (test users)
     rolecall init (--stack NAME | --identity-pool-id ID) --out FILE [--endpoint-url URL]
     rolecall audit [--scenario NAME ...] | --identity-pool-id ID [--target ...] [--json]
     rolecall report [--results reports/allure-results] [--out reports/allure-report]
     rolecall verify reports/<runid>
     rolecall diff reports/<old runid> reports/<new runid> [--json]
+    rolecall mutation [--quick] [--fault NAME ...] [-- pytest args]
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import os
 import re
 import signal
 import sys
@@ -29,14 +32,26 @@ from rolecall.emulator import Emulator
 from rolecall.emulator.faults import CATALOGUE
 from rolecall.model import scenario
 from rolecall.model.scenario import ScenarioError
-from rolecall.target import clients, discovery, own_stack, provision, testusers
+from rolecall.target import cleanup, clients, discovery, own_stack, testusers
 from rolecall.tools import evidence_cli, init_cli, mutation
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="rolecall", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    commands = parser.add_subparsers(dest="command", required=True)
+    try:
+        return _run(argv)
+    except BrokenPipeError:
+        return _reader_went_away()
+
+
+def _run(argv: list[str] | None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="rolecall",
+        description="Conformance suite for Cognito identity pools: the embedded AWS target, "
+                    "the audit, the sweeper, the mutation run and the evidence tools. "
+                    "The conformance matrix itself runs with pytest (tox -e conformance).",
+        epilog="`rolecall <command> --help` shows a command's options.")
+    commands = parser.add_subparsers(dest="command", required=True, title="commands",
+                                     metavar="<command>")
 
     emulator = commands.add_parser("emulator", help="run the embedded AWS endpoint")
     emulator.add_argument("--host", default="127.0.0.1")
@@ -54,11 +69,17 @@ def main(argv: list[str] | None = None) -> int:
     sweep.add_argument("--endpoint-url", default=None)
     sweep.add_argument("--older-than", default="24h", type=_duration,
                        help="only resources created longer ago than this (e.g. 30m, 6h, 2d)")
+    sweep.add_argument("--run", default=None, metavar="RUNID",
+                       help="only resources of this run (tag rolecall:run)")
     sweep.add_argument("--delete", action="store_true", help="delete them (default: only list)")
     sweep.add_argument("--stack", default=None,
                        help="a discovered stack: its user pool's rolecall test users (rc-...)")
     sweep.add_argument("--identity-pool-id", default=None, help="the same, by identity pool")
     sweep.add_argument("--user-pool-id", default=None, help="the same, by user pool")
+    sweep.add_argument("--include-unknown-age", action="store_true",
+                       help="with --delete, also delete tagged resources whose age cannot be "
+                            "known (no readable rolecall:created tag); by default they are "
+                            "only listed")
     sweep.set_defaults(handler=_sweep)
 
     init_cli.add_parser(commands, _target_options)
@@ -71,7 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "init":
             return init_cli.run_init(args, _cli_target(args))
-        return int(args.handler(args))
+        code = int(args.handler(args))
+        sys.stdout.flush()  # a closed pipe shows here, not as a traceback at exit
+        return code
     except (clients.TargetError, ValueError, ScenarioError) as exc:
         print(f"rolecall {args.command}: {exc}", file=sys.stderr)
         return 2
@@ -95,6 +118,17 @@ def _cli_target(args: argparse.Namespace) -> clients.Target:
             raise ValueError("--target emulated needs --endpoint-url of a running emulator")
         return clients.emulated(args.endpoint_url)
     return clients.aws(args.aws_account_id, args.region, args.endpoint_url)
+
+
+def _reader_went_away() -> int:
+    """`rolecall diff A B | head`: the reader closed the pipe; stop quietly, as Unix tools do.
+
+    Python would otherwise print a traceback when it flushes stdout at exit, so stdout
+    is pointed at /dev/null first. 141 = 128 + SIGPIPE, the shell's code for it.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141
 
 
 def _duration(text: str) -> timedelta:
@@ -127,16 +161,36 @@ def _emulator(args: argparse.Namespace) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    """List leftovers as JSON lines (a dry run), or delete them; a summary on stderr."""
     target = _cli_target(args)
     if args.stack or args.identity_pool_id or args.user_pool_id:
         return _sweep_users(args, target)
-    leftovers = provision.sweep(target, args.older_than, delete=args.delete)
-    verb = "deleted" if args.delete else "found"
-    for left in leftovers:
-        print(json.dumps(left.as_dict()))
-    print(f"{verb} {len(leftovers)} tagged resource(s) older than {args.older_than}",
-          file=sys.stderr)
-    return 0
+    swept = cleanup.sweep(target, args.older_than, delete=args.delete,
+                          include_unknown_age=args.include_unknown_age, runid=args.run)
+    deleted = {(left.kind, left.ident) for left in swept.deleted}
+    for left in swept.found:
+        state = ("deleted" if (left.kind, left.ident) in deleted
+                 else "delete failed" if args.delete else "would delete with --delete")
+        if left.created is None and not (args.delete and args.include_unknown_age):
+            state = "kept: age unknown (--delete --include-unknown-age deletes it)"
+        print(json.dumps({**left.as_dict(), "state": state}))
+    print(_sweep_summary(args, swept), file=sys.stderr)
+    return 1 if swept.failures else 0
+
+
+def _sweep_summary(args: argparse.Namespace, swept: cleanup.Sweep) -> str:
+    lines = [f"found {len(swept.found)} tagged resource(s) older than {args.older_than}"
+             + (f" of run {args.run}" if args.run else "")
+             + (f", {len(swept.unknown_age)} of them of unknown age" if swept.unknown_age else "")]
+    if args.delete:
+        lines.append(f"deleted {len(swept.deleted)}")
+    elif swept.found:
+        lines.append("nothing deleted (a dry run): add --delete to delete them")
+    if swept.unknown_age and not (args.delete and args.include_unknown_age):
+        lines.append(f"{len(swept.unknown_age)} of unknown age kept: check them, then add "
+                     "--include-unknown-age to delete them too")
+    lines += [f"could not delete {failure}" for failure in swept.failures]
+    return "\n".join(lines)
 
 
 def _sweep_users(args: argparse.Namespace, target: clients.Target) -> int:
@@ -155,7 +209,7 @@ def _sweep_users(args: argparse.Namespace, target: clients.Target) -> int:
 
 def _add_audit(commands: Any) -> None:
     audit = commands.add_parser(
-        "audit", help="list trust and configuration findings of scenarios or a live identity pool",
+        "audit", help="trust and configuration findings of scenarios or a live pool",
         description="Static audit of scenario files (default), or of a live identity pool with "
                     "--identity-pool-id. Exit 1 when a critical or high finding is not accepted.")
     audit.add_argument("--scenario-dir", default="scenarios", help="folder of scenario YAML files")

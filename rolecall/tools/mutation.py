@@ -385,7 +385,7 @@ def _fault_json(outcome: RunOutcome, fault: Fault, maxfail: int | None) -> dict[
 def add_parser(commands: Any) -> None:
     """Register `rolecall mutation` on the cli's subparsers."""
     parser = commands.add_parser(
-        "mutation", help="run the suite against every emulator fault and score the kills",
+        "mutation", help="the suite against every emulator fault: which cells catch each",
         description="Run the conformance suite against the faithful embedded target and once per "
                     "fault; exit 1 if the kill rate is too low, a critical fault survives or the "
                     "faithful run fails. Arguments after -- go to every pytest run.")

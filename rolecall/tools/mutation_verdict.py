@@ -60,7 +60,9 @@ class JunitResult:
     collection_errors: tuple[Cell, ...] = ()
 
 
-VERDICT_PREFIXES = ("AssertionError", "Failed:")
+# A cell's own verdict reads "expected X, observed Y [SPEC rule] ..." (the reporting plugin
+# makes it the crash line); other assertions keep pytest's "AssertionError ..." / "Failed:".
+VERDICT_PREFIXES = ("AssertionError", "Failed:", "expected ")
 
 
 def parse_junit(path: Path) -> JunitResult:

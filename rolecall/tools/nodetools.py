@@ -21,6 +21,8 @@ from pathlib import Path
 
 from filelock import FileLock
 
+from rolecall.reporting import evidence
+
 PINS = {
     "allure-commandline": "2.46.1",
     "playwright-core": "1.56.1",
@@ -58,18 +60,51 @@ def installed_version(prefix: Path, package: str) -> str | None:
     return str(json.loads(manifest.read_text()).get("version"))
 
 
-def ensure(prefix: Path | None = None) -> Path:
-    """Install the pinned tools into `<prefix>/node_modules` unless they are there already.
+MARKER = ".rolecall-pins.json"  # in node_modules: these exact pins were installed here
+_FAILED: dict[Path, ToolError] = {}  # this process: an install that failed is not retried
 
-    All pins are installed in one npm call: npm removes packages a later call did
-    not name, so installing them one at a time would undo the previous one.
+
+def ensure(prefix: Path | None = None) -> Path:
+    """Install the pinned tools into `<prefix>/node_modules` once; fail fast after a failure.
+
+    All pins are installed in one npm call: npm removes packages a later call did not
+    name, so installing them one at a time would undo the previous one. The lock makes
+    xdist workers wait for one install; the marker makes later calls a file read; a
+    failed install is remembered for the run (this process, or the xdist run), so the
+    three browser tests do not each spend minutes on the same refusal.
     """
     prefix = prefix or project_dir()
+    if prefix in _FAILED:
+        raise _FAILED[prefix]
     with _lock(prefix):
-        if all(installed_version(prefix, name) == version for name, version in PINS.items()):
+        if _installed(prefix):
             return prefix
-        _npm_install(prefix)
+        earlier = _failure_marker(prefix)
+        if earlier.is_file():
+            raise ToolError(f"{earlier.read_text()}\n(the install failed earlier in this run; "
+                            "not retried)")
+        try:
+            _npm_install(prefix)
+        except ToolError as exc:
+            _FAILED[prefix] = exc
+            earlier.write_text(str(exc))
+            raise
+        (prefix / "node_modules" / MARKER).write_text(json.dumps(PINS, sort_keys=True))
     return prefix
+
+
+def _installed(prefix: Path) -> bool:
+    marker = prefix / "node_modules" / MARKER
+    if marker.is_file() and json.loads(marker.read_text()) == PINS:
+        return True
+    return all(installed_version(prefix, name) == version for name, version in PINS.items())
+
+
+def _failure_marker(prefix: Path) -> Path:
+    """A failed install, for the rest of this run: xdist workers share the run's id."""
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID") or str(os.getpid())
+    digest = hashlib.sha256(f"{prefix}|{run}".encode()).hexdigest()[:12]
+    return Path(tempfile.gettempdir()) / f"rolecall-node-{digest}.failed"
 
 
 def _lock(prefix: Path) -> FileLock:
@@ -79,16 +114,70 @@ def _lock(prefix: Path) -> FileLock:
 
 
 def _npm_install(prefix: Path) -> None:
+    """`npm install` into `<prefix>/node_modules`, with the machine's npm configuration.
+
+    `--prefix` alone would make npm read its global config from `<prefix>/etc/npmrc`
+    instead of the machine's (where a corporate CA file is usually set), so the real
+    global config is named explicitly. The user config (~/.npmrc), npm_config_*
+    variables and NODE_EXTRA_CA_CERTS apply as they always do.
+    """
     npm = shutil.which("npm")
     if npm is None:
         raise ToolError("npm not found: install Node.js 20+ with npm (Debian: apt-get install "
                         "nodejs npm), then run the command again")
+    globalconfig = _npm_config(npm, "globalconfig")
     command = [npm, "install", "--no-save", "--no-package-lock", "--no-audit", "--no-fund",
-               "--prefix", str(prefix), *(f"{name}@{version}" for name, version in PINS.items())]
+               "--prefix", str(prefix), *(["--globalconfig", globalconfig] if globalconfig else []),
+               *(f"{name}@{version}" for name, version in PINS.items())]
+    _ping(npm, globalconfig)
     done = subprocess.run(command, capture_output=True, text=True, timeout=900)
     if done.returncode != 0:
         raise ToolError(f"`{' '.join(command)}` failed ({done.returncode}):\n"
-                        f"{done.stderr[-2000:]}\ncheck that the npm registry is reachable")
+                        f"{done.stderr[-2000:]}\n{likely_cause(done.stderr)}")
+
+
+def _npm_config(npm: str, key: str) -> str | None:
+    """npm's own value of a setting, asked from a neutral folder (no project prefix)."""
+    done = subprocess.run([npm, "config", "get", key], capture_output=True, text=True,
+                          timeout=60, cwd=tempfile.gettempdir())
+    value = done.stdout.strip()
+    return value if done.returncode == 0 and value and value != "undefined" else None
+
+
+def _ping(npm: str, globalconfig: str | None) -> None:
+    """One quick request to the registry first: a TLS or proxy problem fails in seconds."""
+    command = [npm, "ping", "--fetch-retries=0", "--fetch-timeout=30000",
+               *(["--globalconfig", globalconfig] if globalconfig else [])]
+    try:
+        done = subprocess.run(command, capture_output=True, text=True, timeout=90,
+                              cwd=tempfile.gettempdir())
+    except subprocess.TimeoutExpired:
+        raise ToolError("the npm registry did not answer `npm ping` within 90 s; "
+                        + likely_cause("ETIMEDOUT")) from None
+    if done.returncode != 0:
+        raise ToolError(f"`npm ping` failed: {done.stderr.strip()[-800:]}\n"
+                        f"{likely_cause(done.stderr)}")
+
+
+CAUSES = (  # (npm error text, the likely cause and the setting that fixes it)
+    (("SELF_SIGNED_CERT_IN_CHAIN", "UNABLE_TO_GET_ISSUER_CERT", "CERT_", "unable to verify"),
+     "npm does not trust the TLS certificate it was shown, usually a TLS-inspecting proxy's: "
+     "point npm at your CA bundle (`npm config set cafile /path/to/ca.pem`, or "
+     "NODE_EXTRA_CA_CERTS=/path/to/ca.pem; tox passes both through)"),
+    (("ENOTFOUND", "EAI_AGAIN", "ECONNREFUSED", "ETIMEDOUT", "ECONNRESET", "network"),
+     "the npm registry is not reachable: set `npm config set proxy/https-proxy` (or "
+     "HTTPS_PROXY) or `registry` to your mirror"),
+    (("E401", "E403", "ENEEDAUTH"),
+     "the registry refused the request: check the `registry` and its auth in ~/.npmrc"),
+)
+
+
+def likely_cause(stderr: str) -> str:
+    """The likely cause of an npm failure and the setting to fix, from its error text."""
+    for needles, cause in CAUSES:
+        if any(needle in stderr for needle in needles):
+            return f"Likely cause: {cause}."
+    return "Check that the npm registry is reachable (`npm ping`) with your npm configuration."
 
 
 def allure(prefix: Path | None = None) -> list[str]:
@@ -120,6 +209,7 @@ def generate_report(results: Path, out: Path, prefix: Path | None = None) -> Pat
     if not results.is_dir() or not any(results.glob("*-result.json")):
         raise ToolError(f"{results}: no Allure results there; run the conformance suite first "
                         "(tox -e conformance, or pytest suites --alluredir " f"{results})")
+    carry_history(out, results)
     command = [*allure(prefix), "generate", str(results), "-o", str(out), "--clean",
                "--single-file", "--name", "rolecall conformance"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
@@ -128,4 +218,21 @@ def generate_report(results: Path, out: Path, prefix: Path | None = None) -> Pat
                         f"{(done.stderr or done.stdout)[-2000:]}")
     index = out / "index.html"
     index.write_text(ANALYTICS.sub("", index.read_text(encoding="utf-8")), encoding="utf-8")
+    evidence.write_rules_page(out)  # the report's rule links: rules.html beside index.html
+    copy_scenarios(Path("scenarios"), out / "scenarios")  # its expectation-source links
     return index
+
+
+def copy_scenarios(source: Path, into: Path) -> None:
+    """The scenario files the report's source links point at, inside the report folder."""
+    if source.is_dir():
+        into.mkdir(parents=True, exist_ok=True)
+        for path in source.glob("*.yaml"):
+            shutil.copy2(path, into / path.name)
+
+
+def carry_history(previous_report: Path, results: Path) -> None:
+    """The previous report's history/ into the results, so Allure draws the Trend."""
+    history = previous_report / "history"
+    if history.is_dir():
+        shutil.copytree(history, results / "history", dirs_exist_ok=True)

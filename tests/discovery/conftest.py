@@ -20,7 +20,8 @@ import pytest
 
 from rolecall.model import scenario as sc
 from rolecall.target import clients
-from rolecall.target.provision import Journal, Provisioner, RunSecrets, Stack
+from rolecall.target.cleanup import Journal
+from rolecall.target.provision import Provisioner, RunSecrets, Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 

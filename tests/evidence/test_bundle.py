@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from rolecall.reporting import evidence
+from rolecall.reporting import evidence, oscal
 from rolecall.reporting.records import CELL_FIELDS
 from rolecall.tools import evidence_cli
 
@@ -67,8 +67,10 @@ def write(tmp_path: Path, runid: str, rows: list[dict[str, Any]]) -> Path:
 
 def test_a_written_bundle_is_complete_and_verifies(tmp_path: Path) -> None:
     bundle = write(tmp_path, "run1", cells())
-    assert sorted(p.name for p in bundle.iterdir()) == ["evidence.json", "manifest.json",
-                                                        "matrix.html", "summary.md"]
+    assert sorted(p.name for p in bundle.iterdir()) == [oscal.ASSESSMENT_RESULTS, "evidence.json",
+                                                        "manifest.json", "matrix.html",
+                                                        "rules.html", "summary.md"]
+    assert "rules.html" in json.loads((bundle / "manifest.json").read_text())["files"]
     data = json.loads((bundle / "evidence.json").read_text())
     assert [c["id"] for c in data["cells"]] == sorted(c["id"] for c in cells())
     credential = next(c for c in data["cells"] if c["kind"] == "credential")
@@ -78,7 +80,8 @@ def test_a_written_bundle_is_complete_and_verifies(tmp_path: Path) -> None:
     assert manifest["account"] == "********9012" and ACCOUNT not in json.dumps(manifest)
     assert set(manifest["tools"]) >= {"python", "boto3", "moto", "pytest"}
     assert manifest["rolecall"]["version"] and manifest["rolecall"]["git_sha"]
-    assert set(manifest["files"]) == {"evidence.json", "matrix.html", "summary.md"}
+    assert set(manifest["files"]) == {"evidence.json", "matrix.html", "rules.html", "summary.md",
+                                      oscal.ASSESSMENT_RESULTS}
     assert evidence.verify(bundle).intact
     assert evidence_cli_main(["verify", str(bundle)]) == 0
 
@@ -176,9 +179,24 @@ def test_matrix_html_is_self_contained_and_shows_the_grid(tmp_path: Path) -> Non
     assert head[:6] == ["user", "flow", "groups", "credential", "role expected", "role observed"]
     rows = re.findall(r"<tr><th>(\w+)</th>", grid[grid.index("<tbody>"):])
     assert rows == ["testuser1", "writer"]
-    assert grid.count('class="v ALLOWED"') == 4 and grid.count('class="v DENIED"') == 1
-    assert grid.count("fail") == 1 and "expected DENIED" in grid  # the one failed cell, marked
-    assert 'class="v ISSUED"' in grid and "BooksReadAccess" in grid  # the role the user got
+    # Coloured by verdict, never by observation: the failed cell observed ALLOWED and is red.
+    assert grid.count('class="v pass"') == 6 and grid.count('class="v fail"') == 1
+    failed = re.search(r'<td class="v fail"[^>]*>([^<]+)<span class="exp">([^<]+)</span>', grid)
+    assert failed and failed.groups() == ("ALLOWED", "expected DENIED")
+    assert "ISSUED(BooksReadAccess)" in grid and "BooksReadAccess" in grid  # the role the user got
+    assert "thead th{position:sticky" in page and 'class="scroll"' in page
+    assert '<a href="#scenario-books">books</a>' in page  # the table of contents
+
+
+def test_every_link_in_a_bundle_stays_inside_it(tmp_path: Path) -> None:
+    bundle = write(tmp_path, "run1", cells())
+    for page in ("matrix.html", "rules.html"):
+        for href in re.findall(r'href="([^"]+)"', (bundle / page).read_text()):
+            target, _, anchor = href.partition("#")
+            document = (bundle / target) if target else bundle / page
+            assert document.is_file(), f"{page} links {href}, which is not in the bundle"
+            if anchor:
+                assert f'id="{anchor}"' in document.read_text(), f"{page}: {href} has no target"
 
 
 def test_a_failed_cell_is_failed_in_the_summary(tmp_path: Path) -> None:
@@ -201,3 +219,65 @@ def test_the_cli_knows_the_evidence_commands() -> None:
     args = parser.parse_args(["report"])
     assert (args.results, args.out) == (Path("reports/allure-results"),
                                         Path("reports/allure-report"))
+
+
+def test_allure_gets_environment_categories_and_the_ci_executor(tmp_path: Path,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from rolecall.reporting import allure_run
+
+    for name in ("GITLAB_CI", "JENKINS_URL", "BUILD_URL", "CI"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    monkeypatch.setenv("GITHUB_REPOSITORY", "org/rolecall")
+    monkeypatch.setenv("GITHUB_RUN_ID", "42")
+    allure_run.write(tmp_path, RUN, ["books"], "abc123")
+    env = (tmp_path / "environment.properties").read_text()
+    assert "target=emulated" in env and "account=********9012" in env and ACCOUNT not in env
+    assert "commit=abc123" in env and "scenarios=books" in env and "run.id=run1" in env
+    job = json.loads((tmp_path / "executor.json").read_text())
+    assert job["buildUrl"] == "https://github.com/org/rolecall/actions/runs/42"
+    names = [c["name"] for c in json.loads((tmp_path / "categories.json").read_text())]
+    assert names == ["Escalation finding", "Spec violation", "Target error", "Infrastructure"]
+
+
+def test_the_report_carries_the_previous_history_forward(tmp_path: Path) -> None:
+    from rolecall.tools import nodetools
+
+    (tmp_path / "report" / "history").mkdir(parents=True)
+    (tmp_path / "report" / "history" / "history-trend.json").write_text("[]")
+    nodetools.carry_history(tmp_path / "report", tmp_path / "results")
+    assert (tmp_path / "results" / "history" / "history-trend.json").read_text() == "[]"
+
+
+def _classic_refused(user: str, role: str) -> dict[str, Any]:
+    cell = f"books-token-authrole-classic={role}-{user}"
+    return {"kind": "credential", "id": cell, "scenario": "books", "variant": "token-authrole",
+            "flow": f"classic={role}", "user": user, "groups": [], "expected": "REFUSED(X)",
+            "observed": "REFUSED(InvalidParameterException)", "rule": "C1", "source": "spec",
+            "expected_role": None, "observed_role": None, "passed": True,
+            "test": f"suites/test_credentials.py::t[{cell}]"}
+
+
+def test_matrix_html_answers_an_auditors_questions(tmp_path: Path) -> None:
+    rows = cells() + [_classic_refused(u, r) for u in ("testuser1", "writer")
+                      for r in ("BooksReadAccess", "BooksWriteAccess")]
+    rows.append({"kind": "audit", "id": "books-audit-trust-without-aud", "scenario": "books",
+                 "details": {"check": "trust-without-aud", "title": "trust policy without aud",
+                             "findings": [], "stale": []}, "rule": "T3", "passed": True,
+                 "test": "suites/test_audit.py::t[books-audit-trust-without-aud]"})
+    complete = [{**dict.fromkeys(CELL_FIELDS), "groups": [], "request_ids": [],
+                 "test_outcome": "passed", **row} for row in rows]
+    roles = {"books": {"BooksReadAccess": {"allowed": ["GetItem", "Query"], "groups": ["BooksRead"],
+                                           "source": "seed 002", "policy": {"Statement": []}}}}
+    bundle = evidence.write_bundle(sorted(complete, key=lambda c: c["id"]), RUN,
+                                   tmp_path / "reports", action_order=["GetItem", "Query", "PutItem"],
+                                   roles=roles)
+    assert bundle is not None
+    page = (bundle / "matrix.html").read_text()
+    assert "declared profile and policy" in page and "<pre>" in page and "seed 002" in page
+    assert "who can do what" in page and "GetItem, Query" in page  # testuser1's persona
+    assert page.count("<td>classic") == 1 and "all 4 classic cells" in page  # one row, not four
+    assert "checked: trust policy without aud; nothing found" in page
+    assert '<a href="rules.html#t3">T3</a>' in page
+    data = json.loads((bundle / "evidence.json").read_text())
+    assert data["roles"]["books"]["BooksReadAccess"]["allowed"] == ["GetItem", "Query"]

@@ -176,7 +176,8 @@ def test_a_run_leaves_junit_allure_results_and_a_verified_bundle(
         assert checked.intact, checked.problems
         assert checked.manifest_sha256 in run.stdout  # printed for the CI log
         assert {p.name for p in run.bundle.iterdir()} == {
-            "evidence.json", "matrix.html", "summary.md", "manifest.json", "junit.xml"}
+            "evidence.json", "matrix.html", "summary.md", "manifest.json", "junit.xml",
+            "rules.html", "assessment-results.json"}
 
 
 def _scan(runs: dict[str, RunOutputs]) -> tuple[int, list[str]]:
@@ -272,6 +273,19 @@ def test_every_cell_carries_its_allure_labels_links_and_attachments(
     assert obtained["role_arn"].startswith("arn:aws:iam::********9012:role/")
     claims = next(r for r in results if r["name"] == "test_id_token_claims[books-editor]")
     assert "ID token claims (decoded, redacted)" in {a["name"] for a in claims["attachments"]}
+
+
+def test_no_link_in_the_reports_leaves_the_report_folder(runs: dict[str, RunOutputs]) -> None:
+    """Allure links and matrix.html links resolve inside the report (rules.html, scenarios/)."""
+    links = [link["url"] for result in _allure_results(runs["flipped"])
+             for link in result.get("links", [])]
+    assert links and all(not re.match(r"([a-z]+:|/|\.\./)", url) for url in links), \
+        sorted({u for u in links if re.match(r"([a-z]+:|/|\.\./)", u)})[:5]
+    assert {url.split("#")[0] for url in links} <= {"rules.html"} | {
+        f"scenarios/{p.name}" for p in (ROOT / "scenarios").glob("*.yaml")}
+    bundle = runs["flipped"].bundle
+    for href in re.findall(r'href="([^"#]*)', (bundle / "matrix.html").read_text()):
+        assert not href or (bundle / href).is_file(), f"matrix.html links {href} outside the bundle"
 
 
 def test_escalation_and_trust_failures_are_critical(runs: dict[str, RunOutputs]) -> None:

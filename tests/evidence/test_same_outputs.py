@@ -5,7 +5,9 @@ access, token negatives that check several variants, audit) is reduced by
 tests/evidence/snapshot.py to what does not change from run to run, and compared
 with golden/books-tokens.json. The golden file was taken before reporting was
 made one-way (issue 10) and is identical to the outputs after it, but for one
-improvement: audit cells now link their SPEC rule in Allure. A change to what
+improvement: audit cells now link their SPEC rule in Allure. Issue 14 changed, on
+purpose, the rule links (rules.html beside the report, not ../shared/SPEC.md) and
+matrix.html (coloured by verdict, contents, sticky headers). A change to what
 the reports say must change the golden file on purpose:
 `ROLECALL_UPDATE_GOLDEN=1 pytest tests/evidence/test_same_outputs.py`.
 """

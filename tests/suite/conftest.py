@@ -10,7 +10,8 @@ import pytest
 
 from rolecall.emulator import Emulator
 from rolecall.target import clients
-from rolecall.target.provision import Journal, RunSecrets
+from rolecall.target.cleanup import Journal
+from rolecall.target.provision import RunSecrets
 
 
 @pytest.fixture(scope="session")

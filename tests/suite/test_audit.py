@@ -20,8 +20,9 @@ from rolecall.cells import audit_facts, audit_live
 from rolecall.cells.audit import CHECKS, audit_scenario
 from rolecall.cells.audit_facts import RoleFacts, granted, trust_grants, trusts
 from rolecall.model.scenario import AcceptedFinding, Scenario
-from rolecall.target import clients, provision
-from rolecall.target.provision import Journal, Provisioner, RunSecrets
+from rolecall.target import cleanup, clients, provision
+from rolecall.target.cleanup import Journal
+from rolecall.target.provision import Provisioner, RunSecrets
 from rolecall.tools import cli
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -298,7 +299,7 @@ def test_live_audit_of_a_provisioned_stack_equals_the_static_audit(
             seen |= {check for check, *_ in static}
         assert seen == (set(CHECKS) if spec.name == "holes" else set())
     finally:
-        assert provision.teardown(target, journal) == []
+        assert cleanup.teardown(target, journal) == []
 
 
 def test_live_audit_reads_write_attributes_attached_policies_and_flow_changes(
@@ -335,7 +336,7 @@ def test_live_audit_reads_write_attributes_attached_policies_and_flow_changes(
         after = {f[0] for f in live_findings(target, stack, runid, "classic")}
         assert "classic-flow-multiple-roles" not in after
     finally:
-        assert provision.teardown(target, journal) == []
+        assert cleanup.teardown(target, journal) == []
 
 
 def test_cli_audits_a_live_pool(target: clients.Target, run_secrets: RunSecrets,
@@ -354,4 +355,4 @@ def test_cli_audits_a_live_pool(target: clients.Target, run_secrets: RunSecrets,
         assert cli.main(["audit", "--identity-pool-id", "eu-west-1:nope", "--target", "emulated",
                          "--endpoint-url", str(target.endpoint_url)]) == 2
     finally:
-        assert provision.teardown(target, journal) == []
+        assert cleanup.teardown(target, journal) == []

@@ -8,6 +8,7 @@ their message must show expected vs observed and the SPEC rule.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -31,7 +32,8 @@ def test_flipping_one_profile_entry_fails_exactly_the_affected_cells(tmp_path: P
         [sys.executable, "-m", "pytest", str(ROOT / "suites"), "-q", "-p", "no:cacheprovider",
          "-p", "no:randomly", "--scenario-dir", str(scenarios), f"--junitxml={junit}",
          "--evidence-dir", str(tmp_path / "reports")],
-        cwd=ROOT, capture_output=True, text=True, timeout=600)
+        cwd=ROOT, capture_output=True, text=True, timeout=600,
+        env={**os.environ, "CI": "1"})  # pytest trims short-summary lines to the terminal, not in CI
 
     cases = ET.parse(junit).getroot().iter("testcase")
     failed = {case.get("name", ""): case.find("failure") for case in cases
@@ -41,8 +43,14 @@ def test_flipping_one_profile_entry_fails_exactly_the_affected_cells(tmp_path: P
         "test_access[books-token-authrole-enhanced-testuser1-Query]",
         "test_access[books-token-deny-enhanced-testuser1-Query]",
     ]
+    verdict = "expected DENIED, observed ALLOWED [SPEC D1] role BooksReadAccess"
     for failure in failed.values():
         assert failure is not None
-        message = failure.get("message", "")
-        assert "expected DENIED, observed ALLOWED" in message
-        assert "SPEC D1" in message
+        assert failure.get("message", "") == verdict  # the crash line is the verdict
+        assert (failure.text or "").startswith(verdict)
+        assert "docs/rules.md#d1" in (failure.text or "") and '"dynamodb:Query"' in (failure.text or "")
+    out = done.stdout
+    assert "def test_access" not in out and "assert probed" not in out, "no test source by default"
+    short = [line for line in out.splitlines() if line.startswith("FAILED ")]
+    assert len(short) == 2 and all(line.endswith(f" - {verdict}") for line in short), short
+    assert f"books-token-deny-enhanced-testuser1-Query: {verdict}" in out  # the closing list

@@ -1,9 +1,11 @@
-"""Provisioning against the embedded target: names, tags, teardown, the sweeper, the account guard."""
+"""Provisioning against the embedded target: names, tags, teardown, the account guard.
+
+The sweeper and teardown's own rules are in test_cleanup.py.
+"""
 
 from __future__ import annotations
 
 import secrets
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +13,9 @@ import pytest
 
 from rolecall.emulator import ACCOUNT_ID, Emulator
 from rolecall.model import scenario
-from rolecall.target import clients, provision
-from rolecall.target.provision import Journal, Provisioner, RunSecrets
+from rolecall.target import cleanup, clients
+from rolecall.target.cleanup import Journal
+from rolecall.target.provision import Provisioner, RunSecrets
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -49,10 +52,10 @@ def test_a_stack_is_named_tagged_and_fully_torn_down(target: clients.Target,
     assert stack.table_name == f"rc-{runid}-books-books"
     pool = target.client("cognito-identity").describe_identity_pool(
         IdentityPoolId=stack.identity_pools["token-deny"])
-    assert pool["IdentityPoolTags"][provision.RUN_TAG] == runid
+    assert pool["IdentityPoolTags"][cleanup.RUN_TAG] == runid
     assert pool["AllowClassicFlow"] is False
 
-    assert provision.teardown(target, journal) == []
+    assert cleanup.teardown(target, journal) == []
     assert ours(target, runid) == {"user_pools": [], "identity_pools": [], "roles": [], "tables": []}
     assert not journal.path.exists()
 
@@ -69,7 +72,7 @@ def test_a_run_that_dies_mid_provisioning_leaves_nothing_after_teardown(
     with pytest.raises(KeyboardInterrupt):
         Provisioner(target, runid, run_secrets, journal).provision(books())
     assert any(ours(target, runid).values())
-    assert provision.teardown(target, journal) == []
+    assert cleanup.teardown(target, journal) == []
     assert not any(ours(target, runid).values())
 
 
@@ -79,27 +82,8 @@ def test_teardown_twice_is_harmless(target: clients.Target, run_secrets: RunSecr
     Provisioner(target, runid, run_secrets, journal).provision(books())
     copy = Journal(tmp_path / "copy.jsonl")
     copy.path.write_text(journal.path.read_text())
-    assert provision.teardown(target, journal) == []
-    assert provision.teardown(target, copy) == []  # everything already gone: no error
-
-
-def test_the_sweeper_lists_then_deletes_only_tagged_leftovers(target: clients.Target,
-                                                               run_secrets: RunSecrets,
-                                                               journal: Journal) -> None:
-    runid = secrets.token_hex(4)
-    Provisioner(target, runid, run_secrets, journal).provision(books())
-    untagged = f"rc-{secrets.token_hex(4)}-not-ours"
-    target.client("iam").create_role(RoleName=untagged, AssumeRolePolicyDocument="{}")
-
-    listed = [left for left in provision.sweep(target, timedelta(0)) if left.runid == runid]
-    assert sorted(left.kind for left in listed) == [
-        "identity_pool", "identity_pool", "role", "role", "role", "table", "user_pool"]
-    assert any(ours(target, runid).values()), "listing must not delete"
-    assert [left for left in provision.sweep(target, timedelta(days=1)) if left.runid == runid] == []
-
-    provision.sweep(target, timedelta(0), delete=True)
-    assert not any(ours(target, runid).values())
-    assert target.client("iam").get_role(RoleName=untagged)["Role"]["RoleName"] == untagged
+    assert cleanup.teardown(target, journal) == []
+    assert cleanup.teardown(target, copy) == []  # everything already gone: no error
 
 
 def test_the_aws_target_refuses_another_account(emulator: Emulator,
@@ -109,6 +93,7 @@ def test_the_aws_target_refuses_another_account(emulator: Emulator,
     with pytest.raises(clients.TargetError, match="refusing") as refused:
         clients.aws("999999999999", "eu-west-1", emulator.endpoint)
     assert "999999999999" not in str(refused.value)  # account ids are masked
+    assert f"account {clients.mask(ACCOUNT_ID)}, not 99******9999 given" in str(refused.value)
     with pytest.raises(clients.TargetError, match="--aws-account-id"):
         clients.aws(None, "eu-west-1", emulator.endpoint)
     target = clients.aws(ACCOUNT_ID, "eu-west-1", emulator.endpoint, settle_seconds=0)
@@ -120,3 +105,30 @@ def test_passwords_derive_from_the_run_key_and_are_not_stored(tmp_path: Path) ->
     assert key.password("s", "u") == RunSecrets(b"k" * 32).password("s", "u")
     assert key.password("s", "u") != RunSecrets(b"j" * 32).password("s", "u")
     assert key.password("s", "u") != key.password("s", "v")
+
+
+@pytest.mark.parametrize(("given", "says"), [
+    # one digit too many: the masks show the lengths and the first digits differ
+    ("0" + ACCOUNT_ID, f"--aws-account-id 0{ACCOUNT_ID[:1]}*******{ACCOUNT_ID[-4:]} is 13 "
+                       "characters long; an AWS account id is exactly 12 digits"),
+    ("1234-5678-9012", "is 14 characters long"),
+])
+def test_the_account_guard_says_what_is_wrong_with_the_id(
+        emulator: Emulator, monkeypatch: pytest.MonkeyPatch, given: str, says: str) -> None:
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "AKIATESTTESTTESTTEST")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "test")
+    with pytest.raises(clients.TargetError) as refused:
+        clients.aws(given, "eu-west-1", emulator.endpoint)
+    assert says in str(refused.value)
+    assert given not in str(refused.value)
+
+
+def test_account_ids_in_messages_differ_when_the_ids_do() -> None:
+    """Issue 15.6: 0123456789012 and 123456789012 both printed as ********9012."""
+    assert clients.mask("123456789012") == "12******9012"
+    assert clients.mask("0123456789012") == "01*******9012"
+    assert clients.mask("0123456789012") != clients.mask("123456789012")
+    assert clients.mask("12") == "**"
+    # ids that differ only in the hidden middle: the guard names the digit instead
+    assert clients._where_they_differ("123456789012", "123450789012") == " (they differ at digit 6)"
+    assert clients._where_they_differ("123456789012", "993456789012") == ""

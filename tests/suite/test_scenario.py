@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -27,8 +28,8 @@ def books(**changes: object) -> dict[str, object]:
 
 
 BROKEN = [  # (case, file content, YAML path in the message, words of the fix)
-    ("yaml-syntax", "name: [unclosed", "line 1", "YAML syntax"),
-    ("not-a-mapping", "- a\n- b\n", "top level", "start the file"),
+    ("yaml-syntax", "name: [unclosed", "broken.yaml:1: YAML", "YAML syntax"),
+    ("not-a-mapping", "- a\n- b\n", "broken.yaml:1: the whole file", "start the file"),
     ("missing-table", {k: v for k, v in books().items() if k != "table"}, "table", "add this field"),
     ("unknown-field", books(tabel={}), "tabel", "remove or rename"),
     ("unknown-role-in-group", books(groups={"g": {"role": "Nope"}}), "groups.g.role", "Nope"),
@@ -61,6 +62,74 @@ def test_a_broken_file_says_file_path_and_fix(tmp_path: Path, case: str, content
     assert str(path) in message
     assert where in message
     assert fix in message
+    first = message.splitlines()[0]
+    assert re.match(rf"{re.escape(str(path))}:\d+: ", first), "every error names file:line"
+    assert "Fix: " in first and not first.split(": ", 2)[1].startswith("top level")
+
+
+GROUPS = """\
+name: books
+description: d
+source: s
+table: {name: t, partition_key: {name: k}, items: [{k: a}]}
+roles:
+  R: {policy: {Statement: []}, allowed: [GetItem], source: s}
+groups:
+  Admin: {role: R, precedence: 1}
+  Readers: {role: R}
+  Admin: {role: R, precedence: 2}
+users:
+  u: {groups: [Admin]}
+variants:
+  v: {}
+"""
+
+
+def test_a_group_defined_twice_names_both_lines(tmp_path: Path) -> None:
+    path = write(tmp_path, GROUPS)
+    with pytest.raises(scenario.ScenarioError) as caught:
+        scenario.load(path)
+    message = str(caught.value)
+    assert message.startswith(f"{path}:10: groups.Admin: ")
+    assert "line 8" in message and "line 10" in message and "Fix: " in message
+
+
+def test_a_duplicate_key_deep_inside_is_an_error_too(tmp_path: Path) -> None:
+    path = write(tmp_path, GROUPS.replace("  Admin: {role: R, precedence: 2}\n", "").replace(
+        "{role: R, precedence: 1}", "{role: R, precedence: 1, role: R}"))
+    with pytest.raises(scenario.ScenarioError, match=r":8: groups\.Admin\.role: .*line 8"):
+        scenario.load(path)
+
+
+@pytest.mark.parametrize(("text", "line"), [
+    ("name: books\ndescription: [unclosed\nsource: s\n", 2),  # the bracket, not the file end
+    ("name: books\ndescription d\nsource: s\n", 2),  # the key without a colon
+    ("name: books\ntable:\n  name: t\n partition_key: x\n", 4),  # bad indentation
+])
+def test_a_yaml_syntax_error_points_at_the_line_to_fix(tmp_path: Path, text: str, line: int) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(scenario.ScenarioError) as caught:
+        scenario.load(path)
+    assert str(caught.value).startswith(f"{path}:{line}: YAML: ")
+
+
+def test_a_validation_error_names_the_line_of_the_field(tmp_path: Path) -> None:
+    path = write(tmp_path, GROUPS.replace("  Admin: {role: R, precedence: 2}\n", "").replace(
+        "Readers: {role: R}", "Readers: {role: Nope}"))
+    with pytest.raises(scenario.ScenarioError) as caught:
+        scenario.load(path)
+    assert str(caught.value).startswith(f"{path}:9: groups.Readers.role: names role 'Nope'")
+
+
+def test_every_problem_of_a_file_is_listed_each_with_its_fix(tmp_path: Path) -> None:
+    path = write(tmp_path, GROUPS.replace("  Admin: {role: R, precedence: 2}\n", "").replace(
+        "precedence: 1", "precedence: -1").replace("v: {}", "v: {mapping: {type: Tokn}}"))
+    with pytest.raises(scenario.ScenarioError) as caught:
+        scenario.load(path)
+    lines = str(caught.value).splitlines()
+    assert len(lines) >= 3 and all("Fix: " in line for line in lines)
+    assert any(f"{path}:8: groups.Admin.precedence" in line for line in lines)
+    assert any(f"{path}:13: variants.v.mapping.type" in line for line in lines)
 
 
 def test_a_stated_role_that_contradicts_the_spec_fails_at_load(tmp_path: Path) -> None:
@@ -103,3 +172,13 @@ def test_every_assumed_spec_rule_has_a_pinning_expectation() -> None:
     assert {"G5", "G7", "E8", "E10"} <= pinned
     for rule in ("C2", "C3", "E5"):
         assert rule in sources, f"no scenario pins assumed rule {rule}"
+
+
+def test_the_audit_command_stops_on_a_duplicate_group_with_exit_2(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from rolecall.tools import cli
+
+    write(tmp_path, GROUPS)
+    assert cli.main(["audit", "--scenario-dir", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "broken.yaml:10: groups.Admin" in err and "line 8" in err

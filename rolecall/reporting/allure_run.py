@@ -1,0 +1,71 @@
+"""The run-level files Allure reads beside the results: environment, executor, categories.
+
+Without them the report's Environment and Executors widgets are empty and every
+failure lands in "Product defects". An auditor opening the report wants to know
+which target, region, account (masked) and commit a run was, which CI job made it,
+and whether a red cell is a spec violation, an escalation finding, a target error
+or broken infrastructure. `history/` of the previous report is carried forward by
+`rolecall report` (rolecall/tools/nodetools.py), which fills the Trend widget.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import rolecall
+from rolecall.reporting.redact import mask_account, redact_text
+
+CATEGORIES = [
+    {"name": "Escalation finding", "matchedStatuses": ["failed"],
+     "messageRegex": r"(?s).*(escalat|more than (its|their) entitlement).*"},
+    {"name": "Spec violation", "matchedStatuses": ["failed"],
+     "messageRegex": r"(?s)expected .*, observed .*\[SPEC .*"},
+    {"name": "Target error", "matchedStatuses": ["failed", "broken"],
+     "messageRegex": r"(?s).*(ERROR|ClientError|Throttl|EndpointConnectionError|TargetError).*"},
+    {"name": "Infrastructure", "matchedStatuses": ["broken"]},
+]
+
+
+def environment(meta: dict[str, Any], scenarios: list[str], git_sha: str) -> dict[str, str]:
+    """What the Environment widget shows: never an unmasked account or a secret."""
+    return {"target": str(meta.get("target") or "-"), "region": str(meta.get("region") or "-"),
+            "account": mask_account(str(meta.get("account") or "")) or "-",
+            "run id": str(meta.get("runid") or "-"), "commit": git_sha,
+            "rolecall version": rolecall.__version__,
+            "scenarios": ", ".join(scenarios) or "-"}
+
+
+def executor(env: dict[str, str] | None = None) -> dict[str, Any] | None:
+    """The CI job that made the run (Executors widget), from the CI's own variables."""
+    env = dict(os.environ) if env is None else env
+    if env.get("GITHUB_ACTIONS"):
+        server, repo, run = (env.get("GITHUB_SERVER_URL", "https://github.com"),
+                             env.get("GITHUB_REPOSITORY", ""), env.get("GITHUB_RUN_ID", ""))
+        url = f"{server}/{repo}/actions/runs/{run}" if repo and run else None
+        return {"name": "GitHub Actions", "type": "github", "buildName": env.get("GITHUB_WORKFLOW"),
+                "buildOrder": env.get("GITHUB_RUN_NUMBER"), "buildUrl": url, "reportName": "rolecall"}
+    if env.get("GITLAB_CI"):
+        return {"name": "GitLab CI", "type": "gitlab", "buildName": env.get("CI_JOB_NAME"),
+                "buildUrl": env.get("CI_JOB_URL"), "reportName": "rolecall"}
+    if env.get("JENKINS_URL") or env.get("BUILD_URL"):
+        return {"name": "Jenkins", "type": "jenkins", "buildName": env.get("JOB_NAME"),
+                "buildOrder": env.get("BUILD_NUMBER"), "buildUrl": env.get("BUILD_URL"),
+                "reportName": "rolecall"}
+    if env.get("CI"):
+        return {"name": "CI", "type": "ci", "reportName": "rolecall"}
+    return None
+
+
+def write(results: Path, meta: dict[str, Any], scenarios: list[str], git_sha: str) -> None:
+    """environment.properties, executor.json (in CI) and categories.json into allure-results."""
+    results.mkdir(parents=True, exist_ok=True)
+    lines = [f"{key.replace(' ', '.')}={value}" for key, value in
+             environment(meta, scenarios, git_sha).items()]
+    (results / "environment.properties").write_text(redact_text("\n".join(lines) + "\n"))
+    (results / "categories.json").write_text(json.dumps(CATEGORIES, indent=1))
+    job = executor()
+    if job is not None:
+        (results / "executor.json").write_text(redact_text(json.dumps(job, indent=1)))

@@ -1,0 +1,139 @@
+"""assessment-results.json: a run as an OSCAL Assessment Results document, for GRC tools.
+
+GRC tools ingest OSCAL, not pytest output. Each cell of the run is one observation
+(method TEST, with its expected and observed outcome and rule); each failed cell and
+each escalation path the suite found is a finding against the controls a team maps
+the suite to (default: NIST SP 800-53 AC-3 access enforcement, AC-6 least privilege;
+a YAML file named by ROLECALL_OSCAL_CONTROLS maps cell kinds to other controls). The
+document is written into the evidence bundle and hashed like every other file. It
+validates against NIST's published OSCAL 1.0.6 assessment-results JSON schema
+(tests/evidence/oscal/, checked by tests/evidence/test_oscal.py). UUIDs derive from
+the run id and cell id, so the same run always yields the same document.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+import rolecall
+
+OSCAL_VERSION = "1.0.6"
+ASSESSMENT_RESULTS = "assessment-results.json"
+NAMESPACE = uuid.UUID("5d6f0f3e-6c1b-4f59-9a55-2f5a0c8e7b11")  # rolecall's, for uuid5
+DEFAULT_CONTROLS: dict[str, list[str]] = {
+    "default": ["ac-3", "ac-6"],
+    "claims": ["ac-3"],
+    "negative": ["ac-3", "ia-5"],
+    "escalation": ["ac-6"],
+}
+
+
+def controls_map() -> dict[str, list[str]]:
+    """Cell kind -> control ids: the default, or the team's YAML (ROLECALL_OSCAL_CONTROLS)."""
+    path = os.environ.get("ROLECALL_OSCAL_CONTROLS")
+    if not path:
+        return DEFAULT_CONTROLS
+    data = yaml.safe_load(Path(path).read_text())
+    if not isinstance(data, dict) or not all(isinstance(v, list) for v in data.values()):
+        raise ValueError(f"{path}: map each cell kind (or `default`) to a list of control ids, "
+                         "e.g. `default: [ac-3, ac-6]`")
+    return {str(k): [str(c).lower() for c in v] for k, v in data.items()}
+
+
+def uuid_of(*parts: str) -> str:
+    """A stable UUID for these parts whose last group is never 12 digits.
+
+    The bundle's writer masks every 12-digit run as an AWS account id; about one
+    UUID in 280 ends in 12 digits and would be masked into an invalid UUID, so
+    such a one is derived again with a counter.
+    """
+    key, n = "/".join(parts), 0
+    value = uuid.uuid5(NAMESPACE, key)
+    while value.hex[-12:].isdigit():
+        n += 1
+        value = uuid.uuid5(NAMESPACE, f"{key}#{n}")
+    return str(value)
+
+
+def _controls_of(kind: str, mapping: dict[str, list[str]]) -> list[str]:
+    return mapping.get(kind) or mapping.get("default") or DEFAULT_CONTROLS["default"]
+
+
+def assessment_results(cells: list[dict[str, Any]], meta: dict[str, Any],
+                       mapping: dict[str, list[str]] | None = None) -> dict[str, Any]:
+    """The OSCAL document of a run (meta has the masked account already)."""
+    mapping = mapping or controls_map()
+    runid = str(meta["runid"])
+    ended = str(meta.get("ended_at") or meta.get("started_at"))
+    observations = [_observation(runid, cell) for cell in cells]
+    findings = [f for cell in cells for f in _findings(runid, cell, mapping)]
+    reviewed = sorted({c for cell in cells for c in _controls_of(str(cell["kind"]), mapping)})
+    result: dict[str, Any] = {
+        "uuid": uuid_of(runid, "result"),
+        "title": f"rolecall conformance run {runid}",
+        "description": "Which IAM role each Cognito user gets from the identity pools under test, "
+                       "through every credential path, and which DynamoDB actions each credential "
+                       "is allowed and denied; expectations from the scenario files and the rule "
+                       "catalogue (rules.html).",
+        "start": str(meta.get("started_at") or ended), "end": ended,
+        "props": [{"name": name, "value": str(meta.get(key) or "-")} for name, key in
+                  (("target", "target"), ("region", "region"), ("account", "account"),
+                   ("run-id", "runid"))],
+        "reviewed-controls": {"control-selections": [
+            {"include-controls": [{"control-id": c} for c in reviewed]}]},
+        "observations": observations,
+    }
+    if findings:
+        result["findings"] = findings
+    return {"assessment-results": {
+        "uuid": uuid_of(runid, "assessment-results"),
+        "metadata": {"title": f"rolecall assessment results, run {runid}", "last-modified": ended,
+                     "version": rolecall.__version__, "oscal-version": OSCAL_VERSION},
+        "import-ap": {"href": "rules.html",
+                      "remarks": "rolecall has no separate OSCAL assessment plan: the plan is the "
+                                 "scenario files and the rule catalogue, rules.html."},
+        "results": [result]}}
+
+
+def _observation(runid: str, cell: dict[str, Any]) -> dict[str, Any]:
+    verdict = "pass" if cell["passed"] else "fail"
+    return {
+        "uuid": uuid_of(runid, "observation", str(cell["id"])),
+        "title": str(cell["id"]),
+        "description": f"{cell['kind']} cell: expected {cell.get('expected')}, observed "
+                       f"{cell.get('observed')} [rule {cell.get('rule') or '-'}]: {verdict}",
+        "props": [{"name": "result", "value": verdict},
+                  {"name": "rule", "value": str(cell.get("rule") or "-")}],
+        "methods": ["TEST"],
+        "relevant-evidence": [{"href": "evidence.json",
+                               "description": f"the cell's record, id {cell['id']}"}],
+        "collected": str(cell.get("recorded_at") or cell.get("finished_at") or "1970-01-01T00:00:00Z"),
+    }
+
+
+def _findings(runid: str, cell: dict[str, Any], mapping: dict[str, list[str]]
+              ) -> list[dict[str, Any]]:
+    """A finding for a failed cell, and one per escalation path the cell found."""
+    observation = uuid_of(runid, "observation", str(cell["id"]))
+    found: list[tuple[str, str, str]] = []  # (key, title, description)
+    if not cell["passed"] and cell.get("test_outcome") != "skipped":
+        found.append(("failed", f"{cell['id']} failed",
+                      f"expected {cell.get('expected')}, observed {cell.get('observed')} "
+                      f"[rule {cell.get('rule') or '-'}]; expectation source: {cell.get('source')}"))
+    if cell["kind"] == "escalation":
+        for path in (cell.get("details") or {}).get("findings") or []:
+            text = path if isinstance(path, str) else str(path)
+            found.append((f"escalation {text}", f"{cell['id']}: escalation path",
+                          f"a credential path exceeds the entitlement: {text}"))
+    return [{"uuid": uuid_of(runid, "finding", str(cell["id"]), key, control),
+             "title": title, "description": description,
+             "target": {"type": "objective-id", "target-id": f"{control}_obj",
+                        "status": {"state": "not-satisfied"}},
+             "related-observations": [{"observation-uuid": observation}]}
+            for key, title, description in found
+            for control in _controls_of(str(cell["kind"]), mapping)]
