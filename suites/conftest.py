@@ -22,7 +22,7 @@ from rolecall.model import oracle, scenario
 from rolecall.reporting import allure_run, evidence, plugin
 from rolecall.reporting.records import Observer, RecordStore
 from rolecall.reporting.redact import redact_text
-from rolecall.target import cleanup, clients
+from rolecall.target import cleanup, clients, own_stack
 from rolecall.target.probes import PROBES
 from rolecall.target.run import Run, RunConfig
 
@@ -44,7 +44,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                     help="with --target aws: the account the suite may use (checked)")
     group.addoption("--region", default=None, help="with --target aws: overrides AWS config")
     group.addoption("--endpoint-url", default=None,
-                    help="with --target aws: send every call here (e.g. the embedded endpoint)")
+                    help="send every call here: a running `rolecall emulator` (default target) "
+                         "or, with --target aws, any endpoint that speaks AWS")
+    group.addoption("--stack", default=None,
+                    help="test this deployed CloudFormation stack (not scenarios/)")
+    group.addoption("--identity-pool-id", default=None,
+                    help="test the stack around this identity pool (Terraform, console ...)")
+    group.addoption("--entitlements", default=None,
+                    help="with --stack / --identity-pool-id: the personas' entitlements YAML")
+    group.addoption("--stack-template", default=None,
+                    help="deploy this template (cdk synth output) into the embedded target first")
     group.addoption("--emulator-fault", action="append", default=[],
                     help="start the embedded target with this fault (mutation runs)")
     group.addoption("--evidence-dir", default=str(ROOT / "reports"),
@@ -58,10 +67,18 @@ def _is_worker(config: pytest.Config) -> bool:
     return hasattr(config, "workerinput")
 
 
+def _own_stack(config: pytest.Config) -> own_stack.OwnStack:
+    return own_stack.OwnStack(config.getoption("--stack"), config.getoption("--identity-pool-id"),
+                              config.getoption("--entitlements"),
+                              config.getoption("--stack-template"))
+
+
 def pytest_configure(config: pytest.Config) -> None:
+    own = _own_stack(config)
     try:
-        scenarios = scenario.load_all(config.getoption("--scenario-dir"),
-                                      config.getoption("--scenario"))
+        own.check(needs_entitlements=own.wanted)
+        scenarios = [] if own.wanted else scenario.load_all(config.getoption("--scenario-dir"),
+                                                            config.getoption("--scenario"))
         for each in scenarios:
             oracle.check(each)
     except scenario.ScenarioError as exc:
@@ -70,16 +87,40 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SCENARIOS_KEY] = scenarios
     if _is_worker(config):
         config.stash[RUN_KEY] = RunConfig.from_json(config.workerinput["rolecall"])  # type: ignore[attr-defined]
+        bound = own_stack.load_bound(Path(config.stash[RUN_KEY].state_dir))
+        config.stash[SCENARIOS_KEY] = [bound] if bound else scenarios
         _report_cells(config)
         return
     config.stash[RUN_KEY] = RunConfig.create(_start_target(config),
                                              Path(config.getoption("--evidence-dir")))
-    _report_cells(config)
     # SIGTERM (CI cancelling a job) unwinds like Ctrl-C, so teardown still runs.
     signal.signal(signal.SIGTERM, signal.default_int_handler)
+    if own.wanted:
+        config.stash[SCENARIOS_KEY] = [_start_own_stack(config, own)]
+    _report_cells(config)
+
+
+def _start_own_stack(config: pytest.Config, own: own_stack.OwnStack) -> scenario.Scenario:
+    """Discover the team's stack, bind the entitlements, create the personas' users.
+
+    Everything is read and checked before the first user is created; a bad input
+    stops the run (exit 2) with nothing created.
+    """
+    run = Run(config.stash[RUN_KEY])
+    try:
+        discovery = own_stack.read(run.target, own, run.config.runid)
+        assert own.entitlements is not None
+        bound, entitlements = own_stack.bind(discovery, own.entitlements)
+        own_stack.start(run.target, discovery, bound, entitlements, run.secrets, run.state_dir)
+    except scenario.ScenarioError as exc:
+        _stop_target(config)
+        raise pytest.UsageError(f"stack error: {exc}") from None
+    return bound
 
 
 def _start_target(config: pytest.Config) -> clients.Target:
+    if config.getoption("--target") == "emulated" and config.getoption("--endpoint-url"):
+        return clients.emulated(config.getoption("--endpoint-url"))  # a running emulator
     if config.getoption("--target") == "aws":
         try:
             return clients.aws(config.getoption("--aws-account-id"), config.getoption("--region"),
@@ -89,6 +130,13 @@ def _start_target(config: pytest.Config) -> clients.Target:
     emulator = Emulator(port=0, faults=config.getoption("--emulator-fault")).start()
     config.stash[EMULATOR_KEY] = emulator
     return clients.emulated(emulator.endpoint)
+
+
+def _stop_target(config: pytest.Config) -> None:
+    emulator = config.stash.get(EMULATOR_KEY, None)
+    if emulator is not None:
+        emulator.stop()
+        del config.stash[EMULATOR_KEY]
 
 
 def _report_cells(config: pytest.Config) -> None:

@@ -32,6 +32,7 @@ def test_access(run: Run, access_cell: AccessCell, observe: Observer) -> None:
         pytest.fail(mismatch(cell.id, f"credentials {cell.credential.expected} to probe with",
                              observed_outcome(credential, stack), cell.credential.expected.rule,
                              cell.credential.source))
+    assert scenario.table is not None  # access cells exist only for stacks with a table
     target = probes.ProbeTarget.of(stack.table_name, scenario.table,
                                    run.partition_of(scenario, cell.partition, credential))
     probed = probes.run(cell.probe, flows.dynamodb(credential), target)

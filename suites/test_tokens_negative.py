@@ -63,6 +63,7 @@ def expire_session(run: Run, observe: Observer, cell: NegativeCell, variant: str
     credential = flows.short_session(variant, cell.user, role)
     assert isinstance(credential, Issued), mismatch(cell.id, "a 15-minute session",
                                                     observed_outcome(credential, stack), "C5", "spec")
+    assert cell.scenario.table is not None, f"{cell.id}: session expiry is probed on the table"
     target = probes.ProbeTarget.of(stack.table_name, cell.scenario.table)
     get_item = probes.BY_ACTION["GetItem"]
     before = probes.run(get_item, flows.dynamodb(credential), target)

@@ -349,18 +349,22 @@ def accept(findings: Iterable[Finding], accepted: Iterable[AcceptedFinding]
 def placeholder_stack(scenario: Scenario) -> Stack:
     """A stack with made-up ids, so trust and identity policies render as provisioned."""
     user_pool = f"{STATIC_REGION}_static"
+    table = scenario.table.name if scenario.table else "no-table"
     return Stack(
-        scenario.name, "static", STATIC_REGION, STATIC_ACCOUNT, scenario.table.name,
-        f"arn:aws:dynamodb:{STATIC_REGION}:{STATIC_ACCOUNT}:table/{scenario.table.name}",
+        scenario.name, "static", STATIC_REGION, STATIC_ACCOUNT, table,
+        f"arn:aws:dynamodb:{STATIC_REGION}:{STATIC_ACCOUNT}:table/{table}",
         user_pool, "static-client", f"cognito-idp.{STATIC_REGION}.amazonaws.com/{user_pool}",
         roles={r: f"arn:aws:iam::{STATIC_ACCOUNT}:role/{r}" for r in scenario.roles},
-        identity_pools={v: f"<pool id of {v}>" for v in scenario.variants})
+        # a discovered stack's trust policies name its real identity pool ids
+        identity_pools={v: spec.identity_pool_id or f"<pool id of {v}>"
+                        for v, spec in scenario.variants.items()})
 
 
 def facts_from_scenario(scenario: Scenario, variants: Iterable[str] | None = None) -> StackFacts:
     """The stack a scenario describes, as the provisioner would build it."""
     stack = placeholder_stack(scenario)
-    roles = {name: RoleFacts(name, trust_policy(role.trust, stack), (render(role.policy, stack),))
+    roles = {name: RoleFacts(name, role.trust_policy or trust_policy(role.trust, stack),
+                             (render(role.policy, stack),))
              for name, role in scenario.roles.items()}
     writable = scenario_writable_claims(scenario)
     group_roles = tuple(sorted({g.role for g in scenario.groups.values() if g.role}))

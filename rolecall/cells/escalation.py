@@ -122,7 +122,7 @@ def paths(flows: Flows, scenario: Scenario, variant: str, subject: str) -> Itera
 
 def observed_permissions(flows: Flows, stack: Stack, scenario: Scenario, result: Result) -> set[str]:
     """The IAM permissions the credentials were observed to have (every probe ALLOWED)."""
-    if not isinstance(result, Issued):
+    if not isinstance(result, Issued) or scenario.table is None:
         return set()
     target = probes.ProbeTarget.of(stack.table_name, scenario.table)
     allowed: set[str] = set()

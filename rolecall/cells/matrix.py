@@ -24,7 +24,7 @@ from rolecall.model.scenario import Scenario
 from rolecall.reporting import rules_page
 from rolecall.reporting.records import Description, Observation
 from rolecall.target.flows import Flows, Issued, Refused, Result
-from rolecall.target.probes import PROBES, Probe
+from rolecall.target.probes import PROBES, Probe, index_probes
 from rolecall.target.provision import Stack
 
 
@@ -106,7 +106,8 @@ class AccessCell:
     def describe(self) -> Description:
         credential = self.credential
         return replace(credential.describe(), id=self.id, kind="access",
-                       action=self.id.rsplit("-", 1)[-1], expected=self.expected, rule=self.rule,
+                       action=self.probe.action + (f"@{self.partition}" if self.partition else ""),
+                       expected=self.expected, rule=self.rule,
                        source=self.source)
 
 
@@ -151,18 +152,34 @@ def _credentials_of(scenario: Scenario) -> Iterator[CredentialCell]:
 def access_cells(scenarios: list[Scenario]) -> list[AccessCell]:
     cells = []
     for credential in credential_cells(scenarios):
-        role = credential.expected.role
-        if not credential.expected.issued or role is None:
+        role, table = credential.expected.role, credential.scenario.table
+        if not credential.expected.issued or role is None or table is None:
             continue
+        if credential.flow != "guest" and credential.scenario.roles[role].allowed is None:
+            continue  # a discovered role nobody stated the access of: credential cells only
         partitions: tuple[str | None, ...] = (
-            ("own", "other") if credential.scenario.table.partition == "per-identity" else (None,))
+            ("own", "other") if table.partition == "per-identity" else (None,))
         for probe in PROBES:
             for partition in partitions:
                 verdict, rule = oracle.access(credential.scenario, role, probe.needs,
                                               guest_session=credential.flow == "guest",
                                               foreign=partition == "other")
                 cells.append(AccessCell(credential, probe, verdict, rule, partition))
+        cells.extend(_index_cells(credential, role))
     return cells
+
+
+def _index_cells(credential: CredentialCell, role: str) -> Iterator[AccessCell]:
+    """Query and Scan on each secondary index, for roles whose index access was stated."""
+    table = credential.scenario.table
+    if table is None or credential.scenario.roles[role].allowed_indexes is None:
+        return
+    for index in table.indexes:
+        for probe in index_probes(index):
+            verdict, rule = oracle.access(credential.scenario, role, probe.needs,
+                                          guest_session=credential.flow == "guest",
+                                          index=index.name)
+            yield AccessCell(credential, probe, verdict, rule)
 
 
 # --- running a cell -----------------------------------------------------------------------

@@ -206,20 +206,24 @@ Verdict = Literal["ALLOWED", "DENIED", "ERROR"]
 
 
 def access(scenario: Scenario, role: str, needs: tuple[str, ...], guest_session: bool = False,
-           foreign: bool = False) -> tuple[Verdict, str]:
+           foreign: bool = False, index: str | None = None) -> tuple[Verdict, str]:
     """Expected verdict of a probe that needs IAM actions `needs`, made with `role`'s session.
 
     `foreign`: on a per-identity table, the probe aims at a partition that is not the
     caller's own (dynamodb:LeadingKeys, SPEC D3).
     """
     spec = scenario.roles[role]
-    allowed = set(spec.allowed_foreign if foreign and spec.allowed_foreign is not None
-                  else spec.allowed)
     if guest_session and "dynamodb" not in GUEST_SCOPE_DOWN_SERVICES:
         return "DENIED", "E5"
+    assert spec.allowed is not None, f"role {role}: nobody stated what it may do (no access cells)"
+    allowed = set(spec.allowed_foreign if foreign and spec.allowed_foreign is not None
+                  else spec.allowed)
+    if index is not None:  # D3: an index is a resource of its own (table/<name>/index/<index>)
+        allowed = set((spec.allowed_indexes or {}).get(index, []))
     missing = [a for a in needs if a not in allowed]
     assert all(a in IAM_ACTIONS for a in needs)
-    rule = "D3" if foreign or scenario.table.partition == "per-identity" else "D1"
+    per_identity = scenario.table is not None and scenario.table.partition == "per-identity"
+    rule = "D3" if foreign or per_identity else "D1"
     return ("DENIED", rule) if missing else ("ALLOWED", rule)
 
 

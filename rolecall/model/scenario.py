@@ -38,12 +38,14 @@ IAM_ACTIONS: tuple[str, ...] = (
     "GetItem", "BatchGetItem", "Query", "Scan", "PutItem", "UpdateItem", "DeleteItem",
     "BatchWriteItem", "ConditionCheckItem", "DescribeTable",
 )
+INDEX_ACTIONS = ("Query", "Scan")  # the actions that read a secondary index
 READ_ACTIONS = ("GetItem", "BatchGetItem", "Query", "Scan", "ConditionCheckItem", "DescribeTable")
 WRITE_ACTIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")
 Flow = Literal["enhanced", "classic", "guest"]
 FLOWS: tuple[Flow, ...] = ("enhanced", "classic", "guest")
 
-Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+=,@-]{0,39}$")]
+# Up to 64 characters: a discovered stack's roles and groups keep their AWS names.
+Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+=,@-]{0,63}$")]
 MAX_PRECEDENCE = 2**31 - 1
 
 
@@ -107,7 +109,9 @@ class Table(Model):
     partition_key: KeyAttribute
     sort_key: KeyAttribute | None = None
     indexes: list[Index] = []
-    items: list[dict[str, str | int]] = Field(min_length=1)
+    # Seed data the read probes use. A discovered table has none of ours: its probes read
+    # and write only the probe key (`rolecall-probe`), which an allowed read finds absent.
+    items: list[dict[str, str | int]] = []
 
     @model_validator(mode="after")
     def _items_have_keys(self) -> Table:
@@ -138,12 +142,20 @@ class Trust(Model):
 
 class Role(Model):
     policy: dict[str, Any]
-    allowed: Actions
+    # None: nobody stated what the role may do (a discovered role no persona receives);
+    # such a role's credentials get credential cells but no access cells.
+    allowed: Actions | None
     source: str
     trust: Trust = Trust()
+    # A discovered role's trust policy as AWS holds it (the audit reads it verbatim);
+    # `trust` is then the oracle's reading of it.
+    trust_policy: dict[str, Any] | None = None
     # per-identity tables: what the role may do on a partition that is not the caller's own
     # (default: the same as `allowed`, i.e. no per-identity restriction).
     allowed_foreign: Actions | None = None
+    # A discovered table's secondary indexes: index name -> what the role may do on it
+    # (Query, Scan). None: not stated, no index cells.
+    allowed_indexes: dict[str, Actions] | None = None
 
     @field_validator("policy")
     @classmethod
@@ -222,6 +234,9 @@ class Variant(Model):
     server_side_token_check: bool | None = None
     custom_roles: list[str] = []  # CustomRoleArn values to request in the enhanced flow
     source: str = ""
+    # A discovered stack: the identity pool and app client this variant is (physical ids).
+    identity_pool_id: str | None = None
+    client_id: str | None = None
 
 
 class ExpectedRole(Model):
@@ -272,11 +287,19 @@ class Negatives(Model):
         "tampered", "resigned", "other-client", "other-pool", "other-provider", "access-token"]
 
 
+class Discovered(Model):
+    """Where a discovered stack lives: rolecall reads it, never provisions or deletes it."""
+
+    stack: str | None = None  # CloudFormation stack name (None: --identity-pool-id)
+    identity_pool_id: str
+    region: str
+
+
 class Scenario(Model):
     name: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,23}$")]
     description: str
     source: str
-    table: Table
+    table: Table | None  # None: a discovered stack without a DynamoDB table (no access cells)
     roles: dict[Name, Role]
     groups: dict[Name, Group] = {}
     users: dict[Name, User]
@@ -287,11 +310,15 @@ class Scenario(Model):
     expect: list[ExpectedRole] = []
     accepted_findings: list[AcceptedFinding] = []
     negatives: Negatives | None = None
+    discovered: Discovered | None = None
     file: str = ""
     _lines: yamlsource.Located = PrivateAttr(default_factory=lambda: yamlsource.Located(None))
 
     @model_validator(mode="after")
     def _references_resolve(self) -> Scenario:
+        if self.discovered is None and (self.table is None or not self.table.items):
+            raise ValueError("table: a scenario needs a table with at least one seed item "
+                             "under table.items (the read probes use it)")
         for path, role in self._role_references():
             if role not in self.roles:
                 raise _refuse(path, f"names role {role!r}, which is not under roles: "

@@ -18,6 +18,7 @@ to a user after a token was issued (`revoke`, SPEC E3).
 
 from __future__ import annotations
 
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -34,6 +35,22 @@ CLASSIC_SESSION_NAME = "rolecall-classic"
 BROKEN_CASES = ("tampered", "resigned", "other-client", "other-pool", "other-provider",
                 "access-token")
 REVOCATIONS = ("signed-out", "disabled", "deleted")
+
+PASSWORD_ENV = "ROLECALL_PASSWORD_"  # + the persona, upper case, `-` as `_`
+
+
+def password_variable(user: str) -> str:
+    """The environment variable holding a supplied test user's password."""
+    return PASSWORD_ENV + user.upper().replace("-", "_")
+
+
+def supplied_password(user: str) -> str:
+    """A supplied user's password, from the environment only: it is never written anywhere."""
+    value = os.environ.get(password_variable(user))
+    if not value:
+        raise KeyError(f"set {password_variable(user)} to the password of the test user of "
+                       f"persona {user}")
+    return value
 
 
 @dataclass
@@ -109,21 +126,36 @@ class Flows:
         self._lock = threading.Lock()
 
     # -- sign-in -------------------------------------------------------------------------
-    def tokens(self, user: str) -> dict[str, str]:
+    def tokens(self, user: str, client_id: str | None = None) -> dict[str, str]:
         """The user's IdToken and AccessToken (cached; signed in again near expiry)."""
-        cached = self._tokens.get(user)
+        key = f"{user}\n{client_id or self.stack.client_id}"
+        cached = self._tokens.get(key)
         if cached is None or _expires_soon(cached["IdToken"]):
-            self._tokens[user] = self.sign_in(user)
-        return self._tokens[user]
+            self._tokens[key] = self.sign_in(user, client_id)
+        return self._tokens[key]
 
     def sign_in(self, user: str, client_id: str | None = None) -> dict[str, str]:
         """A fresh sign-in (not cached), through the stack's app client or another one."""
+        if self.stack.admin_sign_in:  # a team's client need not allow USER_PASSWORD_AUTH
+            auth = self.target.client("cognito-idp").admin_initiate_auth(
+                UserPoolId=self.stack.user_pool_id, ClientId=client_id or self.stack.client_id,
+                AuthFlow="ADMIN_USER_PASSWORD_AUTH",
+                AuthParameters={"USERNAME": self.stack.users.get(user, user),
+                                "PASSWORD": self.password(user)})
+            result = auth["AuthenticationResult"]
+            return {"IdToken": result["IdToken"], "AccessToken": result["AccessToken"]}
         auth = self.idp.initiate_auth(
             ClientId=client_id or self.stack.client_id, AuthFlow="USER_PASSWORD_AUTH",
             AuthParameters={"USERNAME": self.stack.users.get(user, user),
-                            "PASSWORD": self.secrets.password(self.stack.scenario, user)})
+                            "PASSWORD": self.password(user)})
         result = auth["AuthenticationResult"]
         return {"IdToken": result["IdToken"], "AccessToken": result["AccessToken"]}
+
+    def password(self, user: str) -> str:
+        """The run's derived password, or a supplied user's from the environment (never logged)."""
+        if user in self.stack.supplied_users:
+            return supplied_password(user)
+        return self.secrets.password(self.stack.scenario, user)
 
     def present(self, variant: str, logins: dict[str, str]) -> Result:
         """The enhanced flow with exactly these Logins (negative tests; never cached)."""
@@ -155,8 +187,10 @@ class Flows:
                 self._clients[key] = self.target.as_credentials("dynamodb", issued.credentials)
             return self._clients[key]
 
-    def logins(self, user: str) -> dict[str, str]:
-        return {self.stack.provider_name: self.tokens(user)["IdToken"]}
+    def logins(self, user: str, variant: str | None = None) -> dict[str, str]:
+        """Logins for the variant's identity pool: an ID token of its app client."""
+        client = self.stack.client_of(variant)
+        return {self.stack.provider_name: self.tokens(user, client)["IdToken"]}
 
     # -- tokens that must not buy credentials ------------------------------------------
     def broken_logins(self, case: str, user: str) -> dict[str, str]:
@@ -208,7 +242,8 @@ class Flows:
     # -- flows ---------------------------------------------------------------------------
     def enhanced(self, variant: str, user: str, custom_role: str | None = None) -> Result:
         key = ("enhanced", variant, user, custom_role or "")
-        return self._cached(key, lambda: self._enhanced(variant, self.logins(user), custom_role))
+        return self._cached(key, lambda: self._enhanced(variant, self.logins(user, variant),
+                                                        custom_role))
 
     def guest(self, variant: str) -> Result:
         return self._cached(("guest", variant), lambda: self._enhanced(variant, None, None))
@@ -258,12 +293,12 @@ class Flows:
             UserPoolId=self.stack.user_pool_id, Username=self.stack.users[user])["UserAttributes"]}
         try:
             trail(self.idp.update_user_attributes(
-                AccessToken=self.sign_in(user)["AccessToken"],
+                AccessToken=self.sign_in(user, self.stack.client_of(variant))["AccessToken"],
                 UserAttributes=[{"Name": attribute, "Value": value}]))
         except (ClientError, BotoCoreError) as exc:
             return _failure(exc, trail)  # the app client does not let users write it
         try:
-            fresh = self.sign_in(user)["IdToken"]
+            fresh = self.sign_in(user, self.stack.client_of(variant))["IdToken"]
             return self._enhanced(variant, {self.stack.provider_name: fresh}, None)
         finally:
             self._restore(idp_admin, user, attribute, before.get(attribute))
@@ -279,10 +314,10 @@ class Flows:
 
     def short_session(self, variant: str, user: str, role: str, seconds: int = 900) -> Result:
         """The classic flow asking for the shortest session STS gives (expiry tests; not cached)."""
-        return self._classic_with(variant, self.logins(user), role, seconds)
+        return self._classic_with(variant, self.logins(user, variant), role, seconds)
 
     def _classic(self, variant: str, user: str, role: str) -> Result:
-        return self._classic_with(variant, self.logins(user), role)
+        return self._classic_with(variant, self.logins(user, variant), role)
 
     def _classic_with(self, variant: str, logins: dict[str, str] | None, role: str,
                       duration: int | None = None) -> Result:

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rolecall.model.scenario import Table
+from rolecall.model.scenario import Index, Table
 from rolecall.target.provision import to_attribute_values
 
 Verdict = Literal["ALLOWED", "DENIED", "ERROR"]
@@ -52,9 +52,13 @@ class ProbeTarget:
             probe = {table.partition_key.name: {"S": partition},
                      sort.name: {"N": "2"} if sort.type == "N" else {"S": PROBE_VALUE}}
             return cls(table_name, seed, probe, table.partition_key.name)
-        seed = to_attribute_values({k: table.items[0][k] for k in keys})
         probe = {s.name: ({"N": "987654321"} if s.type == "N" else {"S": PROBE_VALUE})
                  for s in specs}
+        # A discovered table holds none of our seed data: the run writes one item of its
+        # own (SEED_VALUE keys, rolecall/target/own_stack.py) and removes it at the end.
+        seed = (to_attribute_values({k: table.items[0][k] for k in keys}) if table.items
+                else {s.name: ({"N": "987654320"} if s.type == "N" else {"S": SEED_VALUE})
+                      for s in specs})
         return cls(table_name, seed, probe, table.partition_key.name)
 
 
@@ -121,6 +125,23 @@ PROBES: tuple[Probe, ...] = (
     Probe("DescribeTable", ("DescribeTable",), lambda db, t: db.describe_table(TableName=t.table)),
 )
 BY_ACTION = {probe.action: probe for probe in PROBES}
+
+
+def index_probes(index: Index) -> tuple[Probe, ...]:
+    """Query and Scan on a secondary index (`Query@<index>`): IAM checks the index's own ARN."""
+    key = index.partition_key
+    value = {"N": "987654320"} if key.type == "N" else {"S": SEED_VALUE}
+
+    def query(db: Any, t: ProbeTarget) -> Any:
+        return db.query(TableName=t.table, IndexName=index.name, KeyConditionExpression="#k = :v",
+                        ExpressionAttributeNames={"#k": key.name},
+                        ExpressionAttributeValues={":v": value})
+
+    def scan(db: Any, t: ProbeTarget) -> Any:
+        return db.scan(TableName=t.table, IndexName=index.name, Limit=1)
+
+    return (Probe(f"Query@{index.name}", ("Query",), query),
+            Probe(f"Scan@{index.name}", ("Scan",), scan))
 
 
 def run(probe: Probe, dynamodb: Any, target: ProbeTarget) -> Observation:

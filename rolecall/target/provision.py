@@ -70,6 +70,15 @@ class Stack:
     other_client_id: str | None = None
     foreign_pool_id: str | None = None
     foreign_client_id: str | None = None
+    # A discovered stack: each variant's app client (an identity pool may have several
+    # providers), and the users the team supplied (password from ROLECALL_PASSWORD_<USER>).
+    variant_clients: dict[str, str] = field(default_factory=dict)
+    supplied_users: list[str] = field(default_factory=list)
+    admin_sign_in: bool = False  # sign in with ADMIN_USER_PASSWORD_AUTH (admin credentials)
+
+    def client_of(self, variant: str | None) -> str:
+        """The app client a variant's users sign in through (its identity pool's provider)."""
+        return self.variant_clients.get(variant or "", self.client_id)
 
     @property
     def foreign_provider_name(self) -> str:
@@ -181,6 +190,7 @@ class Provisioner:
 
     def _table(self, scenario: Scenario) -> tuple[str, str]:
         table = scenario.table
+        assert table is not None, "a scenario file always has a table (only discovered stacks lack one)"
         name = self.name(scenario, table.name, 255)
         keys = [table.partition_key] + ([table.sort_key] if table.sort_key else [])
         attributes = {k.name: k.type for k in keys} | {i.partition_key.name: i.partition_key.type

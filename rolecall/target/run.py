@@ -33,7 +33,7 @@ from rolecall.model.scenario import Scenario
 from rolecall.reporting import evidence
 from rolecall.reporting.records import now
 from rolecall.reporting.redact import redact_text
-from rolecall.target import clients
+from rolecall.target import clients, own_stack
 from rolecall.target.cleanup import Journal, teardown
 from rolecall.target.flows import Flows, Issued
 from rolecall.target.probes import FOREIGN_PARTITION, ProbeTarget
@@ -159,6 +159,7 @@ class Run:
         if partition == "other":
             return FOREIGN_PARTITION
         own = credential.identity_id or ""
+        assert scenario.table is not None, "per-identity probes need the scenario's table"
         table_name = self.stack(scenario).table_name  # before taking the lock: stack() takes it
         with self._lock:
             if own not in self._seeded:
@@ -176,8 +177,9 @@ class Run:
 
     def teardown_all(self) -> list[str]:
         """Tear down every stack of the run (controller only), all journals at once."""
-        return teardown(self.target, *(Journal(path) for path in
-                                       sorted(self.state_dir.glob(JOURNALS))))
+        failures: list[str] = own_stack.teardown(self.target, self.state_dir)  # test users
+        return failures + teardown(self.target, *(Journal(path) for path in
+                                                  sorted(self.state_dir.glob(JOURNALS))))
 
     def clean_state(self, keep: bool = False) -> Path | None:
         """Remove the run's state folder, but never a journal of something still standing.

@@ -3,6 +3,8 @@
     rolecall emulator [--port 4566] [--fault NAME ...] [--list-faults]
     rolecall sweep [--target aws|emulated] [--older-than 24h] [--run RUNID] [--delete]
                    [--include-unknown-age]
+                   [--stack NAME | --identity-pool-id ID | --user-pool-id ID]   (test users)
+    rolecall init (--stack NAME | --identity-pool-id ID) --out FILE [--endpoint-url URL]
     rolecall audit [--scenario NAME ...] | --identity-pool-id ID [--target ...] [--json]
     rolecall report [--results reports/allure-results] [--out reports/allure-report]
     rolecall verify reports/<runid>
@@ -29,8 +31,9 @@ from rolecall.cells import audit, audit_live
 from rolecall.emulator import Emulator
 from rolecall.emulator.faults import CATALOGUE
 from rolecall.model import scenario
-from rolecall.target import cleanup, clients
-from rolecall.tools import evidence_cli, mutation
+from rolecall.model.scenario import ScenarioError
+from rolecall.target import cleanup, clients, discovery, own_stack, testusers
+from rolecall.tools import evidence_cli, init_cli, mutation
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -59,7 +62,8 @@ def _run(argv: list[str] | None) -> int:
     emulator.set_defaults(handler=_emulator)
 
     sweep = commands.add_parser("sweep", help="list (or delete) resources left by old runs")
-    sweep.add_argument("--target", choices=["aws", "emulated"], default="aws")
+    sweep.add_argument("--target", choices=["aws", "emulated"], default=None,
+                       help="default: emulated with --endpoint-url and no --aws-account-id, else aws")
     sweep.add_argument("--aws-account-id", default=None)
     sweep.add_argument("--region", default=None)
     sweep.add_argument("--endpoint-url", default=None)
@@ -68,11 +72,17 @@ def _run(argv: list[str] | None) -> int:
     sweep.add_argument("--run", default=None, metavar="RUNID",
                        help="only resources of this run (tag rolecall:run)")
     sweep.add_argument("--delete", action="store_true", help="delete them (default: only list)")
+    sweep.add_argument("--stack", default=None,
+                       help="a discovered stack: its user pool's rolecall test users (rc-...)")
+    sweep.add_argument("--identity-pool-id", default=None, help="the same, by identity pool")
+    sweep.add_argument("--user-pool-id", default=None, help="the same, by user pool")
     sweep.add_argument("--include-unknown-age", action="store_true",
                        help="with --delete, also delete tagged resources whose age cannot be "
                             "known (no readable rolecall:created tag); by default they are "
                             "only listed")
     sweep.set_defaults(handler=_sweep)
+
+    init_cli.add_parser(commands, _target_options)
 
     _add_audit(commands)
     evidence_cli.add_parsers(commands)  # report, verify, diff (rolecall/tools/evidence_cli.py)
@@ -80,12 +90,34 @@ def _run(argv: list[str] | None) -> int:
 
     args = parser.parse_args(argv)
     try:
+        if args.command == "init":
+            return init_cli.run_init(args, _cli_target(args))
         code = int(args.handler(args))
         sys.stdout.flush()  # a closed pipe shows here, not as a traceback at exit
         return code
-    except (clients.TargetError, ValueError) as exc:
+    except (clients.TargetError, ValueError, ScenarioError) as exc:
         print(f"rolecall {args.command}: {exc}", file=sys.stderr)
         return 2
+
+
+def _target_options(parser: argparse.ArgumentParser) -> None:
+    """Where a command reads and writes: the same options on every entry point."""
+    parser.add_argument("--target", choices=["aws", "emulated"], default=None,
+                        help="default: emulated with --endpoint-url and no --aws-account-id, "
+                             "else aws")
+    parser.add_argument("--aws-account-id", default=None)
+    parser.add_argument("--region", default=None)
+    parser.add_argument("--endpoint-url", default=None,
+                        help="any endpoint that speaks AWS (a running `rolecall emulator`)")
+
+
+def _cli_target(args: argparse.Namespace) -> clients.Target:
+    kind = args.target or ("emulated" if args.endpoint_url and not args.aws_account_id else "aws")
+    if kind == "emulated":
+        if not args.endpoint_url:
+            raise ValueError("--target emulated needs --endpoint-url of a running emulator")
+        return clients.emulated(args.endpoint_url)
+    return clients.aws(args.aws_account_id, args.region, args.endpoint_url)
 
 
 def _reader_went_away() -> int:
@@ -130,12 +162,9 @@ def _emulator(args: argparse.Namespace) -> int:
 
 def _sweep(args: argparse.Namespace) -> int:
     """List leftovers as JSON lines (a dry run), or delete them; a summary on stderr."""
-    if args.target == "emulated":
-        if not args.endpoint_url:
-            raise ValueError("--target emulated needs --endpoint-url of a running emulator")
-        target = clients.emulated(args.endpoint_url)
-    else:
-        target = clients.aws(args.aws_account_id, args.region, args.endpoint_url)
+    target = _cli_target(args)
+    if args.stack or args.identity_pool_id or args.user_pool_id:
+        return _sweep_users(args, target)
     swept = cleanup.sweep(target, args.older_than, delete=args.delete,
                           include_unknown_age=args.include_unknown_age, runid=args.run)
     deleted = {(left.kind, left.ident) for left in swept.deleted}
@@ -164,6 +193,18 @@ def _sweep_summary(args: argparse.Namespace, swept: cleanup.Sweep) -> str:
     return "\n".join(lines)
 
 
+def _sweep_users(args: argparse.Namespace, target: clients.Target) -> int:
+    """rolecall's test users (rc-<runid>-...) left in a team's user pool; nothing else."""
+    pool = args.user_pool_id or discovery.discover(
+        target, stack=args.stack, identity_pool_id=args.identity_pool_id).stack.user_pool_id
+    leftovers = testusers.sweep_users(target, pool, args.older_than, delete=args.delete)
+    for left in leftovers:
+        print(json.dumps(left.as_dict()))
+    print(f"{'deleted' if args.delete else 'found'} {len(leftovers)} rolecall test user(s) older "
+          f"than {args.older_than} in user pool {pool}", file=sys.stderr)
+    return 0
+
+
 # --- audit: trust and configuration findings (rolecall/cells/audit.py) -------------------------
 
 def _add_audit(commands: Any) -> None:
@@ -178,19 +219,21 @@ def _add_audit(commands: Any) -> None:
                        help="audit this live identity pool instead of scenario files")
     audit.add_argument("--role-prefix", default=None,
                        help="live: only scan roles whose name starts with this for trust of the pool")
-    audit.add_argument("--target", choices=["aws", "emulated"], default="aws")
-    audit.add_argument("--aws-account-id", default=None)
-    audit.add_argument("--region", default=None)
-    audit.add_argument("--endpoint-url", default=None)
+    audit.add_argument("--stack", default=None,
+                       help="audit this deployed CloudFormation stack (as `pytest suites --stack`)")
+    audit.add_argument("--entitlements", default=None,
+                       help="with --stack / --identity-pool-id: accept the findings it accepts")
+    _target_options(audit)
     audit.add_argument("--json", action="store_true", help="print JSON for machines")
     audit.set_defaults(handler=_audit)
 
 
 def _audit(args: argparse.Namespace) -> int:
-
     try:
-        if args.identity_pool_id:
-            results = [audit_live.audit_live(_audit_target(args), args.identity_pool_id,
+        if args.stack or (args.identity_pool_id and args.entitlements):
+            results = [audit.audit_scenario(_discovered(args))]
+        elif args.identity_pool_id:
+            results = [audit_live.audit_live(_cli_target(args), args.identity_pool_id,
                                         role_prefix=args.role_prefix)]
         else:
             results = [audit.audit_scenario(s)
@@ -208,12 +251,12 @@ def _audit(args: argparse.Namespace) -> int:
     return 1 if failing else 0
 
 
-def _audit_target(args: argparse.Namespace) -> clients.Target:
-    if args.target == "emulated":
-        if not args.endpoint_url:
-            raise ValueError("--target emulated needs --endpoint-url of a running emulator")
-        return clients.emulated(args.endpoint_url)
-    return clients.aws(args.aws_account_id, args.region, args.endpoint_url)
+def _discovered(args: argparse.Namespace) -> Any:
+    """A deployed stack read as the suite reads it, bound to the entitlements when given: the
+    same findings, subjects and acceptances as the suite's audit cells."""
+    found = own_stack.read(_cli_target(args), own_stack.OwnStack(
+        args.stack, args.identity_pool_id), "audit")
+    return own_stack.bind(found, args.entitlements)[0] if args.entitlements else found.scenario
 
 
 # --- mutation: the suite against every emulator fault (rolecall/tools/mutation.py) -------------

@@ -29,6 +29,9 @@ more things, each a small wrapper around one moto function:
 6. Rules sections (the CDK's CheckBootstrapVersion) are checked at CreateStack /
    CreateChangeSet, see `rules`; a missing SSM parameter is AWS's ValidationError
    "Unable to fetch parameters [...]", not a crash.
+7. A generated IAM role name keeps to IAM's 64 characters, as CloudFormation's does
+   (`<stack>-<logical id>-<suffix>`, the front cut short). moto's runs longer for CDK
+   logical ids, and the target then refuses GetRole on the role's own name.
 """
 
 from __future__ import annotations
@@ -145,6 +148,8 @@ def _wrap_engine() -> None:
     parsing.resource_class_from_type = _served_or_placeholder(  # type: ignore[assignment]
         parsing.resource_class_from_type)
     parsing.parse_and_create_resource = _failing_with_reason(parsing.parse_and_create_resource)
+    parsing.generate_resource_name = _iam_sized(  # type: ignore[assignment]
+        parsing.generate_resource_name)
     parsing.ResourceMap.parse_ssm_parameter = _bootstrapped(  # type: ignore[method-assign]
         parsing.ResourceMap.parse_ssm_parameter)
     backend, stack = cfn_models.CloudFormationBackend, cfn_models.Stack
@@ -167,6 +172,19 @@ def _warn_once(resource_type: str, logical_id: str) -> None:
     log.warning("CloudFormation: %s is not served by the embedded target; %s (and every later "
                 "%s) is marked created with a placeholder physical id and does nothing",
                 resource_type, logical_id, resource_type)
+
+
+IAM_NAME_LIMIT = 64  # RoleName: 1-64 characters (IAM API reference, CreateRole)
+
+
+def _iam_sized(original: Callable[[str, str, str], str]) -> Callable[[str, str, str], str]:
+    def generate_resource_name(resource_type: str, stack_name: str, logical_id: str) -> str:
+        name = original(resource_type, stack_name, logical_id)
+        if resource_type != "AWS::IAM::Role" or len(name) <= IAM_NAME_LIMIT:
+            return name
+        front, suffix = name.rsplit("-", 1)
+        return f"{front[: IAM_NAME_LIMIT - len(suffix) - 1]}-{suffix}"
+    return generate_resource_name
 
 
 def _served_or_placeholder(

@@ -1,0 +1,300 @@
+"""Entitlements: what each persona of a team's own stack should be able to do.
+
+The file is the team's, reviewed in its repository, and kept apart from the stack:
+
+    stack: Seed004Stack            # informational; the command line names the stack
+    personas:
+      readers: {groups: [Readers], role: ReaderRole, allow: {Books: [GetItem, Query]}}
+      no-group: {groups: [], role: refused}
+      guest: {guest: true, allow: {}}
+
+`bind` joins it to a discovered stack (a Scenario without users, see
+rolecall/target/discovery.py) and returns the Scenario the cells run on: each
+persona becomes a user with exactly its groups, its `allow` becomes the access
+expected of the role it receives (and the entitlement the escalation check holds
+every credential path to), and a stated `role` is checked against the oracle
+before anything is created. Every problem is a ScenarioError naming the file,
+the YAML path and the fix.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import Field, ValidationError, model_validator
+
+from rolecall.model import oracle, yamlsource
+from rolecall.model.scenario import (
+    IAM_ACTIONS,
+    INDEX_ACTIONS,
+    AcceptedFinding,
+    Actions,
+    ExpectedRole,
+    Model,
+    Scenario,
+    ScenarioError,
+    User,
+    _as_scenario_error,
+)
+
+REFUSED = "refused"
+PersonaName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
+
+
+class Persona(Model):
+    """One kind of user: a user in exactly `groups` (`[]`: signed in, no group), or a guest."""
+
+    groups: list[str] | None = None
+    guest: bool = False
+    role: str | None = None  # a logical id, physical name or ARN, or `refused`
+    allow: dict[str, Actions] = {}  # table or `table/index/name` -> actions (`*`: all)
+    flow: Literal["enhanced", "classic"] = "enhanced"
+    custom_role_arn: str | None = None  # enhanced: CustomRoleArn; classic: the role asked for
+    user: str | None = None  # a supplied test user (password in ROLECALL_PASSWORD_<PERSONA>)
+    client: str | None = None  # pools with several app clients: this one only
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> Persona:
+        if self.guest == (self.groups is not None):
+            raise ValueError("state either groups: [...] (a signed-in user; [] for no group) "
+                             "or guest: true")
+        if self.flow == "classic" and self.custom_role_arn is None:
+            raise ValueError("flow: classic needs custom_role_arn: the role the persona asks "
+                             "STS for (AssumeRoleWithWebIdentity)")
+        if self.guest and (self.user or self.custom_role_arn):
+            raise ValueError("a guest has no user and no CustomRoleArn")
+        return self
+
+
+class Entitlements(Model):
+    stack: str | None = None
+    personas: dict[PersonaName, Persona] = Field(min_length=1)
+    # Findings of the audit or the escalation check the team accepts, with its reason.
+    accepted_findings: list[AcceptedFinding] = []
+    file: str = ""
+
+
+@dataclass
+class Aliases:
+    """The names a team may use for each part of its stack, mapped to the scenario's keys."""
+
+    roles: dict[str, str] = field(default_factory=dict)  # logical id / name / ARN -> key
+    tables: dict[str, str] = field(default_factory=dict)  # logical id / name -> key
+    indexes: dict[str, list[str]] = field(default_factory=dict)  # table key -> index names
+    groups: dict[str, str] = field(default_factory=dict)  # group name / logical id -> name
+    clients: dict[str, str] = field(default_factory=dict)  # client logical id / name / id -> variant
+    display: dict[str, str] = field(default_factory=dict)  # role or table key -> name to write
+
+
+def load(path: str | Path) -> Entitlements:
+    """Read and validate an entitlements file (shape only; `bind` checks it against a stack)."""
+    path = Path(path)
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise ScenarioError(path, "--entitlements", "no such file",
+                            "give the path of an entitlements YAML file, or write a first one "
+                            "with `rolecall init --out FILE`") from None
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
+        raise ScenarioError(path, where, f"not valid YAML ({getattr(exc, 'problem', exc)})",
+                            "fix the YAML syntax (indentation, quotes, colons)") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(path, "top level", "an entitlements file is a YAML mapping",
+                            "start the file with `personas:`")
+    try:
+        return Entitlements.model_validate({**data, "file": str(path)})
+    except ValidationError as exc:
+        raise _as_scenario_error(path, exc, yamlsource.Located(None)) from None
+
+
+# --- binding to a discovered stack --------------------------------------------------------
+
+def _resolve(names: dict[str, str], value: str, file: str, where: str, what: str,
+             stack: str) -> str:
+    if value in names:
+        return names[value]
+    known = ", ".join(sorted(set(names))) or "none"
+    raise ScenarioError(file, where, f"names {what} {value!r}, which stack {stack} does not have",
+                        f"use one of: {known}")
+
+
+def _access(persona: Persona, pname: str, file: str, aliases: Aliases,
+            skeleton: Scenario) -> dict[str, list[str]]:
+    """The persona's actions: "" -> on the table, <index> -> on that index (every index listed;
+    an index the file does not name allows nothing). Every key must name the stack's table."""
+    stack = skeleton.name
+    indexes = [i.name for i in skeleton.table.indexes] if skeleton.table else []
+    access: dict[str, list[str]] = {"": [], **{i: [] for i in indexes}}
+    for key, listed in persona.allow.items():
+        where = f"personas.{pname}.allow.{key}"
+        table_part, _, index = key.partition("/index/")
+        table = _resolve(aliases.tables, table_part, file, where, "table", stack)
+        if index and index not in aliases.indexes.get(table, []):
+            raise ScenarioError(file, where, f"table {table_part} has no index {index!r}",
+                                f"use one of: {', '.join(aliases.indexes.get(table, [])) or 'none'}")
+        if index and list(listed) != list(IAM_ACTIONS) and set(listed) - set(INDEX_ACTIONS):
+            raise ScenarioError(file, where, f"{sorted(set(listed) - set(INDEX_ACTIONS))} do not "
+                                "apply to an index", f"list only {', '.join(INDEX_ACTIONS)} (or '*')")
+        access[index] = [a for a in listed if not index or a in INDEX_ACTIONS]
+    return access
+
+
+def _variants_of(persona: Persona, pname: str, file: str, aliases: Aliases,
+                 skeleton: Scenario) -> list[str]:
+    if persona.client is None:
+        return list(skeleton.variants)
+    return [_resolve(aliases.clients, persona.client, file, f"personas.{pname}.client",
+                     "app client", skeleton.name)]
+
+
+def bind(entitlements: Entitlements, skeleton: Scenario, aliases: Aliases) -> Scenario:
+    """The Scenario the cells run on: the discovered stack with the personas as its users."""
+    file = entitlements.file
+    # exclude_unset: a variant's pool settings fall back to the pool's only when unset
+    data = skeleton.model_dump(exclude_unset=True)
+    data.update(file=file, accepted_findings=[a.model_dump() for a in entitlements.accepted_findings])
+    users: dict[str, dict[str, object]] = {}
+    for pname, persona in entitlements.personas.items():
+        allowed = _access(persona, pname, file, aliases, skeleton)[""]
+        entitled = allowed if skeleton.table is not None else None
+        if persona.guest:
+            data["identity_pool"]["guest_entitlement"] = entitled
+            continue
+        groups = [_resolve(aliases.groups, g, file, f"personas.{pname}.groups[{n}]", "group",
+                           skeleton.name) for n, g in enumerate(persona.groups or [])]
+        users[pname] = User(groups=groups, entitlement=entitled).model_dump()
+        if persona.custom_role_arn and persona.flow == "enhanced":
+            custom = _resolve(aliases.roles, persona.custom_role_arn, file,
+                              f"personas.{pname}.custom_role_arn", "role", skeleton.name)
+            for variant in _variants_of(persona, pname, file, aliases, skeleton):
+                listed = data["variants"][variant].setdefault("custom_roles", [])
+                listed.extend([custom] if custom not in listed else [])
+    data["users"] = users
+    draft = Scenario.model_validate(data)
+    expect, role_access = _expectations(entitlements, draft, aliases)
+    for role, (access, _) in role_access.items():
+        data["roles"][role]["allowed"] = access[""]
+        indexes = {i: a for i, a in access.items() if i}
+        data["roles"][role]["allowed_indexes"] = indexes or None
+        data["roles"][role]["source"] = (f"{file}: {', '.join(role_access[role][1])} "
+                                         f"(role {aliases.display.get(role, role)})")
+    data["expect"] = [e.model_dump() for e in expect]
+    scenario = Scenario.model_validate(data)
+    oracle.check(scenario)
+    return scenario
+
+
+def _expectations(entitlements: Entitlements, draft: Scenario, aliases: Aliases
+                  ) -> tuple[list[ExpectedRole], dict[str, tuple[dict[str, list[str]], list[str]]]]:
+    """Check each persona's stated role against the oracle; what each role must allow."""
+    file = entitlements.file
+    expect: list[ExpectedRole] = []
+    role_access: dict[str, tuple[dict[str, list[str]], list[str]]] = {}  # role -> (access, who)
+    for pname, persona in entitlements.personas.items():
+        if persona.guest:
+            _check_guest(persona, pname, file, draft, aliases)
+            continue
+        allowed = _access(persona, pname, file, aliases, draft)
+        issued: set[str] = set()
+        for variant in _variants_of(persona, pname, file, aliases, draft):
+            outcome = _outcome(persona, pname, file, draft, aliases, variant)
+            where = f"personas.{pname}.role"
+            if persona.role is not None:
+                _compare(persona.role, outcome, file, where, draft, aliases, variant)
+                expect.append(_stated(persona, pname, file, variant, outcome, aliases, draft))
+            if outcome.issued and outcome.role:
+                issued.add(outcome.role)
+        # `allow` is what the persona's credentials may do wherever it gets some. A persona
+        # that gets different roles through different app clients states their union: it
+        # then says nothing about either role alone (the escalation check still holds it).
+        if len(issued) == 1 and draft.table is not None:
+            _record_access(role_access, issued.pop(), allowed, f"personas.{pname}", file)
+    return expect, role_access
+
+
+def _outcome(persona: Persona, pname: str, file: str, draft: Scenario, aliases: Aliases,
+             variant: str) -> oracle.Outcome:
+    custom = (_resolve(aliases.roles, persona.custom_role_arn, file,
+                       f"personas.{pname}.custom_role_arn", "role", draft.name)
+              if persona.custom_role_arn else None)
+    if persona.flow == "classic":
+        assert custom is not None
+        return oracle.classic(draft, variant, custom)
+    return oracle.enhanced(draft, variant, pname, custom)
+
+
+def _compare(stated: str, outcome: oracle.Outcome, file: str, where: str, draft: Scenario,
+             aliases: Aliases, variant: str) -> None:
+    if stated == REFUSED:
+        if outcome.issued:
+            raise ScenarioError(file, where, f"states refused, but on app client {variant} SPEC "
+                                f"rule {outcome.rule} gives {_shown(outcome, aliases)}",
+                                "correct the role, or the groups it depends on")
+        return
+    role = _resolve(aliases.roles, stated, file, where, "role", draft.name)
+    if not outcome.issued or outcome.role != role:
+        raise ScenarioError(file, where, f"states role {stated}, but on app client {variant} "
+                            f"SPEC rule {outcome.rule} gives {_shown(outcome, aliases)}",
+                            "correct the role (or `refused`), or the groups it depends on; if "
+                            "you believe the spec is wrong, say so in the spec")
+
+
+def _shown(outcome: oracle.Outcome, aliases: Aliases) -> str:
+    if outcome.issued and outcome.role:
+        return f"ISSUED({aliases.display.get(outcome.role, outcome.role)})"
+    return str(outcome)
+
+
+def _stated(persona: Persona, pname: str, file: str, variant: str, outcome: oracle.Outcome,
+            aliases: Aliases, draft: Scenario) -> ExpectedRole:
+    source = f"{file}: personas.{pname}.role"
+    if persona.flow == "classic":  # the classic flow's stated role is checked above only
+        source += " (classic flow)"
+    custom = (_resolve(aliases.roles, persona.custom_role_arn, file, "custom_role_arn", "role",
+                       draft.name) if persona.custom_role_arn and persona.flow == "enhanced"
+              else None)
+    if outcome.issued:
+        return ExpectedRole(user=pname, variant=variant, role=outcome.role, custom_role=custom,
+                            source=source)
+    return ExpectedRole(user=pname, variant=variant, refused=outcome.code, custom_role=custom,
+                        source=source)
+
+
+def _record_access(role_access: dict[str, tuple[dict[str, list[str]], list[str]]], role: str,
+                   allowed: dict[str, list[str]], who: str, file: str) -> None:
+    """A role allows the same to everyone who receives it: two personas must agree."""
+    if role in role_access and role_access[role][0] != allowed:
+        other = role_access[role][1][0]
+        raise ScenarioError(file, f"{who}.allow",
+                            f"receives role {role} as {other} does, but allows "
+                            f"{_shown_access(allowed)} where {other} allows "
+                            f"{_shown_access(role_access[role][0])}",
+                            "the same role gives the same access: make the two allow lists equal")
+    role_access.setdefault(role, (allowed, []))[1].append(who)
+
+
+def _shown_access(access: dict[str, list[str]]) -> str:
+    shown = [f"{index or 'table'}: {actions}" for index, actions in access.items() if actions]
+    return "; ".join(shown) or "nothing"
+
+
+def _check_guest(persona: Persona, pname: str, file: str, draft: Scenario, aliases: Aliases) -> None:
+    for variant in _variants_of(persona, pname, file, aliases, draft):
+        outcome = oracle.guest(draft, variant)
+        if persona.role is not None:
+            _compare(persona.role, outcome, file, f"personas.{pname}.role", draft, aliases, variant)
+    if any(persona.allow.values()) and not oracle.GUEST_SCOPE_DOWN_SERVICES:
+        raise ScenarioError(file, f"personas.{pname}.allow",
+                            "guests of the enhanced flow can do no DynamoDB action (SPEC E5: the "
+                            "scope-down session policy names none, docs/semantics.md)",
+                            "write allow: {}")
+
+
+def all_actions(actions: list[str]) -> list[str] | str:
+    """How init writes an action list: `*` when it is every action rolecall probes."""
+    return "*" if list(actions) == list(IAM_ACTIONS) else list(actions)

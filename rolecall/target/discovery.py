@@ -1,0 +1,350 @@
+"""Read a team's deployed stack into the model the suite runs on (issue 11.2).
+
+One code path for AWS and the embedded target: `--stack NAME` (CloudFormation
+ListStackResources gives the identity pool and the logical ids) or
+`--identity-pool-id ID` (Terraform, the console, anything). From the identity
+pool it reads the providers (ServerSideTokenCheck per provider), the classic
+flow and guest settings, GetIdentityPoolRoles, the user pool with its groups
+(RoleArn, Precedence), custom attributes and app clients, every role's trust
+policy and permissions (inline, attached customer- and AWS-managed), and the
+DynamoDB tables those policies name.
+
+The result is a Scenario without users (the personas of an entitlements file
+become its users, rolecall/model/entitlements.py) and the Stack of physical
+ids, so cells, oracle, escalation and audit run unchanged. Nothing here creates,
+changes or deletes anything.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import unquote
+
+from botocore.exceptions import ClientError
+
+from rolecall.model.entitlements import Aliases
+from rolecall.model.scenario import (
+    Discovered,
+    Group,
+    IdentityPool,
+    Index,
+    KeyAttribute,
+    Mapping,
+    Role,
+    Rule,
+    Scenario,
+    ScenarioError,
+    Table,
+    Trust,
+    UserPool,
+    Variant,
+)
+from rolecall.target.clients import Target
+from rolecall.target.provision import Stack
+
+COGNITO = "cognito-identity.amazonaws.com"
+TABLE_ARN = re.compile(r"^arn:aws[\w-]*:dynamodb:[\w-]+:\d{12}:table/([A-Za-z0-9_.-]+)(/index/.*)?$")
+CDK_HASH = re.compile(r"[0-9A-F]{8}$")  # the suffix cdk adds to logical ids
+
+
+@dataclass
+class Discovery:
+    """A deployed stack as the suite sees it: the model, the physical ids, the names."""
+
+    scenario: Scenario  # no users yet: bind an entitlements file
+    stack: Stack  # no users yet: rolecall/target/testusers.py adds them
+    aliases: Aliases
+    clients: dict[str, dict[str, Any]] = field(default_factory=dict)  # variant -> app client
+
+
+class _Reader:
+    """The calls of one discovery, on one target, with the stack's logical ids when known."""
+
+    def __init__(self, target: Target, logical: dict[str, str], where: str) -> None:
+        self.target = target
+        self.logical = logical  # physical id -> logical id (CloudFormation), else empty
+        self.where = where  # the command-line option errors are about
+        self.idp = target.client("cognito-idp")
+        self.identity = target.client("cognito-identity")
+        self.iam = target.client("iam")
+        self.dynamodb = target.client("dynamodb")
+
+
+def discover(target: Target, *, stack: str | None = None, identity_pool_id: str | None = None,
+             runid: str = "discovered") -> Discovery:
+    """Read the stack named by exactly one of `stack` / `identity_pool_id`."""
+    logical: dict[str, str] = {}
+    if stack is not None:
+        identity_pool_id, logical = _from_cloudformation(target, stack)
+    if identity_pool_id is None:
+        raise ScenarioError("command line", "--stack / --identity-pool-id", "no stack named",
+                            "name the stack with --stack NAME or --identity-pool-id ID")
+    where = "--stack" if stack else "--identity-pool-id"
+    reader = _Reader(target, logical, where)
+    return _read_pool(reader, identity_pool_id, stack, runid)
+
+
+def _from_cloudformation(target: Target, name: str) -> tuple[str, dict[str, str]]:
+    """The stack's identity pool and a physical -> logical id map (ListStackResources)."""
+    cfn = target.client("cloudformation")
+    try:
+        resources = [r for page in cfn.get_paginator("list_stack_resources").paginate(StackName=name)
+                     for r in page["StackResourceSummaries"]]
+    except ClientError as exc:
+        raise ScenarioError("command line", "--stack", f"no CloudFormation stack {name!r} in "
+                            f"{target.region} ({exc.response['Error'].get('Message', '')})",
+                            "check the name (`aws cloudformation list-stacks`), the region "
+                            "(--region) and the endpoint") from None
+    pools = [r for r in resources if r["ResourceType"] == "AWS::Cognito::IdentityPool"]
+    if len(pools) != 1:
+        raise ScenarioError("command line", "--stack", f"stack {name} has {len(pools)} identity "
+                            "pools; rolecall tests one", "name the pool with --identity-pool-id")
+    logical = {r["PhysicalResourceId"]: r["LogicalResourceId"] for r in resources
+               if r.get("PhysicalResourceId")}
+    return pools[0]["PhysicalResourceId"], logical
+
+
+def _read_pool(reader: _Reader, pool_id: str, stack_name: str | None, runid: str) -> Discovery:
+    region = pool_id.split(":", 1)[0]
+    if region != reader.target.region:
+        raise ScenarioError("command line", reader.where, f"identity pool {pool_id} is in "
+                            f"{region}, the run is in {reader.target.region}",
+                            f"add --region {region}")
+    try:
+        described = reader.identity.describe_identity_pool(IdentityPoolId=pool_id)
+        configured = reader.identity.get_identity_pool_roles(IdentityPoolId=pool_id)
+    except ClientError as exc:
+        raise ScenarioError("command line", reader.where, f"cannot read identity pool {pool_id} "
+                            f"({exc.response['Error'].get('Code')})",
+                            "check the id (`aws cognito-identity list-identity-pools`)") from None
+    providers = described.get("CognitoIdentityProviders", [])
+    user_pools = {p["ProviderName"].rsplit("/", 1)[-1] for p in providers}
+    if len(user_pools) != 1:
+        raise ScenarioError("command line", reader.where, f"identity pool {pool_id} has "
+                            f"{len(user_pools)} Cognito user pools as providers; rolecall "
+                            "tests pools with exactly one", "test a pool with one user pool")
+    user_pool_id = user_pools.pop()
+    name = _scenario_name(stack_name or described["IdentityPoolName"])
+    aliases = Aliases()
+    groups = _groups(reader, user_pool_id, aliases)
+    clients = {p["ClientId"]: reader.idp.describe_user_pool_client(
+        UserPoolId=user_pool_id, ClientId=p["ClientId"])["UserPoolClient"] for p in providers}
+    variant_of = _variant_names(reader, clients, aliases)
+    role_arns = _role_arns(configured, groups)
+    roles = {arn: _role(reader, arn, pool_id, aliases) for arn in sorted(role_arns)}
+    key = {arn: aliases.roles[arn] for arn in roles}
+    table, table_arn = _table(reader, [r for _, r, _ in roles.values()], aliases)
+    scenario = Scenario(
+        name=name, description=f"discovered {stack_name or pool_id}",
+        source=f"discovered from {reader.where} {stack_name or pool_id} in {reader.target.region}",
+        table=table, roles={key[arn]: role for arn, (role, _, _) in roles.items()},
+        groups={g: Group(role=key.get(arn or ""), precedence=p) for g, (arn, p) in groups.items()},
+        users={}, user_pool=_user_pool(reader, user_pool_id, list(clients.values())),
+        identity_pool=_identity_pool(described, configured, key),
+        variants={variant_of[p["ClientId"]]: _variant(p, configured, pool_id, key)
+                  for p in providers},
+        discovered=Discovered(stack=stack_name, identity_pool_id=pool_id, region=region),
+        file=f"{reader.where} {stack_name or pool_id}")
+    first = providers[0]
+    physical = Stack(name, runid, reader.target.region, reader.target.account_id,
+                     table.name if table else "", table_arn, user_pool_id, first["ClientId"],
+                     first["ProviderName"], roles={key[arn]: arn for arn in roles},
+                     identity_pools={v: pool_id for v in scenario.variants},
+                     variant_clients={variant_of[c]: c for c in clients})
+    return Discovery(scenario, physical, aliases, {variant_of[c]: spec for c, spec in clients.items()})
+
+
+def _scenario_name(text: str) -> str:
+    """A readable lower-case id prefix: `Seed004Stack` -> `seed004stack`."""
+    name = re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:24].strip("-")
+    return name or "stack"
+
+
+def _readable(logical_or_name: str) -> str:
+    """A lower-case variant name from a client's logical id or name (cdk hash dropped)."""
+    text = CDK_HASH.sub("", logical_or_name) or logical_or_name
+    return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:40] or "client"
+
+
+def _variant_names(reader: _Reader, clients: dict[str, dict[str, Any]], aliases: Aliases
+                   ) -> dict[str, str]:
+    names: dict[str, str] = {}
+    for client_id, spec in clients.items():
+        label = reader.logical.get(client_id) or spec.get("ClientName") or client_id
+        variant = _readable(label)
+        while variant in names.values():
+            variant += "-2"
+        names[client_id] = variant
+        for alias in (client_id, label, spec.get("ClientName"), variant):
+            if alias:
+                aliases.clients[alias] = variant
+    return names
+
+
+def _groups(reader: _Reader, user_pool_id: str, aliases: Aliases
+            ) -> dict[str, tuple[str | None, int | None]]:
+    groups = {}
+    for page in reader.idp.get_paginator("list_groups").paginate(UserPoolId=user_pool_id):
+        for group in page["Groups"]:
+            groups[group["GroupName"]] = (group.get("RoleArn"), group.get("Precedence"))
+            aliases.groups[group["GroupName"]] = group["GroupName"]
+    for physical, logical in reader.logical.items():
+        if physical in groups:  # AWS::Cognito::UserPoolGroup: physical id = group name
+            aliases.groups[logical] = physical
+    return groups
+
+
+def _role_arns(configured: dict[str, Any], groups: dict[str, tuple[str | None, int | None]]
+               ) -> set[str]:
+    arns = {a for a in configured.get("Roles", {}).values() if a}
+    for mapping in configured.get("RoleMappings", {}).values():
+        arns |= {r["RoleARN"] for r in mapping.get("RulesConfiguration", {}).get("Rules", [])}
+    return arns | {arn for arn, _ in groups.values() if arn}
+
+
+def _document(value: Any) -> dict[str, Any]:
+    """IAM returns documents URL-encoded strings (AWS) or already parsed (boto3 does both)."""
+    if isinstance(value, dict):
+        return value
+    return dict(json.loads(unquote(value)))
+
+
+def _role(reader: _Reader, arn: str, pool_id: str, aliases: Aliases
+          ) -> tuple[Role, dict[str, Any], str]:
+    """One role: its policies merged into one document, its trust as the oracle reads it."""
+    name = arn.rsplit("/", 1)[-1]
+    try:
+        role = reader.iam.get_role(RoleName=name)["Role"]
+    except ClientError as exc:
+        raise ScenarioError("command line", reader.where, f"cannot read role {arn} "
+                            f"({exc.response['Error'].get('Code')})",
+                            "run with credentials that may read IAM (iam:GetRole ...)") from None
+    statements = [s for doc in _policies(reader, name) for s in _statements(doc)]
+    policy = {"Version": "2012-10-17", "Statement": statements}
+    trust = _document(role["AssumeRolePolicyDocument"])
+    key = reader.logical.get(name) or name
+    for alias in (arn, name, key):
+        aliases.roles[alias] = key
+    aliases.display[key] = key
+    spec = Role(policy=policy, allowed=None, source=f"discovered: {arn}",
+                trust=_trust(trust, pool_id), trust_policy=trust)
+    return spec, policy, key
+
+
+def _policies(reader: _Reader, name: str) -> list[dict[str, Any]]:
+    """Inline, attached customer-managed and AWS-managed policies (default versions)."""
+    iam = reader.iam
+    documents = [_document(iam.get_role_policy(RoleName=name, PolicyName=p)["PolicyDocument"])
+                 for page in iam.get_paginator("list_role_policies").paginate(RoleName=name)
+                 for p in page["PolicyNames"]]
+    for page in iam.get_paginator("list_attached_role_policies").paginate(RoleName=name):
+        for attached in page["AttachedPolicies"]:
+            version = iam.get_policy(PolicyArn=attached["PolicyArn"])["Policy"]["DefaultVersionId"]
+            documents.append(_document(iam.get_policy_version(
+                PolicyArn=attached["PolicyArn"], VersionId=version)["PolicyVersion"]["Document"]))
+    return documents
+
+
+def _statements(document: dict[str, Any]) -> list[dict[str, Any]]:
+    found = document.get("Statement", [])
+    return [s for s in (found if isinstance(found, list) else [found]) if isinstance(s, dict)]
+
+
+def _values(value: Any) -> list[str]:
+    return [str(v) for v in (value if isinstance(value, list) else [value])]
+
+
+def _trust(document: dict[str, Any], pool_id: str) -> Trust:
+    """The oracle's reading of a trust policy (SPEC T1-T3): which pool, which identities."""
+    for statement in _statements(document):
+        principal = statement.get("Principal", {})
+        federated = principal.get("Federated") if isinstance(principal, dict) else principal
+        actions = _values(statement.get("Action", ""))
+        if (statement.get("Effect") != "Allow" or COGNITO not in _values(federated)
+                or not any(a in ("sts:AssumeRoleWithWebIdentity", "sts:*", "*") for a in actions)):
+            continue
+        condition = statement.get("Condition", {})
+        aud = [v for op, keys in condition.items() if op.startswith("String") and "Not" not in op
+               for k, vals in keys.items() if k == f"{COGNITO}:aud" for v in _values(vals)]
+        amr = [v for op, keys in condition.items() if "Not" not in op
+               for k, vals in keys.items() if k == f"{COGNITO}:amr" for v in _values(vals)]
+        if aud and not any(re.fullmatch(re.escape(a).replace(r"\*", ".*"), pool_id) for a in aud):
+            continue
+        return Trust(aud="pool" if aud else "none", amr=_amr(amr))
+    return Trust(aud="other")
+
+
+def _amr(values: list[str]) -> Any:
+    kinds = {v for v in values if v in ("authenticated", "unauthenticated")}
+    if not values or "*" in values:
+        return "none"
+    return "any" if len(kinds) == 2 else (kinds.pop() if kinds else "none")
+
+
+def _table(reader: _Reader, policies: list[dict[str, Any]], aliases: Aliases
+           ) -> tuple[Table | None, str]:
+    """The DynamoDB table the roles' policies name (rolecall probes one per stack)."""
+    names = sorted({m.group(1) for p in policies for s in _statements(p)
+                    for r in _values(s.get("Resource", [])) if (m := TABLE_ARN.match(r))})
+    if not names:
+        return None, ""
+    if len(names) > 1:
+        raise ScenarioError("command line", reader.where, f"the roles' policies name "
+                            f"{len(names)} tables ({', '.join(names)}); rolecall probes one "
+                            "table per stack for now", "test a stack whose roles name one table")
+    described = reader.dynamodb.describe_table(TableName=names[0])["Table"]
+    types = {a["AttributeName"]: a["AttributeType"] for a in described["AttributeDefinitions"]}
+    keys = {k["KeyType"]: KeyAttribute(name=k["AttributeName"], type=types[k["AttributeName"]])
+            for k in described["KeySchema"]}
+    indexes = [Index(name=i["IndexName"], partition_key=KeyAttribute(
+        name=i["KeySchema"][0]["AttributeName"], type=types[i["KeySchema"][0]["AttributeName"]]))
+        for i in described.get("GlobalSecondaryIndexes", []) + described.get(
+            "LocalSecondaryIndexes", [])]
+    table = Table(name=names[0], partition_key=keys["HASH"], sort_key=keys.get("RANGE"),
+                  indexes=indexes)
+    for alias in (names[0], reader.logical.get(names[0])):
+        if alias:
+            aliases.tables[alias] = names[0]
+    aliases.indexes[names[0]] = [i.name for i in indexes]
+    aliases.display[names[0]] = reader.logical.get(names[0]) or names[0]
+    return table, described["TableArn"]
+
+
+def _user_pool(reader: _Reader, user_pool_id: str, clients: list[dict[str, Any]]) -> UserPool:
+    """Custom attributes, and what users may write themselves through any of the clients."""
+    schema = reader.idp.describe_user_pool(UserPoolId=user_pool_id)["UserPool"].get(
+        "SchemaAttributes", [])
+    writes = [c.get("WriteAttributes") for c in clients]
+    writable = None if any(w is None for w in writes) else sorted({a for w in writes for a in w or []})
+    return UserPool(custom_attributes=[a["Name"].removeprefix("custom:") for a in schema
+                                       if a["Name"].startswith("custom:")],
+                    writable_attributes=writable)
+
+
+def _identity_pool(described: dict[str, Any], configured: dict[str, Any], key: dict[str, str]
+                   ) -> IdentityPool:
+    roles = configured.get("Roles", {})
+    return IdentityPool(
+        allow_unauthenticated=bool(described.get("AllowUnauthenticatedIdentities")),
+        allow_classic_flow=described.get("AllowClassicFlow"),
+        authenticated_role=key.get(roles.get("authenticated", "")),
+        unauthenticated_role=key.get(roles.get("unauthenticated", "")))
+
+
+def _variant(provider: dict[str, Any], configured: dict[str, Any], pool_id: str,
+             key: dict[str, str]) -> Variant:
+    mapping = configured.get("RoleMappings", {}).get(f"{provider['ProviderName']}:{provider['ClientId']}")
+    return Variant(mapping=_mapping(mapping, key) if mapping else None,
+                   server_side_token_check=bool(provider.get("ServerSideTokenCheck")),
+                   identity_pool_id=pool_id, client_id=provider["ClientId"],
+                   source=f"provider {provider['ProviderName']} client {provider['ClientId']}")
+
+
+def _mapping(mapping: dict[str, Any], key: dict[str, str]) -> Mapping:
+    rules = [Rule(claim=r["Claim"], match=r["MatchType"], value=r["Value"], role=key[r["RoleARN"]])
+             for r in mapping.get("RulesConfiguration", {}).get("Rules", [])]
+    return Mapping(type=mapping["Type"], ambiguous=mapping.get("AmbiguousRoleResolution", "Deny"),
+                   rules=rules)

@@ -1,0 +1,269 @@
+"""`rolecall init`: a first entitlements file for a team's deployed stack (issue 11.3).
+
+    rolecall init --stack NAME --out entitlements.yaml [--endpoint-url URL]
+    rolecall init --identity-pool-id ID --out entitlements.yaml [--target aws ...]
+
+The file is COMPUTED, not observed: the oracle works out each persona's role
+from the discovered groups, precedences and role mappings (the spec), and each
+role's DynamoDB actions are read from its discovered policies (Allow/Deny
+statements without conditions, resource-matched). Why not run the flows: init
+must be safe for anyone to point at staging (it creates no user and writes no
+item), and a copy of observed behaviour would record a hole as if it were
+intended. The first `pytest suites --entitlements FILE` checks every line against
+the live stack; whatever the computation got wrong is a red cell naming the line.
+
+Personas come from the discovered groups: each group alone, each pair of groups
+(ties on precedence and different precedences alike), no group, and guest. A
+pool with several app clients whose outcomes differ gets one persona per client.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import re
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from rolecall.cells.audit import audit_scenario, scenario_writable_claims
+from rolecall.model import entitlements as ent
+from rolecall.model import oracle
+from rolecall.model.scenario import IAM_ACTIONS, INDEX_ACTIONS, Scenario, User
+from rolecall.target import own_stack
+from rolecall.target.clients import Target
+from rolecall.target.discovery import Discovery
+
+HEADER = """\
+# OBSERVED, NOT REVIEWED: written by `rolecall init` on {date}, {source}.
+# Roles are what the spec (the oracle) gives each persona on the discovered
+# configuration; actions are read from the roles' policies (statements with a
+# Condition are not counted). Review every line and edit it down to what each
+# persona SHOULD do, then keep this file in your repository. accepted_findings
+# lists what the audit found: accept a finding only with your own reason.
+"""
+
+
+def add_parser(commands: Any, target_options: Any) -> None:
+    init = commands.add_parser("init", help="write a first entitlements file for a deployed stack",
+                               description=__doc__,
+                               formatter_class=argparse.RawDescriptionHelpFormatter)
+    init.add_argument("--stack", default=None, help="a CloudFormation stack name")
+    init.add_argument("--identity-pool-id", default=None, help="or an identity pool id")
+    init.add_argument("--stack-template", default=None,
+                      help="deploy this template into the embedded target at --endpoint-url first")
+    init.add_argument("--out", required=True, help="the entitlements file to write")
+    target_options(init)
+    init.set_defaults(handler=None)
+
+
+def run_init(args: argparse.Namespace, target: Target) -> int:
+    options = own_stack.OwnStack(args.stack, args.identity_pool_id, None, args.stack_template)
+    options.check(needs_entitlements=False)
+    if not options.wanted:
+        raise ValueError("name the stack: --stack NAME or --identity-pool-id ID")
+    discovery = own_stack.read(target, options, "init")
+    text = draft(discovery)
+    out = Path(args.out)
+    trial = out.with_name(f".{out.name}.rolecall-init")
+    trial.write_text(text)
+    try:  # what init writes must load and agree with the spec, or nothing is written
+        own_stack.bind(discovery, str(trial))
+    except Exception:
+        trial.unlink(missing_ok=True)
+        raise
+    trial.replace(out)
+    personas = yaml.safe_load(text)["personas"]
+    print(f"wrote {out}: {len(personas)} persona(s) ({', '.join(personas)}); review it before use")
+    return 0
+
+
+def draft(discovery: Discovery) -> str:
+    """The YAML text of a first entitlements file for the discovered stack."""
+    skeleton = discovery.scenario
+    reading = _Reading(discovery)
+    personas = {name: reading.persona(groups) for name, groups in _group_sets(skeleton)}
+    personas["guest"] = reading.guest()
+    notes = {name: p.pop("note") for name, p in personas.items() if "note" in p}
+    body: dict[str, Any] = {"stack": (skeleton.discovered.stack if skeleton.discovered else None)
+                            or skeleton.name, "personas": personas}
+    findings = _findings(discovery) + reading.escalations(personas)
+    if findings:
+        body["accepted_findings"] = findings
+    text = yaml.dump(body, Dumper=_PlainDumper, sort_keys=False, width=100,
+                     default_flow_style=None)
+    for name, note in notes.items():  # what the oracle gives where no one role can be stated
+        text = text.replace(f"\n  {name}:\n", f"\n  {name}:\n    # {note}\n", 1)
+    return HEADER.format(date=_today(), source=skeleton.source) + text
+
+
+class _PlainDumper(yaml.SafeDumper):
+    """No anchors and aliases: a team edits each persona on its own."""
+
+    def ignore_aliases(self, data: Any) -> bool:
+        return True
+
+
+def _today() -> str:
+    return datetime.now(UTC).strftime("%Y-%m-%d")
+
+
+def _group_sets(skeleton: Scenario) -> list[tuple[str, list[str]]]:
+    groups = sorted(skeleton.groups)
+    sets = [(_slug(g), [g]) for g in groups]
+    sets += [(f"{_slug(a)}-{_slug(b)}", [a, b]) for a, b in itertools.combinations(groups, 2)]
+    return [*sets, ("no-group", [])]
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:18] or "group"
+
+
+class _Reading:
+    """The oracle's roles and the policies' actions, for one discovered stack."""
+
+    def __init__(self, discovery: Discovery) -> None:
+        self.skeleton = discovery.scenario
+        self.aliases = discovery.aliases
+        self.table_arn = discovery.stack.table_arn
+        self.writable = scenario_writable_claims(self.skeleton)
+
+    def actions(self, role: str | None) -> list[str]:
+        if role is None or self.skeleton.table is None:
+            return []
+        return granted(self.skeleton.roles[role].policy, self.table_arn)
+
+    def allow(self, roles: set[str]) -> dict[str, list[str]]:
+        """What any of these roles may do, on the table and on each index, as `allow:` says it."""
+        table = self.skeleton.table
+        if table is None:
+            return {}
+        name = self.aliases.display.get(table.name, table.name)
+        allow = {name: {a for r in roles for a in self.actions(r)}}
+        for index in table.indexes:
+            arn = f"{self.table_arn}/index/{index.name}"
+            allow[f"{name}/index/{index.name}"] = {
+                a for r in roles for a in granted(self.skeleton.roles[r].policy, arn)
+                if a in INDEX_ACTIONS}
+        return {key: _listed(actions, IAM_ACTIONS if key == name else INDEX_ACTIONS)
+                for key, actions in allow.items() if actions}
+
+    def with_user(self, name: str, groups: list[str], **attributes: str) -> Scenario:
+        return self.skeleton.model_copy(update={"users": {name: User(groups=groups,
+                                                                     attributes=attributes)}})
+
+    def persona(self, groups: list[str]) -> dict[str, Any]:
+        """Its role when every app client gives the same one; what its credentials can do."""
+        scenario = self.with_user("persona", groups)
+        outcomes = [oracle.enhanced(scenario, v, "persona") for v in self.skeleton.variants]
+        issued = {o.role for o in outcomes if o.issued and o.role}
+        persona: dict[str, Any] = {"groups": groups}
+        if len({str(o) for o in outcomes}) == 1:
+            persona["role"] = self._role(outcomes[0])
+        else:
+            persona["note"] = "role by app client: " + ", ".join(
+                f"{v} -> {self._role(o)}" for v, o in zip(self.skeleton.variants, outcomes,
+                                                          strict=True))
+        persona["allow"] = self.allow(issued)
+        return persona
+
+    def _role(self, outcome: oracle.Outcome) -> str:
+        if outcome.issued and outcome.role:
+            return self.aliases.display.get(outcome.role, outcome.role)
+        return ent.REFUSED
+
+    def guest(self) -> dict[str, Any]:
+        outcomes = [oracle.guest(self.skeleton, v) for v in self.skeleton.variants]
+        persona: dict[str, Any] = {"guest": True}
+        if len({str(o) for o in outcomes}) == 1:
+            persona["role"] = self._role(outcomes[0])
+        else:
+            persona["note"] = "role by app client: " + ", ".join(
+                f"{v} -> {self._role(o)}" for v, o in zip(self.skeleton.variants, outcomes,
+                                                          strict=True))
+        persona["allow"] = {}  # SPEC E5: the guest scope-down names no DynamoDB action
+        return persona
+
+    def escalations(self, personas: dict[str, dict[str, Any]]) -> list[dict[str, str]]:
+        """What the escalation check will find: paths that grant more than `allow` (predicted)."""
+        found = []
+        table = self.skeleton.table
+        shown = self.aliases.display.get(table.name, table.name) if table else ""
+        for name, persona in personas.items():
+            acts = persona["allow"].get(shown, [])
+            allowed = set(IAM_ACTIONS if acts == ["*"] else acts)
+            for variant in self.skeleton.variants:
+                beyond = self._reach(name, persona, variant) - allowed
+                if beyond and self.skeleton.table is not None:
+                    found.append({"check": "escalation", "subject": f"{variant}/{name}",
+                                  "reason": f"NOT REVIEWED: predicted by rolecall init on "
+                                            f"{_today()}: another credential path grants "
+                                            f"{', '.join(a for a in IAM_ACTIONS if a in beyond)}"})
+        return found
+
+    def _reach(self, name: str, persona: dict[str, Any], variant: str) -> set[str]:
+        """The union of actions over every credential path (as rolecall/cells/escalation.py)."""
+        roles = list(self.skeleton.roles)
+        if persona.get("guest"):
+            gate = oracle.classic_gate(self.skeleton, variant)
+            return {a for r in roles if gate is None and oracle.trusts(self.skeleton, r, "unauthenticated")
+                    for a in self.actions(r)}
+        scenario = self.with_user(name, persona["groups"])
+        outcomes = [oracle.enhanced(scenario, variant, name)]
+        mapping = self.skeleton.variants[variant].mapping
+        if mapping is not None and mapping.type == "Token":
+            outcomes += [oracle.enhanced(scenario, variant, name, r) for r in roles]
+        outcomes += [oracle.classic(scenario, variant, r) for r in roles]
+        for rule in mapping.rules if mapping is not None else []:
+            if rule.claim in self.writable and rule.match != "NotEqual":
+                changed = self.with_user(name, persona["groups"], **{rule.claim: rule.value})
+                outcomes.append(oracle.enhanced(changed, variant, name))
+        return {a for o in outcomes if o.issued for a in self.actions(o.role)}
+
+
+def _listed(actions: set[str], every: tuple[str, ...]) -> list[str]:
+    """In the probes' order; `*` when it is every action that applies."""
+    ordered = [a for a in every if a in actions]
+    return ["*"] if ordered == list(IAM_ACTIONS) else ordered  # an index says Query, Scan
+
+
+def _findings(discovery: Discovery) -> list[dict[str, str]]:
+    """Audit findings of the stack, listed for the team to accept or fix (never silently)."""
+    found = audit_scenario(discovery.scenario).findings
+    return [{"check": f.check, "subject": f.subject,
+             "reason": f"NOT REVIEWED: found by rolecall init on {_today()} ({f.severity}, SPEC "
+                       f"{f.rule}): {f.message}"} for f in found]
+
+
+# --- reading a role's policy (no conditions, resource-matched) ---------------------------
+
+def _matches(patterns: Any, text: str) -> bool:
+    values = patterns if isinstance(patterns, list) else [patterns]
+    return any(re.fullmatch(re.escape(str(p)).replace(r"\*", ".*").replace(r"\?", "."), text,
+                            re.IGNORECASE) for p in values)
+
+
+def _applies(statement: dict[str, Any], action: str, resource: str) -> bool:
+    if "Condition" in statement:
+        return False
+    acts = (not _matches(statement["NotAction"], action) if "NotAction" in statement
+            else _matches(statement.get("Action", []), action))
+    res = (not _matches(statement["NotResource"], resource) if "NotResource" in statement
+           else _matches(statement.get("Resource", []), resource))
+    return acts and res
+
+
+def granted(policy: dict[str, Any], table_arn: str) -> list[str]:
+    """The probed actions some Allow grants on the table and no Deny takes away."""
+    statements = policy.get("Statement", [])
+    statements = statements if isinstance(statements, list) else [statements]
+    result = []
+    for action in IAM_ACTIONS:
+        name = f"dynamodb:{action}"
+        allowed = any(s.get("Effect") == "Allow" and _applies(s, name, table_arn) for s in statements)
+        denied = any(s.get("Effect") == "Deny" and _applies(s, name, table_arn) for s in statements)
+        if allowed and not denied:
+            result.append(action)
+    return result

@@ -1,0 +1,102 @@
+"""Entitlements bind to a discovered stack, or fail naming the file, the YAML path and the fix."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from rolecall.model import entitlements as ent
+from rolecall.model.scenario import ScenarioError
+from rolecall.target.discovery import Discovery, discover
+from tests.discovery.conftest import TeamStack, entitlements_text, variant_of
+
+
+@pytest.fixture(scope="module")
+def found(team: TeamStack) -> Discovery:
+    return discover(team.target, identity_pool_id=team.pool_id)
+
+
+def bind(found: Discovery, tmp_path: Path, text: str) -> object:
+    path = tmp_path / "entitlements.yaml"
+    path.write_text(text)
+    return ent.bind(ent.load(path), found.scenario, found.aliases)
+
+
+def test_personas_become_users_and_their_allow_the_roles_access(
+        team: TeamStack, found: Discovery, tmp_path: Path) -> None:
+    scenario = bind(found, tmp_path, entitlements_text(team))
+    admin, editor = team.role("rbac-users-admin-role"), team.role("rbac-users-editor-role")
+    assert {u: s.groups for u, s in scenario.users.items()} == {  # type: ignore[attr-defined]
+        "admins": ["rbac-admins"], "admins-editors": ["rbac-admins", "rbac-editors"],
+        "editors": ["rbac-editors"], "no-group": []}
+    roles = scenario.roles  # type: ignore[attr-defined]
+    assert "PutItem" in roles[editor].allowed and "DeleteItem" not in roles[editor].allowed
+    assert len(roles[admin].allowed) == 10
+    refused = [e for e in scenario.expect if e.user == "no-group"]  # type: ignore[attr-defined]
+    assert [(e.variant, e.refused) for e in refused] == [(variant_of(team), "NotAuthorizedException")]
+
+
+@pytest.mark.parametrize(("change", "where", "fix"), [
+    (("[rbac-editors]", "[rbac-writers]"), "personas.editors.groups[0]", "rbac-admins"),
+    (("allow: {{{table}: [GetItem", "allow: {{Books: [GetItem"), "personas.editors.allow.Books",
+     "use one of"),
+    (("[GetItem, BatchGetItem", "[Fetch, BatchGetItem"), "personas.editors.allow", "use one of"),
+    (("role: {editor}", "role: {admin}"), "personas.editors.role", "correct the role"),
+    (("no-group: {{groups: [], role: refused}}", "no-group: {{groups: [], role: {editor}}}"),
+     "personas.no-group.role", "correct the role"),
+    (("guest: true, role: refused, allow: {{}}", "guest: true, allow: {{{table}: [Scan]}}"),
+     "personas.guest.allow", "allow: {}"),
+])
+def test_bad_entitlements_name_file_path_and_fix(team: TeamStack, found: Discovery, tmp_path: Path,
+                                                 change: tuple[str, str], where: str, fix: str) -> None:
+    names = {"table": team.stack.table_name, "editor": team.role("rbac-users-editor-role"),
+             "admin": team.role("rbac-users-admin-role")}
+    old, new = (part.replace("{{", "{").replace("}}", "}").format(**names) if "{" in part and
+                "{{" not in part else part.format(**names) for part in change)
+    text = entitlements_text(team)
+    assert old in text, old
+    with pytest.raises(ScenarioError) as error:
+        bind(found, tmp_path, text.replace(old, new))
+    assert error.value.file.endswith("entitlements.yaml")
+    assert error.value.where.startswith(where), error.value
+    assert fix in error.value.fix or fix in str(error.value), error.value
+
+
+def test_one_role_one_access(team: TeamStack, found: Discovery, tmp_path: Path) -> None:
+    """Two personas receiving the same role cannot be promised different access."""
+    text = entitlements_text(team).replace(
+        "admins-editors: {groups: [rbac-admins, rbac-editors], role: "
+        f"{team.role('rbac-users-admin-role')}, allow: {{{team.stack.table_name}: [\"*\"]}}}}",
+        "admins-editors: {groups: [rbac-admins, rbac-editors], allow: "
+        f"{{{team.stack.table_name}: [GetItem]}}}}")
+    with pytest.raises(ScenarioError) as error:
+        bind(found, tmp_path, text)
+    assert error.value.where == "personas.admins-editors.allow"
+    assert "same role gives the same access" in error.value.fix
+
+
+def test_a_file_that_is_not_there(tmp_path: Path) -> None:
+    with pytest.raises(ScenarioError) as error:
+        ent.load(tmp_path / "missing.yaml")
+    assert "rolecall init" in error.value.fix
+
+
+def test_groups_or_guest_not_both(tmp_path: Path) -> None:
+    path = tmp_path / "e.yaml"
+    path.write_text("personas:\n  odd: {groups: [], guest: true}\n")
+    with pytest.raises(ScenarioError) as error:
+        ent.load(path)
+    assert error.value.where == "personas.odd"
+
+
+def test_index_lines_take_query_and_scan_only(team: TeamStack, found: Discovery, tmp_path: Path) -> None:
+    """The stack's table has no index: naming one is an error, as is PutItem on an index."""
+    table = team.stack.table_name
+    text = entitlements_text(team).replace(
+        "  no-group: {groups: [], role: refused}",
+        f"  no-group: {{groups: [], role: refused, allow: {{{table}/index/byTitle: [Query]}}}}")
+    with pytest.raises(ScenarioError) as error:
+        bind(found, tmp_path, text)
+    assert error.value.where == f"personas.no-group.allow.{table}/index/byTitle"
+    assert "has no index 'byTitle'" in error.value.problem and error.value.fix == "use one of: none"
