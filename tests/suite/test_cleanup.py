@@ -189,7 +189,7 @@ def test_a_journal_keeps_exactly_what_could_not_be_deleted(
 class EphemeralUsers(ResourceKind):
     """What the docstring's recipe gives for ephemeral users in an existing user pool."""
 
-    name, service = "test_user", "cognito-idp"
+    name, service = "example_user", "cognito-idp"
 
     def __init__(self, pool_id: str) -> None:
         self.pool_id = pool_id
