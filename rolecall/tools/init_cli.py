@@ -160,14 +160,17 @@ class _Reading:
         outcomes = [oracle.enhanced(scenario, v, "persona") for v in self.skeleton.variants]
         issued = {o.role for o in outcomes if o.issued and o.role}
         persona: dict[str, Any] = {"groups": groups}
-        if len({str(o) for o in outcomes}) == 1:
-            persona["role"] = self._role(outcomes[0])
-        else:
-            persona["note"] = "role by app client: " + ", ".join(
-                f"{v} -> {self._role(o)}" for v, o in zip(self.skeleton.variants, outcomes,
-                                                          strict=True))
+        persona.update(self._role_or_note(outcomes))
         persona["allow"] = self.allow(issued)
         return persona
+
+    def _role_or_note(self, outcomes: list[oracle.Outcome]) -> dict[str, str]:
+        """`role` when every app client gives the same outcome, else a `note` naming each."""
+        if len({str(o) for o in outcomes}) == 1:
+            return {"role": self._role(outcomes[0])}
+        return {"note": "role by app client: " + ", ".join(
+            f"{v} -> {self._role(o)}" for v, o in zip(self.skeleton.variants, outcomes,
+                                                      strict=True))}
 
     def _role(self, outcome: oracle.Outcome) -> str:
         if outcome.issued and outcome.role:
@@ -177,12 +180,7 @@ class _Reading:
     def guest(self) -> dict[str, Any]:
         outcomes = [oracle.guest(self.skeleton, v) for v in self.skeleton.variants]
         persona: dict[str, Any] = {"guest": True}
-        if len({str(o) for o in outcomes}) == 1:
-            persona["role"] = self._role(outcomes[0])
-        else:
-            persona["note"] = "role by app client: " + ", ".join(
-                f"{v} -> {self._role(o)}" for v, o in zip(self.skeleton.variants, outcomes,
-                                                          strict=True))
+        persona.update(self._role_or_note(outcomes))
         persona["allow"] = {}  # SPEC E5: the guest scope-down names no DynamoDB action
         return persona
 
