@@ -80,20 +80,20 @@ def _parse(type_name: str, text: str) -> Any:
 
 
 def _length(shape: Shape, size: int, path: str) -> list[Problem]:
-    low, high = shape.metadata.get("min"), shape.metadata.get("max")
-    if low is not None and size < low:
-        return [Problem(path, f"Member must have length greater than or equal to {low}")]
-    if high is not None and size > high:
-        return [Problem(path, f"Member must have length less than or equal to {high}")]
-    return []
+    return _bounds(shape, size, path, "length")
 
 
 def _range(shape: Shape, value: float, path: str) -> list[Problem]:
+    return _bounds(shape, value, path, "value")
+
+
+def _bounds(shape: Shape, amount: float, path: str, what: str) -> list[Problem]:
+    """The model's min/max on a member's length or value, in AWS's validation wording."""
     low, high = shape.metadata.get("min"), shape.metadata.get("max")
-    if low is not None and value < low:
-        return [Problem(path, f"Member must have value greater than or equal to {low}")]
-    if high is not None and value > high:
-        return [Problem(path, f"Member must have value less than or equal to {high}")]
+    if low is not None and amount < low:
+        return [Problem(path, f"Member must have {what} greater than or equal to {low}")]
+    if high is not None and amount > high:
+        return [Problem(path, f"Member must have {what} less than or equal to {high}")]
     return []
 
 
