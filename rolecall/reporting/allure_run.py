@@ -4,8 +4,8 @@ Without them the report's Environment and Executors widgets are empty and every
 failure lands in "Product defects". An auditor opening the report wants to know
 which target, region, account (masked) and commit a run was, which CI job made it,
 and whether a red cell is a spec violation, an escalation finding, a target error
-or broken infrastructure. `history/` of the previous report is carried forward by
-`rolecall report` (rolecall/tools/nodetools.py), which fills the Trend widget.
+or broken infrastructure. The Trend comes from the report folder's history file,
+which each `rolecall report` there extends (rolecall/tools/nodetools.py).
 """
 
 from __future__ import annotations
@@ -18,13 +18,15 @@ from typing import Any
 import rolecall
 from rolecall.reporting.redact import mask_account, redact_text
 
+# The first category whose statuses and message pattern match names a failure. Allure 3
+# searches the message with a JavaScript RegExp (no inline flags; `[\s\S]` spans lines).
 CATEGORIES = [
     {"name": "Escalation finding", "matchedStatuses": ["failed"],
-     "messageRegex": r"(?s).*(escalat|more than (its|their) entitlement).*"},
+     "messageRegex": r"escalat|more than (its|their) entitlement"},
     {"name": "Spec violation", "matchedStatuses": ["failed"],
-     "messageRegex": r"(?s)expected .*, observed .*\[SPEC .*"},
+     "messageRegex": r"expected [\s\S]*, observed [\s\S]*\[SPEC "},
     {"name": "Target error", "matchedStatuses": ["failed", "broken"],
-     "messageRegex": r"(?s).*(ERROR|ClientError|Throttl|EndpointConnectionError|TargetError).*"},
+     "messageRegex": r"ERROR|ClientError|Throttl|EndpointConnectionError|TargetError"},
     {"name": "Infrastructure", "matchedStatuses": ["broken"]},
 ]
 

@@ -23,7 +23,7 @@ from rolecall.tools import nodetools
 def add_parsers(commands: Any) -> None:
     report = commands.add_parser("report", help="build the Allure HTML report from allure-results",
                                  description="Runs the pinned Allure CLI (installed from the npm "
-                                 "registry into ./node_modules on first use; needs Java).")
+                                 "registry into ./node_modules on first use; Node.js only).")
     report.add_argument("--results", type=Path, default=Path("reports/allure-results"))
     report.add_argument("--out", type=Path, default=Path("reports/allure-report"))
     report.set_defaults(handler=_report)

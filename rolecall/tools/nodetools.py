@@ -1,11 +1,11 @@
 """The report's Node.js tools, pinned and installed into the project by rolecall itself.
 
-The Allure CLI (allure-commandline, which runs on the machine's Java) turns
-allure-results into the HTML report. Headless Chromium (@sparticuz/chromium, a
-Chromium build shipped inside the npm package) driven by playwright-core takes
-the screenshots of the reports in the project's own tests. All three come from
-the npm registry at the exact versions below, into `<project>/node_modules`,
-so a fresh machine or CI needs nothing but Node.js, npm and Java.
+The Allure 3 CLI (npm `allure`, Node.js only) turns allure-results into the HTML
+report. Headless Chromium (@sparticuz/chromium, a Chromium build shipped inside
+the npm package) driven by playwright-core takes the screenshots of the reports
+in the project's own tests. All three come from the npm registry at the exact
+versions below, into `<project>/node_modules`, so a fresh machine or CI needs
+nothing but Node.js and npm (Allure 2's CLI needed Java as well).
 """
 
 from __future__ import annotations
@@ -21,10 +21,10 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from rolecall.reporting import evidence
+from rolecall.reporting import allure_run, evidence
 
 PINS = {
-    "allure-commandline": "2.46.1",
+    "allure": "3.18.0",
     "playwright-core": "1.56.1",
     "@sparticuz/chromium": "153.0.0",
 }
@@ -38,7 +38,7 @@ CHROMIUM_ARGS = (
 )
 
 
-# Allure 2's page template loads Google Analytics whatever ALLURE_NO_ANALYTICS says; an
+# Allure's page template loads Google Analytics whatever ALLURE_NO_ANALYTICS says; an
 # audit report opened offline (or anywhere) calls no third party, so the snippet goes.
 ANALYTICS = re.compile(r'<script async src="https://www\.googletagmanager\.com/[^"]*"></script>'
                        r"\s*<script>\s*window\.dataLayer[\s\S]*?</script>")
@@ -181,12 +181,13 @@ def likely_cause(stderr: str) -> str:
 
 
 def allure(prefix: Path | None = None) -> list[str]:
-    """The Allure CLI command (installed on first use); needs Java 8+ on PATH."""
+    """The Allure 3 CLI command (installed on first use); runs on Node.js alone."""
     prefix = ensure(prefix)
-    if shutil.which("java") is None:
-        raise ToolError("java not found: the Allure CLI runs on Java 8+ (Debian: apt-get install "
-                        "default-jre-headless)")
-    return [str(prefix / "node_modules" / "allure-commandline" / "bin" / "allure")]
+    node = shutil.which("node")
+    if node is None:
+        raise ToolError("node not found: the Allure CLI runs on Node.js 20+ (Debian: apt-get "
+                        "install nodejs npm)")
+    return [node, str(prefix / "node_modules" / "allure" / "cli.js")]
 
 
 def chromium(prefix: Path | None = None) -> Path:
@@ -204,18 +205,45 @@ def chromium(prefix: Path | None = None) -> Path:
     return path
 
 
+HISTORY = "history.jsonl"  # in the report folder: each `rolecall report` there adds a point
+
+
+def report_config(out: Path, history: Path) -> dict[str, object]:
+    """Allure 3's configuration: one self-contained page, grouped as the matrix is, with history.
+
+    The history file lives in the report folder, so regenerating the report in the
+    same place (as `tox -e report` does) carries the Trend forward; the grouping
+    (scenario, variant, flow) is the one matrix.html and summary.md use. The failure
+    categories are this version's (a results folder may hold an older categories.json).
+    """
+    name = "rolecall conformance"
+    return {"name": name, "output": str(out), "historyPath": str(history),
+            "categories": allure_run.CATEGORIES,
+            "plugins": {"awesome": {"options": {
+                "singleFile": True, "reportLanguage": "en", "reportName": name,
+                "groupBy": ["epic", "feature", "story"]}}}}
+
+
 def generate_report(results: Path, out: Path, prefix: Path | None = None) -> Path:
     """allure-results -> one self-contained HTML file (opens from disk, no server needed)."""
     if not results.is_dir() or not any(results.glob("*-result.json")):
         raise ToolError(f"{results}: no Allure results there; run the conformance suite first "
                         "(tox -e conformance, or pytest suites --alluredir " f"{results})")
-    carry_history(out, results)
-    command = [*allure(prefix), "generate", str(results), "-o", str(out), "--clean",
-               "--single-file", "--name", "rolecall conformance"]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=600)
-    if done.returncode != 0 or not (out / "index.html").is_file():
-        raise ToolError(f"the Allure CLI failed ({done.returncode}): "
-                        f"{(done.stderr or done.stdout)[-2000:]}")
+    out = out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="rolecall-allure-") as work:
+        # Allure writes into an empty folder of its own (it lays out a folder that holds
+        # anything else, such as scenarios/, as several reports); the page is moved after.
+        fresh = Path(work) / "report"
+        config = Path(work) / "allurerc.json"
+        config.write_text(json.dumps(report_config(fresh, out / HISTORY)))
+        command = [*allure(prefix), "generate", str(results.resolve()), "--config", str(config)]
+        done = subprocess.run(command, capture_output=True, text=True, timeout=600, cwd=work)
+        if done.returncode != 0 or not (fresh / "index.html").is_file():
+            raise ToolError(f"the Allure CLI failed ({done.returncode}): "
+                            f"{(done.stderr or done.stdout)[-2000:]}")
+        for page in fresh.iterdir():  # index.html, summary.json, test-results.json
+            shutil.move(page, out / page.name)
     index = out / "index.html"
     index.write_text(ANALYTICS.sub("", index.read_text(encoding="utf-8")), encoding="utf-8")
     evidence.write_rules_page(out)  # the report's rule links: rules.html beside index.html
@@ -229,10 +257,3 @@ def copy_scenarios(source: Path, into: Path) -> None:
         into.mkdir(parents=True, exist_ok=True)
         for path in source.glob("*.yaml"):
             shutil.copy2(path, into / path.name)
-
-
-def carry_history(previous_report: Path, results: Path) -> None:
-    """The previous report's history/ into the results, so Allure draws the Trend."""
-    history = previous_report / "history"
-    if history.is_dir():
-        shutil.copytree(history, results / "history", dirs_exist_ok=True)

@@ -1,6 +1,7 @@
 // Render one page in headless Chromium and take a full-page screenshot.
 // usage: node screenshot.cjs <node prefix> <chromium> <url> <png> <selector> [width height]
-// ROLECALL_CLICKS (a JSON list of texts) are clicked in order first, as a person would.
+// ROLECALL_CLICKS (a JSON list of texts, or of CSS selectors in [brackets]) are clicked in
+// order first, as a person would.
 // Prints JSON: the page title, its visible text, how many nodes match <selector>, and
 // every URL the page requested (a page readable offline requests nothing but itself).
 const path = require("path");
@@ -18,7 +19,8 @@ const clicks = JSON.parse(process.env.ROLECALL_CLICKS || "[]");
     page.on("request", (r) => requests.push(r.url()));
     await page.goto(url, { waitUntil: "load", timeout: 60000 });
     for (const text of clicks) {
-      await page.getByText(text, { exact: true }).first().click({ timeout: 30000 });
+      const target = text.startsWith("[") ? page.locator(text) : page.getByText(text, { exact: true });
+      await target.first().click({ timeout: 30000 });
       await page.waitForTimeout(400);
     }
     await page.waitForSelector(selector, { timeout: 60000 });

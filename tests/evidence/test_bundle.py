@@ -240,13 +240,16 @@ def test_allure_gets_environment_categories_and_the_ci_executor(tmp_path: Path,
     assert names == ["Escalation finding", "Spec violation", "Target error", "Infrastructure"]
 
 
-def test_the_report_carries_the_previous_history_forward(tmp_path: Path) -> None:
+def test_the_report_keeps_its_history_in_its_own_folder(tmp_path: Path) -> None:
+    """The next report into the same folder extends the Trend (tests/evidence/test_full_run.py
+    generates twice and counts the points)."""
     from rolecall.tools import nodetools
 
-    (tmp_path / "report" / "history").mkdir(parents=True)
-    (tmp_path / "report" / "history" / "history-trend.json").write_text("[]")
-    nodetools.carry_history(tmp_path / "report", tmp_path / "results")
-    assert (tmp_path / "results" / "history" / "history-trend.json").read_text() == "[]"
+    config = nodetools.report_config(tmp_path / "fresh", tmp_path / "report" / "history.jsonl")
+    assert config["historyPath"] == str(tmp_path / "report" / "history.jsonl")
+    assert config["output"] == str(tmp_path / "fresh")
+    options = config["plugins"]["awesome"]["options"]  # type: ignore[index]
+    assert options["singleFile"] is True and options["groupBy"] == ["epic", "feature", "story"]
 
 
 def _classic_refused(user: str, role: str) -> dict[str, Any]:

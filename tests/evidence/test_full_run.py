@@ -16,6 +16,7 @@ import base64
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 from collections.abc import Sequence
@@ -61,7 +62,7 @@ def leaks_in(text: str) -> list[str]:
     return found
 
 
-EMBEDDED = re.compile(r"d\('([^']+)','([A-Za-z0-9+/=]*)'\)")  # Allure single-file data
+EMBEDDED = re.compile(r"d\(\"([^\"]+)\",\"([A-Za-z0-9+/=]*)\"\)")  # Allure 3 single-file data
 BASE64_BLOB = re.compile(r"[A-Za-z0-9+/=]{200,}")
 
 
@@ -73,7 +74,7 @@ def readable_text(path: Path) -> str:
     the remaining blobs, the report's own code, are left out.
     """
     text = path.read_bytes().decode("utf-8", errors="replace")
-    if path.suffix != ".html" or "window.reportData" not in text:
+    if path.suffix != ".html" or "window.allureReportData" not in text:
         return text
     decoded = [base64.b64decode(payload).decode("utf-8", errors="replace")
                for _name, payload in EMBEDDED.findall(text)]
@@ -345,13 +346,32 @@ def test_matrix_html_renders_its_grid_offline(runs: dict[str, RunOutputs],
 def test_the_allure_report_renders_the_cells(runs: dict[str, RunOutputs], allure_html: Path,
                                              browser: tuple[Path, Path]) -> None:
     root = runs["flipped"].root
-    overview = screenshot(browser, allure_html.as_uri(), root / "allure-overview.png", ".widget")
-    assert "129" in overview["text"] and "test cases" in overview["text"]
+    overview = screenshot(browser, allure_html.as_uri(), root / "allure-overview.png",
+                          "[data-testid=tree-leaf-status-failed]", clicks=["[data-testid=tab-failed]"])
+    text = overview["text"]
+    assert "129" in text and "books" in text and "token-authrole" in text  # grouped as the matrix
+    assert overview["count"] == 4  # the flipped cells, failed in the tree
+    assert "emulated" in text and "********9012" in text  # the run's environment
     failing = "test_access[books-token-authrole-enhanced-testuser1-PutItem]"
-    detail = screenshot(browser, allure_html.as_uri() + "#behaviors",
-                        root / "allure-behaviors.png", ".test-result-overview, .pane__section",
-                        clicks=["books", "token-authrole", "enhanced", failing])
+    detail = screenshot(browser, allure_html.as_uri(), root / "allure-failed-cell.png",
+                        "[data-testid=test-result-error-message]",
+                        clicks=["[data-testid=tab-failed]", failing])
     text = detail["text"]
-    assert "expected ALLOWED, observed DENIED" in text
+    assert "expected ALLOWED, observed DENIED" in text and "Spec violation" in text  # category
     assert "observed role" in text and "SPEC D1" in text and "role obtained" in text
     assert "********9012" in text and EMULATOR_ACCOUNT not in text
+
+
+@pytest.mark.browser
+def test_a_second_report_in_the_same_folder_extends_the_trend(runs: dict[str, RunOutputs],
+                                                              allure_html: Path,
+                                                              tmp_path: Path) -> None:
+    report = tmp_path / "allure-report"  # a copy: the shared report stays as the others read it
+    shutil.copytree(allure_html.parent, report)
+    history = report / "history.jsonl"
+    before = len(history.read_text().splitlines())
+    done = subprocess.run([sys.executable, "-m", "rolecall.tools.cli", "report", "--results",
+                           str(runs["as-written"].allure), "--out", str(report)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert len(history.read_text().splitlines()) == before + 1
