@@ -20,7 +20,7 @@ from rolecall.cells.audit import audit_cells
 from rolecall.emulator import Emulator
 from rolecall.model import oracle, scenario
 from rolecall.reporting import allure_run, evidence, plugin
-from rolecall.reporting.records import Observer, RecordStore
+from rolecall.reporting.records import Observer
 from rolecall.reporting.redact import redact_text
 from rolecall.target import cleanup, clients, own_stack
 from rolecall.target.probes import PROBES
@@ -30,6 +30,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN_KEY = pytest.StashKey[RunConfig]()
 EMULATOR_KEY = pytest.StashKey[Any]()
 SCENARIOS_KEY = pytest.StashKey[list[scenario.Scenario]]()
+SIGNAL_KEY = pytest.StashKey[str]()  # a signal that arrived before the reporting plugin
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -91,13 +92,32 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[SCENARIOS_KEY] = [bound] if bound else scenarios
         _report_cells(config)
         return
+    _interrupt_on_signals(config)
     config.stash[RUN_KEY] = RunConfig.create(_start_target(config),
                                              Path(config.getoption("--evidence-dir")))
-    # SIGTERM (CI cancelling a job) unwinds like Ctrl-C, so teardown still runs.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    _report_cells(config)
     if own.wanted:
         config.stash[SCENARIOS_KEY] = [_start_own_stack(config, own)]
-    _report_cells(config)
+
+
+def _interrupt_on_signals(config: pytest.Config) -> None:
+    """SIGINT and SIGTERM (CI cancelling a job) unwind like Ctrl-C, so teardown still runs,
+    and the evidence says which signal cut the run short.
+
+    Installed before the target starts: a signal while the emulator starts or the team's
+    stack is provisioned is noted once the reporting plugin exists (`_report_cells`).
+    """
+    def interrupt(signum: int, _frame: Any) -> None:
+        name = signal.Signals(signum).name
+        reporting = config.pluginmanager.get_plugin("rolecall-reporting")
+        if isinstance(reporting, plugin.CellReporting):
+            reporting.note_signal(name)
+        else:
+            config.stash[SIGNAL_KEY] = name
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, interrupt)
 
 
 def _start_own_stack(config: pytest.Config, own: own_stack.OwnStack) -> scenario.Scenario:
@@ -139,11 +159,35 @@ def _stop_target(config: pytest.Config) -> None:
         del config.stash[EMULATOR_KEY]
 
 
-def _report_cells(config: pytest.Config) -> None:
-    """Labels, redacted reports and one record per cell (rolecall/reporting/plugin.py)."""
-    config.pluginmanager.register(plugin.CellReporting(
-        Path(config.stash[RUN_KEY].state_dir), os.environ.get("PYTEST_XDIST_WORKER", "main")),
-        "rolecall-reporting")
+def _report_cells(config: pytest.Config) -> plugin.CellReporting:
+    """Labels, redacted reports, one record per cell and the run's completeness
+    (rolecall/reporting/plugin.py)."""
+    reporting = plugin.CellReporting(Path(config.stash[RUN_KEY].state_dir),
+                                     os.environ.get("PYTEST_XDIST_WORKER", "main"),
+                                     _selection(config))
+    config.pluginmanager.register(reporting, "rolecall-reporting")
+    if SIGNAL_KEY in config.stash:  # a signal arrived while the target was starting
+        reporting.note_signal(config.stash[SIGNAL_KEY])
+    return reporting
+
+
+def _selection(config: pytest.Config) -> list[str]:
+    """How this run narrows the suite on purpose: scenarios, paths, -k, -m, --deselect.
+
+    Deselection by -k/-m/--deselect/--lf is also counted from collection; a scenario or
+    a path narrows the run before collection, so only the options can say it.
+    """
+    chosen = [f"--scenario {name}" for name in config.getoption("--scenario")]
+    suites = Path(__file__).resolve().parent
+    for arg in config.args:
+        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+        if "::" in arg or (path != suites and not suites.is_relative_to(path)):
+            chosen.append(arg)
+    for option, flag in (("keyword", "-k"), ("markexpr", "-m")):
+        if getattr(config.option, option, None):
+            chosen.append(f"{flag} {getattr(config.option, option)!r}")
+    chosen += [f"--deselect {node}" for node in getattr(config.option, "deselect", None) or []]
+    return chosen
 
 
 @pytest.fixture
@@ -173,20 +217,7 @@ def _finish(config: pytest.Config, run: Run) -> None:
     emulator = config.stash.get(EMULATOR_KEY, None)
     if emulator is not None:
         emulator.stop()
-    alluredir = getattr(config.option, "allure_report_dir", None)
-    if alluredir:  # Environment, Executors and Categories of the Allure report
-        allure_run.write(Path(alluredir), run.report_meta(),
-                         [s.name for s in config.stash[SCENARIOS_KEY]], evidence.git_sha())
-    xmlpath = getattr(config.option, "xmlpath", None)
-    bundle = evidence.write_bundle(RecordStore.read(run.state_dir), run.report_meta(),
-                                   Path(config.getoption("--evidence-dir")),
-                                   junit=Path(xmlpath) if xmlpath else None,
-                                   action_order=[probe.action for probe in PROBES],
-                                   roles=evidence.roles_section(config.stash[SCENARIOS_KEY]))
-    if bundle is not None:
-        print(f"\nrolecall: evidence bundle {bundle} (manifest.json sha256 "
-              f"{evidence.sha256(bundle / evidence.MANIFEST)}); check it with "
-              f"`rolecall verify {bundle}`")
+    _write_evidence(config, run)
     kept = run.clean_state(keep=config.getoption("--keep-state"))
     if failures:
         print(f"\nrolecall: teardown left {len(failures)} resource(s) behind: "
@@ -196,6 +227,30 @@ def _finish(config: pytest.Config, run: Run) -> None:
               "rolecall:run tag (add --delete to remove them)")
     elif kept is not None:
         print(f"\nrolecall: the run's state is kept in {kept} (--keep-state)")
+
+
+def _write_evidence(config: pytest.Config, run: Run) -> None:
+    """Allure's run files and the bundle, both with the run's completeness; no bundle for
+    --collect-only or a run whose session never started."""
+    reporting = config.pluginmanager.get_plugin("rolecall-reporting")
+    verdict = reporting.assess() if isinstance(reporting, plugin.CellReporting) else None
+    alluredir = getattr(config.option, "allure_report_dir", None)
+    if alluredir:  # Environment (with the run's status), Executors and Categories of Allure
+        allure_run.write(Path(alluredir), run.report_meta(),
+                         [s.name for s in config.stash[SCENARIOS_KEY]], evidence.git_sha(),
+                         verdict)
+    if not isinstance(reporting, plugin.CellReporting) or verdict is None:
+        return
+    xmlpath = getattr(config.option, "xmlpath", None)
+    bundle = evidence.write_bundle(reporting.cells, run.report_meta(),
+                                   Path(config.getoption("--evidence-dir")), verdict,
+                                   junit=Path(xmlpath) if xmlpath else None,
+                                   action_order=[probe.action for probe in PROBES],
+                                   roles=evidence.roles_section(config.stash[SCENARIOS_KEY]))
+    if bundle is not None:
+        print(f"\nrolecall: {verdict.headline}\nrolecall: evidence bundle {bundle} (manifest.json "
+              f"sha256 {evidence.sha256(bundle / evidence.MANIFEST)}); check it with "
+              f"`rolecall verify {bundle}`")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
