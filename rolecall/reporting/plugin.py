@@ -25,7 +25,7 @@ import pytest
 from rolecall.reporting import allure_labels, completeness
 from rolecall.reporting.completeness import Completeness
 from rolecall.reporting.records import Description, Observer, RecordStore, now, records_of
-from rolecall.reporting.redact import redact_text
+from rolecall.reporting.redact import redact_log_records, redact_text
 
 OBSERVER = pytest.StashKey[Observer]()
 STARTED = pytest.StashKey[str]()
@@ -69,6 +69,7 @@ class CellReporting:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.started = True
         allure_labels.use_redacting_writer()
+        redact_log_records()
 
     # -- the plan and how the run ended ------------------------------------------------------
     def note_signal(self, name: str) -> None:

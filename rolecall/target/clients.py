@@ -23,6 +23,7 @@ from botocore.exceptions import ClientError
 from tenacity import before_sleep_log, retry, retry_if_exception, stop_after_attempt, wait_exponential
 
 from rolecall.emulator import ACCOUNT_ID
+from rolecall.reporting.redact import register_secret
 
 log = logging.getLogger("rolecall.target.clients")
 
@@ -163,7 +164,18 @@ def aws(expected_account_id: str | None, region: str | None = None,
                           f"{mask(expected_account_id)} given by --aws-account-id"
                           f"{_where_they_differ(actual, expected_account_id)}; refusing to "
                           "touch another account")
+    _register_operator_credentials(session)
     return Target("aws", region, actual, endpoint_url, settle_seconds, _session=session)
+
+
+def _register_operator_credentials(session: boto3.Session) -> None:
+    """The operator's own keys are secrets the run holds too: redact them by value."""
+    credentials = session.get_credentials()
+    frozen = credentials.get_frozen_credentials() if credentials is not None else None
+    for value, label in ((getattr(frozen, "access_key", None), "access-key-id"),
+                         (getattr(frozen, "secret_key", None), "secret-key"),
+                         (getattr(frozen, "token", None), "session-token")):
+        register_secret(value, label)
 
 
 def mask(account_id: str) -> str:

@@ -8,7 +8,8 @@
 Every flow ends in an `Issued` (credentials, plus the role they really belong to,
 asked of STS GetCallerIdentity) or a `Refused` (the AWS error code), or an
 `Errored` when something other than AWS's answer got in the way. Tokens and
-keys stay in memory; nothing here logs them.
+keys stay in memory; nothing here logs them, and each is registered for
+redaction by value the moment it arrives (`_keep`), in the process that got it.
 
 The negative side lives here too, so tests only pick a case and assert: the
 Logins a broken or foreign token makes (`broken_logins`, SPEC E2, G8), a token
@@ -27,6 +28,7 @@ from typing import Any
 import jwt
 from botocore.exceptions import BotoCoreError, ClientError
 
+from rolecall.reporting.redact import register_secret
 from rolecall.target import tokens as jwts
 from rolecall.target.clients import Target
 from rolecall.target.provision import RunSecrets, Stack
@@ -50,7 +52,7 @@ def supplied_password(user: str) -> str:
     if not value:
         raise KeyError(f"set {password_variable(user)} to the password of the test user of "
                        f"persona {user}")
-    return value
+    return register_secret(value, "password")  # redacted by value wherever it might show
 
 
 @dataclass
@@ -97,6 +99,20 @@ def _expires_soon(token: str, margin: float = 60.0) -> bool:
     """True when a cached ID token is within `margin` seconds of its exp (long AWS runs)."""
     expires = jwt.decode(token, options={"verify_signature": False}).get("exp", 0)
     return float(expires) - time.time() < margin
+
+
+# What each secret-bearing answer holds, and the label its redaction shows.
+SECRET_FIELDS = {"IdToken": "id-token", "AccessToken": "access-token",
+                 "RefreshToken": "refresh-token", "Token": "oidc-token",
+                 "AccessKeyId": "access-key-id", "SecretKey": "secret-key",
+                 "SecretAccessKey": "secret-key", "SessionToken": "session-token"}
+
+
+def _keep(answer: dict[str, Any]) -> dict[str, Any]:
+    """Register every secret of an answer (sign-in, credentials, OIDC token), then return it."""
+    for name, label in SECRET_FIELDS.items():
+        register_secret(answer.get(name), label)
+    return answer
 
 
 def _failure(exc: Exception, trail: _Trail) -> Refused | Errored:
@@ -148,7 +164,7 @@ class Flows:
             ClientId=client_id or self.stack.client_id, AuthFlow="USER_PASSWORD_AUTH",
             AuthParameters={"USERNAME": self.stack.users.get(user, user),
                             "PASSWORD": self.password(user)})
-        result = auth["AuthenticationResult"]
+        result = _keep(auth["AuthenticationResult"])
         return {"IdToken": result["IdToken"], "AccessToken": result["AccessToken"]}
 
     def password(self, user: str) -> str:
@@ -274,7 +290,7 @@ class Flows:
                 IdentityId=identity_id, **with_logins, **extra))
         except (ClientError, BotoCoreError) as exc:
             return _failure(exc, trail)
-        return self._who(answer["Credentials"], identity_id, trail)
+        return self._who(_keep(answer["Credentials"]), identity_id, trail)
 
     def classic_guest(self, variant: str, role: str) -> Result:
         """The classic flow for an unauthenticated identity: no scope-down applies (E5, C5)."""
@@ -325,14 +341,14 @@ class Flows:
         with_logins = {"Logins": logins} if logins else {}
         try:
             identity_id = self._get_id(trail, variant, with_logins)
-            token = trail(self.identity.get_open_id_token(IdentityId=identity_id,
-                                                          **with_logins))["Token"]
+            token = _keep(trail(self.identity.get_open_id_token(IdentityId=identity_id,
+                                                                **with_logins)))["Token"]
             answer = trail(self.sts.assume_role_with_web_identity(
                 RoleArn=self.stack.roles[role], RoleSessionName=CLASSIC_SESSION_NAME,
                 WebIdentityToken=token, **({"DurationSeconds": duration} if duration else {})))
         except (ClientError, BotoCoreError) as exc:
             return _failure(exc, trail)
-        credentials = answer["Credentials"]
+        credentials = _keep(answer["Credentials"])
         return self._who({"AccessKeyId": credentials["AccessKeyId"],
                           "SecretKey": credentials["SecretAccessKey"],
                           "SessionToken": credentials["SessionToken"]}, identity_id, trail)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rolecall.model.scenario import Scenario
+from rolecall.reporting.redact import register_secret
 from rolecall.target.cleanup import (
     CREATED_TAG,
     IDENTITY_POOL,
@@ -46,7 +47,7 @@ class RunSecrets:
 
     def password(self, scenario: str, user: str) -> str:
         digest = hmac.new(self.key, f"{scenario}/{user}".encode(), hashlib.sha256).hexdigest()
-        return f"Rc!{digest[:24]}aA1"  # meets Cognito's default password policy
+        return register_secret(f"Rc!{digest[:24]}aA1", "password")  # Cognito's default policy
 
 
 @dataclass

@@ -32,7 +32,7 @@ from filelock import FileLock
 from rolecall.model.scenario import Scenario
 from rolecall.reporting import evidence
 from rolecall.reporting.records import now
-from rolecall.reporting.redact import redact_text
+from rolecall.reporting.redact import redact_text, register_secret
 from rolecall.target import clients, own_stack
 from rolecall.target.cleanup import Journal, teardown
 from rolecall.target.flows import Flows, Issued
@@ -87,7 +87,7 @@ class Run:
 
     def __init__(self, config: RunConfig) -> None:
         self.config = config
-        self.secrets = RunSecrets(bytes.fromhex(config.secret_hex))
+        self.secrets = RunSecrets(bytes.fromhex(register_secret(config.secret_hex, "run-key")))
         self.target = self._target()
         self.state_dir = Path(config.state_dir)
         self._stacks: dict[str, Stack] = {}
