@@ -7,7 +7,6 @@ and tears every stack down at the end; pytest-xdist workers attach to the same r
 
 from __future__ import annotations
 
-import os
 import signal
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -162,8 +161,8 @@ def _stop_target(config: pytest.Config) -> None:
 def _report_cells(config: pytest.Config) -> plugin.CellReporting:
     """Labels, redacted reports, one record per cell and the run's completeness
     (rolecall/reporting/plugin.py)."""
-    reporting = plugin.CellReporting(Path(config.stash[RUN_KEY].state_dir),
-                                     os.environ.get("PYTEST_XDIST_WORKER", "main"),
+    worker = config.workerinput["workerid"] if _is_worker(config) else "main"  # type: ignore[attr-defined]
+    reporting = plugin.CellReporting(Path(config.stash[RUN_KEY].state_dir), worker,
                                      _selection(config))
     config.pluginmanager.register(reporting, "rolecall-reporting")
     if SIGNAL_KEY in config.stash:  # a signal arrived while the target was starting

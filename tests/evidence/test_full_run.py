@@ -91,19 +91,31 @@ class RunOutputs:
     stdout: str
 
 
-def conformance_run(tmp: Path, scenario_dir: Path) -> RunOutputs:
-    tmp.mkdir(parents=True)
-    junit, allure_dir, reports = tmp / "junit.xml", tmp / "allure-results", tmp / "reports"
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", str(ROOT / "suites"), "-q", "-n", "2",
-         "-p", "no:cacheprovider", "-p", "no:randomly", "--scenario-dir", str(scenario_dir),
-         "--scenario", "books", f"--junitxml={junit}", f"--alluredir={allure_dir}",
-         "--clean-alluredir", f"--evidence-dir={reports}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=900)
-    (tmp / "pytest-output.txt").write_text(done.stdout + done.stderr)
+def suite_command(tmp: Path, scenario_dir: Path = ROOT / "scenarios", workers: int = 2,
+                  extra: Sequence[str] = ()) -> list[str]:
+    """`pytest suites --scenario books` on the embedded target, its outputs under `tmp`."""
+    return [sys.executable, "-m", "pytest", str(ROOT / "suites"), "-q", "-n", str(workers),
+            "-p", "no:cacheprovider", "-p", "no:randomly", "--scenario-dir", str(scenario_dir),
+            "--scenario", "books", f"--junitxml={tmp / 'junit.xml'}",
+            f"--alluredir={tmp / 'allure-results'}", "--clean-alluredir",
+            f"--evidence-dir={tmp / 'reports'}", *extra]
+
+
+def outputs_of(tmp: Path, said: str) -> RunOutputs:
+    """What a finished (or interrupted) run left under `tmp`: exactly one bundle."""
+    (tmp / "pytest-output.txt").write_text(said)
+    reports = tmp / "reports"
     bundles = [p for p in reports.iterdir() if p.is_dir()] if reports.is_dir() else []
-    assert len(bundles) == 1, f"no evidence bundle; pytest said:\n{done.stdout[-3000:]}"
-    return RunOutputs(tmp, junit, allure_dir, bundles[0], done.stdout + done.stderr)
+    assert len(bundles) == 1, f"no evidence bundle; pytest said:\n{said[-3000:]}"
+    return RunOutputs(tmp, tmp / "junit.xml", tmp / "allure-results", bundles[0], said)
+
+
+def conformance_run(tmp: Path, scenario_dir: Path, extra: Sequence[str] = (),
+                    env: dict[str, str] | None = None) -> RunOutputs:
+    tmp.mkdir(parents=True)
+    done = subprocess.run(suite_command(tmp, scenario_dir, extra=extra), cwd=ROOT,
+                          capture_output=True, text=True, timeout=900, env=env)
+    return outputs_of(tmp, done.stdout + done.stderr)
 
 
 def _shared(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
