@@ -60,14 +60,24 @@ _ACCOUNT_ID = re.compile(r"(?<![A-Za-z0-9*])\d{12}(?![A-Za-z0-9])")
 
 T = TypeVar("T")
 MIN_REGISTERED = 8  # shorter values ("x", the emulator's dummy admin secret) would blank words
+FRAGMENT_MIN = 8  # the shortest piece of a cut secret that is still redacted
+ELLIPSIS = "..."
+_STOP = frozenset(" \t\r\n'\"")  # where a shortened value in a repr begins or ends
 
 
 class _Registry:
-    """The secrets this process has seen, longest first so none is half-replaced."""
+    """The secrets this process has seen, longest first so none is half-replaced.
+
+    pytest shortens long values in `-l` locals and assertion text to `head...tail`
+    (saferepr), cutting a secret in two; the halves are found by the secret's first
+    and last FRAGMENT_MIN characters, so a cut secret is as redacted as a whole one.
+    """
 
     def __init__(self) -> None:
         self._labels: dict[str, str] = {}
         self._ordered: tuple[tuple[str, str], ...] = ()
+        self._heads: dict[str, list[str]] = {}
+        self._tails: dict[str, list[str]] = {}
         self._lock = threading.Lock()
 
     def add(self, value: str, label: str) -> None:
@@ -76,17 +86,66 @@ class _Registry:
                 return
             self._labels[value] = label
             self._ordered = tuple(sorted(self._labels.items(), key=lambda kv: -len(kv[0])))
+            self._heads.setdefault(value[:FRAGMENT_MIN], []).append(value)
+            self._tails.setdefault(value[-FRAGMENT_MIN:], []).append(value)
 
     def replace(self, text: str) -> str:
         for value, label in self._ordered:  # `in` is a C substring search: cheap per secret
             if value in text:
                 text = text.replace(value, f"[REDACTED:{label}]")
+        if ELLIPSIS in text and self._ordered:
+            text = self._cut_secrets(text)
         return text
+
+    def _cut_secrets(self, text: str) -> str:
+        """Redact the halves of secrets shortened to `head...tail`, at every `...` (a JWT cut
+        before one of its dots makes `....`, so each position is tried)."""
+        spans: list[tuple[int, int, str]] = []
+        at = text.find(ELLIPSIS)
+        while at != -1:
+            spans += self._halves(text, at)
+            at = text.find(ELLIPSIS, at + 1)
+        merged: list[tuple[int, int, str]] = []
+        for start, end, label in sorted(spans):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(end, merged[-1][1]), merged[-1][2])
+            else:
+                merged.append((start, end, label))
+        for start, end, label in reversed(merged):
+            text = f"{text[:start]}[REDACTED:{label}]{text[end:]}"
+        return text
+
+    def _halves(self, text: str, at: int) -> list[tuple[int, int, str]]:
+        """Spans of a secret's head ending at `at` and of a secret's tail starting after `...`."""
+        found: list[tuple[int, int, str]] = []
+        start = at
+        while start > 0 and text[start - 1] not in _STOP:
+            start -= 1
+        for begin in range(start, at - FRAGMENT_MIN + 1):  # the longest head first
+            piece = text[begin:at]
+            owner = next((v for v in self._heads.get(piece[:FRAGMENT_MIN], ())
+                          if v.startswith(piece)), None)
+            if owner is not None:
+                found.append((begin, at, self._labels[owner]))
+                break
+        after = end = at + len(ELLIPSIS)
+        while end < len(text) and text[end] not in _STOP:
+            end += 1
+        for stop in range(end, after + FRAGMENT_MIN - 1, -1):  # the longest tail first
+            piece = text[after:stop]
+            owner = next((v for v in self._tails.get(piece[-FRAGMENT_MIN:], ())
+                          if v.endswith(piece)), None)
+            if owner is not None:
+                found.append((after, stop, self._labels[owner]))
+                break
+        return found
 
     def clear(self) -> None:
         with self._lock:
             self._labels.clear()
             self._ordered = ()
+            self._heads.clear()
+            self._tails.clear()
 
 
 _REGISTRY = _Registry()

@@ -43,7 +43,7 @@ FOREIGN_POOL = "us-east-1:00000000-0000-0000-0000-000000000000"  # Trust(aud="ot
 class RunSecrets:
     """The run's secret key. Passwords derive from it; it is never written anywhere."""
 
-    key: bytes
+    key: bytes = field(repr=False)  # not even in pytest's `-l` locals
 
     def password(self, scenario: str, user: str) -> str:
         digest = hmac.new(self.key, f"{scenario}/{user}".encode(), hashlib.sha256).hexdigest()
