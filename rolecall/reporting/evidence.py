@@ -124,7 +124,8 @@ def write_bundle(cells: list[dict[str, Any]], run: dict[str, Any], out_root: Pat
     _write(bundle / SUMMARY, render_summary(cells, meta, completeness))
     write_rules_page(bundle)
     _write(bundle / oscal.ASSESSMENT_RESULTS,
-           json.dumps(oscal.assessment_results(cells, meta), indent=1, sort_keys=True))
+           json.dumps(oscal.assessment_results(cells, meta, completeness=completeness),
+                      indent=1, sort_keys=True))
     if junit is not None and junit.is_file():
         _write(bundle / "junit.xml", junit.read_text(errors="replace"))
     manifest = {"bundle": BUNDLE_KIND, "schema": SCHEMA, **meta,
