@@ -9,6 +9,12 @@ and tests/evidence/test_full_run.py searches the run's outputs for each value.
 
 Loaded with `-p tests.evidence.secret_spy` in the controller and every xdist worker;
 the folder must be outside the outputs searched. Does nothing without the variable.
+
+With `ROLECALL_SECRET_SPY_CRASH=<text>` it also breaks every GetId call of a test
+whose id contains the text with a RuntimeError, before the call: a cell's assertion
+failures read verdict first with no locals (rolecall/reporting/plugin.py), but an
+exception that is not an assertion keeps its traceback, and with `-l` every frame's
+locals (the Logins, the request parameters) go to the terminal, JUnit and Allure.
 """
 
 from __future__ import annotations
@@ -60,9 +66,14 @@ def pytest_configure(config: pytest.Config) -> None:
     write = _writer(Path(folder))
     make_call = BaseClient._make_api_call
 
+    crash = os.environ.get("ROLECALL_SECRET_SPY_CRASH")
+
     def spying(self: BaseClient, operation: str, params: dict[str, Any]) -> Any:
         found: list[tuple[str, str]] = []
         _collect(params, found)
+        if crash and operation == "GetId" and crash in os.environ.get("PYTEST_CURRENT_TEST", ""):
+            write(found)
+            raise RuntimeError(f"secret spy: {operation} broken on purpose, secrets in the locals")
         try:
             response = make_call(self, operation, params)
         finally:

@@ -6,9 +6,11 @@ Three real runs of the suite (pytest subprocesses on the embedded target, scenar
 The second fails four cells whose AccessDenied messages name the account: the
 failure path is exercised too, and must reach JUnit, Allure and the terminal masked.
 The third ("leaky") adds the `tokens` scenario on a target that accepts forged and
-access tokens, with `-l --tb=long`, so failing frames hold raw tokens in their
-locals; tests/evidence/secret_spy.py writes down every secret boto3 carried in that
-run, and each one is searched for BY VALUE in everything the run left.
+access tokens, with `-l --tb=long`, and breaks the resigned-token cells with a
+RuntimeError whose frames hold raw tokens in their locals (a failed assertion reads
+verdict first, without locals); tests/evidence/secret_spy.py writes down every
+secret boto3 carried in that run, and each one is searched for BY VALUE in
+everything the run left.
 The browser is the Chromium shipped in the npm package @sparticuz/chromium, driven
 by playwright-core, both installed into ./node_modules by rolecall.tools.nodetools:
 nothing is skipped when a tool is missing, the test fails and says why.
@@ -160,7 +162,8 @@ def _two_runs(base: Path) -> dict[str, RunOutputs]:
     spy = base / "leaky-secrets"  # outside every folder the search reads
     spy.mkdir()
     leaky = conformance_run(
-        base / "leaky", flipped_dir, env={**os.environ, "ROLECALL_SECRET_SPY": str(spy)},
+        base / "leaky", flipped_dir, env={**os.environ, "ROLECALL_SECRET_SPY": str(spy),
+                                          "ROLECALL_SECRET_SPY_CRASH": "resigned"},
         extra=["--scenario", "tokens", "-l", "--tb=long", "-p", "tests.evidence.secret_spy",
                *[arg for fault in LEAKY_FAULTS for arg in ("--emulator-fault", fault)]])
     return {"as-written": as_written, "flipped": conformance_run(base / "flipped", flipped_dir),
@@ -262,7 +265,9 @@ def test_no_secret_the_run_handled_is_found_by_value_in_any_output(
     assert len(secrets) > 50 and len(texts) > 100
     assert not found, "\n".join(found[:40])
     assert not cut, "\n".join(cut[:40])
-    # ... and the run did put secrets where a writer could leak them: failing frames' locals
+    # ... and the run did put secrets where a writer could leak them: the locals of the
+    # frames of the spy's crashes (resigned tokens in Logins), which -l prints
+    assert "secret spy: GetId broken on purpose" in leaky.stdout
     assert "logins" in leaky.stdout and "[REDACTED:id-token]" in leaky.stdout
     assert "[REDACTED:id-token]" in leaky.junit.read_text()
 
