@@ -2,11 +2,12 @@
 
 Real runs of the suite (pytest subprocesses, embedded target, scenario `books`, 129
 cells) are sent SIGINT (to the process group, as Ctrl-C does) or SIGTERM (to the
-controller, as a CI runner cancelling a job does) at a few moments, found by watching
-the run's state folder rather than by sleeping: while the stack is being provisioned,
-mid-matrix and near the end. Each leaves one bundle whose summary.md, matrix.html,
-evidence.json, manifest, Allure environment.properties, JUnit properties and terminal
-output all say INCOMPLETE, which `rolecall verify` refuses.
+controller, as a CI runner cancelling a job does) at five moments, found by watching
+the run's state folder rather than by sleeping: while the stack is being provisioned
+and mid-matrix (each with and without xdist workers) and near the end. Each leaves
+one bundle whose summary.md, matrix.html, evidence.json, manifest, Allure
+environment.properties, JUnit properties and terminal output all say INCOMPLETE,
+which `rolecall verify` refuses.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.evidence.test_bundle import evidence_cli_main
 from tests.evidence.test_full_run import ROOT, RunOutputs, outputs_of, suite_command
 
 BOOKS_CELLS = 129
@@ -48,7 +49,8 @@ class Moment:
 MOMENTS = [
     Moment("provisioning", signal.SIGINT, 2, _provisioning),
     Moment("mid-matrix", signal.SIGTERM, 2, lambda root: _recorded(root) >= 50),
-    Moment("near-the-end", signal.SIGINT, 0, lambda root: _recorded(root) >= BOOKS_CELLS - 8),
+    Moment("mid-matrix", signal.SIGINT, 0, lambda root: _recorded(root) >= 20),
+    Moment("near-the-end", signal.SIGINT, 2, lambda root: _recorded(root) >= BOOKS_CELLS - 8),
     Moment("provisioning", signal.SIGTERM, 0, _provisioning),
 ]
 
@@ -86,7 +88,8 @@ def _wait_for(proc: subprocess.Popen[bytes], root: Path, ready: Callable[[Path],
 
 
 @pytest.mark.parametrize("moment", MOMENTS, ids=[f"{m.signal.name}-{m.name}" for m in MOMENTS])
-def test_an_interrupted_run_says_incomplete_everywhere(tmp_path: Path, moment: Moment) -> None:
+def test_an_interrupted_run_says_incomplete_everywhere(tmp_path: Path, moment: Moment,
+                                                       capsys: pytest.CaptureFixture[str]) -> None:
     run, code = interrupted_run(tmp_path / "run", moment)
     assert code != 0, "an interrupted run must not exit 0"
     data = json.loads((run.bundle / "evidence.json").read_text())
@@ -108,32 +111,31 @@ def test_an_interrupted_run_says_incomplete_everywhere(tmp_path: Path, moment: M
     if run.junit.is_file():
         assert f'name="rolecall.run.status" value="{headline}"' in run.junit.read_text()
     assert f"rolecall: {headline}" in run.stdout  # the terminal summary and the closing lines
-    verify = [sys.executable, "-m", "rolecall.tools.cli", "verify", str(run.bundle)]
-    done = subprocess.run(verify, cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert done.returncode == 1 and "INCOMPLETE" in done.stdout and "refused" in done.stdout
-    allowed = subprocess.run([*verify, "--allow-partial"], cwd=ROOT, capture_output=True,
-                             text=True, timeout=120)
-    assert allowed.returncode == 0, allowed.stdout
+    # rolecall verify in this process: the CLI's exit codes, without two interpreters' start
+    assert evidence_cli_main(["verify", str(run.bundle)]) == 1
+    said = capsys.readouterr().out
+    assert "INCOMPLETE" in said and "refused" in said
+    assert evidence_cli_main(["verify", str(run.bundle), "--allow-partial"]) == 0
 
 
-def test_a_k_run_says_selection(tmp_path: Path) -> None:
+def test_a_k_run_says_selection(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     tmp = tmp_path / "run"
     tmp.mkdir()
-    done = subprocess.run(suite_command(tmp, workers=0, extra=["-k", "testuser1"]), cwd=ROOT,
+    command = suite_command(tmp, workers=0, extra=["-k", "testuser1 and GetItem"])
+    done = subprocess.run(command, cwd=ROOT,
                           capture_output=True, text=True, timeout=600)
     run = outputs_of(tmp, done.stdout + done.stderr)
     assert done.returncode == 0, run.stdout[-3000:]
     verdict = json.loads((run.bundle / "evidence.json").read_text())["completeness"]
     assert verdict["status"] == "selection" and verdict["missing"] == []
-    assert verdict["selection"] == ["--scenario books", "-k 'testuser1'"]
+    assert verdict["selection"] == ["--scenario books", "-k 'testuser1 and GetItem'"]
     assert verdict["deselected"] == BOOKS_CELLS - verdict["planned"] > 0
     headline = verdict["headline"]
     assert headline.startswith(f"SELECTION: all {verdict['planned']} selected cells observed; "
-                               "selected by --scenario books, -k 'testuser1'")
+                               "selected by --scenario books, -k 'testuser1 and GetItem'")
     assert (run.bundle / "summary.md").read_text().splitlines()[2] == f"**{headline}**"
     assert 'class="banner selection"' in (run.bundle / "matrix.html").read_text()
     assert f"run.status={headline}" in (run.allure / "environment.properties").read_text()
     assert f"rolecall: {headline}" in run.stdout
-    verify = subprocess.run([sys.executable, "-m", "rolecall.tools.cli", "verify", str(run.bundle)],
-                            cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert verify.returncode == 0 and "SELECTION" in verify.stdout
+    assert evidence_cli_main(["verify", str(run.bundle)]) == 0
+    assert "SELECTION" in capsys.readouterr().out
