@@ -107,7 +107,7 @@ def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
     return key
 
 
-class _CachedKeySigV4Auth(SigV4Auth):  # type: ignore[misc]
+class _CachedKeySigV4Auth(SigV4Auth):
     """botocore's signer with the derived signing key cached (`_signing_key`)."""
 
     def signature(self, string_to_sign: str, request: AWSRequest) -> str:
