@@ -16,6 +16,7 @@ import pytest
 
 from rolecall.cells import escalation, matrix
 from rolecall.cells.audit import audit_cells
+from rolecall.cells.identity import identity_cells
 from rolecall.emulator import Emulator
 from rolecall.model import oracle, scenario
 from rolecall.reporting import allure_run, evidence, plugin
@@ -259,6 +260,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         "access_cell": matrix.access_cells, "negative_cell": matrix.negative_cells,
         "escalation_cell": escalation.escalation_cells,
         "audit_cell": audit_cells,  # static: no AWS call (rolecall/cells/audit.py)
+        "identity_cell": identity_cells,  # E1: three GetId calls per scenario
     }
     for name, cells_of in expand.items():
         if name in metafunc.fixturenames:

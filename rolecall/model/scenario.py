@@ -138,6 +138,29 @@ class Trust(Model):
 
     aud: Literal["pool", "none", "other"] = "pool"
     amr: Literal["authenticated", "unauthenticated", "any", "none"] = "authenticated"
+    # How the conditions are written (near-miss scenarios, issue 13): `wildcard` = amr as
+    # StringLike "auth*" (admits like the exact value); `equals-wildcard` = ForAnyValue:
+    # StringEquals "auth*" (the * is literal: admits nobody); `wrong-case` = StringLike
+    # "Authenticated" (case-sensitive: admits nobody); aud `wrong-case` = StringEquals on
+    # the upper-cased pool id (admits nobody), `ignore-case` = StringEqualsIgnoreCase on it.
+    amr_form: Literal["exact", "wildcard", "equals-wildcard", "wrong-case"] = "exact"
+    aud_form: Literal["exact", "wrong-case", "ignore-case"] = "exact"
+    # `other`: the statement names another federated provider; `assume-role`: its Action
+    # is sts:AssumeRole. Either way Cognito identities are not admitted (T1).
+    principal: Literal["cognito", "other"] = "cognito"
+    action: Literal["web-identity", "assume-role"] = "web-identity"
+
+    def admits(self, amr: str) -> bool:
+        """Does this trust policy admit an identity of this stack's pools with `amr` (T1, T2)?"""
+        if self.aud == "other" or self.principal == "other" or self.action == "assume-role":
+            return False
+        if self.aud == "pool" and self.aud_form == "wrong-case":
+            return False
+        if self.amr == "none":
+            return True
+        if self.amr_form in ("equals-wildcard", "wrong-case"):
+            return False
+        return self.amr in ("any", amr)
 
 
 class Role(Model):
@@ -282,8 +305,10 @@ class Negatives(Model):
     # Which broken-token cases to run. `expired` ages every ID token of the scenario's
     # user pool, and `session-expired` every session of its identity pool, so both
     # belong in a scenario of their own.
+    # alg-none, hs256 and embedded-jwk are signatures a careless verifier accepts (issue 13).
     cases: list[Literal["tampered", "resigned", "other-client", "other-pool",
-                        "other-provider", "access-token", "expired", "session-expired"]] = [
+                        "other-provider", "access-token", "expired", "session-expired",
+                        "alg-none", "hs256", "embedded-jwk"]] = [
         "tampered", "resigned", "other-client", "other-pool", "other-provider", "access-token"]
 
 

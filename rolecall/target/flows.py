@@ -27,6 +27,7 @@ from typing import Any
 
 import jwt
 from botocore.exceptions import BotoCoreError, ClientError
+from cryptography.hazmat.primitives import serialization
 
 from rolecall.reporting.redact import register_secret
 from rolecall.target import tokens as jwts
@@ -35,7 +36,7 @@ from rolecall.target.provision import RunSecrets, Stack
 
 CLASSIC_SESSION_NAME = "rolecall-classic"
 BROKEN_CASES = ("tampered", "resigned", "other-client", "other-pool", "other-provider",
-                "access-token")
+                "access-token", "alg-none", "hs256", "embedded-jwk")
 REVOCATIONS = ("signed-out", "disabled", "deleted")
 
 PASSWORD_ENV = "ROLECALL_PASSWORD_"  # + the persona, upper case, `-` as `_`
@@ -195,6 +196,15 @@ class Flows:
         return dict(jwt.decode(token, key.key, algorithms=["RS256"], audience=self.stack.client_id,
                                issuer=issuer))
 
+    def pool_public_key(self) -> bytes:
+        """The PEM of the key the pool signs ID tokens with (from its JWKS, as G9 reads it)."""
+        token = self.tokens(next(iter(self.stack.users)))["IdToken"]
+        self.verified_claims(next(iter(self.stack.users)))  # fetches the JWKS client
+        assert self._jwks is not None
+        key = self._jwks.get_signing_key_from_jwt(token).key
+        return bytes(key.public_bytes(serialization.Encoding.PEM,
+                                      serialization.PublicFormat.SubjectPublicKeyInfo))
+
     def dynamodb(self, issued: Issued) -> Any:
         """A DynamoDB client signed with these credentials (one per credential, reused)."""
         key = issued.credentials["AccessKeyId"]
@@ -224,6 +234,8 @@ class Flows:
         if case in ("other-pool", "other-provider"):  # the same user in a foreign user pool
             foreign = self.sign_in(user, self._negative(self.stack.foreign_client_id))["IdToken"]
             return {provider if case == "other-pool" else self.stack.foreign_provider_name: foreign}
+        if case in ("alg-none", "hs256", "embedded-jwk"):  # signed as the pool never signs
+            return {provider: jwts.misigned(own["IdToken"], case, self.pool_public_key())}
         return {provider: own["AccessToken"]}  # access-token: not an ID token (G8)
 
     def _negative(self, client_id: str | None) -> str:
@@ -273,6 +285,10 @@ class Flows:
             if key not in self._results:
                 self._results[key] = run()
             return self._results[key]
+
+    def identity_id(self, variant: str, user: str) -> str:
+        """GetId for the user's current login (not cached: E1 asks it again)."""
+        return self._get_id(_Trail(), variant, {"Logins": self.logins(user)})
 
     def _get_id(self, trail: _Trail, variant: str, with_logins: dict[str, Any]) -> str:
         """GetId: the identity of these Logins (none: a guest) in the variant's pool."""

@@ -33,10 +33,10 @@ from rolecall.target.cleanup import (
     created_stamp,
 )
 from rolecall.target.clients import Target, patiently
+from rolecall.target.trust_policies import trust_policy
 
 log = logging.getLogger("rolecall.target.provision")
 
-FOREIGN_POOL = "us-east-1:00000000-0000-0000-0000-000000000000"  # Trust(aud="other")
 
 
 @dataclass(frozen=True)
@@ -291,26 +291,6 @@ def _token_validity(minutes: int | None) -> dict[str, Any]:
         return {}
     return {"IdTokenValidity": minutes, "AccessTokenValidity": minutes,
             "TokenValidityUnits": {"IdToken": "minutes", "AccessToken": "minutes"}}
-
-
-def trust_policy(trust: Any, stack: Stack) -> dict[str, Any]:
-    """The trust policy a scenario's `trust:` stands for (SPEC T1, T2)."""
-    conditions: dict[str, dict[str, Any]] = {}
-    if trust.aud == "pool":
-        conditions["StringEquals"] = {"cognito-identity.amazonaws.com:aud":
-                                      sorted(stack.identity_pools.values())}
-    elif trust.aud == "other":
-        conditions["StringEquals"] = {"cognito-identity.amazonaws.com:aud": FOREIGN_POOL}
-    amr = {"authenticated": "authenticated", "unauthenticated": "unauthenticated",
-           "any": ["authenticated", "unauthenticated"]}.get(trust.amr)
-    if amr:
-        conditions["ForAnyValue:StringLike"] = {"cognito-identity.amazonaws.com:amr": amr}
-    statement: dict[str, Any] = {"Effect": "Allow",
-                                 "Principal": {"Federated": "cognito-identity.amazonaws.com"},
-                                 "Action": "sts:AssumeRoleWithWebIdentity"}
-    if conditions:
-        statement["Condition"] = conditions
-    return {"Version": "2012-10-17", "Statement": [statement]}
 
 
 def render(document: Any, stack: Stack) -> Any:
