@@ -336,6 +336,10 @@ class Scenario(Model):
     accepted_findings: list[AcceptedFinding] = []
     negatives: Negatives | None = None
     discovered: Discovered | None = None
+    # Which DynamoDB probes the access cells run (None: every one). A scenario about WHICH
+    # role a user gets (its credential cells read the role from STS) needs one probe to show
+    # the credentials work, not twelve: cells that discriminate, not the cross product.
+    probes: list[str] | None = None
     file: str = ""
     _lines: yamlsource.Located = PrivateAttr(default_factory=lambda: yamlsource.Located(None))
 
