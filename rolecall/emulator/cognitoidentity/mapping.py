@@ -220,6 +220,8 @@ def _ambiguous(pool: IdentityPool, mapping: RoleMapping, provider_name: str,
                faults: Faults) -> str:
     """AmbiguousRoleResolution (E7c, E8, E9, E12)."""
     if mapping.ambiguous_role_resolution == "Deny" and not faults.on("token-deny-falls-back"):
+        if faults.on("deny-wrong-code"):
+            raise invalid_configuration()
         raise not_authorized(AMBIGUOUS_DENIED.format(provider=provider_name))
     return _default_authenticated_role(pool, faults)
 
@@ -249,6 +251,8 @@ def _rules_role(pool: IdentityPool, mapping: RoleMapping, login: VerifiedLogin,
                 faults: Faults) -> str:
     """Rules mapping (E9): the first matching rule wins; none -> ambiguous."""
     rules = list(mapping.rules or [])
+    if faults.on("rules-stored-reversed"):
+        rules.reverse()
     if faults.on("rules-first-rule-only"):
         rules = rules[:1]
     elif faults.on("rules-first-five-only"):
@@ -271,7 +275,8 @@ def authenticated_role(pool: IdentityPool, login: VerifiedLogin, custom_role_arn
     a Rules mapping or no mapping it is ignored (assumed).
     """
     mapping = pool.role_mappings.get(f"{login.provider_name}:{login.client_id}") \
-        or pool.role_mappings.get(login.provider_name)
+        if not faults.on("mapping-lookup-provider-only") else None
+    mapping = mapping or pool.role_mappings.get(login.provider_name)
     if mapping is None:
         return _default_authenticated_role(pool, faults)
     if mapping.type == "Token":

@@ -379,7 +379,9 @@ class CognitoIdentityBackend:
         identity = self.describe_identity(identity_id)
         pool = self.describe_identity_pool(identity.identity_pool_id)
         faults = state.faults
-        if pool.settings.allow_classic_flow is False and not faults.on("classic-gate-ignored"):
+        classic_off = pool.settings.allow_classic_flow is False or (
+            pool.settings.allow_classic_flow is None and faults.on("classic-unset-as-false"))
+        if classic_off and not faults.on("classic-gate-ignored"):
             # C1; unset is allowed (C2)
             raise invalid_parameter(CLASSIC_WITH_MAPPINGS if faults.on("text-classic-disabled-wrong")
                                     else CLASSIC_DISABLED)
@@ -388,6 +390,8 @@ class CognitoIdentityBackend:
                                     else CLASSIC_WITH_MAPPINGS)  # C3
         pool, login = self._login_for(state, identity, logins)
         amr = login.amr if login is not None else ["unauthenticated"]
+        if faults.on("oidc-amr-no-authenticated"):
+            amr = [value for value in amr if value != "authenticated"]
         return mint_open_id_token(pool.identity_pool_id, identity_id, amr, state.clock.now())
 
 

@@ -43,6 +43,8 @@ def preferred_role(groups: Iterable[RolePrecedence], faults: Faults | None = Non
     """
     faults = faults or Faults()
     candidates = list(groups)
+    if candidates and not candidates[0][0] and faults.on("precedence-roleless-first-unset"):
+        return None
     if faults.on("precedence-first-two-groups"):
         candidates = candidates[:2]
     if faults.on("precedence-zero-as-null"):
@@ -55,6 +57,8 @@ def preferred_role(groups: Iterable[RolePrecedence], faults: Faults | None = Non
     tied = [role for role, precedence in candidates if _rank(precedence, faults) == best]
     distinct = list(dict.fromkeys(tied))
     if len(distinct) == 1:  # G5 same role, G6
+        if best[0] == _rank(None, faults)[0] and faults.on("precedence-single-null-unset"):
+            return None
         return distinct[0]
     if faults.on("precedence-ties-pick-first"):
         return tied[0]

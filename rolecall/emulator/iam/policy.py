@@ -175,6 +175,8 @@ def trust_allows(
             )
         except Unresolvable:
             applies = False
+        if applies and faults.on("trust-requires-aud") and not _names_aud(statement):
+            applies = False
         if not applies:
             continue
         if statement.get("Effect") == "Deny":
@@ -182,6 +184,15 @@ def trust_allows(
         if statement.get("Effect") == "Allow":
             allowed = True
     return allowed
+
+
+def _names_aud(statement: Mapping[str, Any]) -> bool:
+    """Does a trust statement have a cognito-identity.amazonaws.com:aud condition? (T3)"""
+    condition = statement.get("Condition")
+    blocks = condition.values() if isinstance(condition, Mapping) else []
+    return any(isinstance(block, Mapping) and any(
+        str(key).lower() == "cognito-identity.amazonaws.com:aud" for key in block)
+        for block in blocks)
 
 
 # --------------------------------------------------------------------------- statements
