@@ -94,6 +94,35 @@ QUICK: dict[str, tuple[str, ...]] = {
     "caller-identity-wrong-arn": ("seed-admin-editor",),
 }
 
+# ---- near-miss faults (issue 13, docs/fault-model.md): every critical one, on the
+# near-miss scenario whose cells killed it in a scoped run, plus one per new area.
+QUICK.update({
+    **dict.fromkeys(("rules-equals-ignores-case", "rules-contains-ignores-case",
+                     "rules-startswith-as-contains", "rules-notequal-any-element",
+                     "rules-no-match-first-rule"), ("near-miss-rules",)),
+    "rules-stored-reversed": ("rules",),
+    **dict.fromkeys(("token-no-preferred-first-role", "token-custom-role-prefix",
+                     "token-no-roles-authenticated", "precedence-zero-as-null",
+                     "precedence-ties-pick-last", "precedence-as-text",
+                     "iam-stringequals-wildcards", "iam-stringequals-ignores-case",
+                     "iam-stringlike-ignores-case", "trust-principal-unchecked",
+                     "trust-action-unchecked", "identity-id-shared", "token-alg-none-accepted",
+                     "token-hs256-accepted", "token-embedded-jwk-accepted",
+                     "text-invalid-config-wrong"), ("near-miss-precedence",)),
+    **dict.fromkeys(("iam-forallvalues-as-foranyvalue", "iam-deny-with-condition-skipped",
+                     "iam-first-match-wins", "iam-allow-condition-dropped",
+                     "iam-query-grants-scan", "iam-scan-grants-query",
+                     "iam-getitem-grants-batchgetitem", "iam-putitem-grants-updateitem",
+                     "iam-updateitem-grants-putitem", "iam-putitem-grants-batchwriteitem",
+                     "iam-deleteitem-grants-batchwriteitem", "iam-getitem-grants-conditioncheck",
+                     "iam-resource-ignores-case", "iam-resource-prefix", "iam-question-as-star",
+                     "iam-notresource-ignored"), ("near-miss-policy",)),
+    "iam-index-as-table": ("near-miss-index",),
+    "token-disabled-accepted": ("tokens",),
+    "token-deleted-accepted": ("tokens",),
+    "sts-trust-unchecked": ("flows",),
+})
+
 
 # --------------------------------------------------------------------------- running
 
