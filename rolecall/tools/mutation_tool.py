@@ -20,6 +20,7 @@ emulator start, one provisioning and the cells up to the first red one.
 from __future__ import annotations
 
 import argparse
+import ast
 import json
 import os
 import shutil
@@ -60,7 +61,7 @@ class Mutant:
     operator: str
     occurrence: int
     function: str
-    outcome: str  # killed | survived | incompetent | pending
+    outcome: str  # killed | survived | incompetent | equivalent-annotation | pending
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -85,6 +86,7 @@ def run_module(workdir: Path, module: str, scenarios: list[str], timeout_s: floa
     tool = Path(sys.executable).parent / "cosmic-ray"
     subprocess.run([str(tool), "init", str(config), str(session)], cwd=workdir, env=env,
                    check=True, capture_output=True)
+    skip_annotation_mutants(session, workdir / module)
     remaining = deadline - time.monotonic()
     if remaining > 0:
         _exec_until(deadline, [str(tool), "exec", str(config), str(session)], workdir, env)
@@ -92,6 +94,51 @@ def run_module(workdir: Path, module: str, scenarios: list[str], timeout_s: floa
                           capture_output=True, text=True).stdout
     _restore(workdir, module)  # a run stopped mid-mutant may leave the module mutated
     return [mutant_of(json.loads(line)) for line in dump.splitlines() if line.strip()]
+
+
+def annotation_spans(source: str) -> list[tuple[int, int, int, int]]:
+    """(line, col, end line, end col) of every type annotation: code that never runs.
+
+    The modules use `from __future__ import annotations`, so `str | None` in a
+    signature is a string at run time; a mutant there (`str >> None`) is equivalent
+    by construction and would only cost a suite run to prove it.
+    """
+    spans: list[tuple[int, int, int, int]] = []
+    for node in ast.walk(ast.parse(source)):
+        found: list[ast.expr | None] = []
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            arguments = node.args
+            found += [a.annotation for a in (*arguments.posonlyargs, *arguments.args,
+                                             *arguments.kwonlyargs, arguments.vararg,
+                                             arguments.kwarg) if a is not None]
+            found.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            found.append(node.annotation)
+        spans += [(n.lineno, n.col_offset, n.end_lineno or n.lineno, n.end_col_offset or 0)
+                  for n in found if n is not None]
+    return spans
+
+
+def in_spans(position: tuple[int, int], spans: list[tuple[int, int, int, int]]) -> bool:
+    return any((line, col) <= position <= (end_line, end_col)
+               for line, col, end_line, end_col in spans)
+
+
+def skip_annotation_mutants(session: Path, module: Path) -> int:
+    """Mark mutants inside annotations SKIPPED in the cosmic-ray session (equivalent)."""
+    from cosmic_ray.work_db import use_db  # the tox env has it; the suite does not need it
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    spans = annotation_spans(module.read_text())
+    skipped = 0
+    with use_db(str(session)) as db:
+        for item in list(db.pending_work_items):
+            start = item.mutations[0].start_pos
+            if in_spans((int(start[0]), int(start[1])), spans):
+                db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED,
+                                                      output="in a type annotation"))
+                skipped += 1
+    return skipped
 
 
 def _exec_until(deadline: float, command: list[str], workdir: Path, env: dict[str, str]) -> None:
@@ -119,6 +166,8 @@ def mutant_of(entry: list[Any]) -> Mutant:
         outcome = result.get("test_outcome") or worker or "pending"
         if worker in ("exception", "abnormal"):
             outcome = "incompetent"
+        elif worker == "skipped":
+            outcome = "equivalent-annotation"
     return Mutant(mutation["module_path"], int(mutation["start_pos"][0]),
                   mutation["operator_name"], int(mutation["occurrence"]),
                   str(mutation.get("definition_name") or ""), str(outcome))
