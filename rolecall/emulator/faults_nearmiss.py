@@ -14,8 +14,8 @@ the table: rule, near-miss, the cell that tells it apart, this fault):
 Each entry is (name, area, SPEC rule, description, critical); `faults.py` turns
 them into `Fault`s. Critical means a green run would hide an escalation (a role,
 an action, a token or another identity's data that AWS would refuse); faults that
-only refuse more than AWS are not critical, though the suite still kills them. Like every fault, each is checked with `faults.on(name)` at
-the exact line it bends.
+only refuse more than AWS are not critical, though the suite still kills them.
+Like every fault, each is checked with `faults.on(name)` at the exact line it bends.
 """
 
 from __future__ import annotations
