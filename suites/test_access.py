@@ -51,3 +51,8 @@ def test_access(run: Run, access_cell: AccessCell, observe: Observer) -> None:
         problem = refusals.denial_problem(probed.message or "", credential.session_arn,
                                           stack.table_name, named)
         assert problem is None, mismatch(cell.id, problem, probed.message, "D4", "spec")
+        explicit = set(cell.probe.needs) & set(scenario.roles[role].denied_explicitly) \
+            if role in scenario.roles else set()
+        assert not explicit or "with an explicit deny in an identity-based policy" in (
+            probed.message or ""), mismatch(cell.id, "an explicit-deny AccessDeniedException",
+                                            probed.message, "D4", "spec")

@@ -179,6 +179,9 @@ class Role(Model):
     # A discovered table's secondary indexes: index name -> what the role may do on it
     # (Query, Scan). None: not stated, no index cells.
     allowed_indexes: dict[str, Actions] | None = None
+    # actions an explicit Deny of this role refuses: AccessDenied must say "with an explicit
+    # deny in an identity-based policy" for them (SPEC D4), not "no ... policy allows".
+    denied_explicitly: Actions = []
 
     @field_validator("policy")
     @classmethod
