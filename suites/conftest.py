@@ -75,6 +75,10 @@ def _own_stack(config: pytest.Config) -> own_stack.OwnStack:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The matrix has no Hypothesis tests, but Hypothesis's pytest plugin imports (and pytest
+    # assertion-rewrites) the whole of Hypothesis at the terminal summary: 2-5 s of every
+    # run, paid again by each mutation run.
+    config.pluginmanager.set_blocked("hypothesispytest")
     own = _own_stack(config)
     try:
         own.check(needs_entitlements=own.wanted)
@@ -213,12 +217,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def _finish(config: pytest.Config, run: Run) -> None:
     """Tear down, write the evidence bundle, remove the run's state."""
-    failures = run.teardown_all()  # shields itself from Ctrl-C / SIGTERM until done
     emulator = config.stash.get(EMULATOR_KEY, None)
+    # A mutation run's faulted emulator lives in this process and ends with it: tearing its
+    # stacks down call by call would take seconds and prove nothing about the target.
+    discard = emulator is not None and bool(config.getoption("--emulator-fault"))
+    failures = [] if discard else run.teardown_all()  # shields itself from Ctrl-C / SIGTERM
     if emulator is not None:
         emulator.stop()
     _write_evidence(config, run)
-    kept = run.clean_state(keep=config.getoption("--keep-state"))
+    kept = run.clean_state(keep=config.getoption("--keep-state"), forget_journals=discard)
     if failures:
         print(f"\nrolecall: teardown left {len(failures)} resource(s) behind: "
               f"{redact_text('; '.join(failures))}\ntheir journal is kept in {kept}; "
