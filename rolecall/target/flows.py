@@ -63,6 +63,9 @@ class Issued:
     credentials: dict[str, str] = field(repr=False)  # secret: never logged or written
     identity_id: str | None
     request_ids: list[str]
+    obtained_at: float = field(default_factory=time.time)  # E13: Expiration is 1 h after this
+    # classic flow: the OIDC token's claims (decoded, not the token itself; SPEC C4)
+    oidc_claims: dict[str, Any] | None = None
 
 
 @dataclass
@@ -116,13 +119,26 @@ def _keep(answer: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
+# Not a refusal: AWS did not judge the request (SPEC section 7). A credential path that
+# meets one of these is ERROR, never REFUSED(code), and is not cached as its result.
+THROTTLING_CODES = frozenset({
+    "ThrottlingException", "Throttling", "TooManyRequestsException", "LimitExceededException",
+    "RequestLimitExceeded", "ProvisionedThroughputExceededException"})
+
+
 def _failure(exc: Exception, trail: _Trail) -> Refused | Errored:
+    """AWS's refusal (a 4xx with its code), or Errored for throttling, 5xx and anything
+    that is not an answer from AWS."""
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         request_id = exc.response.get("ResponseMetadata", {}).get("RequestId")
         if request_id:
             trail.ids.append(request_id)
-        return Refused(error.get("Code", "Unknown"), error.get("Message", ""), trail.ids)
+        code = error.get("Code", "Unknown")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
+        if code in THROTTLING_CODES or int(status) >= 500:
+            return Errored(f"{code} (HTTP {status}): not a refusal", trail.ids)
+        return Refused(code, error.get("Message", ""), trail.ids)
     return Errored(f"{type(exc).__name__}", trail.ids)
 
 
@@ -218,6 +234,16 @@ class Flows:
         client = self.stack.client_of(variant)
         return {self.stack.provider_name: self.tokens(user, client)["IdToken"]}
 
+    def identity_id(self, variant: str, user: str | None) -> str:
+        """GetId again, uncached (SPEC E1: the same id every time for the same user)."""
+        return self._get_id(_Trail(), variant,
+                            {"Logins": self.logins(user, variant)} if user else {})
+
+    def access_token_claims(self, user: str) -> dict[str, Any]:
+        """The user's access token, decoded (SPEC G8: it carries no role claims)."""
+        return dict(jwt.decode(self.tokens(user)["AccessToken"],
+                               options={"verify_signature": False}))
+
     # -- tokens that must not buy credentials ------------------------------------------
     def broken_logins(self, case: str, user: str) -> dict[str, str]:
         """The Logins map a client would send in this broken case (one of BROKEN_CASES)."""
@@ -281,10 +307,15 @@ class Flows:
                             lambda: self._classic(variant, user, role))
 
     def _cached(self, key: tuple[str, ...], run: Any) -> Result:
+        """An answer of AWS (Issued, Refused) is kept; an Errored one is not, so the next
+        cell that needs this credential tries again (SPEC section 7)."""
         with self._lock:
-            if key not in self._results:
-                self._results[key] = run()
-            return self._results[key]
+            if key in self._results:
+                return self._results[key]
+            result = run()
+            if not isinstance(result, Errored):
+                self._results[key] = result
+            return result
 
     def identity_id(self, variant: str, user: str) -> str:
         """GetId for the user's current login (not cached: E1 asks it again)."""
@@ -365,9 +396,12 @@ class Flows:
         except (ClientError, BotoCoreError) as exc:
             return _failure(exc, trail)
         credentials = _keep(answer["Credentials"])
-        return self._who({"AccessKeyId": credentials["AccessKeyId"],
-                          "SecretKey": credentials["SecretAccessKey"],
-                          "SessionToken": credentials["SessionToken"]}, identity_id, trail)
+        issued = self._who({"AccessKeyId": credentials["AccessKeyId"],
+                            "SecretKey": credentials["SecretAccessKey"],
+                            "SessionToken": credentials["SessionToken"]}, identity_id, trail)
+        if isinstance(issued, Issued):  # C4: keep what the OIDC token said, never the token
+            issued.oidc_claims = dict(jwt.decode(token, options={"verify_signature": False}))
+        return issued
 
     def _who(self, credentials: dict[str, Any], identity_id: str, trail: _Trail) -> Result:
         """Ask STS which role the credentials really are (SPEC E13)."""

@@ -110,6 +110,12 @@ QUICK: dict[str, Quick] = {
     "iam-index-as-table": Quick("near-miss-index", "test_access"),  # index ARN
     "identity-id-shared": Quick("near-miss-precedence", "test_identity_id"),  # identity
     "token-alg-none-accepted": Quick("near-miss-precedence", "test_broken_token"),  # signature
+    # issue 12: control-plane cells (seed-admin-editor: the editor may run DynamoDB's
+    # control plane on the table and PartiQL DELETE, never ListTables, IAM or Cognito)
+    "authz-control-plane-unchecked": Quick("seed-admin-editor", "test_control_plane"),
+    "authz-iam-unchecked": Quick("seed-admin-editor", "test_control_plane"),
+    "partiql-as-legacy-action": Quick("seed-admin-editor", "test_control_plane"),
+    "rules-custom-role-ignored": Quick("seed-rules", "test_credentials"),
 }
 QUICK_SCENARIOS = {name: (quick.scenario,) for name, quick in QUICK.items()}
 QUICK_TESTS = {name: quick.tests for name, quick in QUICK.items()}
