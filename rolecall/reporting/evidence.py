@@ -318,6 +318,7 @@ def render_summary(cells: list[dict[str, Any]], meta: dict[str, Any],
         sc = counts(of_scenario)
         lines.append(f"| {_md(scenario)} | {sc['cells']} | {sc['passed']} | {sc['failed']} | "
                      f"{sc['skipped']} | {sc['not_run']} |")
+    lines += _pins(cells)
     failures = [c for c in cells if not c["passed"]
                 and c.get("test_outcome") not in ("skipped", NOT_RUN_OUTCOME)]
     lines += ["", f"## Failures ({len(failures)})", ""]
@@ -334,3 +335,17 @@ def render_summary(cells: list[dict[str, Any]], meta: dict[str, Any],
                   f"{_md(c['source'])} |" for c in failures]
     lines += not_run_lines(completeness)
     return "\n".join(lines) + "\n"
+
+
+def _pins(cells: list[dict[str, Any]]) -> list[str]:
+    """Each pinned 'assumed' SPEC rule with the cell that settles it and what it observed:
+    on AWS this is the answer the embedded target's assumption is checked against."""
+    pinned = [c for c in cells if (c.get("details") or {}).get("pin")
+              and c.get("test_outcome") != NOT_RUN_OUTCOME]
+    if not pinned:
+        return []
+    lines = ["", f"## Pinned assumptions ({len(pinned)})", "",
+             "| rule | cell | assumed | observed | source |", "|---|---|---|---|---|"]
+    lines += [f"| {_md(c['details']['pin'])} | {_md(c['id'])} | {_md(c['expected'])} | "
+              f"{_md(c['observed'])} | {_md(c['source'])} |" for c in pinned]
+    return lines
