@@ -289,3 +289,12 @@ def test_matrix_html_answers_an_auditors_questions(tmp_path: Path) -> None:
     assert '<a href="rules.html#t3">T3</a>' in page
     data = json.loads((bundle / "evidence.json").read_text())
     assert data["roles"]["books"]["BooksReadAccess"]["allowed"] == ["GetItem", "Query"]
+
+
+def test_summary_lists_each_pinned_assumption_with_the_observed_answer(tmp_path: Path) -> None:
+    rows = cells()
+    rows[1]["details"] = {"pin": "G7"}
+    summary = (write(tmp_path, "run1", rows) / evidence.SUMMARY).read_text()
+    assert "## Pinned assumptions (1)" in summary
+    assert ("| G7 | books-token-authrole-enhanced-testuser1 | ISSUED(BooksReadAccess) | "
+            "ISSUED(BooksReadAccess) |") in summary
