@@ -22,7 +22,7 @@ from rolecall.cells.matrix import CredentialCell, credential_cells
 from rolecall.model import oracle
 from rolecall.model.scenario import Scenario
 from rolecall.reporting.records import Description
-from rolecall.target.control_probes import CONTROL_PROBES, Context, ControlProbe
+from rolecall.target.control_probes import CONTROL_PROBES, TABLE_FAMILIES, Context, ControlProbe
 from rolecall.target.flows import Flows, Issued
 from rolecall.target.probes import ProbeTarget
 from rolecall.target.provision import Stack
@@ -67,11 +67,19 @@ def representatives(scenarios: list[Scenario]) -> list[CredentialCell]:
 
 
 def control_cells(scenarios: list[Scenario]) -> list[ControlCell]:
+    """Every probe for each representative credential. A discovered stack gets them where
+    it is known: the table's probes only when rolecall found its table, and only for
+    roles whose permissions an entitlements file states (as the access cells)."""
     cells = []
     for credential in representatives(scenarios):
         role = credential.expected.role
         assert role is not None
+        scenario = credential.scenario
+        if credential.flow != "guest" and scenario.roles[role].allowed is None:
+            continue  # a discovered role nobody stated the permissions of
         for probe in CONTROL_PROBES:
+            if scenario.table is None and probe.family in TABLE_FAMILIES:
+                continue
             verdict, rule = oracle.control(credential.scenario, role, probe.action,
                                            guest_session=credential.flow == "guest")
             cells.append(ControlCell(credential, probe, verdict, rule))
@@ -84,6 +92,7 @@ def context(flows: Flows, stack: Stack, cell: CredentialCell, issued: Issued,
     stack's table (on a per-identity table, the caller's own partition)."""
     scenario = cell.scenario
     role = stack.role_of(issued.role_arn)
-    return Context(flows.target, stack, scenario, issued.credentials,
+    return Context(flows, stack, scenario, issued.credentials,
                    role if role in stack.roles else cell.expected.role or "", cell.variant,
-                   cell.user, ProbeTarget.of(stack.table_name, scenario.table, partition))
+                   cell.user, ProbeTarget.of(stack.table_name, scenario.table, partition)
+                   if scenario.table is not None else None)

@@ -139,8 +139,15 @@ def observed_permissions(flows: Flows, stack: Stack, scenario: Scenario, result:
     return allowed
 
 
+# (run, scenario, variant, role ARN, enhanced-flow guest) -> the self-escalations observed.
+# The answer depends on the session's role and session policy only (the enhanced guest
+# flow's scope-down is the one session policy a path adds), not on who holds it: probed
+# once per process, not once per user and path.
+_SELF_ESCALATIONS: dict[tuple[str, str, str, str, bool], list[str]] = {}
+
+
 def self_escalations(flows: Flows, stack: Stack, scenario: Scenario, variant: str,
-                     subject: str, result: Result) -> list[str]:
+                     subject: str, result: Result, guest_session: bool = False) -> list[str]:
     """The identity-stack changes the credentials were observed to be allowed, each as
     `<action> (<what it changes>)`. Safe on a real account (docs/control-plane-probes.md)."""
     if not isinstance(result, Issued):
@@ -148,10 +155,19 @@ def self_escalations(flows: Flows, stack: Stack, scenario: Scenario, variant: st
     role = stack.role_of(result.role_arn)
     if role not in stack.roles:
         return []
+    key = (stack.runid, stack.scenario, variant, result.role_arn, guest_session)
+    if key not in _SELF_ESCALATIONS:
+        _SELF_ESCALATIONS[key] = _probe_self_escalation(flows, stack, scenario, variant,
+                                                        subject, result, role)
+    return _SELF_ESCALATIONS[key]
+
+
+def _probe_self_escalation(flows: Flows, stack: Stack, scenario: Scenario, variant: str,
+                           subject: str, result: Issued, role: str) -> list[str]:
     context = control_probes.Context(
-        flows.target, stack, scenario, result.credentials, role, variant,
+        flows, stack, scenario, result.credentials, role, variant,
         None if subject == GUEST else subject,
-        probes.ProbeTarget.of(stack.table_name, scenario.table))
+        probes.ProbeTarget.of(stack.table_name, scenario.table) if scenario.table else None)
     return [f"{probe.action} ({probe.changes})" for probe in control_probes.SELF_ESCALATION
             if control_probes.run(probe, context).verdict == "ALLOWED"]
 
@@ -166,7 +182,8 @@ def find(flows: Flows, stack: Stack, cell: EscalationCell) -> list[Finding]:
             beyond = observed_permissions(flows, stack, cell.scenario, result) - set(cell.entitlement)
             extra = [a for a in IAM_ACTIONS if a in beyond] + [
                 change for change in self_escalations(flows, stack, cell.scenario, variant,
-                                                      cell.subject, result)
+                                                      cell.subject, result,
+                                                      guest_session=label == "enhanced-guest")
                 if not oracle.permits(cell.entitlement, change.split(" ", 1)[0])]
             if extra:
                 finding.beyond[label] = extra

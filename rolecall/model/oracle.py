@@ -278,7 +278,9 @@ def control(scenario: Scenario, role: str, action: str,
     service = action.split(":", 1)[0]
     if guest_session and service not in GUEST_SCOPE_DOWN_SERVICES:
         return "DENIED", "E5"
-    return ("ALLOWED" if permits(scenario.roles[role].allowed, action) else "DENIED"), "D1"
+    allowed = scenario.roles[role].allowed
+    assert allowed is not None, f"role {role}: nobody stated what it may do (no control cells)"
+    return ("ALLOWED" if permits(allowed, action) else "DENIED"), "D1"
 
 
 # --- cross-check of stated expectations -------------------------------------------------

@@ -18,7 +18,10 @@ deletion-protected table, CreateTable and CreateGroup of a name that exists, an
 absent user or policy). Such a refusal is read as ALLOWED: the caller passed IAM.
 
 Verdicts (SPEC section 7): success or an expected harmless refusal is ALLOWED,
-AccessDenied(Exception) is DENIED, anything else is ERROR (never DENIED).
+AccessDenied(Exception) is DENIED, anything else is ERROR (never DENIED); so is a
+failed admin call (reading the state, undoing a change). A probe that cannot be made
+safely on this stack (DeleteTable on a table without deletion protection) raises
+NotProbed: no verdict at all.
 """
 
 from __future__ import annotations
@@ -33,11 +36,40 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rolecall.model.scenario import Scenario
-from rolecall.target.clients import Target
+from rolecall.target.flows import Flows
 from rolecall.target.probes import Observation, ProbeTarget, Verdict
-from rolecall.target.provision import RUN_TAG, Stack
+from rolecall.target.provision import Stack
 
 DENIAL_CODES = ("AccessDeniedException", "AccessDenied")
+PROBE_TAG = "rolecall:probe"  # added and removed at once on a table with no tag of its own
+
+
+class NotProbed(Exception):
+    """The probe cannot be made safely on this stack (the reason says why): no verdict."""
+
+
+class AdminCallFailed(Exception):
+    """Reading the current state or undoing a change with the admin's keys failed: the
+    caller's answer is unknown, so the probe is ERROR (never the admin's AccessDenied)."""
+
+
+class _Admin:
+    """An admin client whose ClientErrors are AdminCallFailed, never the caller's answer."""
+
+    def __init__(self, client: Any) -> None:
+        self._client = client
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        method = getattr(self._client, name)
+
+        def call(**kwargs: Any) -> Any:
+            try:
+                return method(**kwargs)
+            except ClientError as exc:
+                error = exc.response.get("Error", {})
+                raise AdminCallFailed(f"admin {name}: {error.get('Code')} "
+                                      f"{error.get('Message', '')}".strip()) from None
+        return call
 
 
 @dataclass(frozen=True)
@@ -46,20 +78,25 @@ class Context:
     under test (`as_caller`) and as the stack's admin (`admin`, to read the current
     configuration and to undo an allowed change at once)."""
 
-    target: Target
+    flows: Flows  # its clients: one per credential and service, reused
     stack: Stack
     scenario: Scenario
     credentials: dict[str, str]
     role: str  # the credential's logical role: IAM probes aim at the caller's own role
     variant: str
     user: str | None  # None for guests
-    probe_target: ProbeTarget
+    probe_target: ProbeTarget | None  # None: the stack has no table rolecall knows
 
     def as_caller(self, service: str) -> Any:
-        return self.target.as_credentials(service, self.credentials)
+        return self.flows.client_as(service, self.credentials)
 
     def admin(self, service: str) -> Any:
-        return self.target.client(service)
+        return _Admin(self.flows.admin(service))
+
+    @property
+    def aim(self) -> ProbeTarget:
+        assert self.probe_target is not None, "a table probe on a stack without a table"
+        return self.probe_target
 
     @property
     def role_name(self) -> str:
@@ -86,21 +123,32 @@ class ControlProbe:
 
 # --- DynamoDB control plane -----------------------------------------------------------------
 
+def _protected(c: Context) -> bool:
+    described = c.admin("dynamodb").describe_table(TableName=c.stack.table_name)["Table"]
+    return bool(described.get("DeletionProtectionEnabled"))
+
+
 def _delete_table(c: Context) -> Any:
     """The stack's table is created with deletion protection: an authorized DeleteTable is
-    refused with a ValidationException and nothing is deleted."""
+    refused with a ValidationException and nothing is deleted. A table without it (a
+    team's discovered table) is not probed: an allowed call would delete it."""
+    if not _protected(c):
+        raise NotProbed(f"table {c.stack.table_name} is not deletion-protected: an allowed "
+                        "DeleteTable would delete it (turn DeletionProtectionEnabled on to "
+                        "have this probed)")
     return c.as_caller("dynamodb").delete_table(TableName=c.stack.table_name)
 
 
 def _update_table(c: Context) -> Any:
-    """Writes back the table's current deletion protection (on): no change."""
+    """Writes back the table's current deletion protection: no change."""
     return c.as_caller("dynamodb").update_table(TableName=c.stack.table_name,
-                                                DeletionProtectionEnabled=True)
+                                                DeletionProtectionEnabled=_protected(c))
 
 
 def _create_table(c: Context) -> Any:
     """CreateTable of the stack's own table name: authorized on its ARN, then
     ResourceInUseException because it exists."""
+    assert c.scenario.table is not None  # table probes exist only for a known table
     key = c.scenario.table.partition_key
     return c.as_caller("dynamodb").create_table(
         TableName=c.stack.table_name, BillingMode="PAY_PER_REQUEST",
@@ -109,10 +157,16 @@ def _create_table(c: Context) -> Any:
 
 
 def _update_ttl(c: Context) -> Any:
-    """Disables TTL, which the stack never enables: AWS answers 'already disabled'."""
+    """Writes back the table's TTL setting: disabled stays disabled (rolecall's tables;
+    AWS answers 'already disabled'), enabled on an attribute stays enabled on it (a
+    team's table; 'already enabled')."""
+    ttl = c.admin("dynamodb").describe_time_to_live(
+        TableName=c.stack.table_name).get("TimeToLiveDescription", {})
+    enabled = ttl.get("TimeToLiveStatus") in ("ENABLED", "ENABLING")
     return c.as_caller("dynamodb").update_time_to_live(
         TableName=c.stack.table_name,
-        TimeToLiveSpecification={"Enabled": False, "AttributeName": "rolecall_ttl"})
+        TimeToLiveSpecification={"Enabled": enabled,
+                                 "AttributeName": ttl.get("AttributeName") or "rolecall_ttl"})
 
 
 def _create_backup(c: Context) -> Any:
@@ -137,9 +191,16 @@ def _delete_backup(c: Context, arn: str, wait_seconds: float = 120.0) -> None:
 
 
 def _tag_table(c: Context) -> Any:
-    """Writes back the run tag the table already carries, with the same value."""
-    return c.as_caller("dynamodb").tag_resource(
-        ResourceArn=c.stack.table_arn, Tags=[{"Key": RUN_TAG, "Value": c.stack.runid}])
+    """Writes back a tag the table already carries, with the same value (rolecall's tables
+    carry the run tag). A table with no tag gets `rolecall:probe`, removed at once."""
+    tags = c.admin("dynamodb").list_tags_of_resource(ResourceArn=c.stack.table_arn).get("Tags", [])
+    if tags:
+        return c.as_caller("dynamodb").tag_resource(ResourceArn=c.stack.table_arn,
+                                                    Tags=[tags[0]])
+    answer = c.as_caller("dynamodb").tag_resource(
+        ResourceArn=c.stack.table_arn, Tags=[{"Key": PROBE_TAG, "Value": c.stack.runid}])
+    c.admin("dynamodb").untag_resource(ResourceArn=c.stack.table_arn, TagKeys=[PROBE_TAG])
+    return answer
 
 
 def _list_tables(c: Context) -> Any:
@@ -168,18 +229,18 @@ def _partiql(c: Context, statement: str, parameters: list[dict[str, str]] | None
 
 
 def _select(c: Context) -> Any:
-    return _partiql(c, f'SELECT * FROM "{c.stack.table_name}" WHERE {_where(c.probe_target.seed_key)}')
+    return _partiql(c, f'SELECT * FROM "{c.stack.table_name}" WHERE {_where(c.aim.seed_key)}')
 
 
 def _insert(c: Context) -> Any:
     """Inserts the probe item the data-plane writes use (or finds it there already)."""
-    fields = ", ".join(f"'{n}': {_literal(v)}" for n, v in c.probe_target.probe_key.items())
+    fields = ", ".join(f"'{n}': {_literal(v)}" for n, v in c.aim.probe_key.items())
     return _partiql(c, f'INSERT INTO "{c.stack.table_name}" VALUE {{{fields}}}')
 
 
 def _update(c: Context) -> Any:
     """Parameters here: the embedded target fails on a number literal in UPDATE's WHERE."""
-    key = c.probe_target.probe_key
+    key = c.aim.probe_key
     where = " AND ".join(f'"{name}" = ?' for name in key)
     return _partiql(c, f'UPDATE "{c.stack.table_name}" SET "probed" = \'yes\' WHERE {where}',
                     list(key.values()))
@@ -190,7 +251,7 @@ def _delete(c: Context) -> Any:
     (HTTP 500) on number literals and parameters in DELETE's WHERE; on AWS the quoted
     number does not match the key's type, a ValidationException after authorization,
     so nothing is deleted there either."""
-    where = _where(c.probe_target.probe_key, numbers_quoted=True)
+    where = _where(c.aim.probe_key, numbers_quoted=True)
     return _partiql(c, f'DELETE FROM "{c.stack.table_name}" WHERE {where}')
 
 
@@ -227,10 +288,10 @@ def _update_trust(c: Context) -> Any:
 # --- self-escalation: the identity pool ------------------------------------------------------
 
 def _update_identity_pool(c: Context) -> Any:
-    """Writes back exactly the pool's current configuration (tags left alone)."""
-    current = c.admin("cognito-identity").describe_identity_pool(IdentityPoolId=c.pool_id)
-    for extra in ("ResponseMetadata", "IdentityPoolTags"):
-        current.pop(extra, None)
+    """Writes back exactly the pool's current configuration, tags included: a parameter
+    left out is set to its default (API reference, UpdateIdentityPool)."""
+    current = dict(c.admin("cognito-identity").describe_identity_pool(IdentityPoolId=c.pool_id))
+    current.pop("ResponseMetadata", None)
     return c.as_caller("cognito-identity").update_identity_pool(**current)
 
 
@@ -269,9 +330,16 @@ def _add_user_to_group(c: Context) -> Any:
 
 
 def _create_group(c: Context) -> Any:
-    """A group of a name that exists: authorized, then GroupExistsException."""
-    return c.as_caller("cognito-idp").create_group(UserPoolId=c.stack.user_pool_id,
-                                                   GroupName=_group_name(c))
+    """A group of a name that exists: authorized, then GroupExistsException. A user pool
+    with no group at all gets a scratch group, deleted at once."""
+    if _membership(c) or c.scenario.groups:
+        return c.as_caller("cognito-idp").create_group(UserPoolId=c.stack.user_pool_id,
+                                                       GroupName=_group_name(c))
+    answer = c.as_caller("cognito-idp").create_group(UserPoolId=c.stack.user_pool_id,
+                                                     GroupName=c.scratch("probe"))
+    c.admin("cognito-idp").delete_group(UserPoolId=c.stack.user_pool_id,
+                                        GroupName=c.scratch("probe"))
+    return answer
 
 
 def _update_group(c: Context) -> Any:
@@ -335,19 +403,23 @@ CONTROL_PROBES: tuple[ControlProbe, ...] = (
                  "creates groups with any role and precedence", _create_group,
                  (("GroupExistsException", ""),)),
     ControlProbe("cognito-idp:UpdateGroup", "self-escalation",
-                 "changes a group's role and precedence", _update_group),
+                 "changes a group's role and precedence", _update_group,
+                 (("ResourceNotFoundException", ""),)),
     ControlProbe("cognito-idp:AdminUpdateUserAttributes", "self-escalation",
                  "rewrites any user's attributes (rules keyed on them)", _update_user_attributes,
                  (("UserNotFoundException", ""),)),
 )
 BY_ACTION = {probe.action: probe for probe in CONTROL_PROBES}
 SELF_ESCALATION = tuple(p for p in CONTROL_PROBES if p.family == "self-escalation")
+TABLE_FAMILIES = ("control-plane", "partiql")  # aimed at the stack's table: need one
 
 
 def run(probe: ControlProbe, context: Context) -> Observation:
     """Make the probe's call as the credential under test and read the answer."""
     try:
         response = probe.call(context)
+    except AdminCallFailed as exc:
+        return Observation("ERROR", "AdminCallFailed", str(exc))
     except ClientError as exc:
         error = exc.response.get("Error", {})
         request_id = exc.response.get("ResponseMetadata", {}).get("RequestId")

@@ -223,11 +223,23 @@ class Flows:
 
     def dynamodb(self, issued: Issued) -> Any:
         """A DynamoDB client signed with these credentials (one per credential, reused)."""
-        key = issued.credentials["AccessKeyId"]
+        return self.client_as("dynamodb", issued.credentials)
+
+    def client_as(self, service: str, credentials: dict[str, str]) -> Any:
+        """A client of `service` signed with these credentials (one per credential, reused:
+        a boto3 client costs more than the probe it makes)."""
+        key = f"{service}\n{credentials['AccessKeyId']}"
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = self.target.as_credentials("dynamodb", issued.credentials)
+                self._clients[key] = self.target.as_credentials(service, credentials)
             return self._clients[key]
+
+    def admin(self, service: str) -> Any:
+        """A client of `service` with the admin credentials (reused)."""
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self.target.client(service)
+            return self._clients[service]
 
     def logins(self, user: str, variant: str | None = None) -> dict[str, str]:
         """Logins for the variant's identity pool: an ID token of its app client."""
