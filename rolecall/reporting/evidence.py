@@ -319,6 +319,7 @@ def render_summary(cells: list[dict[str, Any]], meta: dict[str, Any],
         lines.append(f"| {_md(scenario)} | {sc['cells']} | {sc['passed']} | {sc['failed']} | "
                      f"{sc['skipped']} | {sc['not_run']} |")
     lines += _pins(cells)
+    lines += _escalation_paths(cells)
     failures = [c for c in cells if not c["passed"]
                 and c.get("test_outcome") not in ("skipped", NOT_RUN_OUTCOME)]
     lines += ["", f"## Failures ({len(failures)})", ""]
@@ -335,6 +336,25 @@ def render_summary(cells: list[dict[str, Any]], meta: dict[str, Any],
                   f"{_md(c['source'])} |" for c in failures]
     lines += not_run_lines(completeness)
     return "\n".join(lines) + "\n"
+
+
+def _escalation_paths(cells: list[dict[str, Any]]) -> list[str]:
+    """Every escalation path the run found, accepted or not: `<variant>/<subject>:
+    <credential path> grants <API> (<what it changes>)`."""
+    found = [(c, path) for c in cells if c.get("kind") == "escalation"
+             for path in (c.get("details") or {}).get("findings") or []]
+    if not found:
+        return []
+    lines = ["", f"## Escalation paths ({len(found)})", "",
+             "| cell | accepted | path: credential grants API (what it changes) |",
+             "|---|---|---|"]
+    lines += [f"| {_md(c['id'])} | {_accepted(c, path)} | {_md(path)} |" for c, path in found]
+    return lines
+
+
+def _accepted(cell: dict[str, Any], path: Any) -> str:
+    """yes when the path's subject (`<variant>/<user>: ...`) is an accepted finding."""
+    return "yes" if str(path).split(":", 1)[0] in (cell.get("expected") or []) else "no"
 
 
 def _pins(cells: list[dict[str, Any]]) -> list[str]:
