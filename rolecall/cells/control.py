@@ -66,17 +66,31 @@ def representatives(scenarios: list[Scenario]) -> list[CredentialCell]:
     return list(chosen.values())
 
 
+def states_control_plane(scenario: Scenario, role: str) -> bool:
+    """Does the role's profile say what it may do beyond the items? A scenario of rolecall's
+    own states it completely (a profile without prefixed actions: none of them). A
+    discovered stack's entitlements state it only when the persona's `allow:` lists at
+    least one prefixed action (`dynamodb:UpdateTable`, `cognito-identity:*`): a file that
+    names only data-plane actions was written about the items, and says nothing about
+    the control plane (docs/control-plane-probes.md)."""
+    allowed = scenario.roles[role].allowed
+    if allowed is None:
+        return False  # a discovered role nobody stated the permissions of
+    return scenario.discovered is None or any(":" in action for action in allowed)
+
+
 def control_cells(scenarios: list[Scenario]) -> list[ControlCell]:
     """Every probe for each representative credential. A discovered stack gets them where
     it is known: the table's probes only when rolecall found its table, and only for
-    roles whose permissions an entitlements file states (as the access cells)."""
+    roles whose entitlements state control-plane actions; enhanced-flow guests always
+    (their session policy, not the team's profile, decides: E5)."""
     cells = []
     for credential in representatives(scenarios):
         role = credential.expected.role
         assert role is not None
         scenario = credential.scenario
-        if credential.flow != "guest" and scenario.roles[role].allowed is None:
-            continue  # a discovered role nobody stated the permissions of
+        if credential.flow != "guest" and not states_control_plane(scenario, role):
+            continue
         for probe in CONTROL_PROBES:
             if scenario.table is None and probe.family in TABLE_FAMILIES:
                 continue
