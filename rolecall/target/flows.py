@@ -246,11 +246,6 @@ class Flows:
         client = self.stack.client_of(variant)
         return {self.stack.provider_name: self.tokens(user, client)["IdToken"]}
 
-    def identity_id(self, variant: str, user: str | None) -> str:
-        """GetId again, uncached (SPEC E1: the same id every time for the same user)."""
-        return self._get_id(_Trail(), variant,
-                            {"Logins": self.logins(user, variant)} if user else {})
-
     def access_token_claims(self, user: str) -> dict[str, Any]:
         """The user's access token, decoded (SPEC G8: it carries no role claims)."""
         return dict(jwt.decode(self.tokens(user)["AccessToken"],
