@@ -139,15 +139,22 @@ def observed_permissions(flows: Flows, stack: Stack, scenario: Scenario, result:
     return allowed
 
 
-# (run, scenario, variant, role ARN, enhanced-flow guest) -> the self-escalations observed.
-# The answer depends on the session's role and session policy only (the enhanced guest
-# flow's scope-down is the one session policy a path adds), not on who holds it: probed
-# once per process, not once per user and path.
-_SELF_ESCALATIONS: dict[tuple[str, str, str, str, bool], list[str]] = {}
+# (run, scenario, variant, role ARN, kind of path) -> the self-escalations observed. The
+# answer depends on the session's principal (its role) and session policy (the enhanced
+# guest flow's scope-down is the one a path adds), not on who holds it; paths share an
+# observation only when they are provably the same in both: same role ARN and same kind
+# of path (enhanced, custom, classic, enhanced-guest, classic-guest, self-service), hence
+# the same session policy. Probed once per process and kind, not once per user and path.
+_SELF_ESCALATIONS: dict[tuple[str, str, str, str, str], list[str]] = {}
+
+
+def path_kind(label: str) -> str:
+    """`custom=Role` -> `custom`, `self-service custom:x=1` -> `self-service`."""
+    return label.split("=", 1)[0].split(" ", 1)[0]
 
 
 def self_escalations(flows: Flows, stack: Stack, scenario: Scenario, variant: str,
-                     subject: str, result: Result, guest_session: bool = False) -> list[str]:
+                     subject: str, result: Result, kind: str = "enhanced") -> list[str]:
     """The identity-stack changes the credentials were observed to be allowed, each as
     `<action> (<what it changes>)`. Safe on a real account (docs/control-plane-probes.md)."""
     if not isinstance(result, Issued):
@@ -155,7 +162,7 @@ def self_escalations(flows: Flows, stack: Stack, scenario: Scenario, variant: st
     role = stack.role_of(result.role_arn)
     if role not in stack.roles:
         return []
-    key = (stack.runid, stack.scenario, variant, result.role_arn, guest_session)
+    key = (stack.runid, stack.scenario, variant, result.role_arn, kind)
     if key not in _SELF_ESCALATIONS:
         _SELF_ESCALATIONS[key] = _probe_self_escalation(flows, stack, scenario, variant,
                                                         subject, result, role)
@@ -183,7 +190,7 @@ def find(flows: Flows, stack: Stack, cell: EscalationCell) -> list[Finding]:
             extra = [a for a in IAM_ACTIONS if a in beyond] + [
                 change for change in self_escalations(flows, stack, cell.scenario, variant,
                                                       cell.subject, result,
-                                                      guest_session=label == "enhanced-guest")
+                                                      path_kind(label))
                 if not oracle.permits(cell.entitlement, change.split(" ", 1)[0])]
             if extra:
                 finding.beyond[label] = extra
