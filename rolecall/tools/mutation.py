@@ -110,15 +110,13 @@ QUICK: dict[str, Quick] = {
     "iam-index-as-table": Quick("near-miss-index", "test_access"),  # index ARN
     "identity-id-shared": Quick("near-miss-precedence", "test_identity_id"),  # identity
     "token-alg-none-accepted": Quick("near-miss-precedence", "test_broken_token"),  # signature
-    # issue 12: control-plane cells (seed-admin-editor: the editor may run DynamoDB's
-    # control plane on the table and PartiQL DELETE, never ListTables, IAM or Cognito).
-    # books and tokens kill the three authz faults too; seed-admin-editor is the cheapest
-    # (75 cells, 44 s faithful vs 57 s tokens, 48-78 s books) and already in the quick
-    # baseline. seed-rules is the only scenario with CustomRoleArn on a Rules mapping.
-    "authz-control-plane-unchecked": Quick("seed-admin-editor", "test_control_plane"),
-    "authz-iam-unchecked": Quick("seed-admin-editor", "test_control_plane"),
-    "partiql-as-legacy-action": Quick("seed-admin-editor", "test_control_plane"),
-    "rules-custom-role-ignored": Quick("seed-rules", "test_credentials"),
+    # issue 12's faults (authz-control-plane-unchecked, authz-iam-unchecked: critical;
+    # partiql-as-legacy-action; rules-custom-role-ignored: critical) are not here: the
+    # subset is at its cap of 35 and their areas (iam, rules) are covered. The full run
+    # (`tox -e mutation`) kills them: the first three on seed-admin-editor's
+    # test_control_plane cells (books and tokens kill them too; seed-admin-editor is the
+    # cheapest, 75 cells), the last on seed-rules' test_credentials (the only scenario
+    # with CustomRoleArn on a Rules mapping).
 }
 QUICK_SCENARIOS = {name: (quick.scenario,) for name, quick in QUICK.items()}
 QUICK_TESTS = {name: quick.tests for name, quick in QUICK.items()}
