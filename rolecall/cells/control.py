@@ -57,13 +57,22 @@ def path_kind(cell: CredentialCell) -> str:
 
 
 def representatives(scenarios: list[Scenario]) -> list[CredentialCell]:
-    """The first issued credential of each (scenario, kind of path, role)."""
+    """One issued credential of each (scenario, kind of path, role): the first by variant
+    and user name, so the choice (and the cell ids) do not depend on the order the
+    scenario file lists its users or variants in."""
     chosen: dict[tuple[str, str, str], CredentialCell] = {}
     for cell in credential_cells(scenarios):
         role = cell.expected.role
-        if cell.expected.issued and role is not None:
-            chosen.setdefault((cell.scenario.name, path_kind(cell), role), cell)
+        if not cell.expected.issued or role is None:
+            continue
+        key = (cell.scenario.name, path_kind(cell), role)
+        if key not in chosen or _order(cell) < _order(chosen[key]):
+            chosen[key] = cell
     return list(chosen.values())
+
+
+def _order(cell: CredentialCell) -> tuple[str, str, str]:
+    return (cell.variant, cell.user or "", cell.role or "")
 
 
 def states_control_plane(scenario: Scenario, role: str) -> bool:
