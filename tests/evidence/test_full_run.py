@@ -409,7 +409,7 @@ def test_matrix_html_renders_its_grid_offline(runs: dict[str, RunOutputs],
     page = screenshot(browser, (bundle / "matrix.html").as_uri(), png, "table.grid")
     assert page["count"] == 2  # one grid per variant of books
     text = page["text"]
-    assert "189 cells" in text and "4 failed" in text
+    assert "190 cells" in text and "4 failed" in text
     assert "variant token-authrole" in text and "variant token-deny" in text
     assert text.count("expected ALLOWED") == 4  # the flipped cells, marked in the grid
     assert "ISSUED(BooksReadAccess)" in text and "DENIED" in text
@@ -422,7 +422,7 @@ def test_the_allure_report_renders_the_cells(runs: dict[str, RunOutputs], allure
     overview = screenshot(browser, allure_html.as_uri(), root / "allure-overview.png",
                           "[data-testid=tree-leaf-status-failed]", clicks=["[data-testid=tab-failed]"])
     text = overview["text"]
-    assert "189" in text and "books" in text and "token-authrole" in text  # grouped as the matrix
+    assert "190" in text and "books" in text and "token-authrole" in text  # grouped as the matrix
     assert overview["count"] == 4  # the flipped cells, failed in the tree
     assert "emulated" in text and "********9012" in text  # the run's environment
     failing = "test_access[books-token-authrole-enhanced-testuser1-PutItem]"
