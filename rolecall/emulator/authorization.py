@@ -34,9 +34,9 @@ from typing import Any
 
 from rolecall.emulator import sigv4
 from rolecall.emulator.errors import AwsError
-from rolecall.emulator.iam import actions, policy, roles
+from rolecall.emulator.iam import actions, implied, policy, roles
 from rolecall.emulator.iam.checks import Check
-from rolecall.emulator.state import EmulatorState, Session
+from rolecall.emulator.state import ACCOUNT_ID, EmulatorState, Session
 from rolecall.emulator.wire import Call
 
 __all__ = ["Caller", "Operation", "authorize", "denial_message", "identify"]
@@ -71,8 +71,9 @@ class Caller:
     context: Mapping[str, list[str]] = field(default_factory=dict)
 
 
-# Any long-term key: the account's admin, unrestricted (deliberately, for now).
+# Any long-term key: the account's admin, unrestricted, unless a runner policy is attached.
 ADMIN = Caller(arn="", account="", identity_policies=None)
+RUNNER_ARN = f"arn:aws:iam::{ACCOUNT_ID}:user/rolecall-runner"
 
 
 def authorize(state: EmulatorState, call: Call) -> Session | None:
@@ -89,7 +90,7 @@ def authorize(state: EmulatorState, call: Call) -> Session | None:
     session = state.find_session(call.access_key_id)
     if session is None:
         _refuse_unknown_temporary_key(call, operation)
-        caller = ADMIN
+        caller = _long_term_caller(state)
     else:
         sigv4.verify(call, session, state)
         caller = _session_caller(session, call)
@@ -155,6 +156,14 @@ def _refuse_unknown_temporary_key(call: Call, operation: Operation) -> None:
     raise AwsError("UnrecognizedClientException", INVALID_TOKEN)
 
 
+def _long_term_caller(state: EmulatorState) -> Caller:
+    """A long-term key: the admin, or bound by the runner policy (`--runner-policy FILE`)."""
+    if state.runner_policies is None:
+        return ADMIN
+    return Caller(arn=RUNNER_ARN, account=ACCOUNT_ID, identity_policies=state.runner_policies,
+                  context={"aws:PrincipalArn": [RUNNER_ARN], "aws:PrincipalAccount": [ACCOUNT_ID]})
+
+
 def _session_caller(session: Session, call: Call) -> Caller:
     role = roles.find_role(session.role_arn)
     account = session.role_arn.split(":")[4]
@@ -197,7 +206,7 @@ def _checks(state: EmulatorState, call: Call, operation: Operation,
     params = call.json() if operation.protocol == "json" else call.form
     request = actions.Request(operation.service, operation.name, params, caller.account,
                               call.region, state.faults)
-    return actions.checks_for(rule, request)
+    return actions.checks_for(rule, request) + implied.checks_for(request)
 
 
 def _denied_code(operation: Operation) -> tuple[str, int]:
