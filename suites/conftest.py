@@ -61,6 +61,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--keep-state", action="store_true",
                     help="keep the run's working state in reports/<runid>/state/ (debugging); "
                          "by default it is removed at the end")
+    group.addoption("--realism", default="none",
+                    help="start the embedded target with AWS's operating conditions: aws, or parts "
+                         "(propagation,throttling,tables,latency); with --target aws it needs "
+                         "--endpoint-url embedded")
+    group.addoption("--realism-scale", type=float, default=1.0,
+                    help="multiply the embedded target's realism delays (CI: 0.05)")
+    group.addoption("--runner-policy", default=None,
+                    help="bind the embedded target's long-term keys to this policy file "
+                         "(policies/runner-matrix.json): the runner's own permissions are checked")
+    group.addoption("--propagation-seconds", type=float, default=None,
+                    help="with --target aws: how long after its last IAM change a stack's refusals "
+                         f"may be IAM propagating (default {clients.AWS_PROPAGATION_SECONDS:g})")
+    group.addoption("--retry-budget", type=float, default=60.0,
+                    help="seconds one AWS call may spend waiting out throttling before ERROR")
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -122,14 +136,29 @@ def _start_target(config: pytest.Config) -> clients.Target:
     if config.getoption("--target") == "emulated" and config.getoption("--endpoint-url"):
         return clients.emulated(config.getoption("--endpoint-url"))  # a running emulator
     if config.getoption("--target") == "aws":
+        endpoint = config.getoption("--endpoint-url")
+        if endpoint == "embedded":  # the real-account path against an in-process endpoint
+            endpoint = _start_emulator(config).endpoint
+        propagation = config.getoption("--propagation-seconds")
         try:
             return clients.aws(config.getoption("--aws-account-id"), config.getoption("--region"),
-                               config.getoption("--endpoint-url"))
+                               endpoint, clients.AWS_PROPAGATION_SECONDS if propagation is None
+                               else propagation, config.getoption("--retry-budget"))
         except clients.TargetError as exc:
             raise pytest.UsageError(f"target error: {exc}") from None
-    emulator = Emulator(port=0, faults=config.getoption("--emulator-fault")).start()
+    return clients.emulated(_start_emulator(config).endpoint)
+
+
+def _start_emulator(config: pytest.Config) -> Emulator:
+    try:
+        emulator = Emulator(port=0, faults=config.getoption("--emulator-fault"),
+                            realism=config.getoption("--realism"),
+                            realism_scale=config.getoption("--realism-scale"),
+                            runner_policy=config.getoption("--runner-policy")).start()
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
     config.stash[EMULATOR_KEY] = emulator
-    return clients.emulated(emulator.endpoint)
+    return emulator
 
 
 def _stop_target(config: pytest.Config) -> None:
@@ -219,6 +248,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if empty:
         config.hook.pytest_deselected(items=empty)
         items[:] = [item for item in items if item not in empty]
+    # Expiry cells wait (on a real account: 5 and 15 minutes); started first, on their
+    # own workers, their waits overlap the rest of the matrix instead of ending the run.
+    items.sort(key=lambda item: not _waits_for_expiry(item))
+
+
+def _waits_for_expiry(item: pytest.Item) -> bool:
+    cell = getattr(getattr(item, "callspec", None), "params", {}).get("negative_cell")
+    return getattr(cell, "case", None) in {"expired", "session-expired"}
 
 
 @pytest.fixture(scope="session")

@@ -19,14 +19,18 @@ to a user after a token was issued (`revoke`, SPEC E3).
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 import jwt
 from botocore.exceptions import BotoCoreError, ClientError
+from tenacity import Retrying, retry_if_result, stop_after_delay, wait_exponential
 
+from rolecall.target import retry
 from rolecall.target import tokens as jwts
 from rolecall.target.clients import Target
 from rolecall.target.provision import RunSecrets, Stack
@@ -100,13 +104,41 @@ def _expires_soon(token: str, margin: float = 60.0) -> bool:
 
 
 def _failure(exc: Exception, trail: _Trail) -> Refused | Errored:
+    """AWS's refusal, or an ERROR when what stopped the flow was not AWS's answer to it:
+    throttling or a 5xx that outlasted the retry budget is never a REFUSED."""
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         request_id = exc.response.get("ResponseMetadata", {}).get("RequestId")
         if request_id:
             trail.ids.append(request_id)
+        if retry.is_transient(exc):
+            return Errored(f"{error.get('Code', 'Unknown')} after retries", trail.ids)
         return Refused(error.get("Code", "Unknown"), error.get("Message", ""), trail.ids)
     return Errored(f"{type(exc).__name__}", trail.ids)
+
+
+# What a role IAM has not propagated yet looks like (SPEC E11, C6): the same answers
+# as a trust policy that refuses, so they are final only after the stack's window.
+PROPAGATION_CODES = frozenset({"InvalidIdentityPoolConfigurationException", "AccessDenied"})
+
+
+def _maybe_propagating(settled_by: float) -> Callable[[Result], bool]:
+    def check(result: Result) -> bool:
+        return (isinstance(result, Refused) and result.code in PROPAGATION_CODES
+                and time.time() < settled_by)
+    return check
+
+
+def until_settled(settled_by: float, attempt: Callable[[], Result]) -> Result:
+    """Take a flow again while its refusal may be IAM propagating; the answer after the
+    window is the settled one (bounded polling, no fixed sleep)."""
+    remaining = max(0.0, settled_by - time.time())
+    retrying = Retrying(retry=retry_if_result(_maybe_propagating(settled_by)),
+                        stop=stop_after_delay(remaining + 5),
+                        wait=wait_exponential(multiplier=0.1, max=2),
+                        retry_error_callback=lambda state: state.outcome.result()
+                        if state.outcome is not None else None)
+    return cast(Result, retrying(attempt))
 
 
 class Flows:
@@ -159,7 +191,8 @@ class Flows:
 
     def present(self, variant: str, logins: dict[str, str]) -> Result:
         """The enhanced flow with exactly these Logins (negative tests; never cached)."""
-        return self._enhanced(variant, logins, None)
+        return until_settled(self.stack.iam_settled_by,
+                             lambda: self._enhanced(variant, logins, None))
 
     def verified_claims(self, user: str) -> dict[str, Any]:
         """The user's ID token, verified with pyjwt against the pool's JWKS (SPEC G9).
@@ -255,7 +288,7 @@ class Flows:
     def _cached(self, key: tuple[str, ...], run: Any) -> Result:
         with self._lock:
             if key not in self._results:
-                self._results[key] = run()
+                self._results[key] = until_settled(self.stack.iam_settled_by, run)
             return self._results[key]
 
     def _get_id(self, trail: _Trail, variant: str, with_logins: dict[str, Any]) -> str:
@@ -285,36 +318,46 @@ class Flows:
         """The user sets one of their own attributes, signs in again, takes the enhanced flow.
 
         This is what any signed-in user can do with the app client's access token
-        (UpdateUserAttributes). The attribute is put back afterwards with admin rights.
+        (UpdateUserAttributes). It is done on a throwaway copy of the user (same
+        groups and attributes), so no other cell, on any worker, ever signs in as a
+        user whose attributes are being changed; the copy is deleted afterwards.
         """
         trail = _Trail()
         idp_admin = self.target.client("cognito-idp")
-        before = {a["Name"]: a["Value"] for a in idp_admin.admin_get_user(
-            UserPoolId=self.stack.user_pool_id, Username=self.stack.users[user])["UserAttributes"]}
+        clone = self._clone(idp_admin, user)
         try:
-            trail(self.idp.update_user_attributes(
-                AccessToken=self.sign_in(user, self.stack.client_of(variant))["AccessToken"],
-                UserAttributes=[{"Name": attribute, "Value": value}]))
-        except (ClientError, BotoCoreError) as exc:
-            return _failure(exc, trail)  # the app client does not let users write it
-        try:
-            fresh = self.sign_in(user, self.stack.client_of(variant))["IdToken"]
-            return self._enhanced(variant, {self.stack.provider_name: fresh}, None)
+            try:
+                trail(self.idp.update_user_attributes(
+                    AccessToken=self.sign_in(clone, self.stack.client_of(variant))["AccessToken"],
+                    UserAttributes=[{"Name": attribute, "Value": value}]))
+            except (ClientError, BotoCoreError) as exc:
+                return _failure(exc, trail)  # the app client does not let users write it
+            fresh = self.sign_in(clone, self.stack.client_of(variant))["IdToken"]
+            return until_settled(self.stack.iam_settled_by, lambda: self._enhanced(
+                variant, {self.stack.provider_name: fresh}, None))
         finally:
-            self._restore(idp_admin, user, attribute, before.get(attribute))
+            idp_admin.admin_delete_user(UserPoolId=self.stack.user_pool_id, Username=clone)
 
-    def _restore(self, idp_admin: Any, user: str, attribute: str, value: str | None) -> None:
+    def _clone(self, idp_admin: Any, user: str) -> str:
+        """A copy of `user` (attributes, groups, a derived password), named `<user>-ss-<hex>`."""
         pool, name = self.stack.user_pool_id, self.stack.users[user]
-        if value is None:
-            idp_admin.admin_delete_user_attributes(UserPoolId=pool, Username=name,
-                                                   UserAttributeNames=[attribute])
-        else:
-            idp_admin.admin_update_user_attributes(UserPoolId=pool, Username=name, UserAttributes=[
-                {"Name": attribute, "Value": value}])
+        clone = f"{user}-ss-{secrets.token_hex(4)}"
+        attributes = [a for a in idp_admin.admin_get_user(UserPoolId=pool, Username=name)[
+            "UserAttributes"] if a["Name"] not in {"sub", "email_verified"}]
+        groups = [g["GroupName"] for g in idp_admin.admin_list_groups_for_user(
+            UserPoolId=pool, Username=name)["Groups"]]
+        idp_admin.admin_create_user(UserPoolId=pool, Username=clone, MessageAction="SUPPRESS",
+                                    UserAttributes=attributes)
+        idp_admin.admin_set_user_password(UserPoolId=pool, Username=clone, Permanent=True,
+                                          Password=self.secrets.password(self.stack.scenario, clone))
+        for group in groups:
+            idp_admin.admin_add_user_to_group(UserPoolId=pool, Username=clone, GroupName=group)
+        return clone
 
     def short_session(self, variant: str, user: str, role: str, seconds: int = 900) -> Result:
         """The classic flow asking for the shortest session STS gives (expiry tests; not cached)."""
-        return self._classic_with(variant, self.logins(user, variant), role, seconds)
+        return until_settled(self.stack.iam_settled_by, lambda: self._classic_with(
+            variant, self.logins(user, variant), role, seconds))
 
     def _classic(self, variant: str, user: str, role: str) -> Result:
         return self._classic_with(variant, self.logins(user, variant), role)
