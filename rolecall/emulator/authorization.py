@@ -196,6 +196,8 @@ def _evaluate(state: EmulatorState, call: Call, operation: Operation,
         if verdict.decision is not policy.Decision.ALLOW:
             code, status = _denied_code(operation)
             raise AwsError(code, denial_message(caller.arn, check, verdict), status)
+        if caller.arn == RUNNER_ARN:
+            state.runner_actions.add(check.action.lower())  # what the runner policy is used for
 
 
 def _checks(state: EmulatorState, call: Call, operation: Operation,

@@ -62,6 +62,7 @@ class EmulatorState:
         self.realism = realism or Realism()  # AWS's operating conditions; off by default
         # Policies attached to every long-term key (None: the keys are the account's admin)
         self.runner_policies = runner_policies
+        self.runner_actions: set[str] = set()  # actions the runner policy allowed (minimality test)
         self._sessions: dict[str, Session] = {}
         self._requests: Counter[str] = Counter()
         self._lock = threading.Lock()

@@ -3,6 +3,7 @@
     rolecall report [--results reports/allure-results] [--out reports/allure-report]
     rolecall verify reports/<runid>
     rolecall diff reports/<old runid> reports/<new runid> [--json]
+    rolecall merge --out reports/merged BUNDLE [BUNDLE ...]
 
 Exit codes: 0 fine (intact; no change), 1 the answer is "no" (tampered bundle;
 cells changed), 2 the command could not run (the message names the file and the fix).
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from rolecall.reporting import evidence
+from rolecall.reporting.merge import merge
 from rolecall.tools import nodetools
 
 
@@ -37,6 +39,13 @@ def add_parsers(commands: Any) -> None:
     diff.add_argument("new", type=Path, help="the later bundle, reports/<runid>")
     diff.add_argument("--json", action="store_true", help="print JSON for machines")
     diff.set_defaults(handler=_diff)
+
+    merge = commands.add_parser("merge", help="join many jobs' bundles into one verified bundle")
+    merge.add_argument("bundles", type=Path, nargs="+", help="reports/<runid> of each job")
+    merge.add_argument("--out", type=Path, default=Path("reports/merged"),
+                       help="the merged bundle goes to OUT/<runid>")
+    merge.add_argument("--runid", default="merged")
+    merge.set_defaults(handler=_merge)
 
 
 def _fail(command: str, exc: Exception) -> int:
@@ -83,3 +92,13 @@ def _diff(args: argparse.Namespace) -> int:
         print(f"{len(changes)} cell(s) changed between {args.old} and {args.new}",
               file=sys.stderr)
     return 1 if changes else 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    try:
+        bundle = merge(args.bundles, args.out, args.runid)
+    except evidence.BundleError as exc:
+        return _fail("merge", exc)
+    print(f"merged {len(args.bundles)} bundle(s) into {bundle} (manifest.json sha256 "
+          f"{evidence.sha256(bundle / evidence.MANIFEST)})")
+    return 0
