@@ -110,7 +110,7 @@ class EmulatorApp:
         if not self.state.realism.parts or not call.operation:
             return None
         service = call.signing_service or _unsigned_service(call)
-        params = call.json() if call.target else dict(call.form)
+        params: dict[str, object] = call.json() if call.target else dict(call.form)
         answer = self.state.realism.gate(service, call.operation, params,
                                          ACCOUNT_ID, call.region, session)
         return None if answer is None else Response(json.dumps(answer), 200,

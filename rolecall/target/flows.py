@@ -153,6 +153,7 @@ class Flows:
         self.sts = target.anonymous("sts")
         self._tokens: dict[str, dict[str, str]] = {}
         self._results: dict[tuple[str, ...], Result] = {}
+        self._identities: dict[tuple[str, ...], str] = {}
         self._clients: dict[str, Any] = {}
         self._jwks: jwt.PyJWKClient | None = None
         self._lock = threading.Lock()
@@ -276,10 +277,11 @@ class Flows:
     def enhanced(self, variant: str, user: str, custom_role: str | None = None) -> Result:
         key = ("enhanced", variant, user, custom_role or "")
         return self._cached(key, lambda: self._enhanced(variant, self.logins(user, variant),
-                                                        custom_role))
+                                                        custom_role, cache=True))
 
     def guest(self, variant: str) -> Result:
-        return self._cached(("guest", variant), lambda: self._enhanced(variant, None, None))
+        return self._cached(("guest", variant), lambda: self._enhanced(variant, None, None,
+                                                                       cache=True))
 
     def classic(self, variant: str, user: str, role: str) -> Result:
         return self._cached(("classic", variant, user, role),
@@ -291,17 +293,30 @@ class Flows:
                 self._results[key] = until_settled(self.stack.iam_settled_by, run)
             return self._results[key]
 
-    def _get_id(self, trail: _Trail, variant: str, with_logins: dict[str, Any]) -> str:
-        """GetId: the identity of these Logins (none: a guest) in the variant's pool."""
+    def _get_id(self, trail: _Trail, variant: str, with_logins: dict[str, Any],
+                cache: bool = False) -> str:
+        """GetId: the identity of these Logins (none: a guest) in the variant's pool.
+
+        With `cache`, asked once per pool and login token (SPEC E1: the same user always
+        gets the same identity; AWS asks clients to cache GetId, 25 RPS quota). Negative
+        and revocation cells never use the cache: their GetId is part of what they test.
+        """
         pool_id = self.stack.identity_pools[variant]
-        return str(trail(self.identity.get_id(IdentityPoolId=pool_id, **with_logins))["IdentityId"])
+        key = (variant, *sorted((with_logins.get("Logins") or {}).values()))
+        if cache and key in self._identities:
+            return self._identities[key]
+        identity_id = str(trail(self.identity.get_id(IdentityPoolId=pool_id,
+                                                     **with_logins))["IdentityId"])
+        if cache:
+            self._identities[key] = identity_id
+        return identity_id
 
     def _enhanced(self, variant: str, logins: dict[str, str] | None,
-                  custom_role: str | None) -> Result:
+                  custom_role: str | None, cache: bool = False) -> Result:
         trail = _Trail()
         with_logins = {"Logins": logins} if logins else {}
         try:
-            identity_id = self._get_id(trail, variant, with_logins)
+            identity_id = self._get_id(trail, variant, with_logins, cache)
             extra = {"CustomRoleArn": self.stack.roles[custom_role]} if custom_role else {}
             answer = trail(self.identity.get_credentials_for_identity(
                 IdentityId=identity_id, **with_logins, **extra))
@@ -312,7 +327,7 @@ class Flows:
     def classic_guest(self, variant: str, role: str) -> Result:
         """The classic flow for an unauthenticated identity: no scope-down applies (E5, C5)."""
         return self._cached(("classic-guest", variant, role),
-                            lambda: self._classic_with(variant, None, role))
+                            lambda: self._classic_with(variant, None, role, cache=True))
 
     def after_self_service(self, variant: str, user: str, attribute: str, value: str) -> Result:
         """The user sets one of their own attributes, signs in again, takes the enhanced flow.
@@ -360,14 +375,14 @@ class Flows:
             variant, self.logins(user, variant), role, seconds))
 
     def _classic(self, variant: str, user: str, role: str) -> Result:
-        return self._classic_with(variant, self.logins(user, variant), role)
+        return self._classic_with(variant, self.logins(user, variant), role, cache=True)
 
     def _classic_with(self, variant: str, logins: dict[str, str] | None, role: str,
-                      duration: int | None = None) -> Result:
+                      duration: int | None = None, cache: bool = False) -> Result:
         trail = _Trail()
         with_logins = {"Logins": logins} if logins else {}
         try:
-            identity_id = self._get_id(trail, variant, with_logins)
+            identity_id = self._get_id(trail, variant, with_logins, cache)
             token = trail(self.identity.get_open_id_token(IdentityId=identity_id,
                                                           **with_logins))["Token"]
             answer = trail(self.sts.assume_role_with_web_identity(
@@ -376,9 +391,11 @@ class Flows:
         except (ClientError, BotoCoreError) as exc:
             return _failure(exc, trail)
         credentials = answer["Credentials"]
-        return self._who({"AccessKeyId": credentials["AccessKeyId"],
-                          "SecretKey": credentials["SecretAccessKey"],
-                          "SessionToken": credentials["SessionToken"]}, identity_id, trail)
+        # STS names the session it issued (AssumedRoleUser.Arn): no GetCallerIdentity needed
+        return self._issued({"AccessKeyId": credentials["AccessKeyId"],
+                             "SecretKey": credentials["SecretAccessKey"],
+                             "SessionToken": credentials["SessionToken"]},
+                            str(answer["AssumedRoleUser"]["Arn"]), identity_id, trail)
 
     def _who(self, credentials: dict[str, Any], identity_id: str, trail: _Trail) -> Result:
         """Ask STS which role the credentials really are (SPEC E13)."""
@@ -387,6 +404,10 @@ class Flows:
             arn = trail(sts.get_caller_identity())["Arn"]
         except (ClientError, BotoCoreError) as exc:
             return _failure(exc, trail)
+        return self._issued(credentials, arn, identity_id, trail)
+
+    def _issued(self, credentials: dict[str, Any], arn: str, identity_id: str,
+                trail: _Trail) -> Issued:
         role_name = arn.split("/")[1] if ":assumed-role/" in arn else arn
         role_arn = next((a for a in self.stack.roles.values() if a.endswith(f"/{role_name}")), arn)
         return Issued(role_arn, arn, dict(credentials), identity_id, trail.ids)

@@ -36,7 +36,7 @@ def test_merged_bundle_is_intact_and_keys_cells_by_account_and_stack(tmp_path: P
 def test_a_tampered_bundle_is_refused_naming_the_file(tmp_path: Path) -> None:
     first, second = job(tmp_path, "a"), job(tmp_path, "b")
     (second / evidence.SUMMARY).write_text("edited")
-    with pytest.raises(evidence.BundleError, match="summary.md"):
+    with pytest.raises(evidence.BundleError, match=r"summary\.md"):
         merge([first, second], tmp_path / "out")
     assert evidence_cli_exit(["merge", "--out", str(tmp_path / "o2"), str(first), str(second)]) == 2
 
