@@ -7,6 +7,7 @@ and tears every stack down at the end; pytest-xdist workers attach to the same r
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 from collections.abc import Callable, Sequence
@@ -30,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN_KEY = pytest.StashKey[RunConfig]()
 EMULATOR_KEY = pytest.StashKey[Any]()
 SCENARIOS_KEY = pytest.StashKey[list[scenario.Scenario]]()
+RUNNER_ACTIONS = "runner-actions.json"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -201,6 +203,7 @@ def _finish(config: pytest.Config, run: Run) -> None:
     failures = run.teardown_all()  # shields itself from Ctrl-C / SIGTERM until done
     emulator = config.stash.get(EMULATOR_KEY, None)
     if emulator is not None:
+        _record_runner_actions(config, emulator)
         emulator.stop()
     alluredir = getattr(config.option, "allure_report_dir", None)
     if alluredir:  # Environment, Executors and Categories of the Allure report
@@ -225,6 +228,17 @@ def _finish(config: pytest.Config, run: Run) -> None:
               "rolecall:run tag (add --delete to remove them)")
     elif kept is not None:
         print(f"\nrolecall: the run's state is kept in {kept} (--keep-state)")
+
+
+def _record_runner_actions(config: pytest.Config, emulator: Emulator) -> None:
+    """With --runner-policy: which of its actions the run (teardown included) needed, for
+    the minimality check (tests/suite/test_runner_policy.py, `tox -e aws-realism`)."""
+    if config.getoption("--runner-policy") is None:
+        return
+    out = Path(config.getoption("--evidence-dir")) / RUNNER_ACTIONS
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(sorted(emulator.state.runner_actions), indent=1))
+    print(f"\nrolecall: the runner policy's actions this run needed: {out}")
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
