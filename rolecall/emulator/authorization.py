@@ -19,7 +19,7 @@ In AWS's order:
    (rolecall/emulator/iam/actions.py) is evaluated against the session role's
    identity policies and its session policies (rolecall/emulator/iam/policy.py).
    A temporary key it never issued is an invalid token. Any long-term key is the
-   account's admin and is not restricted (see `Caller`).
+   account's admin, or bound by the runner policy when one is given (see `Caller`).
 4. A refusal is the called service's own: DynamoDB, cognito-idp and
    cognito-identity AccessDeniedException (400, JSON), IAM and STS AccessDenied
    (403, XML), worded "User: <session ARN> is not authorized to perform: <action>
@@ -59,9 +59,8 @@ class Caller:
     """Who signed a call and what bounds them.
 
     `identity_policies` None means unrestricted: long-term keys are the account's
-    admin today, deliberately (provisioning signs with them). A later change can
-    give a long-term key policies by building a Caller with them here; the
-    evaluation below already handles any Caller.
+    admin unless the emulator was started with a runner policy (`--runner-policy`),
+    which then binds every long-term key (`_long_term_caller`).
     """
 
     arn: str
