@@ -24,7 +24,8 @@ import pytest
 from rolecall.emulator import ACCOUNT_ID, Emulator
 from rolecall.model import scenario as scenarios
 from rolecall.target import clients
-from rolecall.target.provision import Journal, Provisioner, RunSecrets, teardown
+from rolecall.target.cleanup import Journal, teardown
+from rolecall.target.provision import Provisioner, RunSecrets
 from rolecall.target.retry import StopError
 
 ROOT = Path(__file__).resolve().parents[2]
