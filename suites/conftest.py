@@ -74,7 +74,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "(policies/runner-matrix.json): the runner's own permissions are checked")
     group.addoption("--propagation-seconds", type=float, default=None,
                     help="with --target aws: how long after its last IAM change a stack's refusals "
-                         f"may be IAM propagating (default {clients.AWS_PROPAGATION_SECONDS:g})")
+                         f"may be IAM propagating (default {clients.AWS_PROPAGATION_SECONDS:g}; "
+                         "with --endpoint-url embedded: the embedded target's own window)")
     group.addoption("--retry-budget", type=float, default=60.0,
                     help="seconds one AWS call may spend waiting out throttling before ERROR")
 
@@ -139,9 +140,12 @@ def _start_target(config: pytest.Config) -> clients.Target:
         return clients.emulated(config.getoption("--endpoint-url"))  # a running emulator
     if config.getoption("--target") == "aws":
         endpoint = config.getoption("--endpoint-url")
-        if endpoint == "embedded":  # the real-account path against an in-process endpoint
-            endpoint = _start_emulator(config).endpoint
         propagation = config.getoption("--propagation-seconds")
+        if endpoint == "embedded":  # the real-account path against an in-process endpoint
+            emulator = _start_emulator(config)
+            endpoint = emulator.endpoint
+            if propagation is None:  # poll through the endpoint's own (scaled) window, not AWS's
+                propagation = emulator.state.realism.propagation_bound()
         try:
             return clients.aws(config.getoption("--aws-account-id"), config.getoption("--region"),
                                endpoint, clients.AWS_PROPAGATION_SECONDS if propagation is None

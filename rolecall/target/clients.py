@@ -100,12 +100,15 @@ class Target:
 
     def as_credentials(self, service: str, credentials: dict[str, str]) -> Any:
         """A client signed with temporary credentials the identity pool or STS issued."""
-        return retrying.Patient(boto3.Session(
+        # The run's own session builds it (explicit keys override its credentials): a new
+        # boto3.Session per credential would load and parse the service model again each
+        # time, the aws path's largest CPU cost (hundreds of credentials per matrix).
+        return retrying.Patient(self._session.client(
+            service, region_name=self.region, endpoint_url=self.endpoint_url,
             aws_access_key_id=credentials["AccessKeyId"],
             aws_secret_access_key=credentials["SecretKey"],
-            aws_session_token=credentials["SessionToken"],
-        ).client(service, region_name=self.region, endpoint_url=self.endpoint_url,
-                 config=CLIENT_CONFIG), self.retry_budget)
+            aws_session_token=credentials["SessionToken"], config=CLIENT_CONFIG),
+            self.retry_budget)
 
 
     def let_time_pass(self, seconds: float, scope: str) -> None:

@@ -73,6 +73,11 @@ class Realism:
     def on(self, part: str) -> bool:
         return part in self.parts
 
+    def propagation_bound(self) -> float:
+        """How long after its last IAM change a role may still be propagating here (0: off):
+        what a client of this endpoint should poll through, instead of AWS's 30 s."""
+        return self.propagation.delay if self.on("propagation") else 0.0
+
     def describe(self) -> str:
         return ", ".join(sorted(self.parts)) + f" (delays x{self.scale:g})" if self.parts else "off"
 
