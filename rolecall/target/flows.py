@@ -24,11 +24,10 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, cast
+from typing import Any
 
 import jwt
 from botocore.exceptions import BotoCoreError, ClientError
-from tenacity import Retrying, retry_if_result, stop_after_delay, wait_exponential
 
 from rolecall.target import retry
 from rolecall.target import tokens as jwts
@@ -122,23 +121,14 @@ def _failure(exc: Exception, trail: _Trail) -> Refused | Errored:
 PROPAGATION_CODES = frozenset({"InvalidIdentityPoolConfigurationException", "AccessDenied"})
 
 
-def _maybe_propagating(settled_by: float) -> Callable[[Result], bool]:
-    def check(result: Result) -> bool:
-        return (isinstance(result, Refused) and result.code in PROPAGATION_CODES
-                and time.time() < settled_by)
-    return check
+def _maybe_propagating(result: Result) -> bool:
+    return isinstance(result, Refused) and result.code in PROPAGATION_CODES
 
 
 def until_settled(settled_by: float, attempt: Callable[[], Result]) -> Result:
     """Take a flow again while its refusal may be IAM propagating; the answer after the
-    window is the settled one (bounded polling, no fixed sleep)."""
-    remaining = max(0.0, settled_by - time.time())
-    retrying = Retrying(retry=retry_if_result(_maybe_propagating(settled_by)),
-                        stop=stop_after_delay(remaining + 5),
-                        wait=wait_exponential(multiplier=0.1, max=2),
-                        retry_error_callback=lambda state: state.outcome.result()
-                        if state.outcome is not None else None)
-    return cast(Result, retrying(attempt))
+    window is the settled one (bounded polling, no fixed sleep: retry.until_settled)."""
+    return retry.until_settled(settled_by, attempt, _maybe_propagating)
 
 
 class Flows:

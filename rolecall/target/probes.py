@@ -13,15 +13,14 @@ anything else is ERROR and is never counted as DENIED.
 from __future__ import annotations
 
 import os
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
-from tenacity import Retrying, retry_if_result, stop_after_delay, wait_exponential
 
 from rolecall.model.scenario import Index, Table
+from rolecall.target import retry
 from rolecall.target.provision import to_attribute_values
 
 Verdict = Literal["ALLOWED", "DENIED", "ERROR"]
@@ -171,13 +170,8 @@ def run(probe: Probe, dynamodb: Any, target: ProbeTarget, settled_by: float = 0.
     may be a policy not yet visible: the probe is polled again until the window has
     passed, and the answer then is the settled one. No fixed sleep.
     """
-    retrying = Retrying(retry=retry_if_result(lambda seen: seen.verdict == "DENIED"
-                                              and time.time() < settled_by),
-                        stop=stop_after_delay(max(0.0, settled_by - time.time()) + 5),
-                        wait=wait_exponential(multiplier=0.1, max=2),
-                        retry_error_callback=lambda state: state.outcome.result()
-                        if state.outcome is not None else None)
-    return cast(Observation, retrying(_once, probe, dynamodb, target))
+    return retry.until_settled(settled_by, lambda: _once(probe, dynamodb, target),
+                               lambda seen: seen.verdict == "DENIED")
 
 
 def _once(probe: Probe, dynamodb: Any, target: ProbeTarget) -> Observation:

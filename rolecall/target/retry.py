@@ -19,15 +19,18 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 
 from botocore.exceptions import ClientError, ConnectionError, HTTPClientError, ReadTimeoutError
 from tenacity import (
     Retrying,
     before_sleep_log,
     retry_if_exception,
+    retry_if_result,
     stop_after_delay,
+    wait_exponential,
     wait_random_exponential,
 )
 
@@ -43,6 +46,7 @@ QUOTA = frozenset({"LimitExceededException", "LimitExceeded", "ServiceQuotaExcee
 PERMISSION = frozenset({"AccessDenied", "AccessDeniedException", "UnauthorizedOperation",
                         "UnrecognizedClientException", "InvalidClientTokenId"})
 DEFAULT_BUDGET = 60.0  # seconds one call may spend waiting out throttling
+T = TypeVar("T")
 
 
 class StopError(Exception):
@@ -70,6 +74,28 @@ def retrying(budget: float = DEFAULT_BUDGET) -> Retrying:
 
 def call(method: Callable[..., Any], budget: float, *args: Any, **kwargs: Any) -> Any:
     return retrying(budget)(method, *args, **kwargs)
+
+
+def until_settled(settled_by: float, attempt: Callable[[], T],
+                  may_be_propagating: Callable[[T], bool]) -> T:
+    """`attempt` again while its answer may be IAM still propagating and the window
+    (`settled_by`, epoch seconds) is open; the answer after the window is the settled one.
+
+    Polls, never sleeps blindly: the first look is immediate, and the interval grows
+    from a twentieth of the window to a quarter of it (at most 2 s), so a 0.5 s
+    window on the embedded target is looked at every few tens of milliseconds and
+    AWS's 30 s window every 2 s.
+    """
+    remaining = max(0.0, settled_by - time.time())
+    retrying = Retrying(
+        retry=retry_if_result(lambda answer: may_be_propagating(answer)
+                              and time.time() < settled_by),
+        stop=stop_after_delay(remaining + 5),
+        wait=wait_exponential(multiplier=max(0.01, min(0.1, remaining / 20)),
+                              max=max(0.02, min(2.0, remaining / 4))),
+        retry_error_callback=lambda state: state.outcome.result()
+        if state.outcome is not None else None)
+    return retrying(attempt)
 
 
 def explain_stop(exc: ClientError, operation: str) -> StopError | None:
