@@ -159,8 +159,9 @@ def _emulator(args: argparse.Namespace) -> int:
     running = Emulator(host=args.host, port=args.port, faults=args.fault, realism=args.realism,
                        realism_scale=args.realism_scale, runner_policy=args.runner_policy).start()
     faults = f" with faults: {', '.join(args.fault)}" if args.fault else ""
-    print(f"rolecall emulator listening on {running.endpoint}{faults}; realism: "
-          f"{running.state.realism.describe()}", flush=True)
+    print(f"rolecall emulator listening on {running.endpoint}{faults}", flush=True)
+    if running.state.realism.parts:  # its own line: scripts read the endpoint from the first
+        print(f"AWS's operating conditions: {running.state.realism.describe()}", flush=True)
     if args.ready_file:
         Path(args.ready_file).write_text(running.endpoint)
     print("point any AWS client at it with --endpoint-url and any access keys; Ctrl-C stops it",
