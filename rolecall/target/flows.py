@@ -344,9 +344,10 @@ class Flows:
             idp_admin.admin_delete_user(UserPoolId=self.stack.user_pool_id, Username=clone)
 
     def _clone(self, idp_admin: Any, user: str) -> str:
-        """A copy of `user` (attributes, groups, a derived password), named `<user>-ss-<hex>`."""
+        """A copy of `user` (attributes, groups, a derived password), `rc-<runid>-<user>-ss-<hex>`:
+        in a team's pool, a copy a killed run left behind is one `rolecall sweep` finds."""
         pool, name = self.stack.user_pool_id, self.stack.users[user]
-        clone = f"{user}-ss-{secrets.token_hex(4)}"
+        clone = f"rc-{self.stack.runid}-{user}-ss-{secrets.token_hex(4)}"
         attributes = [a for a in idp_admin.admin_get_user(UserPoolId=pool, Username=name)[
             "UserAttributes"] if a["Name"] not in {"sub", "email_verified"}]
         groups = [g["GroupName"] for g in idp_admin.admin_list_groups_for_user(

@@ -113,6 +113,7 @@ class Run:
         with self._lock:
             if scenario.name not in self._stacks:
                 self._stacks[scenario.name] = self._provision_once(scenario)
+                own_stack.journal_probe_item(self.state_dir, scenario, self._stacks[scenario.name])
             return self._stacks[scenario.name]
 
     def _provision_once(self, scenario: Scenario) -> Stack:
