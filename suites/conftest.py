@@ -31,6 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN_KEY = pytest.StashKey[RunConfig]()
 EMULATOR_KEY = pytest.StashKey[Any]()
 SCENARIOS_KEY = pytest.StashKey[list[scenario.Scenario]]()
+SESSION_KEY = pytest.StashKey[pytest.Session]()
 RUNNER_ACTIONS = "runner-actions.json"
 
 
@@ -192,6 +193,10 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput["rolecall"] = node.config.stash[RUN_KEY].to_json()
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[SESSION_KEY] = session  # teardown's outcome decides the exit status too
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _is_worker(config) or RUN_KEY not in config.stash:
         return
@@ -225,6 +230,11 @@ def _finish(config: pytest.Config, run: Run) -> None:
               f"`rolecall verify {bundle}`")
     kept = run.clean_state(keep=config.getoption("--keep-state"))
     if failures:
+        # A run that leaves resources behind is not green, whatever its cells said (a
+        # permission the runner lacks for a delete is named in the failure).
+        session = config.stash.get(SESSION_KEY, None)
+        if session is not None and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         print(f"\nrolecall: teardown left {len(failures)} resource(s) behind: "
               f"{redact_text('; '.join(failures))}\ntheir journal is kept in {kept}; "
               "`rolecall sweep --aws-account-id <account> "
