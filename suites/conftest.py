@@ -213,6 +213,9 @@ def _finish(config: pytest.Config, run: Run) -> None:
     emulator = config.stash.get(EMULATOR_KEY, None)
     if emulator is not None:
         _record_runner_actions(config, emulator)
+        if emulator.state.realism.parts:  # the conditions were met, not just switched on
+            print(f"\nrolecall: AWS's conditions ({emulator.state.realism.describe()}) met "
+                  f"this run: {emulator.state.realism.summary()}")
         emulator.stop()
     alluredir = getattr(config.option, "allure_report_dir", None)
     if alluredir:  # Environment, Executors and Categories of the Allure report

@@ -17,9 +17,11 @@ AWS API call, after authorization; the session issuer calls `check_assumable`.
 from __future__ import annotations
 
 import contextvars
+import threading
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from rolecall.emulator.errors import AwsError
 from rolecall.emulator.realism import latency
@@ -64,11 +66,25 @@ class Realism:
     propagation: Propagation = field(init=False)
     tables: Tables = field(init=False)
     throttle: Throttle = field(init=False)
+    # What the clients met, for the run's summary: calls throttled, refused while IAM
+    # propagated, answered by a table still CREATING or DELETING.
+    met: Counter[str] = field(init=False, default_factory=Counter)
+    _met_lock: threading.Lock = field(init=False, default_factory=threading.Lock)
 
     def __post_init__(self) -> None:
         self.propagation = Propagation(PROPAGATION_SECONDS * self.scale)
         self.tables = Tables(TABLE_SECONDS * self.scale)
         self.throttle = Throttle()
+
+    def _saw(self, what: str) -> None:
+        with self._met_lock:
+            self.met[what] += 1
+
+    def summary(self) -> str:
+        """What this endpoint's clients met, in a sentence (the aws-realism run prints it)."""
+        return (f"{self.met['throttled']} call(s) throttled, {self.met['propagating']} refused "
+                f"while IAM propagated, {self.met['table-window']} answered by a table CREATING "
+                "or DELETING")
 
     def on(self, part: str) -> bool:
         return part in self.parts
@@ -92,14 +108,27 @@ class Realism:
             return None
         _OPERATION.set(operation)
         if self.on("throttling"):
-            self.throttle.admit(service, operation)
+            self._counted("throttled", self.throttle.admit, service, operation)
         if self.on("latency"):
             latency.wait(service, operation, self.scale)
         if self.on("propagation"):
-            self._propagation(service, operation, call_params, session)
+            self._counted("propagating", self._propagation, service, operation, call_params,
+                          session)
         if self.on("tables") and service == "dynamodb":
-            return self._tables(operation, call_params, account, region)
+            answer = self._counted("table-window", self._tables, operation, call_params, account,
+                                   region)
+            if answer is not None:
+                self._saw("table-window")
+            return answer
         return None
+
+    def _counted(self, what: str, step: Any, *args: Any) -> Any:
+        try:
+            return step(*args)
+        except AwsError as exc:
+            if exc.code != "LimitExceededException":
+                self._saw(what)
+            raise
 
     def _propagation(self, service: str, operation: str, params: dict[str, object],
                      session: Session | None) -> None:
@@ -124,6 +153,7 @@ class Realism:
         """A role whose trust is not yet effective cannot be assumed: each service's refusal."""
         if not self.on("propagation") or self.propagation.assumable(role_arn):
             return
+        self._saw("propagating")
         if _OPERATION.get() == "AssumeRoleWithWebIdentity":
             raise AwsError("AccessDenied", "Not authorized to perform sts:AssumeRoleWithWebIdentity",
                            403)
