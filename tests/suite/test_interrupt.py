@@ -40,7 +40,8 @@ def endpoint() -> Iterator[str]:
 
 
 def everything(endpoint: str) -> list[str]:
-    """Every user pool, identity pool, role and table the endpoint holds."""
+    """Every user pool, identity pool, role and table the endpoint holds (moto keeps them per
+    process, so a test compares with what it found before its run)."""
     target = clients.emulated(endpoint)
     idp, identity = target.client("cognito-idp"), target.client("cognito-identity")
     return sorted(
@@ -68,9 +69,9 @@ def start_run(endpoint: str, evidence: Path) -> subprocess.Popen[bytes]:
 
 
 def test_cancelled_like_ci_it_leaves_nothing_behind(endpoint: str, tmp_path: Path) -> None:
-    assert everything(endpoint) == []
+    before = everything(endpoint)  # moto's state is per process: other tests' resources
     run = start_run(endpoint, tmp_path)
-    assert everything(endpoint), "the stack stands before the cancel"
+    assert everything(endpoint) != before, "the stack stands before the cancel"
     run.send_signal(signal.SIGINT)
     try:
         run.wait(timeout=CANCEL_GRACE)
@@ -78,20 +79,21 @@ def test_cancelled_like_ci_it_leaves_nothing_behind(endpoint: str, tmp_path: Pat
         run.send_signal(signal.SIGTERM)  # CI's second signal: must not abandon the teardown
         run.wait(timeout=120)
     output = run.stdout.read().decode() if run.stdout else ""
-    assert everything(endpoint) == [], output
+    assert everything(endpoint) == before, output
     assert not list(tmp_path.glob("*/state/*.journal.jsonl")), "no journal of a leftover"
 
 
 def test_killed_it_leaves_only_what_sweep_removes(endpoint: str, tmp_path: Path,
                                                   monkeypatch: pytest.MonkeyPatch,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
-    assert everything(endpoint) == []
+    before = everything(endpoint)
     run = start_run(endpoint, tmp_path)
     run.send_signal(signal.SIGKILL)  # no teardown at all
     run.wait(timeout=30)
-    assert everything(endpoint), "the run was killed before its stack stood"
+    assert everything(endpoint) != before, "the run was killed before its stack stood"
     for key, value in KEYS.items():
         monkeypatch.setenv(key, value)
+    runid = next(tmp_path.glob("*/state")).parent.name  # only this run's: others share moto
     assert cli.main(["sweep", "--aws-account-id", ACCOUNT_ID, "--endpoint-url", endpoint,
-                     "--older-than", "0s", "--delete"]) == 0, capsys.readouterr()
-    assert everything(endpoint) == [], capsys.readouterr()
+                     "--older-than", "0s", "--run", runid, "--delete"]) == 0, capsys.readouterr()
+    assert everything(endpoint) == before, capsys.readouterr()
