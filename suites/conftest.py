@@ -8,7 +8,6 @@ and tears every stack down at the end; pytest-xdist workers attach to the same r
 from __future__ import annotations
 
 import json
-import os
 import signal
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -18,10 +17,11 @@ import pytest
 
 from rolecall.cells import escalation, matrix
 from rolecall.cells.audit import audit_cells
+from rolecall.cells.identity import identity_cells
 from rolecall.emulator import Emulator
 from rolecall.model import oracle, scenario
 from rolecall.reporting import allure_run, evidence, plugin
-from rolecall.reporting.records import Observer, RecordStore
+from rolecall.reporting.records import Observer
 from rolecall.reporting.redact import redact_text
 from rolecall.target import cleanup, clients, own_stack
 from rolecall.target.probes import PROBES
@@ -33,6 +33,7 @@ EMULATOR_KEY = pytest.StashKey[Any]()
 SCENARIOS_KEY = pytest.StashKey[list[scenario.Scenario]]()
 SESSION_KEY = pytest.StashKey[pytest.Session]()
 RUNNER_ACTIONS = "runner-actions.json"
+SIGNAL_KEY = pytest.StashKey[str]()  # a signal that arrived before the reporting plugin
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -92,6 +93,10 @@ def _own_stack(config: pytest.Config) -> own_stack.OwnStack:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    # The matrix has no Hypothesis tests, but Hypothesis's pytest plugin imports (and pytest
+    # assertion-rewrites) the whole of Hypothesis at the terminal summary: 2-5 s of every
+    # run, paid again by each mutation run.
+    config.pluginmanager.set_blocked("hypothesispytest")
     own = _own_stack(config)
     try:
         own.check(needs_entitlements=own.wanted)
@@ -109,13 +114,32 @@ def pytest_configure(config: pytest.Config) -> None:
         config.stash[SCENARIOS_KEY] = [bound] if bound else scenarios
         _report_cells(config)
         return
+    _interrupt_on_signals(config)
     config.stash[RUN_KEY] = RunConfig.create(_start_target(config),
                                              Path(config.getoption("--evidence-dir")))
-    # SIGTERM (CI cancelling a job) unwinds like Ctrl-C, so teardown still runs.
-    signal.signal(signal.SIGTERM, signal.default_int_handler)
+    _report_cells(config)
     if own.wanted:
         config.stash[SCENARIOS_KEY] = [_start_own_stack(config, own)]
-    _report_cells(config)
+
+
+def _interrupt_on_signals(config: pytest.Config) -> None:
+    """SIGINT and SIGTERM (CI cancelling a job) unwind like Ctrl-C, so teardown still runs,
+    and the evidence says which signal cut the run short.
+
+    Installed before the target starts: a signal while the emulator starts or the team's
+    stack is provisioned is noted once the reporting plugin exists (`_report_cells`).
+    """
+    def interrupt(signum: int, _frame: Any) -> None:
+        name = signal.Signals(signum).name
+        reporting = config.pluginmanager.get_plugin("rolecall-reporting")
+        if isinstance(reporting, plugin.CellReporting):
+            reporting.note_signal(name)
+        else:
+            config.stash[SIGNAL_KEY] = name
+        raise KeyboardInterrupt
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, interrupt)
 
 
 def _start_own_stack(config: pytest.Config, own: own_stack.OwnStack) -> scenario.Scenario:
@@ -175,11 +199,35 @@ def _stop_target(config: pytest.Config) -> None:
         del config.stash[EMULATOR_KEY]
 
 
-def _report_cells(config: pytest.Config) -> None:
-    """Labels, redacted reports and one record per cell (rolecall/reporting/plugin.py)."""
-    config.pluginmanager.register(plugin.CellReporting(
-        Path(config.stash[RUN_KEY].state_dir), os.environ.get("PYTEST_XDIST_WORKER", "main")),
-        "rolecall-reporting")
+def _report_cells(config: pytest.Config) -> plugin.CellReporting:
+    """Labels, redacted reports, one record per cell and the run's completeness
+    (rolecall/reporting/plugin.py)."""
+    worker = config.workerinput["workerid"] if _is_worker(config) else "main"  # type: ignore[attr-defined]
+    reporting = plugin.CellReporting(Path(config.stash[RUN_KEY].state_dir), worker,
+                                     _selection(config))
+    config.pluginmanager.register(reporting, "rolecall-reporting")
+    if SIGNAL_KEY in config.stash:  # a signal arrived while the target was starting
+        reporting.note_signal(config.stash[SIGNAL_KEY])
+    return reporting
+
+
+def _selection(config: pytest.Config) -> list[str]:
+    """How this run narrows the suite on purpose: scenarios, paths, -k, -m, --deselect.
+
+    Deselection by -k/-m/--deselect/--lf is also counted from collection; a scenario or
+    a path narrows the run before collection, so only the options can say it.
+    """
+    chosen = [f"--scenario {name}" for name in config.getoption("--scenario")]
+    suites = Path(__file__).resolve().parent
+    for arg in config.args:
+        path = (config.invocation_params.dir / arg.split("::")[0]).resolve()
+        if "::" in arg or (path != suites and not suites.is_relative_to(path)):
+            chosen.append(arg)
+    for option, flag in (("keyword", "-k"), ("markexpr", "-m")):
+        if getattr(config.option, option, None):
+            chosen.append(f"{flag} {getattr(config.option, option)!r}")
+    chosen += [f"--deselect {node}" for node in getattr(config.option, "deselect", None) or []]
+    return chosen
 
 
 @pytest.fixture
@@ -209,29 +257,19 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 
 def _finish(config: pytest.Config, run: Run) -> None:
     """Tear down, write the evidence bundle, remove the run's state."""
-    failures = run.teardown_all()  # shields itself from Ctrl-C / SIGTERM until done
     emulator = config.stash.get(EMULATOR_KEY, None)
+    # A mutation run's faulted emulator lives in this process and ends with it: tearing its
+    # stacks down call by call would take seconds and prove nothing about the target.
+    discard = emulator is not None and bool(config.getoption("--emulator-fault"))
+    failures = [] if discard else run.teardown_all()  # shields itself from Ctrl-C / SIGTERM
     if emulator is not None:
         _record_runner_actions(config, emulator)
         if emulator.state.realism.parts:  # the conditions were met, not just switched on
             print(f"\nrolecall: AWS's conditions ({emulator.state.realism.describe()}) met "
                   f"this run: {emulator.state.realism.summary()}")
         emulator.stop()
-    alluredir = getattr(config.option, "allure_report_dir", None)
-    if alluredir:  # Environment, Executors and Categories of the Allure report
-        allure_run.write(Path(alluredir), run.report_meta(),
-                         [s.name for s in config.stash[SCENARIOS_KEY]], evidence.git_sha())
-    xmlpath = getattr(config.option, "xmlpath", None)
-    bundle = evidence.write_bundle(RecordStore.read(run.state_dir), run.report_meta(),
-                                   Path(config.getoption("--evidence-dir")),
-                                   junit=Path(xmlpath) if xmlpath else None,
-                                   action_order=[probe.action for probe in PROBES],
-                                   roles=evidence.roles_section(config.stash[SCENARIOS_KEY]))
-    if bundle is not None:
-        print(f"\nrolecall: evidence bundle {bundle} (manifest.json sha256 "
-              f"{evidence.sha256(bundle / evidence.MANIFEST)}); check it with "
-              f"`rolecall verify {bundle}`")
-    kept = run.clean_state(keep=config.getoption("--keep-state"))
+    _write_evidence(config, run)
+    kept = run.clean_state(keep=config.getoption("--keep-state"), forget_journals=discard)
     if failures:
         # A run that leaves resources behind is not green, whatever its cells said (a
         # permission the runner lacks for a delete is named in the failure).
@@ -258,6 +296,30 @@ def _record_runner_actions(config: pytest.Config, emulator: Emulator) -> None:
     print(f"\nrolecall: the runner policy's actions this run needed: {out}")
 
 
+def _write_evidence(config: pytest.Config, run: Run) -> None:
+    """Allure's run files and the bundle, both with the run's completeness; no bundle for
+    --collect-only or a run whose session never started."""
+    reporting = config.pluginmanager.get_plugin("rolecall-reporting")
+    verdict = reporting.assess() if isinstance(reporting, plugin.CellReporting) else None
+    alluredir = getattr(config.option, "allure_report_dir", None)
+    if alluredir:  # Environment (with the run's status), Executors and Categories of Allure
+        allure_run.write(Path(alluredir), run.report_meta(),
+                         [s.name for s in config.stash[SCENARIOS_KEY]], evidence.git_sha(),
+                         verdict)
+    if not isinstance(reporting, plugin.CellReporting) or verdict is None:
+        return
+    xmlpath = getattr(config.option, "xmlpath", None)
+    bundle = evidence.write_bundle(reporting.cells, run.report_meta(),
+                                   Path(config.getoption("--evidence-dir")), verdict,
+                                   junit=Path(xmlpath) if xmlpath else None,
+                                   action_order=[probe.action for probe in PROBES],
+                                   roles=evidence.roles_section(config.stash[SCENARIOS_KEY]))
+    if bundle is not None:
+        print(f"\nrolecall: {verdict.headline}\nrolecall: evidence bundle {bundle} (manifest.json "
+              f"sha256 {evidence.sha256(bundle / evidence.MANIFEST)}); check it with "
+              f"`rolecall verify {bundle}`")
+
+
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     scenarios = metafunc.config.stash[SCENARIOS_KEY]
     expand: dict[str, Callable[[list[scenario.Scenario]], Sequence[Any]]] = {
@@ -265,6 +327,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         "access_cell": matrix.access_cells, "negative_cell": matrix.negative_cells,
         "escalation_cell": escalation.escalation_cells,
         "audit_cell": audit_cells,  # static: no AWS call (rolecall/cells/audit.py)
+        "identity_cell": identity_cells,  # E1: three GetId calls per scenario
     }
     for name, cells_of in expand.items():
         if name in metafunc.fixturenames:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import pytest
 
+from rolecall.cells import refusals
 from rolecall.cells.matrix import (
     AccessCell,
     credential_observation,
@@ -45,7 +46,13 @@ def test_access(run: Run, access_cell: AccessCell, observe: Observer) -> None:
         cell.id, cell.expected, probed.verdict, cell.rule, cell.source,
         f"{probed.code or ''} {probed.message or ''}".strip(), role=role,
         statement=deciding_statement(scenario, role, cell.probe.needs))
-    if probed.verdict == "DENIED":  # D4: AWS names the session and an action it refused
+    if probed.verdict == "DENIED":  # D4: AWS names the session, an action it refused, the ARN
         named = [f"dynamodb:{need}" for need in cell.probe.needs]
-        assert any(action in (probed.message or "") for action in named), mismatch(
-            cell.id, f"AccessDeniedException naming one of {named}", probed.message, "D4", "spec")
+        problem = refusals.denial_problem(probed.message or "", credential.session_arn,
+                                          stack.table_name, named)
+        assert problem is None, mismatch(cell.id, problem, probed.message, "D4", "spec")
+        explicit = set(cell.probe.needs) & set(scenario.roles[role].denied_explicitly) \
+            if role in scenario.roles else set()
+        assert not explicit or "with an explicit deny in an identity-based policy" in (
+            probed.message or ""), mismatch(cell.id, "an explicit-deny AccessDeniedException",
+                                            probed.message, "D4", "spec")

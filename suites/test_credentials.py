@@ -7,6 +7,7 @@ credentials, not the one the pool claims to have chosen.
 
 from __future__ import annotations
 
+from rolecall.cells import refusals
 from rolecall.cells.matrix import CredentialCell, credential_observation, mismatch, obtain
 from rolecall.reporting.records import Observer
 from rolecall.target.flows import Issued
@@ -25,3 +26,12 @@ def test_credentials(run: Run, credential_cell: CredentialCell, observe: Observe
     if isinstance(result, Issued):  # E13: the session is the role's CognitoIdentityCredentials
         assert ":assumed-role/" in result.session_arn, mismatch(
             cell.id, "an assumed-role session ARN", result.session_arn, "E13", "spec")
+        if cell.flow in ("enhanced", "guest"):
+            assert result.session_arn.endswith(f"/{refusals.SESSION_NAME}"), mismatch(
+                cell.id, f"session {refusals.SESSION_NAME}", result.session_arn, "E13", "spec")
+            problem = refusals.lifetime_problem(result.credentials)
+            assert problem is None, mismatch(cell.id, problem, "another Expiration", "E13", "spec")
+    else:  # the refusal names the reason AWS is quoted with (E4, C1, C3, E11)
+        problem = refusals.refusal_problem(cell.expected.rule, getattr(result, "message", ""))
+        assert problem is None, mismatch(cell.id, problem, getattr(result, "message", ""),
+                                         cell.expected.rule, "spec")

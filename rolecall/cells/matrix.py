@@ -159,7 +159,7 @@ def access_cells(scenarios: list[Scenario]) -> list[AccessCell]:
             continue  # a discovered role nobody stated the access of: credential cells only
         partitions: tuple[str | None, ...] = (
             ("own", "other") if table.partition == "per-identity" else (None,))
-        for probe in PROBES:
+        for probe in _probes_of(credential.scenario):
             for partition in partitions:
                 verdict, rule = oracle.access(credential.scenario, role, probe.needs,
                                               guest_session=credential.flow == "guest",
@@ -180,6 +180,18 @@ def _index_cells(credential: CredentialCell, role: str) -> Iterator[AccessCell]:
                                           guest_session=credential.flow == "guest",
                                           index=index.name)
             yield AccessCell(credential, probe, verdict, rule)
+
+
+def _probes_of(scenario: Scenario) -> tuple[Probe, ...]:
+    """The scenario's `probes:` (every probe when not given); an unknown name is an error."""
+    if scenario.probes is None:
+        return PROBES
+    known = {probe.action: probe for probe in PROBES}
+    unknown = sorted(set(scenario.probes) - set(known))
+    if unknown:
+        raise ValueError(f"{scenario.file or scenario.name}: probes names unknown action(s) "
+                         f"{unknown}; known: {', '.join(known)}")
+    return tuple(known[name] for name in scenario.probes)
 
 
 # --- running a cell -----------------------------------------------------------------------

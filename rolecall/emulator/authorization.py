@@ -34,6 +34,7 @@ from typing import Any
 
 from rolecall.emulator import sigv4
 from rolecall.emulator.errors import AwsError
+from rolecall.emulator.faults import Faults
 from rolecall.emulator.iam import actions, implied, policy, roles
 from rolecall.emulator.iam.checks import Check
 from rolecall.emulator.state import ACCOUNT_ID, EmulatorState, Session
@@ -194,7 +195,7 @@ def _evaluate(state: EmulatorState, call: Call, operation: Operation,
                                  caller.identity_policies, caller.session_policies, state.faults)
         if verdict.decision is not policy.Decision.ALLOW:
             code, status = _denied_code(operation)
-            raise AwsError(code, denial_message(caller.arn, check, verdict), status)
+            raise AwsError(code, denial_message(caller.arn, check, verdict, state.faults), status)
         if caller.arn == RUNNER_ARN:
             state.runner_actions.add(check.action.lower())  # what the runner policy is used for
 
@@ -217,17 +218,25 @@ def _denied_code(operation: Operation) -> tuple[str, int]:
     return ("AccessDenied", 403) if operation.protocol == "query" else ("AccessDeniedException", 400)
 
 
-def denial_message(principal: str, check: Check, verdict: policy.Verdict) -> str:
+def denial_message(principal: str, check: Check, verdict: policy.Verdict,
+                   faults: Faults | None = None) -> str:
     """AWS's AccessDenied text (SPEC D4; https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html).
 
     Implicit: "... because no identity-based policy allows the dynamodb:PutItem action"
     (seed 002) or "... because no session policy allows ..."; explicit: "... with an
     explicit deny in an identity-based policy" / "... in a session policy".
     """
-    head = (f"User: {principal} is not authorized to perform: "
-            f"{check.action} on resource: {check.resource_text}")
+    faults = faults or Faults()
+    if faults.on("text-denial-role-arn") and ":assumed-role/" in principal:
+        account, role = principal.split(":")[4], principal.split("/")[1]
+        principal = f"arn:aws:iam::{account}:role/{role}"
+    resource = check.resource_text
+    if faults.on("text-denial-table-name"):
+        resource = resource.split(":table/", 1)[-1]
+    head = f"User: {principal} is not authorized to perform: {check.action} on resource: {resource}"
     kind = verdict.policy_type or "identity-based"
-    if verdict.decision is policy.Decision.EXPLICIT_DENY:
+    if verdict.decision is policy.Decision.EXPLICIT_DENY \
+            and not faults.on("text-denial-explicit-as-implicit"):
         article = "an" if kind[0] in "aeiou" else "a"
         return f"{head} with an explicit deny in {article} {kind} policy"
     return f"{head} because no {kind} policy allows the {check.action} action"

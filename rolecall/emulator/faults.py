@@ -15,6 +15,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from rolecall.emulator.faults_nearmiss import NEAR_MISS
+
 
 @dataclass(frozen=True)
 class Fault:
@@ -115,6 +117,9 @@ CATALOGUE: tuple[Fault, ...] = (
     Fault("caller-identity-wrong-arn", "credentials", "E13",
           "GetCallerIdentity answers the role ARN instead of the assumed-role session ARN"),
 )
+
+# ---- near-miss faults (issue 13; rolecall/emulator/faults_nearmiss.py, docs/fault-model.md)
+CATALOGUE += tuple(Fault(*spec) for spec in NEAR_MISS)
 
 BY_NAME: dict[str, Fault] = {fault.name: fault for fault in CATALOGUE}
 

@@ -19,9 +19,11 @@ Error codes and texts per service, as AWS returns them:
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
@@ -84,13 +86,34 @@ def _expected_signature(call: Call, session: Session) -> str | None:
         return None
     request = _signed_request(call, signed.group(1).split(";"))
     request.context["timestamp"] = timestamp
-    signer = SigV4Auth(
+    signer = _CachedKeySigV4Auth(
         Credentials(session.access_key_id, session.secret_access_key, session.session_token),
         call.signing_service,
         call.region,
     )
     canonical = signer.canonical_request(request)
     return str(signer.signature(signer.string_to_sign(request, canonical), request))
+
+
+@lru_cache(maxsize=1024)
+def _signing_key(secret: str, date: str, region: str, service: str) -> bytes:
+    """The derived SigV4 key: four HMACs that depend only on (secret, date, region, service).
+
+    AWS SDKs cache it the same way; every call of one session on one day reuses it.
+    """
+    key = hmac.new(f"AWS4{secret}".encode(), date.encode(), hashlib.sha256).digest()
+    for part in (region, service, "aws4_request"):
+        key = hmac.new(key, part.encode(), hashlib.sha256).digest()
+    return key
+
+
+class _CachedKeySigV4Auth(SigV4Auth):
+    """botocore's signer with the derived signing key cached (`_signing_key`)."""
+
+    def signature(self, string_to_sign: str, request: AWSRequest) -> str:
+        key = _signing_key(self.credentials.secret_key, request.context["timestamp"][0:8],
+                           self._region_name, self._service_name)
+        return hmac.new(key, string_to_sign.encode(), hashlib.sha256).hexdigest()
 
 
 def _signed_request(call: Call, signed_headers: list[str]) -> AWSRequest:

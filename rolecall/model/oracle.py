@@ -172,10 +172,7 @@ def _trusted(scenario: Scenario, choice: Outcome, amr: str) -> Outcome:
 
 def trusts(scenario: Scenario, role: str, amr: str) -> bool:
     """Does the role's trust policy admit an identity of this stack's pools (T1, T2)?"""
-    trust = scenario.roles[role].trust
-    if trust.aud == "other":
-        return False
-    return trust.amr in ("none", "any", amr)
+    return scenario.roles[role].trust.admits(amr)
 
 
 # --- classic flow (SPEC C1-C6) ----------------------------------------------------------
@@ -274,7 +271,7 @@ def check(scenario: Scenario) -> None:
 
 BROKEN_TOKEN_RULES = {"tampered": "E2", "resigned": "E2", "other-client": "E2",
                       "other-pool": "E2", "other-provider": "E2", "access-token": "G8",
-                      "expired": "E2"}
+                      "expired": "E2", "alg-none": "E2", "hs256": "E2", "embedded-jwk": "E2"}
 
 
 def broken_token(case: str) -> Outcome:

@@ -138,6 +138,29 @@ class Trust(Model):
 
     aud: Literal["pool", "none", "other"] = "pool"
     amr: Literal["authenticated", "unauthenticated", "any", "none"] = "authenticated"
+    # How the conditions are written (near-miss scenarios, issue 13): `wildcard` = amr as
+    # StringLike "auth*" (admits like the exact value); `equals-wildcard` = ForAnyValue:
+    # StringEquals "auth*" (the * is literal: admits nobody); `wrong-case` = StringLike
+    # "Authenticated" (case-sensitive: admits nobody); aud `wrong-case` = StringEquals on
+    # the upper-cased pool id (admits nobody), `ignore-case` = StringEqualsIgnoreCase on it.
+    amr_form: Literal["exact", "wildcard", "equals-wildcard", "wrong-case"] = "exact"
+    aud_form: Literal["exact", "wrong-case", "ignore-case"] = "exact"
+    # `other`: the statement names another federated provider; `assume-role`: its Action
+    # is sts:AssumeRole. Either way Cognito identities are not admitted (T1).
+    principal: Literal["cognito", "other"] = "cognito"
+    action: Literal["web-identity", "assume-role"] = "web-identity"
+
+    def admits(self, amr: str) -> bool:
+        """Does this trust policy admit an identity of this stack's pools with `amr` (T1, T2)?"""
+        if self.aud == "other" or self.principal == "other" or self.action == "assume-role":
+            return False
+        if self.aud == "pool" and self.aud_form == "wrong-case":
+            return False
+        if self.amr == "none":
+            return True
+        if self.amr_form in ("equals-wildcard", "wrong-case"):
+            return False
+        return self.amr in ("any", amr)
 
 
 class Role(Model):
@@ -156,6 +179,9 @@ class Role(Model):
     # A discovered table's secondary indexes: index name -> what the role may do on it
     # (Query, Scan). None: not stated, no index cells.
     allowed_indexes: dict[str, Actions] | None = None
+    # actions an explicit Deny of this role refuses: AccessDenied must say "with an explicit
+    # deny in an identity-based policy" for them (SPEC D4), not "no ... policy allows".
+    denied_explicitly: Actions = []
 
     @field_validator("policy")
     @classmethod
@@ -282,8 +308,10 @@ class Negatives(Model):
     # Which broken-token cases to run. `expired` ages every ID token of the scenario's
     # user pool, and `session-expired` every session of its identity pool, so both
     # belong in a scenario of their own.
+    # alg-none, hs256 and embedded-jwk are signatures a careless verifier accepts (issue 13).
     cases: list[Literal["tampered", "resigned", "other-client", "other-pool",
-                        "other-provider", "access-token", "expired", "session-expired"]] = [
+                        "other-provider", "access-token", "expired", "session-expired",
+                        "alg-none", "hs256", "embedded-jwk"]] = [
         "tampered", "resigned", "other-client", "other-pool", "other-provider", "access-token"]
 
 
@@ -311,6 +339,10 @@ class Scenario(Model):
     accepted_findings: list[AcceptedFinding] = []
     negatives: Negatives | None = None
     discovered: Discovered | None = None
+    # Which DynamoDB probes the access cells run (None: every one). A scenario about WHICH
+    # role a user gets (its credential cells read the role from STS) needs one probe to show
+    # the credentials work, not twelve: cells that discriminate, not the cross product.
+    probes: list[str] | None = None
     file: str = ""
     _lines: yamlsource.Located = PrivateAttr(default_factory=lambda: yamlsource.Located(None))
 
@@ -461,7 +493,13 @@ def _as_scenario_error(path: Path, exc: ValidationError, located: yamlsource.Loc
 def load_all(directory: str | Path, only: Iterable[str] = ()) -> list[Scenario]:
     """Every scenarios/*.yaml, sorted by name; `only` keeps the named scenarios."""
     wanted = set(only)
-    scenarios = [load(path) for path in sorted(Path(directory).glob("*.yaml"))]
+    paths = sorted(Path(directory).glob("*.yaml"))
+    by_stem = [path for path in paths if path.stem in wanted]
+    if wanted and len(by_stem) == len(wanted):  # <name>.yaml: read only those (a mutation
+        found = [load(path) for path in by_stem]  # run names one; parsing all costs ~1 s)
+        if {s.name for s in found} == wanted:
+            return found
+    scenarios = [load(path) for path in paths]
     if wanted:
         unknown = wanted - {s.name for s in scenarios}
         if unknown:

@@ -16,7 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import rolecall
+from rolecall.reporting.completeness import Completeness
 from rolecall.reporting.redact import mask_account, redact_text
+
+ENVIRONMENT = "environment.properties"
 
 # The first category whose statuses and message pattern match names a failure. Allure 3
 # searches the message with a JavaScript RegExp (no inline flags; `[\s\S]` spans lines).
@@ -31,13 +34,25 @@ CATEGORIES = [
 ]
 
 
-def environment(meta: dict[str, Any], scenarios: list[str], git_sha: str) -> dict[str, str]:
-    """What the Environment widget shows: never an unmasked account or a secret."""
-    return {"target": str(meta.get("target") or "-"), "region": str(meta.get("region") or "-"),
-            "account": mask_account(str(meta.get("account") or "")) or "-",
-            "run id": str(meta.get("runid") or "-"), "commit": git_sha,
-            "rolecall version": rolecall.__version__,
-            "scenarios": ", ".join(scenarios) or "-"}
+def environment(meta: dict[str, Any], scenarios: list[str], git_sha: str,
+                completeness: Completeness | None = None) -> dict[str, str]:
+    """What the Environment widget shows: never an unmasked account or a secret.
+
+    With the run's completeness (rolecall/reporting/completeness.py) it also says whether
+    the report is the whole planned run: `run.status` is the same headline summary.md,
+    matrix.html, evidence.json, JUnit and the terminal carry.
+    """
+    env = {"target": str(meta.get("target") or "-"), "region": str(meta.get("region") or "-"),
+           "account": mask_account(str(meta.get("account") or "")) or "-",
+           "run id": str(meta.get("runid") or "-"), "commit": git_sha,
+           "rolecall version": rolecall.__version__,
+           "scenarios": ", ".join(scenarios) or "-"}
+    if completeness is not None:
+        env.update({"run status": completeness.headline,
+                    "run cells planned": "-" if completeness.planned is None
+                    else str(completeness.planned),
+                    "run cells observed": str(completeness.observed)})
+    return env
 
 
 def executor(env: dict[str, str] | None = None) -> dict[str, Any] | None:
@@ -61,13 +76,22 @@ def executor(env: dict[str, str] | None = None) -> dict[str, Any] | None:
     return None
 
 
-def write(results: Path, meta: dict[str, Any], scenarios: list[str], git_sha: str) -> None:
-    """environment.properties, executor.json (in CI) and categories.json into allure-results."""
+def write(results: Path, meta: dict[str, Any], scenarios: list[str], git_sha: str,
+          completeness: Completeness | None = None) -> None:
+    """environment.properties, executor.json (in CI) and categories.json into allure-results.
+
+    The one writer of environment.properties: Java properties, one redacted line per key.
+    """
     results.mkdir(parents=True, exist_ok=True)
-    lines = [f"{key.replace(' ', '.')}={value}" for key, value in
-             environment(meta, scenarios, git_sha).items()]
-    (results / "environment.properties").write_text(redact_text("\n".join(lines) + "\n"))
+    lines = [f"{key.replace(' ', '.')}={_property(value)}" for key, value in
+             environment(meta, scenarios, git_sha, completeness).items()]
+    (results / ENVIRONMENT).write_text("\n".join(lines) + "\n")
     (results / "categories.json").write_text(json.dumps(CATEGORIES, indent=1))
     job = executor()
     if job is not None:
         (results / "executor.json").write_text(redact_text(json.dumps(job, indent=1)))
+
+
+def _property(value: str) -> str:
+    """One line, redacted; backslashes escaped as Java properties want them."""
+    return redact_text(" ".join(str(value).split())).replace("\\", "\\\\")

@@ -4,14 +4,19 @@ At the end of a run the controller writes `reports/<runid>/`:
 
 - `evidence.json`  one record per cell (who, which role expected and observed,
                    which action, expected and observed outcome, error code, AWS
-                   request ids, rule, source, timestamps), plus the run's metadata;
+                   request ids, rule, source, timestamps), plus the run's metadata
+                   and its `completeness`: planned vs observed cells, the ids of
+                   the missing ones (NOT RUN rows) and why (completeness.py);
 - `matrix.html`    per scenario and variant a users x actions grid, readable with
                    no network (no scripts, no external assets);
 - `summary.md`     counts, failures, and a per scenario table;
 - `junit.xml`      a copy of the run's JUnit report, when there is one;
 - `manifest.json`  run metadata, tool versions and the SHA-256 of every other file.
 
-`verify` re-hashes a bundle; `diff` says which cells changed between two. Every
+summary.md and matrix.html open with the completeness headline ("INCOMPLETE: 684
+of 1,793 cells; interrupted by SIGINT"). `verify` re-hashes a bundle and refuses
+an incomplete one unless allowed; `diff` says which cells changed between two, and
+which could not be compared because one run never ran them. Every
 text goes through `rolecall.reporting.redact` on its way to disk. The manifest cannot hash
 itself: its own digest is printed at the end of the run (and by `verify`) so it
 can be kept somewhere the bundle's owner cannot rewrite, such as the CI log.
@@ -32,12 +37,13 @@ from typing import Any
 import rolecall
 from rolecall.model.scenario import Scenario
 from rolecall.reporting import oscal, rules_page
+from rolecall.reporting.completeness import Completeness, banner_html, not_run_lines, summary_lines
 from rolecall.reporting.matrix_html import by, counts, render_matrix, show
-from rolecall.reporting.records import now
+from rolecall.reporting.records import NOT_RUN, NOT_RUN_OUTCOME, now
 from rolecall.reporting.redact import mask_account, redact_text
 
 BUNDLE_KIND = "rolecall-evidence"
-SCHEMA = 1
+SCHEMA = 2  # 2: evidence.json has `completeness`; NOT RUN rows for planned cells never run
 MANIFEST = "manifest.json"
 # The run's working state (rolecall/target/run.py) lives in this subfolder of the bundle's
 # folder while the run lasts; it is not evidence: never hashed, listed or verified.
@@ -93,30 +99,37 @@ def roles_section(scenarios: list[Scenario]) -> dict[str, dict[str, Any]]:
 
 
 def write_bundle(cells: list[dict[str, Any]], run: dict[str, Any], out_root: Path,
-                 junit: Path | None = None, action_order: Sequence[str] = (),
+                 completeness: Completeness, junit: Path | None = None,
+                 action_order: Sequence[str] = (),
                  roles: dict[str, dict[str, Any]] | None = None) -> Path | None:
-    """Write reports/<runid>/ for a finished run; None when the run observed no cell.
+    """Write reports/<runid>/ for a run; None when it neither observed nor missed a cell.
 
-    `cells` are the run's records (rolecall/reporting/records.py); `run` says which
-    run it was (runid, target, region, masked account, endpoint, started_at);
-    `action_order` orders matrix.html's columns (the probes' SPEC D5 order).
+    `cells` are the run's records (rolecall/reporting/records.py) and a NOT RUN row
+    per planned cell that has none; `completeness` says how much of the plan they
+    cover (completeness.py); `run` says which run it was (runid, target, region,
+    masked account, endpoint, started_at); `action_order` orders matrix.html's
+    columns (the probes' SPEC D5 order).
     """
-    if not cells:
+    if not cells and completeness.planned is not None and not completeness.reason:
         return None
     meta = {**run, "account": mask_account(str(run.get("account") or "")), "ended_at": now()}
     bundle = out_root / str(run["runid"])
     bundle.mkdir(parents=True, exist_ok=True)
     _write(bundle / EVIDENCE, json.dumps({"bundle": BUNDLE_KIND, "schema": SCHEMA, "run": meta,
+                                          "completeness": completeness.as_dict(),
                                           "roles": roles or {}, "cells": cells},
                                          indent=1, sort_keys=True))
-    _write(bundle / MATRIX, render_matrix(cells, meta, action_order, roles or {}))
-    _write(bundle / SUMMARY, render_summary(cells, meta))
+    _write(bundle / MATRIX, render_matrix(cells, meta, action_order, roles or {},
+                                          banner_html(completeness)))
+    _write(bundle / SUMMARY, render_summary(cells, meta, completeness))
     write_rules_page(bundle)
     _write(bundle / oscal.ASSESSMENT_RESULTS,
-           json.dumps(oscal.assessment_results(cells, meta), indent=1, sort_keys=True))
+           json.dumps(oscal.assessment_results(cells, meta, completeness=completeness),
+                      indent=1, sort_keys=True))
     if junit is not None and junit.is_file():
         _write(bundle / "junit.xml", junit.read_text(errors="replace"))
     manifest = {"bundle": BUNDLE_KIND, "schema": SCHEMA, **meta,
+                "status": completeness.headline,
                 "rolecall": {"version": rolecall.__version__, "git_sha": git_sha()},
                 "tools": tool_versions(), "files": _hashes(bundle)}
     _write(bundle / MANIFEST, json.dumps(manifest, indent=1, sort_keys=True))
@@ -150,9 +163,12 @@ def _hashes(bundle: Path) -> dict[str, dict[str, Any]]:
 
 @dataclass
 class Verification:
+    """Integrity (`problems`: files missing, changed or added) and extent (`completeness`)."""
+
     bundle: Path
     manifest_sha256: str
     problems: list[str] = field(default_factory=list)
+    completeness: Completeness | None = None  # None: not recorded (schema 1) or unreadable
 
     @property
     def intact(self) -> bool:
@@ -198,7 +214,17 @@ def verify(bundle: Path) -> Verification:
             result.problems.append(f"{path}: added after the run (not in {MANIFEST})")
     if EVIDENCE not in listed:
         result.problems.append(f"{bundle / EVIDENCE}: not listed in {MANIFEST}")
+    result.completeness = completeness_of(bundle)
     return result
+
+
+def completeness_of(bundle: Path) -> Completeness | None:
+    """What evidence.json says about the run's extent; None when it does not say (schema 1)."""
+    try:
+        data = json.loads((bundle / EVIDENCE).read_text())
+        return Completeness.from_dict(data["completeness"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 def load_cells(bundle: Path) -> dict[str, dict[str, Any]]:
@@ -214,13 +240,22 @@ def load_cells(bundle: Path) -> dict[str, dict[str, Any]]:
 
 @dataclass(frozen=True)
 class Change:
-    """One cell that differs between two runs: field -> (old, new); `only` for added/removed."""
+    """One cell that differs between two runs: field -> (old, new).
+
+    `only` ("old"/"new"): the cell is in one run only (added or removed from the suite).
+    `not_run` ("old"/"new"/"both"): a run planned the cell but never ran it, so nothing
+    can be said about it: missing, never "unchanged".
+    """
 
     id: str
     fields: dict[str, tuple[Any, Any]]
-    only: str | None = None  # "old" or "new" when the cell is in one run only
+    only: str | None = None
+    not_run: str | None = None
 
     def describe(self) -> str:
+        if self.not_run:
+            where = "either run" if self.not_run == "both" else f"the {self.not_run} run"
+            return f"{self.id}: NOT RUN in {where}: missing, not compared"
         if self.only:
             return f"{self.id}: only in the {self.only} run"
         return f"{self.id}: " + "; ".join(f"{name} {show(old)} -> {show(new)}"
@@ -228,18 +263,23 @@ class Change:
 
 
 def diff(old: Path, new: Path) -> list[Change]:
-    """Cells whose observed outcome or role (or expectation, or verdict) changed, by id."""
+    """Cells whose observed outcome or role (or expectation, or verdict) changed, by id;
+    and cells one run did not run, which are missing rather than unchanged."""
     before, after = load_cells(old), load_cells(new)
     changes: list[Change] = []
     for cell_id in sorted(set(before) | set(after)):
-        if cell_id not in after:
+        old_cell, new_cell = before.get(cell_id), after.get(cell_id)
+        missing = [side for side, cell in (("old", old_cell), ("new", new_cell))
+                   if cell is not None and cell.get("observed") == NOT_RUN]
+        if missing:
+            changes.append(Change(cell_id, {}, not_run="both" if len(missing) == 2 else missing[0]))
+        elif new_cell is None:
             changes.append(Change(cell_id, {}, "old"))
-        elif cell_id not in before:
+        elif old_cell is None:
             changes.append(Change(cell_id, {}, "new"))
         else:
-            fields = {name: (before[cell_id].get(name), after[cell_id].get(name))
-                      for name in DIFF_FIELDS
-                      if before[cell_id].get(name) != after[cell_id].get(name)}
+            fields = {name: (old_cell.get(name), new_cell.get(name)) for name in DIFF_FIELDS
+                      if old_cell.get(name) != new_cell.get(name)}
             if fields:
                 changes.append(Change(cell_id, fields))
     return changes
@@ -260,22 +300,31 @@ def _tests_note(cells: list[dict[str, Any]]) -> list[str]:
             "records one cell per variant.", ""]
 
 
-def render_summary(cells: list[dict[str, Any]], meta: dict[str, Any]) -> str:
+def render_summary(cells: list[dict[str, Any]], meta: dict[str, Any],
+                   completeness: Completeness) -> str:
+    """summary.md: completeness first, then totals, per scenario, failures and cells not run."""
     totals = counts(cells)
-    lines = [f"# rolecall conformance run {meta['runid']}", "",
+    lines = [f"# rolecall conformance run {meta['runid']}", "", *summary_lines(completeness),
              f"- target: {meta['target']} ({meta['region']}, account {meta['account']})",
              f"- started: {meta['started_at']}", f"- ended: {meta['ended_at']}", "",
-             "## Totals", "", "| cells | passed | failed | skipped |", "|---:|---:|---:|---:|",
+             "## Totals", "", "| cells | passed | failed | skipped | not run |",
+             "|---:|---:|---:|---:|---:|",
              f"| {totals['cells']} | {totals['passed']} | {totals['failed']} | "
-             f"{totals['skipped']} |", "", *_tests_note(cells), "## Per scenario", "",
-             "| scenario | cells | passed | failed | skipped |", "|---|---:|---:|---:|---:|"]
+             f"{totals['skipped']} | {totals['not_run']} |", "", *_tests_note(cells),
+             "## Per scenario", "",
+             "| scenario | cells | passed | failed | skipped | not run |",
+             "|---|---:|---:|---:|---:|---:|"]
     for scenario, of_scenario in by(cells, "scenario").items():
         sc = counts(of_scenario)
         lines.append(f"| {_md(scenario)} | {sc['cells']} | {sc['passed']} | {sc['failed']} | "
-                     f"{sc['skipped']} |")
-    failures = [c for c in cells if not c["passed"] and c.get("test_outcome") != "skipped"]
+                     f"{sc['skipped']} | {sc['not_run']} |")
+    failures = [c for c in cells if not c["passed"]
+                and c.get("test_outcome") not in ("skipped", NOT_RUN_OUTCOME)]
     lines += ["", f"## Failures ({len(failures)})", ""]
-    if not failures:
+    if not failures and totals["not_run"]:
+        lines.append(f"None among the cells that ran; {totals['not_run']} planned cell(s) did "
+                     "not run (see above): this is not a clean run.")
+    elif not failures:
         lines.append("None: every cell observed what the spec and the scenarios expect.")
     else:
         lines += ["| cell | expected | observed | role expected / observed | rule | source |",
@@ -283,4 +332,5 @@ def render_summary(cells: list[dict[str, Any]], meta: dict[str, Any]) -> str:
         lines += [f"| {_md(c['id'])} | {_md(c['expected'])} | {_md(c['observed'])} | "
                   f"{_md(c['expected_role'])} / {_md(c['observed_role'])} | {_md(c['rule'])} | "
                   f"{_md(c['source'])} |" for c in failures]
+    lines += not_run_lines(completeness)
     return "\n".join(lines) + "\n"

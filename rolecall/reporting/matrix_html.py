@@ -14,6 +14,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from rolecall.reporting import rules_page
+from rolecall.reporting.records import NOT_RUN, NOT_RUN_OUTCOME
 
 
 def show(value: Any) -> str:
@@ -40,6 +41,8 @@ td.fail::before{content:"\\2717 "} td.pass::before{content:"\\2713 "}
 td.error::before{content:"! "} .exp{display:block;font-size:.8em;font-weight:400}
 .legend td{min-width:7em} .totals{font-size:1.1em} .toc td,.toc th{padding:2px 8px}
 .ok{color:#1b5e20;font-weight:700} .bad{color:#b00020;font-weight:700}
+.NOTRUN{background:repeating-linear-gradient(45deg,#eee,#eee 4px,#ccc 4px,#ccc 8px);color:#333}
+td.NOTRUN::before{content:"? "}
 """
 
 
@@ -72,8 +75,14 @@ def _td(cell: dict[str, Any] | None, shown: Any | None = None) -> str:
     return f'<td class="v {verdict}" title="{html.escape(title)}">{body}</td>'
 
 
+NOTRUN = "NOTRUN"  # the class of a planned cell that never ran (rolecall/reporting/completeness.py)
+
+
 def verdict_of(cell: dict[str, Any]) -> str:
-    """pass, fail, or error (the target answered neither way, or the test itself broke)."""
+    """pass, fail, error (the target answered neither way, or the test itself broke), or
+    NOTRUN: planned, never ran, so neither passed nor failed."""
+    if cell.get("test_outcome") == NOT_RUN_OUTCOME or cell.get("observed") == NOT_RUN:
+        return NOTRUN
     if cell["passed"]:
         return "pass"
     if _verdict_class(cell["observed"]) == "ERROR" or cell.get("test_outcome") == "error":
@@ -187,10 +196,13 @@ def _audit_text(details: dict[str, Any], passed: bool) -> str:
 
 
 def counts(cells: list[dict[str, Any]]) -> dict[str, int]:
+    """Passed, failed, skipped and not run: a skipped or not-run cell is neither passed nor failed."""
     skipped = sum(1 for c in cells if c.get("test_outcome") == "skipped")
+    not_run = sum(1 for c in cells if c.get("test_outcome") == NOT_RUN_OUTCOME)
     passed = sum(1 for c in cells if c["passed"])
-    return {"cells": len(cells), "passed": passed, "failed": len(cells) - passed - skipped,
-            "skipped": skipped}
+    return {"cells": len(cells), "passed": passed,
+            "failed": len(cells) - passed - skipped - not_run, "skipped": skipped,
+            "not_run": not_run}
 
 
 def by(cells: Iterable[dict[str, Any]], key: str) -> dict[str, list[dict[str, Any]]]:
@@ -208,8 +220,10 @@ def _personas(cells: list[dict[str, Any]]) -> str:
         got = sorted({a["action"] for a in of_user if a["observed"] == "ALLOWED"})
         meant = sorted({a["action"] for a in of_user if a["expected"] == "ALLOWED"})
         ok = all(a["passed"] for a in of_user)
+        not_run = sum(1 for a in of_user if verdict_of(a) == NOTRUN)
         role = of_user[0].get("observed_role")
-        mark = '<td class="v pass">as expected</td>' if ok else \
+        mark = f'<td class="v {NOTRUN}">{not_run} action(s) NOT RUN</td>' if not_run else \
+            '<td class="v pass">as expected</td>' if ok else \
             f'<td class="v fail">expected {html.escape(", ".join(meant) or "nothing")}</td>'
         rows.append(f"<tr><td>{html.escape(variant)}</td><th>{html.escape(user)}</th>"
                     f"<td>{_e(role)}</td><td>{html.escape(', '.join(got) or 'nothing')}</td>"
@@ -260,44 +274,61 @@ def _contents(cells: list[dict[str, Any]]) -> str:
     rows = []
     for scenario, of_scenario in by(cells, "scenario").items():
         sc = counts(of_scenario)
-        mark = '<span class="ok">ok</span>' if sc["failed"] == 0 else \
-            f'<span class="bad">{sc["failed"]} failed</span>'
+        mark = _verdict(sc, short=True)
         rows.append(f'<tr><td><a href="#scenario-{html.escape(scenario)}">{html.escape(scenario)}'
                     f'</a></td><td>{sc["cells"]}</td><td>{sc["passed"]}</td><td>{mark}</td></tr>')
     return ("<table class=\"toc\"><thead><tr><th>scenario</th><th>cells</th><th>passed</th>"
             f"<th>verdict</th></tr></thead><tbody>{''.join(rows)}</tbody></table>")
 
 
+def _verdict(totals: dict[str, int], short: bool = False) -> str:
+    """The page's (or a scenario's) verdict: failures and cells that never ran, never hidden."""
+    bad = [f"{totals['failed']} failed" if short else f"{totals['failed']} cell(s) failed"
+           ] if totals["failed"] else []
+    if totals["not_run"]:
+        bad.append(f"{totals['not_run']} NOT RUN" if short
+                   else f"{totals['not_run']} cell(s) NOT RUN")
+    if bad:
+        return f'<span class="bad">{", ".join(bad)}</span>'
+    return '<span class="ok">ok</span>' if short else '<span class="ok">all cells passed</span>'
+
+
 def render_matrix(cells: list[dict[str, Any]], meta: dict[str, Any],
                   action_order: Sequence[str] = (),
-                  roles: dict[str, dict[str, Any]] | None = None) -> str:
-    """One self-contained page: no script, no link, no image; colours and text say it all."""
+                  roles: dict[str, dict[str, Any]] | None = None, banner: str = "") -> str:
+    """One self-contained page: no script, no link, no image; colours and text say it all.
+
+    `banner` is the first thing on the page: whether the run is complete (completeness.py).
+    """
     roles = roles or {}
     totals = counts(cells)
-    verdict = ('<span class="ok">all cells passed</span>' if totals["failed"] == 0 else
-               f'<span class="bad">{totals["failed"]} cell(s) failed</span>')
+    verdict = _verdict(totals)
+    not_run = f", {totals['not_run']} NOT RUN" if totals["not_run"] else ""
     parts = [
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">",
         f"<title>rolecall run {_e(meta['runid'])}</title><style>{STYLE}</style></head><body>",
+        banner,
         f"<h1>rolecall conformance run {_e(meta['runid'])}</h1><p class=\"meta\">"
         f"<span>target: {_e(meta['target'])}</span><span>region: {_e(meta['region'])}</span>"
         f"<span>account: {_e(meta['account'])}</span><span>started: {_e(meta['started_at'])}"
         f"</span><span>ended: {_e(meta['ended_at'])}</span></p>",
         f"<p class=\"totals\">{totals['cells']} cells: {totals['passed']} passed, "
-        f"{totals['failed']} failed, {totals['skipped']} skipped &mdash; {verdict}</p>",
+        f"{totals['failed']} failed, {totals['skipped']} skipped{not_run} &mdash; {verdict}</p>",
         _tests_note(cells),
         "<table class=\"legend\"><tr><th>legend</th><td class=\"v pass\">as expected</td>"
         "<td class=\"v fail\">failed<span class=\"exp\">expected &hellip;</span></td>"
         "<td class=\"v error\">error (no verdict)</td><td class=\"v NONE\">not probed</td>"
+        f"<td class=\"v {NOTRUN}\">NOT RUN (planned, never ran)</td>"
         "<td>text: what was observed (ALLOWED, DENIED, ISSUED(role), REFUSED(code))</td>"
         "</tr></table>",
         _contents(cells),
     ]
     for scenario, of_scenario in by(cells, "scenario").items():
         sc = counts(of_scenario)
+        sc_not_run = f", {sc['not_run']} NOT RUN" if sc["not_run"] else ""
         parts.append(f"<section id=\"scenario-{html.escape(scenario)}\"><h2>scenario "
                      f"{html.escape(scenario)}</h2><p>{sc['cells']} cells, {sc['passed']} passed,"
-                     f" {sc['failed']} failed</p>")
+                     f" {sc['failed']} failed{sc_not_run}</p>")
         parts.append(_personas(of_scenario))
         parts.append(_roles_details(roles.get(scenario) or {}))
         kinds = by(of_scenario, "kind")

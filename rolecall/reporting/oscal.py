@@ -9,6 +9,12 @@ document is written into the evidence bundle and hashed like every other file. I
 validates against NIST's published OSCAL 1.0.6 assessment-results JSON schema
 (tests/evidence/oscal/, checked by tests/evidence/test_oscal.py). UUIDs derive from
 the run id and cell id, so the same run always yields the same document.
+
+A run's completeness (rolecall/reporting/completeness.py) travels with it: the result's
+`remarks` open with the same headline as summary.md (COMPLETE, SELECTION or
+INCOMPLETE) and a `run-status` prop says it in one word. A planned cell that never
+ran (NOT RUN) is no observation and no finding: nothing was observed, so a GRC tool
+must not count it as tested; the remarks say how many there are and where their ids are.
 """
 
 from __future__ import annotations
@@ -21,6 +27,8 @@ from typing import Any
 import yaml
 
 import rolecall
+from rolecall.reporting.completeness import SELECTION, Completeness
+from rolecall.reporting.records import NOT_RUN_OUTCOME
 
 OSCAL_VERSION = "1.0.6"
 ASSESSMENT_RESULTS = "assessment-results.json"
@@ -65,14 +73,22 @@ def _controls_of(kind: str, mapping: dict[str, list[str]]) -> list[str]:
 
 
 def assessment_results(cells: list[dict[str, Any]], meta: dict[str, Any],
-                       mapping: dict[str, list[str]] | None = None) -> dict[str, Any]:
-    """The OSCAL document of a run (meta has the masked account already)."""
+                       mapping: dict[str, list[str]] | None = None,
+                       completeness: Completeness | None = None) -> dict[str, Any]:
+    """The OSCAL document of a run (meta has the masked account already).
+
+    NOT RUN rows are left out of observations and findings; `completeness` says why in
+    the result's remarks.
+    """
     mapping = mapping or controls_map()
     runid = str(meta["runid"])
     ended = str(meta.get("ended_at") or meta.get("started_at"))
-    observations = [_observation(runid, cell) for cell in cells]
-    findings = [f for cell in cells for f in _findings(runid, cell, mapping)]
-    reviewed = sorted({c for cell in cells for c in _controls_of(str(cell["kind"]), mapping)})
+    ran = [cell for cell in cells if cell.get("test_outcome") != NOT_RUN_OUTCOME]
+    observations = [_observation(runid, cell) for cell in ran]
+    findings = [f for cell in ran for f in _findings(runid, cell, mapping)]
+    reviewed = sorted({c for cell in (ran or cells)
+                       for c in _controls_of(str(cell["kind"]), mapping)}) \
+        or DEFAULT_CONTROLS["default"]
     result: dict[str, Any] = {
         "uuid": uuid_of(runid, "result"),
         "title": f"rolecall conformance run {runid}",
@@ -86,10 +102,14 @@ def assessment_results(cells: list[dict[str, Any]], meta: dict[str, Any],
                    ("run-id", "runid"))],
         "reviewed-controls": {"control-selections": [
             {"include-controls": [{"control-id": c} for c in reviewed]}]},
-        "observations": observations,
     }
+    if observations:  # the schema wants at least one; a run cut short may have none
+        result["observations"] = observations
     if findings:
         result["findings"] = findings
+    if completeness is not None:
+        result["props"].append({"name": "run-status", "value": completeness.status})
+        result["remarks"] = _remarks(completeness, len(cells) - len(ran))
     return {"assessment-results": {
         "uuid": uuid_of(runid, "assessment-results"),
         "metadata": {"title": f"rolecall assessment results, run {runid}", "last-modified": ended,
@@ -98,6 +118,17 @@ def assessment_results(cells: list[dict[str, Any]], meta: dict[str, Any],
                       "remarks": "rolecall has no separate OSCAL assessment plan: the plan is the "
                                  "scenario files and the rule catalogue, rules.html."},
         "results": [result]}}
+
+
+def _remarks(completeness: Completeness, not_run: int) -> str:
+    """The run's extent, first: an auditor must not read a partial run as a clean one."""
+    lines = [completeness.headline]
+    if not_run:
+        lines.append(f"{not_run} planned cell(s) did NOT RUN: they are not observations and "
+                     "were not tested; their ids are in evidence.json (completeness.missing).")
+    elif completeness.status == SELECTION:
+        lines.append("A deliberate selection: cells outside it were not tested.")
+    return "\n\n".join(lines)
 
 
 def _observation(runid: str, cell: dict[str, Any]) -> dict[str, Any]:

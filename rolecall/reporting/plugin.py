@@ -6,19 +6,26 @@ the call ends, the observations become Allure parameters and attachments, and
 after pytest has decided the outcome the cell's records are written, once, to
 the run's `RecordStore`. Failure reports are redacted here before JUnit, Allure
 or the terminal read them. suites/conftest.py registers `CellReporting`.
+
+The plugin also keeps the run honest about its extent: each collecting process
+records the plan (selected and deselected cells), the controller notes how the run
+ended (a signal, a stop after failures, a crashed worker), and after the session it
+assesses completeness (rolecall/reporting/completeness.py) for the terminal, JUnit,
+Allure and, through suites/conftest.py, the evidence bundle.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from rolecall.reporting import allure_labels
+from rolecall.reporting import allure_labels, completeness
+from rolecall.reporting.completeness import Completeness
 from rolecall.reporting.records import Description, Observer, RecordStore, now, records_of
-from rolecall.reporting.redact import redact_text
+from rolecall.reporting.redact import redact_log_records, redact_text
 
 OBSERVER = pytest.StashKey[Observer]()
 STARTED = pytest.StashKey[str]()
@@ -48,12 +55,76 @@ def observer_for(item: pytest.Item) -> Observer:
 class CellReporting:
     """pytest plugin: labels before, observations at the end of the call, records after."""
 
-    def __init__(self, state_dir: Path | None, worker: str) -> None:
+    def __init__(self, state_dir: Path | None, worker: str, selection: Sequence[str] = ()) -> None:
         self.store = RecordStore(state_dir, worker) if state_dir is not None else None
         self.failed_cells: list[tuple[str, str]] = []
+        self.controller = worker == "main"
+        self.selection = list(selection)
+        self.interruption: str | None = None
+        self.crashed: dict[str, str] = {}
+        self.deselected: list[str] = []
+        self.assessed: tuple[Completeness, list[dict[str, Any]]] | None = None
+        self.started = False  # a run refused before its session (a bad stack) has no extent
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
+        self.started = True
         allure_labels.use_redacting_writer()
+        redact_log_records()
+
+    # -- the plan and how the run ended ------------------------------------------------------
+    def note_signal(self, name: str) -> None:
+        """Called from the controller's signal handler before it raises KeyboardInterrupt."""
+        self.interruption = self.interruption or f"interrupted by {name}"
+
+    def pytest_deselected(self, items: Sequence[pytest.Item]) -> None:
+        self.deselected += [item.nodeid for item in items if description_of(item) is not None]
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        if self.store is None or session.config.option.collectonly:
+            return
+        planned = [(item.nodeid, described.as_dict()) for item in session.items
+                   if (described := description_of(item)) is not None]
+        completeness.write_plan(self.store.folder, planned, self.deselected)
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        message = str(excinfo.value).strip()
+        self.interruption = self.interruption or (
+            f"interrupted: {redact_text(message)}" if message else "interrupted (KeyboardInterrupt)")
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
+        # Innermost: after xdist stopped its workers and JUnit was written, before the summary.
+        result = yield
+        verdict = self.assess(session)
+        if verdict is not None:
+            self._tell_readers(session.config, verdict)
+            if verdict.status == completeness.INCOMPLETE and session.exitstatus == 0:
+                session.exitstatus = pytest.ExitCode.TESTS_FAILED  # never green when partial
+        return result
+
+    def assess(self, session: pytest.Session | None = None) -> Completeness | None:
+        """The run's completeness, once, in the controller (None where there is nothing to say)."""
+        if (self.assessed is None and self.controller and self.store is not None
+                and (self.started or self.interruption)):
+            if session is not None and session.config.option.collectonly:
+                return None
+            stop = getattr(session, "shouldfail", None) or getattr(session, "shouldstop", None)
+            reason = self.interruption or (f"stopped early: {stop}" if stop else None)
+            self.assessed = completeness.assess(
+                completeness.read_plan(self.store.folder), RecordStore.read(self.store.folder),
+                reason, self.selection, self.crashed)
+        return self.assessed[0] if self.assessed else None
+
+    @property
+    def cells(self) -> list[dict[str, Any]]:
+        """The run's records plus a NOT RUN row for each planned cell with none."""
+        return self.assessed[1] if self.assessed else []
+
+    def _tell_readers(self, config: pytest.Config, verdict: Completeness) -> None:
+        xmlpath = getattr(config.option, "xmlpath", None)
+        if xmlpath:
+            completeness.mark_junit(Path(xmlpath), verdict)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_runtest_setup(self, item: pytest.Item) -> None:
@@ -84,6 +155,8 @@ class CellReporting:
         verdict = getattr(report, VERDICT_ATTR, None)
         if verdict and report.failed:
             self.failed_cells.append((report.nodeid, str(verdict)))
+        if self.controller and report.failed and "crashed while running" in str(report.longrepr):
+            self.crashed[report.nodeid] = redact_text(str(report.longrepr))
 
     @pytest.hookimpl(wrapper=True, tryfirst=True)
     def pytest_terminal_summary(self, terminalreporter: Any) -> Generator[None, None, None]:
@@ -93,6 +166,11 @@ class CellReporting:
             terminalreporter.write_sep("=", f"rolecall: {len(self.failed_cells)} cell(s) failed")
             for nodeid, verdict in self.failed_cells:
                 terminalreporter.write_line(f"{nodeid.rsplit('[', 1)[-1].rstrip(']')}: {verdict}")
+        extent = self.assess()  # last: how much of the plan the verdicts above cover
+        if extent is not None:
+            markup = {"red": True} if extent.status == completeness.INCOMPLETE else {
+                "yellow": True} if extent.status == completeness.SELECTION else {"green": True}
+            terminalreporter.write_sep("=", f"rolecall: {extent.headline}", bold=True, **markup)
 
     def _write(self, item: pytest.Item, report: pytest.TestReport) -> None:
         description = description_of(item)

@@ -30,6 +30,8 @@ CELL_FIELDS = ("id", "kind", "scenario", "variant", "flow", "user", "groups", "e
                "observed_role", "action", "expected", "observed", "code", "request_ids", "rule",
                "source", "passed", "test_outcome", "test", "recorded_at", "finished_at")
 NOT_OBSERVED = "NOT OBSERVED"
+NOT_RUN = "NOT RUN"  # planned, never recorded (rolecall/reporting/completeness.py)
+NOT_RUN_OUTCOME = "not run"
 
 
 def now() -> str:
@@ -114,6 +116,16 @@ def records_of(description: Description, observations: list[Observation], outcom
             for seen, matched in zip(observations, matches, strict=True)]
 
 
+def not_run_record(described: dict[str, Any], test: str, why: str) -> dict[str, Any]:
+    """A planned cell with no record: NOT RUN, never passed, never a verdict."""
+    record: dict[str, Any] = {name: described.get(name) for name in CELL_FIELDS}
+    record.update({"observed": NOT_RUN, "observed_role": None, "code": why, "request_ids": [],
+                   "passed": False, "test_outcome": NOT_RUN_OUTCOME, "test": test,
+                   "expected": _text(described.get("expected")), "recorded_at": None,
+                   "finished_at": None})
+    return redact(record)
+
+
 def _expected(description: Description, seen: Observation) -> Any:
     return seen.expected if seen.expected is not None else description.expected
 
@@ -171,11 +183,18 @@ class RecordStore:
 
     @staticmethod
     def read(folder: Path) -> list[dict[str, Any]]:
-        """Every record of the run, one per cell id, sorted by id."""
+        """Every record of the run, one per cell id, sorted by id.
+
+        A line cut short (a worker killed while writing) is skipped: its cell then
+        counts as not run, which is what it is.
+        """
         cells: dict[str, dict[str, Any]] = {}
         for path in sorted(folder.glob("cells-*.jsonl")):
             for line in path.read_text().splitlines():
-                if line.strip():
-                    record = json.loads(line)
+                try:
+                    record = json.loads(line) if line.strip() else None
+                except json.JSONDecodeError:
+                    continue
+                if isinstance(record, dict) and "id" in record:
                     cells.setdefault(record["id"], record)
         return [cells[key] for key in sorted(cells)]

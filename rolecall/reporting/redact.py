@@ -2,8 +2,13 @@
 
 Evidence files, Allure results and attachments, JUnit failure text and printed
 messages all pass through `redact` before they leave memory, so a secret has
-exactly one place to be caught and one test to prove it is. Two layers:
+exactly one place to be caught and one test to prove it is. Three layers:
 
+- by value: every secret the run creates or receives (user passwords, ID, access
+  and OIDC tokens, access key ids, secret keys, session tokens, the run's secret
+  key) is registered where it appears (rolecall/target/provision.py, flows.py,
+  tokens.py, in each process, xdist workers too) and replaced wherever it occurs,
+  whatever it looks like;
 - by name: a mapping key that names a secret (SecretKey, SecretAccessKey,
   SessionToken, Password, IdToken, AccessToken, RefreshToken, Token, ...) has its
   value blanked whatever the value looks like;
@@ -11,15 +16,20 @@ exactly one place to be caught and one test to prove it is. Two layers:
   long-term access key ids, secret keys, session tokens and passwords are
   replaced, and 12-digit account ids are masked to their last four digits.
 
-The shape rules are deliberately a little greedy: over-redacting a random-looking
+Shapes still catch what was never registered (another process's secret, a value
+a library logs on its own); the value registry catches what no shape can tell
+from an identifier (a secret key with no digit in it). The shape rules are
+deliberately a little greedy: over-redacting a random-looking
 identifier in a report costs nothing, leaking a session token costs the account.
 """
 
 from __future__ import annotations
 
+import logging
 import re
+import threading
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, TypeVar
 
 BLANK = "[REDACTED]"
 ACCOUNT_MASK = "********"
@@ -46,6 +56,117 @@ _ROLECALL_PASSWORD = re.compile(r"Rc![0-9a-f]{24}aA1")
 _ACCOUNT_ID = re.compile(r"(?<![A-Za-z0-9*])\d{12}(?![A-Za-z0-9])")
 
 
+# --- by value: the registry ----------------------------------------------------------------
+
+T = TypeVar("T")
+MIN_REGISTERED = 8  # shorter values ("x", the emulator's dummy admin secret) would blank words
+FRAGMENT_MIN = 8  # the shortest piece of a cut secret that is still redacted
+ELLIPSIS = "..."
+_STOP = frozenset(" \t\r\n'\"")  # where a shortened value in a repr begins or ends
+
+
+class _Registry:
+    """The secrets this process has seen, longest first so none is half-replaced.
+
+    pytest shortens long values in `-l` locals and assertion text to `head...tail`
+    (saferepr), cutting a secret in two; the halves are found by the secret's first
+    and last FRAGMENT_MIN characters, so a cut secret is as redacted as a whole one.
+    """
+
+    def __init__(self) -> None:
+        self._labels: dict[str, str] = {}
+        self._ordered: tuple[tuple[str, str], ...] = ()
+        self._heads: dict[str, list[str]] = {}
+        self._tails: dict[str, list[str]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, value: str, label: str) -> None:
+        with self._lock:
+            if value in self._labels:
+                return
+            self._labels[value] = label
+            self._ordered = tuple(sorted(self._labels.items(), key=lambda kv: -len(kv[0])))
+            self._heads.setdefault(value[:FRAGMENT_MIN], []).append(value)
+            self._tails.setdefault(value[-FRAGMENT_MIN:], []).append(value)
+
+    def replace(self, text: str) -> str:
+        for value, label in self._ordered:  # `in` is a C substring search: cheap per secret
+            if value in text:
+                text = text.replace(value, f"[REDACTED:{label}]")
+        if ELLIPSIS in text and self._ordered:
+            text = self._cut_secrets(text)
+        return text
+
+    def _cut_secrets(self, text: str) -> str:
+        """Redact the halves of secrets shortened to `head...tail`, at every `...` (a JWT cut
+        before one of its dots makes `....`, so each position is tried)."""
+        spans: list[tuple[int, int, str]] = []
+        at = text.find(ELLIPSIS)
+        while at != -1:
+            spans += self._halves(text, at)
+            at = text.find(ELLIPSIS, at + 1)
+        merged: list[tuple[int, int, str]] = []
+        for start, end, label in sorted(spans):
+            if merged and start <= merged[-1][1]:
+                merged[-1] = (merged[-1][0], max(end, merged[-1][1]), merged[-1][2])
+            else:
+                merged.append((start, end, label))
+        for start, end, label in reversed(merged):
+            text = f"{text[:start]}[REDACTED:{label}]{text[end:]}"
+        return text
+
+    def _halves(self, text: str, at: int) -> list[tuple[int, int, str]]:
+        """Spans of a secret's head ending at `at` and of a secret's tail starting after `...`."""
+        found: list[tuple[int, int, str]] = []
+        start = at
+        while start > 0 and text[start - 1] not in _STOP:
+            start -= 1
+        for begin in range(start, at - FRAGMENT_MIN + 1):  # the longest head first
+            piece = text[begin:at]
+            owner = next((v for v in self._heads.get(piece[:FRAGMENT_MIN], ())
+                          if v.startswith(piece)), None)
+            if owner is not None:
+                found.append((begin, at, self._labels[owner]))
+                break
+        after = end = at + len(ELLIPSIS)
+        while end < len(text) and text[end] not in _STOP:
+            end += 1
+        for stop in range(end, after + FRAGMENT_MIN - 1, -1):  # the longest tail first
+            piece = text[after:stop]
+            owner = next((v for v in self._tails.get(piece[-FRAGMENT_MIN:], ())
+                          if v.endswith(piece)), None)
+            if owner is not None:
+                found.append((after, stop, self._labels[owner]))
+                break
+        return found
+
+    def clear(self) -> None:
+        with self._lock:
+            self._labels.clear()
+            self._ordered = ()
+            self._heads.clear()
+            self._tails.clear()
+
+
+_REGISTRY = _Registry()
+
+
+def register_secret(value: T, label: str = "secret") -> T:
+    """From now on, `value` is redacted wherever this process writes it; returns it.
+
+    Call it where a secret is obtained (a sign-in, a credential exchange, a derived
+    password). Values shorter than MIN_REGISTERED and non-strings are ignored.
+    """
+    if isinstance(value, str) and len(value) >= MIN_REGISTERED:
+        _REGISTRY.add(value, label)
+    return value
+
+
+def forget_secrets() -> None:
+    """Empty the registry (tests)."""
+    _REGISTRY.clear()
+
+
 def _random_looking(text: str, min_distinct: int) -> bool:
     """Mixed case, a digit and many distinct characters: a key, not an identifier or a path."""
     return (len(set(text)) >= min_distinct and any(c.isdigit() for c in text)
@@ -65,7 +186,8 @@ def mask_account(account_id: str) -> str:
 
 
 def redact_text(text: str) -> str:
-    """Replace every secret-shaped run in free text (order matters: longest shapes first)."""
+    """Replace every registered secret, then every secret-shaped run (longest shapes first)."""
+    text = _REGISTRY.replace(text)
     text = _JWT.sub("[REDACTED:jwt]", text)
     text = _SESSION_TOKEN.sub("[REDACTED:session-token]", text)
     text = _LONG_BASE64.sub(_when_random("session-token", 30), text)
@@ -104,3 +226,30 @@ def redact_bytes(data: bytes) -> bytes:
     except UnicodeDecodeError:
         return data
     return redact_text(text).encode("utf-8")
+
+
+# --- logs: every record redacted as it is made ------------------------------------------------
+
+def redact_log_records() -> None:
+    """Make every log record of this process redacted at creation, for every handler.
+
+    pytest's captured logs, live logging, log files and any other handler then only
+    ever see the redacted message and traceback. Installed once per process.
+    """
+    factory = logging.getLogRecordFactory()
+    if getattr(factory, "rolecall_redacting", False):
+        return
+
+    def make(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = factory(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except Exception:  # a broken format string: leave it to the handler to report
+            return record
+        record.msg, record.args = redact_text(message), None
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact_text(logging.Formatter().formatException(record.exc_info))
+        return record
+
+    make.rolecall_redacting = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(make)

@@ -29,6 +29,7 @@ from tenacity import (
 )
 
 from rolecall.emulator import ACCOUNT_ID
+from rolecall.reporting.redact import register_secret
 from rolecall.target import retry as retrying
 
 log = logging.getLogger("rolecall.target.clients")
@@ -180,8 +181,19 @@ def aws(expected_account_id: str | None, region: str | None = None,
                           f"{mask(expected_account_id)} given by --aws-account-id"
                           f"{_where_they_differ(actual, expected_account_id)}; refusing to "
                           "touch another account")
+    _register_operator_credentials(session)
     return Target("aws", region, actual, endpoint_url, propagation_seconds, retry_budget,
                   _session=session)
+
+
+def _register_operator_credentials(session: boto3.Session) -> None:
+    """The operator's own keys are secrets the run holds too: redact them by value."""
+    credentials = session.get_credentials()
+    frozen = credentials.get_frozen_credentials() if credentials is not None else None
+    for value, label in ((getattr(frozen, "access_key", None), "access-key-id"),
+                         (getattr(frozen, "secret_key", None), "secret-key"),
+                         (getattr(frozen, "token", None), "session-token")):
+        register_secret(value, label)
 
 
 def mask(account_id: str) -> str:

@@ -8,7 +8,8 @@
 Every flow ends in an `Issued` (credentials, plus the role they really belong to,
 asked of STS GetCallerIdentity) or a `Refused` (the AWS error code), or an
 `Errored` when something other than AWS's answer got in the way. Tokens and
-keys stay in memory; nothing here logs them.
+keys stay in memory; nothing here logs them, and each is registered for
+redaction by value the moment it arrives (`_keep`), in the process that got it.
 
 The negative side lives here too, so tests only pick a case and assert: the
 Logins a broken or foreign token makes (`broken_logins`, SPEC E2, G8), a token
@@ -28,7 +29,9 @@ from typing import Any
 
 import jwt
 from botocore.exceptions import BotoCoreError, ClientError
+from cryptography.hazmat.primitives import serialization
 
+from rolecall.reporting.redact import register_secret
 from rolecall.target import retry
 from rolecall.target import tokens as jwts
 from rolecall.target.clients import Target
@@ -36,7 +39,7 @@ from rolecall.target.provision import RunSecrets, Stack
 
 CLASSIC_SESSION_NAME = "rolecall-classic"
 BROKEN_CASES = ("tampered", "resigned", "other-client", "other-pool", "other-provider",
-                "access-token")
+                "access-token", "alg-none", "hs256", "embedded-jwk")
 REVOCATIONS = ("signed-out", "disabled", "deleted")
 
 PASSWORD_ENV = "ROLECALL_PASSWORD_"  # + the persona, upper case, `-` as `_`
@@ -53,7 +56,7 @@ def supplied_password(user: str) -> str:
     if not value:
         raise KeyError(f"set {password_variable(user)} to the password of the test user of "
                        f"persona {user}")
-    return value
+    return register_secret(value, "password")  # redacted by value wherever it might show
 
 
 @dataclass
@@ -100,6 +103,20 @@ def _expires_soon(token: str, margin: float = 60.0) -> bool:
     """True when a cached ID token is within `margin` seconds of its exp (long AWS runs)."""
     expires = jwt.decode(token, options={"verify_signature": False}).get("exp", 0)
     return float(expires) - time.time() < margin
+
+
+# What each secret-bearing answer holds, and the label its redaction shows.
+SECRET_FIELDS = {"IdToken": "id-token", "AccessToken": "access-token",
+                 "RefreshToken": "refresh-token", "Token": "oidc-token",
+                 "AccessKeyId": "access-key-id", "SecretKey": "secret-key",
+                 "SecretAccessKey": "secret-key", "SessionToken": "session-token"}
+
+
+def _keep(answer: dict[str, Any]) -> dict[str, Any]:
+    """Register every secret of an answer (sign-in, credentials, OIDC token), then return it."""
+    for name, label in SECRET_FIELDS.items():
+        register_secret(answer.get(name), label)
+    return answer
 
 
 def _failure(exc: Exception, trail: _Trail) -> Refused | Errored:
@@ -171,7 +188,7 @@ class Flows:
             ClientId=client_id or self.stack.client_id, AuthFlow="USER_PASSWORD_AUTH",
             AuthParameters={"USERNAME": self.stack.users.get(user, user),
                             "PASSWORD": self.password(user)})
-        result = auth["AuthenticationResult"]
+        result = _keep(auth["AuthenticationResult"])
         return {"IdToken": result["IdToken"], "AccessToken": result["AccessToken"]}
 
     def password(self, user: str) -> str:
@@ -203,6 +220,15 @@ class Flows:
         return dict(jwt.decode(token, key.key, algorithms=["RS256"], audience=self.stack.client_id,
                                issuer=issuer))
 
+    def pool_public_key(self) -> bytes:
+        """The PEM of the key the pool signs ID tokens with (from its JWKS, as G9 reads it)."""
+        token = self.tokens(next(iter(self.stack.users)))["IdToken"]
+        self.verified_claims(next(iter(self.stack.users)))  # fetches the JWKS client
+        assert self._jwks is not None
+        key = self._jwks.get_signing_key_from_jwt(token).key
+        return bytes(key.public_bytes(serialization.Encoding.PEM,
+                                      serialization.PublicFormat.SubjectPublicKeyInfo))
+
     def dynamodb(self, issued: Issued) -> Any:
         """A DynamoDB client signed with these credentials (one per credential, reused)."""
         key = issued.credentials["AccessKeyId"]
@@ -232,6 +258,8 @@ class Flows:
         if case in ("other-pool", "other-provider"):  # the same user in a foreign user pool
             foreign = self.sign_in(user, self._negative(self.stack.foreign_client_id))["IdToken"]
             return {provider if case == "other-pool" else self.stack.foreign_provider_name: foreign}
+        if case in ("alg-none", "hs256", "embedded-jwk"):  # signed as the pool never signs
+            return {provider: jwts.misigned(own["IdToken"], case, self.pool_public_key())}
         return {provider: own["AccessToken"]}  # access-token: not an ID token (G8)
 
     def _negative(self, client_id: str | None) -> str:
@@ -283,6 +311,10 @@ class Flows:
                 self._results[key] = until_settled(self.stack.iam_settled_by, run)
             return self._results[key]
 
+    def identity_id(self, variant: str, user: str) -> str:
+        """GetId for the user's current login (not cached: E1 asks it again)."""
+        return self._get_id(_Trail(), variant, {"Logins": self.logins(user)})
+
     def _get_id(self, trail: _Trail, variant: str, with_logins: dict[str, Any],
                 cache: bool = False) -> str:
         """GetId: the identity of these Logins (none: a guest) in the variant's pool.
@@ -312,7 +344,7 @@ class Flows:
                 IdentityId=identity_id, **with_logins, **extra))
         except (ClientError, BotoCoreError) as exc:
             return _failure(exc, trail)
-        return self._who(answer["Credentials"], identity_id, trail)
+        return self._who(_keep(answer["Credentials"]), identity_id, trail)
 
     def classic_guest(self, variant: str, role: str) -> Result:
         """The classic flow for an unauthenticated identity: no scope-down applies (E5, C5)."""
@@ -374,14 +406,14 @@ class Flows:
         with_logins = {"Logins": logins} if logins else {}
         try:
             identity_id = self._get_id(trail, variant, with_logins, cache)
-            token = trail(self.identity.get_open_id_token(IdentityId=identity_id,
-                                                          **with_logins))["Token"]
+            token = _keep(trail(self.identity.get_open_id_token(IdentityId=identity_id,
+                                                                **with_logins)))["Token"]
             answer = trail(self.sts.assume_role_with_web_identity(
                 RoleArn=self.stack.roles[role], RoleSessionName=CLASSIC_SESSION_NAME,
                 WebIdentityToken=token, **({"DurationSeconds": duration} if duration else {})))
         except (ClientError, BotoCoreError) as exc:
             return _failure(exc, trail)
-        credentials = answer["Credentials"]
+        credentials = _keep(answer["Credentials"])
         # STS names the session it issued (AssumedRoleUser.Arn): no GetCallerIdentity needed
         return self._issued({"AccessKeyId": credentials["AccessKeyId"],
                              "SecretKey": credentials["SecretAccessKey"],

@@ -24,6 +24,7 @@ from botocore.exceptions import ClientError
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from rolecall.model.scenario import Scenario
+from rolecall.reporting.redact import register_secret
 from rolecall.target.cleanup import (
     CREATED_TAG,
     IDENTITY_POOL,
@@ -36,10 +37,10 @@ from rolecall.target.cleanup import (
 )
 from rolecall.target.clients import Target, patiently
 from rolecall.target.retry import explain_stop
+from rolecall.target.trust_policies import trust_policy
 
 log = logging.getLogger("rolecall.target.provision")
 
-FOREIGN_POOL = "us-east-1:00000000-0000-0000-0000-000000000000"  # Trust(aud="other")
 
 TABLE_ACTIVE_SECONDS = 300.0  # AWS: on-demand tables are usually ACTIVE within seconds
 
@@ -52,11 +53,11 @@ class NotYet(Exception):
 class RunSecrets:
     """The run's secret key. Passwords derive from it; it is never written anywhere."""
 
-    key: bytes
+    key: bytes = field(repr=False)  # not even in pytest's `-l` locals
 
     def password(self, scenario: str, user: str) -> str:
         digest = hmac.new(self.key, f"{scenario}/{user}".encode(), hashlib.sha256).hexdigest()
-        return f"Rc!{digest[:24]}aA1"  # meets Cognito's default password policy
+        return register_secret(f"Rc!{digest[:24]}aA1", "password")  # Cognito's default policy
 
 
 @dataclass
@@ -327,26 +328,6 @@ def _token_validity(minutes: int | None) -> dict[str, Any]:
         return {}
     return {"IdTokenValidity": minutes, "AccessTokenValidity": minutes,
             "TokenValidityUnits": {"IdToken": "minutes", "AccessToken": "minutes"}}
-
-
-def trust_policy(trust: Any, stack: Stack) -> dict[str, Any]:
-    """The trust policy a scenario's `trust:` stands for (SPEC T1, T2)."""
-    conditions: dict[str, dict[str, Any]] = {}
-    if trust.aud == "pool":
-        conditions["StringEquals"] = {"cognito-identity.amazonaws.com:aud":
-                                      sorted(stack.identity_pools.values())}
-    elif trust.aud == "other":
-        conditions["StringEquals"] = {"cognito-identity.amazonaws.com:aud": FOREIGN_POOL}
-    amr = {"authenticated": "authenticated", "unauthenticated": "unauthenticated",
-           "any": ["authenticated", "unauthenticated"]}.get(trust.amr)
-    if amr:
-        conditions["ForAnyValue:StringLike"] = {"cognito-identity.amazonaws.com:amr": amr}
-    statement: dict[str, Any] = {"Effect": "Allow",
-                                 "Principal": {"Federated": "cognito-identity.amazonaws.com"},
-                                 "Action": "sts:AssumeRoleWithWebIdentity"}
-    if conditions:
-        statement["Condition"] = conditions
-    return {"Version": "2012-10-17", "Statement": [statement]}
 
 
 def render(document: Any, stack: Stack) -> Any:

@@ -32,7 +32,7 @@ from filelock import FileLock
 from rolecall.model.scenario import Scenario
 from rolecall.reporting import evidence
 from rolecall.reporting.records import now
-from rolecall.reporting.redact import redact_text
+from rolecall.reporting.redact import redact_text, register_secret
 from rolecall.target import clients, own_stack
 from rolecall.target.cleanup import Journal, teardown
 from rolecall.target.flows import Flows, Issued
@@ -89,7 +89,7 @@ class Run:
 
     def __init__(self, config: RunConfig) -> None:
         self.config = config
-        self.secrets = RunSecrets(bytes.fromhex(config.secret_hex))
+        self.secrets = RunSecrets(bytes.fromhex(register_secret(config.secret_hex, "run-key")))
         self.target = self._target()
         self.state_dir = Path(config.state_dir)
         self._stacks: dict[str, Stack] = {}
@@ -185,15 +185,17 @@ class Run:
         return failures + teardown(self.target, *(Journal(path) for path in
                                                   sorted(self.state_dir.glob(JOURNALS))))
 
-    def clean_state(self, keep: bool = False) -> Path | None:
+    def clean_state(self, keep: bool = False, forget_journals: bool = False) -> Path | None:
         """Remove the run's state folder, but never a journal of something still standing.
 
-        Returns the folder when anything is left in it (kept, or journals of leftovers).
+        `forget_journals`: the stacks lived only in an emulator that has stopped, so their
+        journals go too. Returns the folder when anything is left in it (kept, or journals
+        of leftovers).
         """
         if keep or not self.state_dir.is_dir():
             return self.state_dir if keep and self.state_dir.is_dir() else None
         for path in self.state_dir.iterdir():
-            if path.match(JOURNALS):
+            if path.match(JOURNALS) and not forget_journals:
                 continue
             if path.is_dir():
                 shutil.rmtree(path, ignore_errors=True)

@@ -1,12 +1,20 @@
 """`rolecall report | verify | diff`: the evidence tools of the command line.
 
     rolecall report [--results reports/allure-results] [--out reports/allure-report]
-    rolecall verify reports/<runid>
+    rolecall verify reports/<runid> [--allow-partial | --require-full]
     rolecall diff reports/<old runid> reports/<new runid> [--json]
     rolecall merge --out reports/merged BUNDLE [BUNDLE ...]
 
-Exit codes: 0 fine (intact; no change), 1 the answer is "no" (tampered bundle;
-cells changed), 2 the command could not run (the message names the file and the fix).
+Exit codes: 0 fine (intact and complete; no change), 1 the answer is "no" (tampered
+bundle; an incomplete run; cells changed or missing), 2 the command could not run
+(the message names the file and the fix).
+
+`verify` judges extent as well as integrity. An INCOMPLETE bundle (interrupted,
+stopped early, a worker lost, or a bundle that does not record its extent) exits 1
+unless `--allow-partial`. A deliberate SELECTION (`--scenario books`, `-k ...`)
+exits 0 and prints what the selection was: it covers exactly what it says it does,
+in every file of the bundle; `--require-full` refuses it too, for a gate that needs
+the whole suite.
 """
 
 from __future__ import annotations
@@ -18,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from rolecall.reporting import evidence
+from rolecall.reporting.completeness import INCOMPLETE, SELECTION, Completeness
 from rolecall.reporting.merge import merge
 from rolecall.tools import nodetools
 
@@ -32,6 +41,11 @@ def add_parsers(commands: Any) -> None:
 
     verify = commands.add_parser("verify", help="re-hash an evidence bundle: is it intact?")
     verify.add_argument("bundle", type=Path, help="reports/<runid>")
+    extent = verify.add_mutually_exclusive_group()
+    extent.add_argument("--allow-partial", action="store_true",
+                        help="accept an incomplete run (interrupted, stopped early) if intact")
+    extent.add_argument("--require-full", action="store_true",
+                        help="refuse a deliberate selection (--scenario, -k ...) as well")
     verify.set_defaults(handler=_verify)
 
     diff = commands.add_parser("diff", help="cells whose outcome or role changed between runs")
@@ -68,12 +82,42 @@ def _verify(args: argparse.Namespace) -> int:
     except evidence.BundleError as exc:
         return _fail("verify", exc)
     print(f"manifest.json sha256 {checked.manifest_sha256} (compare with the run's log)")
-    if checked.intact:
-        print(f"{args.bundle}: intact: every file matches manifest.json")
+    if not checked.intact:
+        print(f"{args.bundle}: NOT intact: {len(checked.problems)} problem(s)")
+        for problem in checked.problems:
+            print(f"  {problem}")
+        return 1
+    print(f"{args.bundle}: intact: every file matches manifest.json")
+    return _judge_extent(args, checked.completeness)
+
+
+def _judge_extent(args: argparse.Namespace, verdict: Completeness | None) -> int:
+    """0 when the bundle covers what it claims (and what the flags demand), else 1."""
+    if verdict is None:
+        print(f"{args.bundle}: completeness NOT recorded (a bundle from before schema 2): "
+              "it cannot show it holds the whole run")
+        return _partial(args)
+    print(f"{args.bundle}: {verdict.headline}")
+    if verdict.status == INCOMPLETE:
+        if verdict.missing:
+            print(f"  {len(verdict.missing):,} planned cell(s) NOT RUN, e.g. "
+                  f"{', '.join(verdict.missing[:3])}")
+        return _partial(args)
+    if verdict.status == SELECTION:
+        if args.require_full:
+            print("  refused (--require-full): a selection is not the whole suite")
+            return 1
+        print("  accepted: a deliberate selection, recorded as such in every file of the bundle "
+              "(--require-full refuses it)")
+    return 0
+
+
+def _partial(args: argparse.Namespace) -> int:
+    if args.allow_partial:
+        print("  accepted as partial (--allow-partial)")
         return 0
-    print(f"{args.bundle}: NOT intact: {len(checked.problems)} problem(s)")
-    for problem in checked.problems:
-        print(f"  {problem}")
+    print("  refused: this bundle does not cover its run; take the evidence again, or pass "
+          "--allow-partial to accept it as it is")
     return 1
 
 
@@ -82,15 +126,21 @@ def _diff(args: argparse.Namespace) -> int:
         changes = evidence.diff(args.old, args.new)
     except evidence.BundleError as exc:
         return _fail("diff", exc)
+    for side, bundle in (("old", args.old), ("new", args.new)):
+        verdict = evidence.completeness_of(bundle)
+        if verdict is None or verdict.status == INCOMPLETE:
+            said = verdict.headline if verdict else "completeness not recorded"
+            print(f"warning: the {side} bundle {bundle} is {said}", file=sys.stderr)
     if args.json:
-        print(json.dumps([{"id": c.id, "only": c.only,
+        print(json.dumps([{"id": c.id, "only": c.only, "not_run": c.not_run,
                            "changed": {k: {"old": o, "new": n} for k, (o, n) in c.fields.items()}}
                           for c in changes], indent=2))
     else:
         for change in changes:
             print(change.describe())
-        print(f"{len(changes)} cell(s) changed between {args.old} and {args.new}",
-              file=sys.stderr)
+        missing = sum(1 for c in changes if c.not_run)
+        print(f"{len(changes) - missing} cell(s) changed and {missing} cell(s) missing (NOT RUN, "
+              f"not compared) between {args.old} and {args.new}", file=sys.stderr)
     return 1 if changes else 0
 
 

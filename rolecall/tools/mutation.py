@@ -33,10 +33,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rolecall.emulator.faults import BY_NAME, CATALOGUE, Fault
 from rolecall.tools.mutation_verdict import (
+    BROKEN,
     CANCELLED,
     DEFAULT_MIN_KILL_RATE,
     KILLED,
@@ -53,46 +54,65 @@ from rolecall.tools.mutation_verdict import (
 
 SHOWN_CELLS = 3
 
-# The CI subset (`--quick`): every critical fault, plus the credentials area
-# (which has none), each mapped to the cheapest scenario whose cells killed it in
-# the full run (`tox -e mutation`; scenario cost measured on the faithful run).
-# Each fault runs only on its scenario, so the subset costs seconds per fault
-# instead of a whole suite, and CI still fails when a change blinds exactly the
-# cells that catch a fault. When a scenario is renamed or stops killing its
-# fault, the fault shows here as BROKEN or SURVIVED (and
-# tests/suite/test_mutation.py checks the names): rerun the full mutation and
-# update the map from its killing cells.
-QUICK: dict[str, tuple[str, ...]] = {
-    "precedence-highest-wins": ("seed-admin-editor",),
-    "precedence-null-wins": ("precedence",),
-    "precedence-ties-pick-first": ("precedence",),
-    "token-access-token-accepted": ("tokens",),
-    "token-custom-role-unchecked": ("precedence",),
-    "token-deny-falls-back": ("books",),
-    "rules-last-match-wins": ("seed-rules",),
-    "rules-equals-as-contains": ("escalation-shut",),
-    "rules-notequal-matches-missing": ("rules",),
-    "classic-gate-ignored": ("escalation-shut",),
-    "classic-allowed-with-mappings": ("flows",),
-    "guest-allowed-when-disabled": ("books",),
-    "unauth-role-for-authenticated": ("tokens",),
-    "token-expired-accepted": ("token-expiry",),
-    "token-wrong-aud-accepted": ("tokens",),
-    "token-wrong-issuer-accepted": ("tokens",),
-    "token-signout-accepted": ("tokens",),
-    "token-signature-unchecked": ("tokens",),
-    "trust-aud-ignored": ("flows",),
-    "trust-amr-ignored": ("flows",),
-    "trust-skipped-enhanced": ("flows",),
-    "iam-explicit-deny-ignored": ("seed-admin-editor",),
-    "iam-notaction-inverted": ("precedence",),
-    "iam-resource-wildcard-overmatch": ("precedence",),
-    "iam-conditions-ignored": ("per-identity",),
-    "iam-session-policy-ignored": ("escalation-shut",),
-    "iam-transact-unchecked": ("books",),
-    "session-never-expires": ("session-expiry",),
-    "caller-identity-wrong-arn": ("seed-admin-editor",),
+class Quick(NamedTuple):
+    """One CI fault run: the scenario and the test(s) whose cells killed the fault.
+
+    `tests` is a pytest -k expression (test function names): the run collects only
+    those cells of the scenario and stops at the first failed one (--maxfail=1).
+    """
+
+    scenario: str
+    tests: str
+
+
+# The CI subset (`--quick`): the critical faults (a hidden escalation) that guard
+# the suite's main kinds of cell, at most ~35 so that mutation-quick stays inside
+# CI's budget (tox -e ci). Each runs only on the cheapest scenario whose cells
+# killed it in the full run, and only the test(s) those cells belong to; the
+# first failed cell ends the run. When a scenario or test is renamed or stops
+# killing its fault, the fault shows here as BROKEN or SURVIVED (and
+# tests/suite/test_mutation.py checks the names): rerun the full mutation
+# (`tox -e mutation`) and update the map from its killing cells.
+QUICK: dict[str, Quick] = {
+    "precedence-highest-wins": Quick("seed-admin-editor", "test_id_token_claims"),
+    "precedence-null-wins": Quick("precedence", "test_id_token_claims"),
+    "precedence-ties-pick-first": Quick("precedence", "test_id_token_claims"),
+    "token-access-token-accepted": Quick("tokens", "test_broken_token"),
+    "token-custom-role-unchecked": Quick("precedence", "test_credentials"),
+    "token-deny-falls-back": Quick("books", "test_credentials"),
+    "rules-last-match-wins": Quick("seed-rules", "test_credentials"),
+    "rules-equals-as-contains": Quick("escalation-shut", "test_credentials"),
+    "rules-notequal-matches-missing": Quick("rules", "test_credentials"),
+    "classic-gate-ignored": Quick("escalation-shut", "test_no_path_exceeds_the_entitlement"),
+    "classic-allowed-with-mappings": Quick("flows", "test_credentials"),
+    "guest-allowed-when-disabled": Quick("books", "test_credentials"),
+    "unauth-role-for-authenticated": Quick("tokens", "test_credentials"),
+    "token-expired-accepted": Quick("token-expiry", "test_broken_token"),
+    "token-wrong-aud-accepted": Quick("tokens", "test_broken_token"),
+    "token-wrong-issuer-accepted": Quick("tokens", "test_broken_token"),
+    "token-signout-accepted": Quick("tokens", "test_broken_token"),
+    "token-signature-unchecked": Quick("tokens", "test_broken_token"),
+    "trust-aud-ignored": Quick("flows", "test_credentials"),
+    "trust-amr-ignored": Quick("flows", "test_credentials"),
+    "trust-skipped-enhanced": Quick("flows", "test_credentials"),
+    "iam-explicit-deny-ignored": Quick("seed-admin-editor", "test_access"),
+    "iam-notaction-inverted": Quick("precedence", "test_access"),
+    "iam-resource-wildcard-overmatch": Quick("precedence", "test_access"),
+    "iam-conditions-ignored": Quick("per-identity", "test_access"),
+    "iam-session-policy-ignored": Quick("escalation-shut", "test_access"),
+    "iam-transact-unchecked": Quick("books", "test_access"),
+    # near-miss faults (issue 13, docs/fault-model.md): one critical fault per kind
+    "rules-equals-ignores-case": Quick("near-miss-rules", "test_credentials"),  # case
+    "iam-query-grants-scan": Quick("near-miss-policy", "test_access"),  # neighbouring action
+    "iam-deny-with-condition-skipped": Quick("near-miss-policy", "test_access"),  # skipped clause
+    "iam-resource-prefix": Quick("near-miss-policy", "test_access"),  # ARN matched by prefix
+    "iam-stringequals-wildcards": Quick("near-miss-precedence", "test_credentials"),  # operator
+    "iam-index-as-table": Quick("near-miss-index", "test_access"),  # index ARN
+    "identity-id-shared": Quick("near-miss-precedence", "test_identity_id"),  # identity
+    "token-alg-none-accepted": Quick("near-miss-precedence", "test_broken_token"),  # signature
 }
+QUICK_SCENARIOS = {name: (quick.scenario,) for name, quick in QUICK.items()}
+QUICK_TESTS = {name: quick.tests for name, quick in QUICK.items()}
 
 
 # --------------------------------------------------------------------------- running
@@ -115,6 +135,15 @@ class Settings:
     timeout_s: float = 900.0
     scenarios: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     baseline_scenarios: tuple[str, ...] = ()
+    tests: Mapping[str, str] = field(default_factory=dict)  # fault -> pytest -k expression
+    faithful_junit: Path | None = None  # a passing run of the same tree, used as the baseline
+
+    @property
+    def baseline_tests(self) -> str:
+        """The baseline's -k: every fault run's tests (empty: all) so it judges what they judge."""
+        if not self.tests or not self.scenarios or set(self.tests) != set(self.scenarios):
+            return ""
+        return " or ".join(f"({expression})" for expression in sorted(set(self.tests.values())))
 
 
 def scoped(faults: Sequence[str], scenarios: Mapping[str, tuple[str, ...]]
@@ -135,6 +164,9 @@ def pytest_command(settings: Settings, fault: str | None, junit: Path) -> list[s
     scenarios = settings.scenarios.get(fault, ()) if fault else settings.baseline_scenarios
     for name in scenarios:
         command += ["--scenario", name]
+    tests = settings.tests.get(fault, "") if fault else settings.baseline_tests
+    if tests:
+        command += ["-k", tests]
     if fault:
         command += ["--emulator-fault", fault]
         if settings.maxfail:
@@ -156,6 +188,11 @@ class Runner:
         label = fault or "faithful"
         if self.cancelled.is_set():
             return RunOutcome(fault, CANCELLED, "the faithful run failed first")
+        if fault is None and self.settings.faithful_junit is not None:
+            self.progress.started(label, f"reused: {self.settings.faithful_junit}")
+            outcome = reused_baseline(self.settings.faithful_junit, self.settings.baseline_scenarios)
+            self.progress.finished(outcome)
+            return outcome
         junit_path = self.settings.work_dir / f"junit-{label}.xml"
         log_path = self.settings.work_dir / f"log-{label}.txt"
         scenarios = self.settings.scenarios.get(fault, ()) if fault else \
@@ -210,6 +247,31 @@ class Runner:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+def reused_baseline(junit_path: Path, scenarios: Sequence[str]) -> RunOutcome:
+    """The faithful run read from a junit report instead of run again.
+
+    CI's conformance step has just run the whole matrix on the faithful target from
+    the same tree; its report says whether every cell passes. It must hold cells of
+    every scenario the fault runs use, or it is not the run it claims to be.
+    """
+    if not junit_path.exists():
+        return RunOutcome(None, BROKEN, f"no faithful junit report {junit_path}")
+    junit = parse_junit(junit_path)
+    failed = bool(junit.verdicts or junit.crashed or junit.errors or junit.collection_errors)
+    status, reason = classify_baseline(1 if failed else 0, junit)
+    names = [case.name for case in junit.verdicts] if failed else []
+    missing = [s for s in scenarios if not junit_has_scenario(junit_path, s)]
+    if status == PASSED and missing:
+        status, reason = BROKEN, f"{junit_path} has no cells of {', '.join(missing)}"
+    return RunOutcome(None, status, reason or ("; ".join(names[:3]) if names else ""), 0, 0.0,
+                      junit)
+
+
+def junit_has_scenario(junit_path: Path, scenario: str) -> bool:
+    """Whether the report holds a cell of this scenario (cell ids start with its name)."""
+    return f"[{scenario}-" in junit_path.read_text(errors="replace")
 
 
 def _tail(path: Path, lines: int = 15) -> str:
@@ -340,8 +402,10 @@ def report(baseline: RunOutcome, outcomes: Sequence[RunOutcome], verdict: Verdic
         "maxfail": settings.maxfail,
         "baseline": {**_run_json(baseline), "failed_cells": [c.name for c in baseline.junit.verdicts]},
         "baseline_scenarios": list(settings.baseline_scenarios) or "all",
+        "baseline_from": str(settings.faithful_junit) if settings.faithful_junit else "run",
         "faults": [{**_fault_json(o, catalogue[o.fault or ""], settings.maxfail),
-                    "scenarios": list(settings.scenarios.get(o.fault or "", ())) or "all"}
+                    "scenarios": list(settings.scenarios.get(o.fault or "", ())) or "all",
+                    "tests": settings.tests.get(o.fault or "", "") or "all"}
                    for o in outcomes],
         "totals": {
             "faults": verdict.total, "killed": verdict.killed,
@@ -392,8 +456,9 @@ def add_parser(commands: Any) -> None:
     parser.add_argument("--fault", action="append", default=[], metavar="NAME",
                         help="run only this fault (repeatable); default: the whole catalogue")
     parser.add_argument("--quick", action="store_true",
-                        help="the CI subset: the critical faults, each run only on the "
-                             "scenario(s) that killed it in the full run (see QUICK)")
+                        help="the CI subset: critical faults, each run only on the scenario "
+                             "and test(s) that killed it in the full run, to its first failed "
+                             "cell (see QUICK)")
     parser.add_argument("--jobs", type=int, default=2, help="pytest runs side by side (default 2)")
     parser.add_argument("--xdist-workers", type=int, default=0,
                         help="pytest -n for each run (default 0: one process per run)")
@@ -406,6 +471,9 @@ def add_parser(commands: Any) -> None:
                         help="seconds before one run counts as BROKEN (default 900)")
     parser.add_argument("--suites", type=Path, default=Path("suites"),
                         help="the conformance suite folder (default ./suites)")
+    parser.add_argument("--faithful-junit", type=Path, default=None, metavar="JUNIT",
+                        help="take the faithful run from this junit report of the same tree "
+                             "instead of running it (CI: the conformance step's reports/junit.xml)")
     parser.add_argument("--report", type=Path, default=Path("reports/mutation.json"))
     parser.add_argument("--work-dir", type=Path, default=None,
                         help="keep every run's junit and log here (default: a temporary folder)")
@@ -415,8 +483,12 @@ def add_parser(commands: Any) -> None:
 
 
 def select_faults(names: Iterable[str], quick: bool) -> list[str]:
-    """The faults to run, in catalogue order; unknown names are a usage error."""
-    wanted = set(names) | (set(QUICK) if quick else set())
+    """The faults to run, in catalogue order; unknown names are a usage error.
+
+    Named faults are run alone (with `quick`, each scoped as QUICK says); `quick`
+    without names runs the whole CI subset.
+    """
+    wanted = set(names) or (set(QUICK) if quick else set())
     unknown = sorted(wanted - set(BY_NAME))
     if unknown:
         raise ValueError(f"unknown fault(s) {', '.join(unknown)}; "
@@ -433,10 +505,13 @@ def main(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="rolecall-mutation-") as tmp:
         work_dir = args.work_dir or Path(tmp)
         work_dir.mkdir(parents=True, exist_ok=True)
-        per_fault, baseline_scenarios = scoped(faults, QUICK if args.quick else {})
+        per_fault, baseline_scenarios = scoped(faults, QUICK_SCENARIOS if args.quick else {})
+        # quick: a fault is killed by its first failed cell, so the rest need not run
+        maxfail = args.maxfail if args.maxfail is not None else (1 if args.quick else None)
+        tests = {name: QUICK_TESTS[name] for name in per_fault} if args.quick else {}
         settings = Settings(args.suites.resolve(), work_dir.resolve(), tuple(args.pytest_args),
-                            args.xdist_workers, args.maxfail, args.timeout, per_fault,
-                            baseline_scenarios)
+                            args.xdist_workers, maxfail, args.timeout, per_fault,
+                            baseline_scenarios, tests, args.faithful_junit)
         start = time.monotonic()
         print(f"rolecall mutation: faithful run + {len(faults)} fault(s), {args.jobs} at a time",
               file=sys.stderr, flush=True)
@@ -444,11 +519,11 @@ def main(args: argparse.Namespace) -> int:
             baseline, outcomes = run_all(Runner(settings, progress), faults, args.jobs)
         wall = time.monotonic() - start
     verdict = judge(baseline, outcomes, args.min_kill_rate)
-    print(table(outcomes, args.maxfail))
+    print(table(outcomes, settings.maxfail))
     print(summary(verdict, baseline, wall))
     if per_fault:
-        print("(quick: each fault ran only on the scenario(s) QUICK names for it; "
-              "`tox -e mutation` runs the whole suite per fault)")
+        print("(quick: each fault ran only on the scenario and test(s) QUICK names for it, to "
+              "its first failed cell; `tox -e mutation` runs the whole suite per fault)")
     args.report.parent.mkdir(parents=True, exist_ok=True)
     args.report.write_text(json.dumps(
         report(baseline, outcomes, verdict, settings, args.min_kill_rate, wall), indent=2) + "\n")

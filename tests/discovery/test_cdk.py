@@ -75,7 +75,7 @@ def test_reviewed_entitlements_are_green(endpoint: str, tmp_path: Path) -> None:
                                   str(HERE / "seed000.entitlements.yaml"),
                                   "--endpoint-url", endpoint, "--evidence-dir", str(tmp_path))
     assert code == 0 and not failed, output[-3000:]
-    assert "28 passed" in output
+    assert "29 passed" in output  # with the identity-id cell (issue 13, E1)
 
 
 READ = "TableCD117FA1: [GetItem, BatchGetItem, Query, Scan, ConditionCheckItem, DescribeTable]"
@@ -114,7 +114,7 @@ def test_stack_template_needs_nothing_running(tmp_path: Path) -> None:
         "--stack-template", str(TEMPLATES / "Seed004Stack.template.json"),
         "--entitlements", str(HERE / "seed004.entitlements.yaml"), "--evidence-dir", str(tmp_path))
     assert code == 0 and not failed, output[-3000:]
-    assert "194 passed" in output  # with Query and Scan on 2 indexes for 5 credentials
+    assert "195 passed" in output  # Query and Scan on 2 indexes for 5 credentials; identity id
 
 
 def test_unsupported_template_is_a_usage_error(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from rolecall.reporting import evidence, oscal
+from rolecall.reporting.completeness import COMPLETE, Completeness
 from rolecall.reporting.records import CELL_FIELDS
 from rolecall.tools import evidence_cli
 
@@ -55,12 +56,15 @@ RUN = {"runid": "run1", "target": "emulated", "region": "eu-west-1", "account": 
 
 
 def write(tmp_path: Path, runid: str, rows: list[dict[str, Any]]) -> Path:
-    """A bundle of these records, as the plugin writes them (every field present)."""
+    """A bundle of these records, as the plugin writes them (every field present), of a
+    run whose plan they all cover."""
     complete = [{**dict.fromkeys(CELL_FIELDS), "groups": [], "request_ids": [],
                  "recorded_at": "2026-11-01T10:00:01.000Z", "test_outcome": "passed", **row}
                 for row in rows]
+    verdict = Completeness(COMPLETE, len(rows), len(rows))
     bundle = evidence.write_bundle(sorted(complete, key=lambda c: c["id"]), {**RUN, "runid": runid},
-                                   tmp_path / "reports", action_order=["GetItem", "Query", "PutItem"])
+                                   tmp_path / "reports", verdict,
+                                   action_order=["GetItem", "Query", "PutItem"])
     assert bundle is not None
     return bundle
 
@@ -208,7 +212,8 @@ def test_a_failed_cell_is_failed_in_the_summary(tmp_path: Path) -> None:
 
 
 def test_no_record_no_bundle(tmp_path: Path) -> None:
-    assert evidence.write_bundle([], RUN, tmp_path / "reports") is None
+    assert evidence.write_bundle([], RUN, tmp_path / "reports",
+                                 Completeness(COMPLETE, 0, 0)) is None
 
 
 def test_the_cli_knows_the_evidence_commands() -> None:
@@ -273,8 +278,8 @@ def test_matrix_html_answers_an_auditors_questions(tmp_path: Path) -> None:
     roles = {"books": {"BooksReadAccess": {"allowed": ["GetItem", "Query"], "groups": ["BooksRead"],
                                            "source": "seed 002", "policy": {"Statement": []}}}}
     bundle = evidence.write_bundle(sorted(complete, key=lambda c: c["id"]), RUN,
-                                   tmp_path / "reports", action_order=["GetItem", "Query", "PutItem"],
-                                   roles=roles)
+                                   tmp_path / "reports", Completeness(COMPLETE, len(rows), len(rows)),
+                                   action_order=["GetItem", "Query", "PutItem"], roles=roles)
     assert bundle is not None
     page = (bundle / "matrix.html").read_text()
     assert "declared profile and policy" in page and "<pre>" in page and "seed 002" in page

@@ -1,10 +1,16 @@
 """One conformance run end to end: its outputs hold no secret, its bundle verifies,
 `rolecall diff` finds the flipped expectation, and both reports render in headless Chromium.
 
-Two real runs of the suite (pytest subprocesses on the embedded target, scenario
+Three real runs of the suite (pytest subprocesses on the embedded target, scenario
 `books`): as written, and with BooksReadAccess wrongly claimed to allow PutItem.
 The second fails four cells whose AccessDenied messages name the account: the
 failure path is exercised too, and must reach JUnit, Allure and the terminal masked.
+The third ("leaky") adds the `tokens` scenario on a target that accepts forged and
+access tokens, with `-l --tb=long`, and breaks the resigned-token cells with a
+RuntimeError whose frames hold raw tokens in their locals (a failed assertion reads
+verdict first, without locals); tests/evidence/secret_spy.py writes down every
+secret boto3 carried in that run, and each one is searched for BY VALUE in
+everything the run left.
 The browser is the Chromium shipped in the npm package @sparticuz/chromium, driven
 by playwright-core, both installed into ./node_modules by rolecall.tools.nodetools:
 nothing is skipped when a tool is missing, the test fails and says why.
@@ -91,19 +97,31 @@ class RunOutputs:
     stdout: str
 
 
-def conformance_run(tmp: Path, scenario_dir: Path) -> RunOutputs:
-    tmp.mkdir(parents=True)
-    junit, allure_dir, reports = tmp / "junit.xml", tmp / "allure-results", tmp / "reports"
-    done = subprocess.run(
-        [sys.executable, "-m", "pytest", str(ROOT / "suites"), "-q", "-n", "2",
-         "-p", "no:cacheprovider", "-p", "no:randomly", "--scenario-dir", str(scenario_dir),
-         "--scenario", "books", f"--junitxml={junit}", f"--alluredir={allure_dir}",
-         "--clean-alluredir", f"--evidence-dir={reports}"],
-        cwd=ROOT, capture_output=True, text=True, timeout=900)
-    (tmp / "pytest-output.txt").write_text(done.stdout + done.stderr)
+def suite_command(tmp: Path, scenario_dir: Path = ROOT / "scenarios", workers: int = 2,
+                  extra: Sequence[str] = ()) -> list[str]:
+    """`pytest suites --scenario books` on the embedded target, its outputs under `tmp`."""
+    return [sys.executable, "-m", "pytest", str(ROOT / "suites"), "-q", "-n", str(workers),
+            "-p", "no:cacheprovider", "-p", "no:randomly", "--scenario-dir", str(scenario_dir),
+            "--scenario", "books", f"--junitxml={tmp / 'junit.xml'}",
+            f"--alluredir={tmp / 'allure-results'}", "--clean-alluredir",
+            f"--evidence-dir={tmp / 'reports'}", *extra]
+
+
+def outputs_of(tmp: Path, said: str) -> RunOutputs:
+    """What a finished (or interrupted) run left under `tmp`: exactly one bundle."""
+    (tmp / "pytest-output.txt").write_text(said)
+    reports = tmp / "reports"
     bundles = [p for p in reports.iterdir() if p.is_dir()] if reports.is_dir() else []
-    assert len(bundles) == 1, f"no evidence bundle; pytest said:\n{done.stdout[-3000:]}"
-    return RunOutputs(tmp, junit, allure_dir, bundles[0], done.stdout + done.stderr)
+    assert len(bundles) == 1, f"no evidence bundle; pytest said:\n{said[-3000:]}"
+    return RunOutputs(tmp, tmp / "junit.xml", tmp / "allure-results", bundles[0], said)
+
+
+def conformance_run(tmp: Path, scenario_dir: Path, extra: Sequence[str] = (),
+                    env: dict[str, str] | None = None) -> RunOutputs:
+    tmp.mkdir(parents=True)
+    done = subprocess.run(suite_command(tmp, scenario_dir, extra=extra), cwd=ROOT,
+                          capture_output=True, text=True, timeout=900, env=env)
+    return outputs_of(tmp, done.stdout + done.stderr)
 
 
 def _shared(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> Path:
@@ -127,7 +145,12 @@ def runs(tmp_path_factory: pytest.TempPathFactory, worker_id: str) -> dict[str, 
                 for k, v in json.loads(done.read_text()).items()}
 
 
+# Faults that make token-negative cells fail where the test's frames hold the raw token.
+LEAKY_FAULTS = ("token-signature-unchecked", "token-access-token-accepted")
+
+
 def _two_runs(base: Path) -> dict[str, RunOutputs]:
+    """As written, flipped, and leaky (see the module's docstring)."""
     as_written = conformance_run(base / "as-written", ROOT / "scenarios")
     data = yaml.safe_load((ROOT / "scenarios" / "books.yaml").read_text())
     data = {k: v for k, v in data.items() if not k.startswith("x-")}
@@ -135,7 +158,16 @@ def _two_runs(base: Path) -> dict[str, RunOutputs]:
     flipped_dir = base / "flipped-scenarios"
     flipped_dir.mkdir()
     (flipped_dir / "books.yaml").write_text(yaml.safe_dump(data))
-    return {"as-written": as_written, "flipped": conformance_run(base / "flipped", flipped_dir)}
+    (flipped_dir / "tokens.yaml").write_text((ROOT / "scenarios" / "tokens.yaml").read_text())
+    spy = base / "leaky-secrets"  # outside every folder the search reads
+    spy.mkdir()
+    leaky = conformance_run(
+        base / "leaky", flipped_dir, env={**os.environ, "ROLECALL_SECRET_SPY": str(spy),
+                                          "ROLECALL_SECRET_SPY_CRASH": "resigned"},
+        extra=["--scenario", "tokens", "-l", "--tb=long", "-p", "tests.evidence.secret_spy",
+               *[arg for fault in LEAKY_FAULTS for arg in ("--emulator-fault", fault)]])
+    return {"as-written": as_written, "flipped": conformance_run(base / "flipped", flipped_dir),
+            "leaky": leaky}
 
 
 @pytest.fixture(scope="module")
@@ -197,6 +229,47 @@ def test_the_allure_html_report_holds_no_secret(runs: dict[str, RunOutputs],
     assert "observed role" in readable_text(allure_html)  # the report's data was read
     _, leaks = _scan(runs)  # now including the generated report
     assert not leaks, "\n".join(leaks[:40])
+
+
+def spied_secrets(run: RunOutputs) -> dict[str, set[str]]:
+    """What tests/evidence/secret_spy.py wrote down for a run: kind -> values."""
+    found: dict[str, set[str]] = {}
+    for path in (run.root.parent / "leaky-secrets").glob("secrets-*.tsv"):
+        for line in path.read_text().splitlines():
+            kind, _, value = line.partition("\t")
+            found.setdefault(kind, set()).add(value)
+    return found
+
+
+def test_no_secret_the_run_handled_is_found_by_value_in_any_output(
+        runs: dict[str, RunOutputs]) -> None:
+    leaky = runs["leaky"]
+    spied = spied_secrets(leaky)
+    assert {"Password", "PASSWORD", "IdToken", "AccessToken", "RefreshToken", "Logins",
+            "AccessKeyId", "SecretKey", "SessionToken", "run-key"} <= set(spied), sorted(spied)
+    secrets = set().union(*spied.values())
+    texts = {path: readable_text(path) for path in sorted(leaky.root.rglob("*")) if path.is_file()}
+    texts[leaky.root / "terminal"] = leaky.stdout
+    found = [f"{path.relative_to(leaky.root.parent)}: {kind} {value[:6]}..."
+             for kind, values in spied.items() for value in values
+             for path, text in texts.items() if value in text]
+    # pytest shortens long locals to head...tail: no 16-character piece of a secret either
+    # (but a JWT's head: its header is the same for every token of a pool, and public)
+    pieces = {(kind, piece) for kind, values in spied.items() for value in values
+              for piece in ([value[-16:]] if value.startswith("eyJ") else [value[:16], value[-16:]])}
+    cut = [f"{path.relative_to(leaky.root.parent)}: a piece of a {kind}"
+           for kind, piece in pieces for path, text in texts.items() if piece in text]
+    print(f"\nsearched {len(secrets)} secrets "
+          f"({', '.join(f'{k} {len(v)}' for k, v in sorted(spied.items()))}) and {len(pieces)} "
+          f"pieces in {len(texts)} outputs: found {len(found)} secrets, {len(cut)} pieces")
+    assert len(secrets) > 50 and len(texts) > 100
+    assert not found, "\n".join(found[:40])
+    assert not cut, "\n".join(cut[:40])
+    # ... and the run did put secrets where a writer could leak them: the locals of the
+    # frames of the spy's crashes (resigned tokens in Logins), which -l prints
+    assert "secret spy: GetId broken on purpose" in leaky.stdout
+    assert "logins" in leaky.stdout and "[REDACTED:id-token]" in leaky.stdout
+    assert "[REDACTED:id-token]" in leaky.junit.read_text()
 
 
 def test_no_output_file_holds_a_secret_or_an_unmasked_account(

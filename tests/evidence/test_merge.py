@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from rolecall.reporting import evidence
+from rolecall.reporting.completeness import INCOMPLETE, Completeness
 from rolecall.reporting.merge import merge
 from rolecall.tools import evidence_cli
-from tests.evidence.test_bundle import RUN, cells, write
+from tests.evidence.test_bundle import CELL_FIELDS, RUN, cells, write
 
 
 def job(tmp_path: Path, stack: str) -> Path:
@@ -51,3 +53,23 @@ def test_cli_merges(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert evidence_cli_exit(["merge", "--out", str(tmp_path / "o"), str(first), str(second)]) == 0
     assert "merged 2 bundle(s)" in capsys.readouterr().out
     assert evidence_cli is not None
+
+
+def test_a_merge_is_no_more_complete_than_its_worst_job(tmp_path: Path) -> None:
+    staging, prod = job(tmp_path, "staging-books"), job(tmp_path, "prod-books")
+    assert _extent(merge([staging, prod], tmp_path / "whole"))["status"] == "complete"
+    cut = tmp_path / "cut-books"  # a third job, cancelled after two cells
+    rows = [{**dict.fromkeys(CELL_FIELDS), "groups": [], "request_ids": [],
+             "recorded_at": "2026-11-01T10:00:01.000Z", "test_outcome": "passed", **row}
+            for row in cells()[:2]]
+    short = evidence.write_bundle(rows, {**RUN, "runid": "run-cut"}, cut / "reports",
+                                  Completeness(INCOMPLETE, 9, 2, ["books-x"],
+                                               reason="interrupted by SIGTERM"))
+    assert short is not None
+    extent = _extent(merge([staging, prod, short], tmp_path / "partial"))
+    assert extent["status"] == "incomplete" and "cut-books" in extent["reason"]
+    assert "interrupted by SIGTERM" in extent["reason"] and extent["observed"] < extent["planned"]
+
+
+def _extent(bundle: Path) -> dict[str, Any]:
+    return dict(json.loads((bundle / evidence.EVIDENCE).read_text())["completeness"])

@@ -71,3 +71,29 @@ def test_uuids_survive_the_account_masking_of_the_bundle_writer() -> None:
     made = [oscal.uuid_of("run", "observation", f"cell-{n}") for n in range(3000)]
     assert len(set(made)) == len(made)
     assert all(redact_text(u) == u for u in made)  # ~10 of these would end in 12 digits
+
+
+def test_an_incomplete_run_says_so_and_its_not_run_cells_are_no_observations(
+        tmp_path: Path) -> None:
+    from rolecall.reporting import completeness, evidence
+    from tests.evidence.test_bundle import RUN
+    from tests.evidence.test_completeness import _plan, _records
+
+    rows = cells()
+    verdict, all_cells = completeness.assess(_plan(rows), _records(rows[:3]),
+                                             "interrupted by SIGINT", [])
+    bundle = evidence.write_bundle(all_cells, RUN, tmp_path / "reports", verdict)
+    assert bundle is not None
+    document = json.loads((bundle / oscal.ASSESSMENT_RESULTS).read_text())
+    assert errors(document) == []
+    (result,) = document["assessment-results"]["results"]
+    assert result["remarks"].startswith(f"INCOMPLETE: 3 of {len(rows)} cells; interrupted by SIGINT")
+    assert f"{len(rows) - 3} planned cell(s) did NOT RUN" in result["remarks"]
+    assert {"name": "run-status", "value": "incomplete"} in result["props"]
+    assert sorted(o["title"] for o in result["observations"]) == sorted(r["id"] for r in rows[:3])
+    assert "findings" not in result  # a cell that never ran is not a failure either
+    # Nothing ran at all: still a valid document, with no observation.
+    verdict, all_cells = completeness.assess(_plan(rows), [], "interrupted by SIGTERM", [])
+    nothing = oscal.assessment_results(all_cells, {**RUN, "ended_at": RUN["started_at"]},
+                                       completeness=verdict)
+    assert errors(nothing) == [] and "observations" not in nothing["assessment-results"]["results"][0]

@@ -1,12 +1,24 @@
-"""Redaction, secret kind by secret kind: every writer relies on this one function."""
+"""Redaction, secret kind by secret kind, by shape and by registered value: every writer
+relies on this one function."""
 
 from __future__ import annotations
 
 import secrets
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from rolecall.reporting.redact import is_secret_key, mask_account, redact, redact_bytes, redact_text
+from rolecall.reporting.redact import (
+    forget_secrets,
+    is_secret_key,
+    mask_account,
+    redact,
+    redact_bytes,
+    redact_log_records,
+    redact_text,
+    register_secret,
+)
 
 JWT = ("eyJraWQiOiJrMSIsImFsZyI6IlJTMjU2In0.eyJzdWIiOiJhYmMiLCJ0b2tlbl91c2UiOiJpZCJ9."
        "c2lnbmF0dXJlX3NpZ25hdHVyZV9zaWduYXR1cmU")
@@ -104,3 +116,99 @@ def test_bytes_text_is_redacted_and_binary_is_left_alone() -> None:
     assert b"123456789012" not in redact_bytes(b"account 123456789012")
     png = b"\x89PNG\r\n\x1a\n\xff\xfe123456789012"
     assert redact_bytes(png) == png
+
+
+# --- by value: the registry -------------------------------------------------------------------
+
+
+B64URL = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"
+NO_DIGIT = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz/+"
+SECRET_KEYS = st.text(alphabet=B64URL + "/+", min_size=40, max_size=40)
+DIGITLESS_KEYS = st.text(alphabet=NO_DIGIT, min_size=40, max_size=40)  # what shapes let through
+ACCESS_KEY_IDS = st.text(alphabet="ABCDEFGHIJKLMNOPQRSTUVWXYZ234567", min_size=16,
+                         max_size=16).map(lambda s: "ASIA" + s)
+SESSION_TOKENS = st.text(alphabet=B64URL + "/+", min_size=100, max_size=400).map(lambda s: "IQoJ" + s)
+JWTS = st.tuples(*[st.text(alphabet=B64URL, min_size=8, max_size=200)] * 3).map(
+    lambda p: "eyJ" + ".".join(p))
+PASSWORDS = st.text(alphabet="0123456789abcdef", min_size=24, max_size=24).map(
+    lambda h: f"Rc!{h}aA1")
+PRINTABLE = st.characters(blacklist_characters="[]:", blacklist_categories=["Cs"])
+ANY_VALUE = st.text(alphabet=PRINTABLE, min_size=8, max_size=80).filter(
+    lambda v: v not in "[REDACTED:secret-key]")  # a value the label itself spells is not news
+SECRETS = st.one_of(SECRET_KEYS, DIGITLESS_KEYS, ACCESS_KEY_IDS, SESSION_TOKENS, JWTS, PASSWORDS,
+                    ANY_VALUE)
+CONTEXT = st.text(alphabet=PRINTABLE, max_size=60)
+QUICK = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+@QUICK
+@given(secret=SECRETS, before=CONTEXT, after=CONTEXT)
+def test_a_registered_secret_is_redacted_whatever_it_looks_like(secret: str, before: str,
+                                                                after: str) -> None:
+    forget_secrets()
+    register_secret(secret, "secret-key")
+    out = redact_text(f"{before}{secret}{after}")
+    assert secret not in out
+    assert redact({"note": [f"x {secret} y"]})["note"][0].count(secret) == 0
+
+
+@QUICK
+@given(secret=DIGITLESS_KEYS)
+def test_a_digitless_secret_key_passes_shapes_but_not_the_registry(secret: str) -> None:
+    forget_secrets()
+    register_secret(secret, "secret-key")
+    assert redact_text(f"SecretKey: {secret}.") == "SecretKey: [REDACTED:secret-key]."
+
+
+@QUICK
+@given(registered=SECRET_KEYS, key_id=ACCESS_KEY_IDS, session=SESSION_TOKENS, token=JWTS)
+def test_shapes_still_catch_what_was_never_registered(registered: str, key_id: str, session: str,
+                                                      token: str) -> None:
+    forget_secrets()
+    register_secret(registered, "secret-key")
+    out = redact_text(f"{registered} {key_id} {session} {token}")
+    for secret in (registered, key_id, session, token):
+        assert secret not in out
+
+
+@QUICK
+@given(secret=SECRET_KEYS.filter(lambda s: sum(c.isdigit() for c in s) > 0
+                                 and any(c.isupper() for c in s) and any(c.islower() for c in s)
+                                 and len(set(s)) >= 20))
+def test_an_unregistered_random_secret_key_is_still_caught_by_its_shape(secret: str) -> None:
+    forget_secrets()
+    assert secret not in redact_text(f"key {secret} end")
+
+
+def test_short_values_and_non_strings_are_not_registered() -> None:
+    forget_secrets()
+    register_secret("x", "secret-key")
+    register_secret(None, "secret-key")
+    assert redact_text("x marks the spot") == "x marks the spot"
+
+
+def test_log_records_are_redacted_for_every_handler(caplog: pytest.LogCaptureFixture) -> None:
+    import logging
+
+    forget_secrets()
+    secret = "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMN"  # no digit: no shape catches it
+    register_secret(secret, "secret-key")
+    redact_log_records()
+    try:
+        raise ValueError(f"bad key {secret}")
+    except ValueError:
+        logging.getLogger("rolecall.test").exception("credentials %s", {"k": secret})
+    assert secret not in caplog.text and "[REDACTED:secret-key]" in caplog.text
+    forget_secrets()
+
+
+@QUICK
+@given(secret=st.one_of(SECRET_KEYS, DIGITLESS_KEYS, SESSION_TOKENS, JWTS),
+       cut=st.tuples(st.integers(8, 60), st.integers(8, 60)))
+def test_a_secret_cut_short_by_pytest_is_still_redacted(secret: str, cut: tuple[int, int]) -> None:
+    """saferepr shows long values as head...tail; neither half may survive."""
+    forget_secrets()
+    register_secret(secret, "secret-key")
+    head, tail = secret[:min(cut[0], len(secret) - 1)], secret[-min(cut[1], len(secret) - 1):]
+    out = redact_text(f"logins = {{'k': '{head}...{tail}'}}")
+    assert head not in out and tail not in out and out.count("[REDACTED:") == 2, out

@@ -7,7 +7,9 @@ with golden/books-tokens.json. The golden file was taken before reporting was
 made one-way (issue 10) and is identical to the outputs after it, but for one
 improvement: audit cells now link their SPEC rule in Allure. Issue 14 changed, on
 purpose, the rule links (rules.html beside the report, not ../shared/SPEC.md) and
-matrix.html (coloured by verdict, contents, sticky headers). A change to what
+matrix.html (coloured by verdict, contents, sticky headers). Issue 15 added
+matrix.html's completeness banner (this run is a SELECTION), its NOT RUN style and
+legend entry; cells and Allure results did not change. A change to what
 the reports say must change the golden file on purpose:
 `ROLECALL_UPDATE_GOLDEN=1 pytest tests/evidence/test_same_outputs.py`.
 """

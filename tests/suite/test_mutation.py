@@ -8,6 +8,7 @@ so those runs are BROKEN and count as not killed.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -174,24 +175,30 @@ def test_select_faults_keeps_catalogue_order_and_rejects_unknown_names() -> None
     assert sorted(quick) == sorted(mutation.QUICK)
     assert mutation.select_faults(["iam-notaction-inverted", "precedence-null-wins"], False) == [
         "precedence-null-wins", "iam-notaction-inverted"]
+    # --quick --fault NAME: that fault alone, scoped as QUICK says
+    assert mutation.select_faults(["iam-transact-unchecked"], quick=True) == [
+        "iam-transact-unchecked"]
     with pytest.raises(ValueError, match="no-such-fault"):
         mutation.select_faults(["no-such-fault"], quick=False)
 
 
-def test_quick_subset_covers_every_area_on_scenarios_that_exist() -> None:
+def test_quick_subset_is_critical_small_and_covers_every_critical_area() -> None:
+    # CI's budget: mutation-quick must not grow with the catalogue (the full run is tox -e mutation)
     quick = [mutation.BY_NAME[name] for name in mutation.QUICK]
-    assert {f.area for f in quick} == {f.area for f in mutation.CATALOGUE}
-    shipped = {path.stem for path in (ROOT / "scenarios").glob("*.yaml")}
-    named = {s for names in mutation.QUICK.values() for s in names}
-    assert named <= shipped, f"QUICK names scenarios that do not exist: {named - shipped}"
+    assert len(quick) <= 35 and all(f.critical for f in quick)
+    assert {f.area for f in quick} == {f.area for f in mutation.CATALOGUE if f.critical}
 
 
-def test_quick_subset_names_scenarios_that_exist() -> None:
-    # a renamed scenario would make its quick fault run BROKEN in CI; say so here first
+def test_quick_subset_names_scenarios_and_tests_that_exist() -> None:
+    # a renamed scenario or test would make its quick fault run BROKEN in CI; say so here first
     existing = {path.stem for path in (ROOT / "scenarios").glob("*.yaml")}
-    for fault, scenarios in mutation.QUICK.items():
-        assert scenarios, fault
-        assert set(scenarios) <= existing, (fault, sorted(set(scenarios) - existing))
+    tests = {name for path in (ROOT / "suites").glob("test_*.py")
+             for name in re.findall(r"^def (test_\w+)", path.read_text(), re.M)}
+    for fault, quick in mutation.QUICK.items():
+        assert quick.scenario in existing, (fault, quick.scenario)
+        named = set(re.findall(r"test_\w+", quick.tests))
+        assert named and named <= tests, (fault, sorted(named - tests))
+        assert mutation.QUICK_SCENARIOS[fault] == (quick.scenario,)
 
 
 def test_scoped_runs_name_their_scenarios_and_the_baseline_covers_them_all(tmp_path: Path) -> None:
@@ -210,6 +217,36 @@ def test_scoped_runs_name_their_scenarios_and_the_baseline_covers_them_all(tmp_p
     faithful = mutation.pytest_command(settings, None, tmp_path / "j.xml")
     assert "--emulator-fault" not in faithful and not any("maxfail" in a for a in faithful)
     assert faithful[-6:] == ["--scenario", "books", "--scenario", "rules", "-k", "x"]
+
+
+def test_quick_runs_select_their_tests_and_the_baseline_the_union(tmp_path: Path) -> None:
+    per_fault = {"a": ("books",), "b": ("rules",)}
+    tests = {"a": "test_access", "b": "test_credentials or test_broken_token"}
+    settings = mutation.Settings(ROOT / "suites", tmp_path, (), 0, 1, 60.0, per_fault,
+                                 ("books", "rules"), tests)
+    fault_run = mutation.pytest_command(settings, "b", tmp_path / "j.xml")
+    assert fault_run[-7:] == ["--scenario", "rules", "-k", "test_credentials or test_broken_token",
+                              "--emulator-fault", "b", "--maxfail=1"]
+    faithful = mutation.pytest_command(settings, None, tmp_path / "j.xml")
+    assert faithful[faithful.index("-k") + 1] == (
+        "(test_access) or (test_credentials or test_broken_token)")
+    # a fault without tests runs every test of its scenario, so the baseline must too
+    partial = mutation.Settings(ROOT / "suites", tmp_path, (), 0, 1, 60.0, per_fault,
+                                ("books", "rules"), {"a": "test_access"})
+    assert "-k" not in mutation.pytest_command(partial, None, tmp_path / "j.xml")
+
+
+def test_a_reused_faithful_junit_must_pass_and_hold_every_scenario(tmp_path: Path) -> None:
+    passing = _junit(tmp_path, _case("test_access[books-token-x-GetItem]"),
+                     _case("test_credentials[rules-token-enhanced-u]"))
+    ok = mutation.reused_baseline(passing, ["books", "rules"])
+    assert ok.status == PASSED and ok.junit.tests == 2
+    missing = mutation.reused_baseline(passing, ["books", "flows"])
+    assert missing.status == BROKEN and "flows" in missing.reason
+    assert mutation.reused_baseline(tmp_path / "none.xml", ["books"]).status == BROKEN
+    failing = _junit(tmp_path, _case("test_access[books-token-x-GetItem]",
+                                     '<failure message="expected ALLOWED, observed DENIED"/>'))
+    assert mutation.reused_baseline(failing, ["books"]).status == FAILED
 
 
 # --------------------------------------------------------------------------- exit codes

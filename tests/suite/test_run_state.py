@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from rolecall.reporting import evidence
+from rolecall.reporting.completeness import COMPLETE, Completeness
 from rolecall.reporting.records import CELL_FIELDS
 from rolecall.target import clients
 from rolecall.target.cleanup import Journal
@@ -75,7 +76,7 @@ def test_a_bundle_with_its_state_kept_still_verifies(tmp_path: Path) -> None:
               "passed": True, "test_outcome": "passed"}]
     meta = {"runid": runid, "target": "emulated", "region": "eu-west-1",
             "account": "123456789012", "endpoint_url": None, "started_at": None}
-    bundle = evidence.write_bundle(cells, meta, tmp_path)
+    bundle = evidence.write_bundle(cells, meta, tmp_path, Completeness(COMPLETE, 1, 1))
     assert bundle is not None and (bundle / evidence.STATE_DIR).is_dir()
     manifest = json.loads((bundle / evidence.MANIFEST).read_text())
     assert not any(name.startswith(evidence.STATE_DIR) for name in manifest["files"])

@@ -73,7 +73,7 @@ def verify_login(pool: IdentityPool, provider_name: str, token: str,
     """Check one Logins entry the way Cognito does; NotAuthorizedException when it fails."""
     faults = state.faults
     claims = _unverified_claims(token)
-    if not faults.on("token-signature-unchecked"):
+    if not faults.on("token-signature-unchecked") and not _lenient_signature(token, faults):
         _check_signature(token)
     issuer_pool = str(claims.get("iss", "")).rsplit("/", 1)[-1]
     _check_expiry(claims, state.clock.now(scope=issuer_pool), faults)
@@ -82,7 +82,7 @@ def verify_login(pool: IdentityPool, provider_name: str, token: str,
     provider = _provider_for_audience(candidates, audience, faults)
     if provider is not None and provider.server_side_token_check \
             and not faults.on("token-signout-accepted"):
-        _check_server_side(provider.provider_name, claims)
+        _check_server_side(provider.provider_name, claims, faults)
     subject = claims.get("sub")
     if not isinstance(subject, str) or not subject:
         raise not_authorized(MISSING_CLAIM.format(claim="sub"))
@@ -98,6 +98,20 @@ def _unverified_claims(token: str) -> dict[str, Any]:
     return claims
 
 
+def _lenient_signature(token: str, faults: Faults) -> bool:
+    """Near-miss faults: signatures a careless verifier accepts (alg none, HS256, header jwk)."""
+    try:
+        header = jwt.get_unverified_header(token)
+    except jwt.PyJWTError:
+        return False
+    alg = str(header.get("alg", ""))
+    if alg.lower() == "none":
+        return faults.on("token-alg-none-accepted")
+    if alg == "HS256":
+        return faults.on("token-hs256-accepted")
+    return "jwk" in header and faults.on("token-embedded-jwk-accepted")
+
+
 def _check_signature(token: str) -> None:
     try:
         jwt.decode(token, _user_pool_public_key(), algorithms=["RS256"],
@@ -111,7 +125,8 @@ def _check_expiry(claims: Mapping[str, Any], now: float, faults: Faults) -> None
     expires = claims.get("exp")
     if not isinstance(expires, int | float) or isinstance(expires, bool):
         raise not_authorized(MISSING_CLAIM.format(claim="exp"))
-    if now >= expires and not faults.on("token-expired-accepted"):
+    leeway = 600 if faults.on("token-exp-leeway") else 0
+    if now >= expires + leeway and not faults.on("token-expired-accepted"):
         raise not_authorized(TOKEN_EXPIRED.format(now=int(now), exp=int(expires)))
 
 
@@ -153,7 +168,7 @@ def _provider_for_audience(candidates: Sequence[CognitoProvider], audience: str,
     raise not_authorized(NOT_A_SUPPORTED_PROVIDER)
 
 
-def _check_server_side(provider_name: str, claims: Mapping[str, Any]) -> None:
+def _check_server_side(provider_name: str, claims: Mapping[str, Any], faults: Faults) -> None:
     """ServerSideTokenCheck (E3): ask the user pool whether the token is still good."""
     match = _USER_POOL_PROVIDER.match(provider_name)
     if match is None:
@@ -163,9 +178,9 @@ def _check_server_side(provider_name: str, claims: Mapping[str, Any]) -> None:
     user = None
     if user_pool is not None:
         user = next((u for u in user_pool.users.values() if u.id == claims.get("sub")), None)
-    if user is None:
+    if user is None and not faults.on("token-deleted-accepted"):
         raise not_authorized(USER_DELETED)
-    if not user.enabled:
+    if user is not None and not user.enabled and not faults.on("token-disabled-accepted"):
         raise not_authorized(USER_DISABLED)
     if is_revoked(user_pool_id, str(claims.get("jti", ""))):
         raise not_authorized(TOKEN_REVOKED)

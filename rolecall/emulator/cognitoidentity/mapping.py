@@ -143,27 +143,68 @@ def _claim_text(value: Any) -> str:
 
 def rule_matches(rule: MappingRule, claims: Mapping[str, Any], faults: Faults) -> bool:
     """E9/E10: does one rule match the token's claims? Arrays match if any element does."""
-    if rule.claim not in claims or claims[rule.claim] is None:
+    raw = _claim(claims, rule.claim, faults)
+    if raw is None:
         # E9: a missing claim matches nothing, not even NotEqual
         return rule.match_type == "NotEqual" and faults.on("rules-notequal-matches-missing")
-    raw = claims[rule.claim]
-    values = [_claim_text(v) for v in raw] if isinstance(raw, list) else [_claim_text(raw)]
+    values = _claim_values(raw, faults)
     match_type = rule.match_type
     if match_type == "Equals" and faults.on("rules-equals-as-contains"):
         match_type = "Contains"
     elif match_type == "Contains" and faults.on("rules-contains-as-equals"):
         match_type = "Equals"
+    fold = _case_fold(match_type, faults)
+    wanted = fold(rule.value)
+    values = [fold(value) for value in values]
     if match_type == "Equals":
-        return rule.value in values
+        return wanted in values
     if match_type == "Contains":
-        return any(rule.value in value for value in values)
+        if faults.on("rules-contains-as-startswith"):
+            return any(value.startswith(wanted) for value in values)
+        return any(wanted in value for value in values)
     if match_type == "StartsWith":
         if faults.on("rules-startswith-ignored"):
             return False
-        return any(value.startswith(rule.value) for value in values)
+        if faults.on("rules-startswith-as-contains"):
+            return any(wanted in value for value in values)
+        return any(value.startswith(wanted) for value in values)
     if match_type == "NotEqual":
-        return rule.value not in values
+        if faults.on("rules-notequal-any-element"):
+            return any(value != wanted for value in values)
+        return wanted not in values
     return False
+
+
+def _claim(claims: Mapping[str, Any], name: str, faults: Faults) -> Any:
+    """The claim a rule names; claim names are case-sensitive (`custom:team`, not `custom:Team`)."""
+    if faults.on("rules-claim-ignores-case"):
+        return next((v for k, v in claims.items() if k.lower() == name.lower()), None)
+    return claims.get(name)
+
+
+def _claim_values(raw: Any, faults: Faults) -> list[str]:
+    """Every element of a multi-valued claim takes part (E10); a scalar is one value."""
+    if not isinstance(raw, list):
+        return [_claim_text(raw)]
+    values = [_claim_text(v) for v in raw]
+    if faults.on("rules-multivalued-first-only"):
+        return values[:1]
+    if faults.on("rules-multivalued-joined"):
+        return [",".join(values)]
+    return values
+
+
+_CASE_FAULTS = {"Equals": "rules-equals-ignores-case", "Contains": "rules-contains-ignores-case",
+                "StartsWith": "rules-startswith-ignores-case",
+                "NotEqual": "rules-notequal-ignores-case"}
+
+
+def _case_fold(match_type: str, faults: Faults) -> Any:
+    """Rule values compare case-sensitively (assumed, like every string in a token)."""
+    fault = _CASE_FAULTS.get(match_type)
+    if fault is not None and faults.on(fault):
+        return str.casefold
+    return str
 
 
 def _default_authenticated_role(pool: IdentityPool, faults: Faults) -> str:
@@ -179,6 +220,8 @@ def _ambiguous(pool: IdentityPool, mapping: RoleMapping, provider_name: str,
                faults: Faults) -> str:
     """AmbiguousRoleResolution (E7c, E8, E9, E12)."""
     if mapping.ambiguous_role_resolution == "Deny" and not faults.on("token-deny-falls-back"):
+        if faults.on("deny-wrong-code"):
+            raise invalid_configuration()
         raise not_authorized(AMBIGUOUS_DENIED.format(provider=provider_name))
     return _default_authenticated_role(pool, faults)
 
@@ -186,24 +229,40 @@ def _ambiguous(pool: IdentityPool, mapping: RoleMapping, provider_name: str,
 def _token_role(pool: IdentityPool, mapping: RoleMapping, login: VerifiedLogin,
                 custom_role_arn: str | None, faults: Faults) -> str:
     """Token mapping (E7, E8): CustomRoleArn, else preferred role, else ambiguous."""
+    allowed = _as_list(login.claims.get("cognito:roles"))
     if custom_role_arn:
-        allowed = _as_list(login.claims.get("cognito:roles"))
         if custom_role_arn in allowed or faults.on("token-custom-role-unchecked"):
+            return custom_role_arn
+        if faults.on("token-custom-role-prefix") and any(custom_role_arn.startswith(role)
+                                                          for role in allowed):
             return custom_role_arn
         raise not_authorized(CUSTOM_ROLE_DENIED)
     preferred = login.claims.get("cognito:preferred_role")
     if isinstance(preferred, str) and preferred and not faults.on("token-preferred-ignored"):
         return preferred
+    if allowed and faults.on("token-no-preferred-first-role"):
+        return allowed[0]
+    if not allowed and faults.on("token-no-roles-authenticated"):
+        return _default_authenticated_role(pool, faults)
     return _ambiguous(pool, mapping, login.provider_name, faults)
 
 
 def _rules_role(pool: IdentityPool, mapping: RoleMapping, login: VerifiedLogin,
                 faults: Faults) -> str:
     """Rules mapping (E9): the first matching rule wins; none -> ambiguous."""
-    matching = [rule for rule in mapping.rules or [] if rule_matches(rule, login.claims, faults)]
+    rules = list(mapping.rules or [])
+    if faults.on("rules-stored-reversed"):
+        rules.reverse()
+    if faults.on("rules-first-rule-only"):
+        rules = rules[:1]
+    elif faults.on("rules-first-five-only"):
+        rules = rules[:5]
+    matching = [rule for rule in rules if rule_matches(rule, login.claims, faults)]
     if matching:
         chosen = matching[-1] if faults.on("rules-last-match-wins") else matching[0]
         return chosen.role_arn
+    if rules and faults.on("rules-no-match-first-rule"):
+        return rules[0].role_arn
     return _ambiguous(pool, mapping, login.provider_name, faults)
 
 
@@ -216,7 +275,8 @@ def authenticated_role(pool: IdentityPool, login: VerifiedLogin, custom_role_arn
     a Rules mapping or no mapping it is ignored (assumed).
     """
     mapping = pool.role_mappings.get(f"{login.provider_name}:{login.client_id}") \
-        or pool.role_mappings.get(login.provider_name)
+        if not faults.on("mapping-lookup-provider-only") else None
+    mapping = mapping or pool.role_mappings.get(login.provider_name)
     if mapping is None:
         return _default_authenticated_role(pool, faults)
     if mapping.type == "Token":

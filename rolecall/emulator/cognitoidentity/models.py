@@ -280,10 +280,19 @@ class CognitoIdentityBackend:
         with self._lock:
             if not verified:
                 self._require_guests_allowed(pool, state.faults)
-                return self._new_identity(pool_id, now)  # every guest GetId is a new identity
+                # every guest GetId is a new identity
+                return self._new_identity(pool_id, now, state.faults)
             existing = next((self._by_login[k] for k in self._login_keys(pool_id, verified)
                              if k in self._by_login), None)
-            identity = self.identities[existing] if existing else self._new_identity(pool_id, now)
+            if state.faults.on("identity-id-new-per-call"):  # E1 broken: relink each time
+                existing = None
+                for key in self._login_keys(pool_id, verified):
+                    self._by_login.pop(key, None)
+            if state.faults.on("identity-id-shared"):
+                existing = next((i.identity_id for i in self.identities.values()
+                                 if i.identity_pool_id == pool_id and i.authenticated), existing)
+            identity = self.identities[existing] if existing else \
+                self._new_identity(pool_id, now, state.faults)
             self._link(identity, verified, now)
             return identity
 
@@ -301,8 +310,10 @@ class CognitoIdentityBackend:
             identities = [i for i in self.identities.values() if i.identity_pool_id == pool_id]
         return _page(identities, [i.identity_id for i in identities], max_results, next_token)
 
-    def _new_identity(self, pool_id: str, now: float) -> Identity:
-        identity = Identity(f"{self.region}:{uuid.uuid4()}", pool_id, now, now)
+    def _new_identity(self, pool_id: str, now: float, faults: Faults) -> Identity:
+        """E1: `<region>:<uuid>`."""
+        prefix = "" if faults.on("identity-id-no-region") else f"{self.region}:"
+        identity = Identity(f"{prefix}{uuid.uuid4()}", pool_id, now, now)
         self.identities[identity.identity_id] = identity
         return identity
 
@@ -323,7 +334,8 @@ class CognitoIdentityBackend:
         """E4: no Logins means a guest, and guests need AllowUnauthenticatedIdentities."""
         if not pool.settings.allow_unauthenticated \
                 and not faults.on("guest-allowed-when-disabled"):
-            raise not_authorized(UNAUTH_NOT_SUPPORTED)
+            raise not_authorized("Unauthenticated identities are disabled for this pool."
+                                 if faults.on("text-unauth-wrong") else UNAUTH_NOT_SUPPORTED)
 
     def _login_for(self, state: EmulatorState, identity: Identity,
                    logins: dict[str, str]) -> tuple[IdentityPool, VerifiedLogin | None]:
@@ -367,12 +379,19 @@ class CognitoIdentityBackend:
         identity = self.describe_identity(identity_id)
         pool = self.describe_identity_pool(identity.identity_pool_id)
         faults = state.faults
-        if pool.settings.allow_classic_flow is False and not faults.on("classic-gate-ignored"):
-            raise invalid_parameter(CLASSIC_DISABLED)  # C1; unset is allowed (C2)
+        classic_off = pool.settings.allow_classic_flow is False or (
+            pool.settings.allow_classic_flow is None and faults.on("classic-unset-as-false"))
+        if classic_off and not faults.on("classic-gate-ignored"):
+            # C1; unset is allowed (C2)
+            raise invalid_parameter(CLASSIC_WITH_MAPPINGS if faults.on("text-classic-disabled-wrong")
+                                    else CLASSIC_DISABLED)
         if pool.role_mappings and not faults.on("classic-allowed-with-mappings"):
-            raise invalid_parameter(CLASSIC_WITH_MAPPINGS)  # C3
+            raise invalid_parameter(CLASSIC_DISABLED if faults.on("text-classic-mappings-wrong")
+                                    else CLASSIC_WITH_MAPPINGS)  # C3
         pool, login = self._login_for(state, identity, logins)
         amr = login.amr if login is not None else ["unauthenticated"]
+        if faults.on("oidc-amr-no-authenticated"):
+            amr = [value for value in amr if value != "authenticated"]
         return mint_open_id_token(pool.identity_pool_id, identity_id, amr, state.clock.now())
 
 

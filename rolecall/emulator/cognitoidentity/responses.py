@@ -331,6 +331,20 @@ def get_id(state: EmulatorState, call: Call, params: Params) -> Result:
     return {"IdentityId": identity.identity_id}
 
 
+def _lifetime(state: EmulatorState) -> int:
+    """E13: enhanced-flow credentials last one hour."""
+    if state.faults.on("credentials-lifetime-12h"):
+        return 12 * CREDENTIALS_SECONDS
+    if state.faults.on("credentials-lifetime-15m"):
+        return CREDENTIALS_SECONDS // 4
+    return CREDENTIALS_SECONDS
+
+
+def _session_name(state: EmulatorState) -> str:
+    """E13: the session of the assumed-role ARN is CognitoIdentityCredentials."""
+    return "CognitoIdentitySession" if state.faults.on("session-name-wrong") else SESSION_NAME
+
+
 def get_credentials_for_identity(state: EmulatorState, call: Call, params: Params) -> Result:
     identity_id = _pool_id(params, "IdentityId")
     logins = _logins(params)
@@ -338,7 +352,7 @@ def get_credentials_for_identity(state: EmulatorState, call: Call, params: Param
     grant = _backend_of(identity_id).get_credentials_for_identity(
         state, identity_id, logins, custom_role_arn
     )
-    session = state.issue_session(grant.role_arn, SESSION_NAME, CREDENTIALS_SECONDS,
+    session = state.issue_session(grant.role_arn, _session_name(state), _lifetime(state),
                                   session_policies=grant.session_policies,
                                   context=grant.context)
     return {

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 
 from rolecall.emulator.cognitoidentity.exceptions import invalid_configuration
 from rolecall.emulator.cognitoidentity.logins import VerifiedLogin
+from rolecall.emulator.errors import AwsError
 from rolecall.emulator.faults import Faults
 from rolecall.emulator.iam.policy import trust_allows
 from rolecall.emulator.iam.roles import find_role, trust_policy
@@ -42,4 +43,7 @@ def check_trust(role_arn: str, context: Mapping[str, Sequence[str]], faults: Fau
         return
     if not trust_allows(trust_policy(role), action=ASSUME_ACTION, federated=FEDERATED_PRINCIPAL,
                         context=context, faults=faults):
+        if faults.on("text-invalid-config-wrong"):
+            raise AwsError("InvalidIdentityPoolConfigurationException",
+                           "The role's trust policy does not allow this identity.")
         raise invalid_configuration()

@@ -43,6 +43,12 @@ def preferred_role(groups: Iterable[RolePrecedence], faults: Faults | None = Non
     """
     faults = faults or Faults()
     candidates = list(groups)
+    if candidates and not candidates[0][0] and faults.on("precedence-roleless-first-unset"):
+        return None
+    if faults.on("precedence-first-two-groups"):
+        candidates = candidates[:2]
+    if faults.on("precedence-zero-as-null"):
+        candidates = [(role, precedence or None) for role, precedence in candidates]
     if not faults.on("precedence-roleless-counts"):  # G7
         candidates = [group for group in candidates if group[0]]
     if not any(role for role, _ in candidates):
@@ -51,24 +57,35 @@ def preferred_role(groups: Iterable[RolePrecedence], faults: Faults | None = Non
     tied = [role for role, precedence in candidates if _rank(precedence, faults) == best]
     distinct = list(dict.fromkeys(tied))
     if len(distinct) == 1:  # G5 same role, G6
+        if best[0] == _rank(None, faults)[0] and faults.on("precedence-single-null-unset"):
+            return None
         return distinct[0]
     if faults.on("precedence-ties-pick-first"):
+        return tied[0]
+    if faults.on("precedence-ties-pick-last"):
+        return tied[-1]
+    if faults.on("precedence-nulls-not-tied") and best[0] == _rank(None, faults)[0]:
         return tied[0]
     return None  # G5: different roles at the best precedence leave the claim unset
 
 
-def _rank(precedence: int | None, faults: Faults) -> tuple[int, int]:
+def _rank(precedence: int | None, faults: Faults) -> tuple[int, int | str]:
     """Sort key: lower is better. A number beats null (G4); nulls are equal to each other (G5)."""
     null_rank = 0 if faults.on("precedence-null-wins") else 1
     if precedence is None:
-        return (null_rank, 0)
+        return (null_rank, "" if faults.on("precedence-as-text") else 0)
     number = -precedence if faults.on("precedence-highest-wins") else precedence
+    if faults.on("precedence-as-text"):
+        return (1 - null_rank, str(number))
     return (1 - null_rank, number)
 
 
-def roles(groups: Iterable[RolePrecedence]) -> list[str]:
+def roles(groups: Iterable[RolePrecedence], faults: Faults | None = None) -> list[str]:
     """`cognito:roles` (G3): each role ARN of the user's groups once, in group order."""
-    return list(dict.fromkeys(role for role, _ in groups if role))
+    found = list(dict.fromkeys(role for role, _ in groups if role))
+    if faults is not None and faults.on("claims-roles-first-only"):
+        return found[:1]
+    return found
 
 
 def id_token_claims(groups: Sequence[GroupInfo], faults: Faults | None = None) -> dict[str, Any]:
@@ -80,8 +97,10 @@ def id_token_claims(groups: Sequence[GroupInfo], faults: Faults | None = None) -
     pairs = [(group.role_arn, group.precedence) for group in groups]
     claims: dict[str, Any] = {}
     if groups and not faults.on("claims-groups-dropped"):
-        claims["cognito:groups"] = [group.name for group in groups]  # G2
-    role_arns = roles(pairs)
+        lower = faults.on("claims-groups-lowercased")
+        claims["cognito:groups"] = [group.name.lower() if lower else group.name
+                                    for group in groups]  # G2
+    role_arns = roles(pairs, faults)
     if role_arns:
         claims["cognito:roles"] = (
             ",".join(role_arns) if faults.on("claims-roles-as-string") else role_arns

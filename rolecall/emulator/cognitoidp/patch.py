@@ -83,6 +83,8 @@ def _with_role_claims(create_jwt: Callable[..., tuple[str, int]]) -> Callable[..
             extra_data = dict(extra_data or {})
             extra_data.pop("cognito:groups", None)  # moto's own list, in set order
             extra_data.update(id_token_claims(_groups_of(self, username), _faults()))
+            if _faults().on("claims-token-use-wrong"):
+                extra_data["token_use"] = "ID"
         return create_jwt(self, client_id, username, token_use, expires_in, extra_data)
 
     setattr(patched, _PATCHED, True)
@@ -104,6 +106,8 @@ def _groups_of(pool: CognitoIdpUserPool, username: str) -> list[GroupInfo]:
 def _precedence(value: Any) -> int | None:
     """moto stores Precedence as the request gave it; only a number counts (G1)."""
     if isinstance(value, bool) or value is None:
+        return None
+    if not value and _faults().on("group-precedence-zero-dropped"):
         return None
     try:
         return int(value)

@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from rolecall.emulator.faults import Faults
 from rolecall.emulator.iam.patterns import Segments, as_list, expand, glob_regex, literal_text
 
 Context = Mapping[str, Sequence[str]]
@@ -101,6 +102,52 @@ _OPERATORS: dict[str, tuple[Matcher, bool, bool]] = {
 }
 
 
+_NO_FAULTS = Faults()
+
+
+def _set_operator_fault(set_operator: str, faults: Faults) -> str:
+    """The set operator as read: ForAnyValue and ForAllValues are not interchangeable."""
+    if set_operator == "foranyvalue" and faults.on("iam-foranyvalue-as-forallvalues"):
+        return "forallvalues"
+    if set_operator == "forallvalues" and faults.on("iam-forallvalues-as-foranyvalue"):
+        return "foranyvalue"
+    return set_operator
+
+
+def _string_like_literal(value: str, policy: Segments) -> bool:
+    return value == literal_text(policy)
+
+
+def _string_equals_wildcards(value: str, policy: Segments) -> bool:
+    return glob_regex(policy, False).fullmatch(value) is not None
+
+
+def _string_like_ignore_case(value: str, policy: Segments) -> bool:
+    return glob_regex(policy, True).fullmatch(value) is not None
+
+
+_MATCHER_FAULTS: dict[tuple[str, str], Matcher] = {
+    ("stringlike", "iam-stringlike-literal"): _string_like_literal,
+    ("stringnotlike", "iam-stringlike-literal"): _string_like_literal,
+    ("stringequals", "iam-stringequals-wildcards"): _string_equals_wildcards,
+    ("stringnotequals", "iam-stringequals-wildcards"): _string_equals_wildcards,
+    ("stringequals", "iam-stringequals-ignores-case"): _string_equals_ignore_case,
+    ("stringnotequals", "iam-stringequals-ignores-case"): _string_equals_ignore_case,
+    ("stringequalsignorecase", "iam-stringequalsignorecase-exact"): _string_equals,
+    ("stringnotequalsignorecase", "iam-stringequalsignorecase-exact"): _string_equals,
+    ("stringlike", "iam-stringlike-ignores-case"): _string_like_ignore_case,
+    ("stringnotlike", "iam-stringlike-ignores-case"): _string_like_ignore_case,
+}
+
+
+def _matcher_fault(name: str, matcher: Matcher, faults: Faults) -> Matcher:
+    """The operator's comparison, unless a matching fault bends it (case, wildcards)."""
+    for (operator, fault), bent in _MATCHER_FAULTS.items():
+        if operator == name and faults.on(fault):
+            return bent
+    return matcher
+
+
 def normalise_context(context: Context) -> dict[str, list[str]]:
     """Condition keys are case-insensitive; an empty value list counts as absent."""
     normalised: dict[str, list[str]] = {}
@@ -122,8 +169,10 @@ def conditions_hold(
     ctx: dict[str, list[str]],
     variables: bool,
     ignored_keys: frozenset[str],
+    faults: Faults | None = None,
 ) -> bool:
     """Every operator and every key under it must hold (AND)."""
+    faults = faults or _NO_FAULTS
     if not condition:
         return True
     if not isinstance(condition, Mapping):
@@ -135,7 +184,8 @@ def conditions_hold(
             if key.lower() in ignored_keys:
                 continue  # a trust fault: this key's condition is treated as true
             policy_values = [_policy_value(v) for v in as_list(raw_values)]
-            if not _condition_holds(str(operator), key.lower(), policy_values, ctx, variables):
+            if not _condition_holds(str(operator), key.lower(), policy_values, ctx, variables,
+                                    faults):
                 return False
     return True
 
@@ -146,23 +196,29 @@ def _condition_holds(
     policy_values: list[str],
     ctx: dict[str, list[str]],
     variables: bool,
+    faults: Faults,
 ) -> bool:
     name = operator.lower()
     set_operator = ""
     for prefix in ("forallvalues:", "foranyvalue:"):
         if name.startswith(prefix):
             set_operator, name = prefix[:-1], name[len(prefix):]
-    if_exists = name.endswith("ifexists")
+    set_operator = _set_operator_fault(set_operator, faults)
+    if_exists = name.endswith("ifexists") and not faults.on("iam-ifexists-ignored")
     if if_exists:
         name = name[: -len("ifexists")]
     values = ctx.get(key)
 
     if name == "null":
         # "true": the key is absent; "false": it is present. Several values: OR.
-        return any((v.strip().lower() == "true") == (values is None) for v in policy_values)
+        absent = (values is None) != faults.on("iam-null-inverted")
+        return any((v.strip().lower() == "true") == absent for v in policy_values)
+    if name.endswith("ifexists"):  # fault iam-ifexists-ignored: read as the plain operator
+        name = name[: -len("ifexists")]
     if name not in _OPERATORS:
         return False  # an operator we do not model never matches
     matcher, negated, allows_variables = _OPERATORS[name]
+    matcher = _matcher_fault(name, matcher, faults)
 
     if values is None and if_exists:
         return True  # before variables: IfExists is AWS's advice against unresolvable ones
@@ -173,7 +229,8 @@ def _condition_holds(
             return True
         if set_operator == "foranyvalue":
             return False
-        return negated  # "StringNotLike" etc. hold when the key is missing
+        # "StringNotLike" etc. hold when the key is missing
+        return negated and not faults.on("iam-negated-missing-false")
 
     def satisfies(value: str) -> bool:
         hit = any(matcher(value, pattern) for pattern in patterns)  # values: OR (NOR if negated)

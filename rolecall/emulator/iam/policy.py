@@ -67,19 +67,30 @@ def evaluate(
     ignore_conditions = faults.on("iam-conditions-ignored")
     allowed = False
     for document in policies:
-        variables = _variables_enabled(document)
-        for statement in _statements(document):
+        variables = _variables_enabled(document, faults)
+        for statement in _statements(document, faults):
             effect = str(statement.get("Effect", ""))
             if effect == "Deny" and faults.on("iam-explicit-deny-ignored"):
                 continue  # fault: Deny statements are skipped
+            if effect == "Deny" and "Condition" in statement \
+                    and faults.on("iam-deny-with-condition-skipped"):
+                continue
             if not _statement_applies(statement, action, resource, ctx, variables, faults,
-                                      ignore_conditions):
+                                      ignore_conditions or _condition_dropped(effect, faults)):
                 continue
             if effect == "Deny":
                 return Decision.EXPLICIT_DENY
             if effect == "Allow":
+                if faults.on("iam-first-match-wins"):
+                    return Decision.ALLOW
                 allowed = True
     return Decision.ALLOW if allowed else Decision.IMPLICIT_DENY
+
+
+def _condition_dropped(effect: str, faults: Faults) -> bool:
+    """Faults that read a statement as if its Condition were absent."""
+    return (effect == "Deny" and faults.on("iam-deny-condition-dropped")) or \
+        (effect == "Allow" and faults.on("iam-allow-condition-dropped"))
 
 
 def explain(
@@ -150,17 +161,21 @@ def trust_allows(
         ignored.add("cognito-identity.amazonaws.com:aud")
     if faults.on("trust-amr-ignored"):
         ignored.add("cognito-identity.amazonaws.com:amr")
-    variables = _variables_enabled(trust_policy)
+    variables = _variables_enabled(trust_policy, faults)
     allowed = False
-    for statement in _statements(trust_policy):
+    for statement in _statements(trust_policy, faults):
         try:
             applies = (
-                _principal_matches(statement.get("Principal"), federated)
-                and _action_matches(statement, action, faults)
+                (_principal_matches(statement.get("Principal"), federated)
+                 or faults.on("trust-principal-unchecked"))
+                and (_action_matches(statement, action, faults)
+                     or faults.on("trust-action-unchecked"))
                 and conditions_hold(statement.get("Condition"), ctx, variables,
-                                    frozenset(ignored))
+                                    frozenset(ignored), faults)
             )
         except Unresolvable:
+            applies = False
+        if applies and faults.on("trust-requires-aud") and not _names_aud(statement):
             applies = False
         if not applies:
             continue
@@ -171,21 +186,39 @@ def trust_allows(
     return allowed
 
 
+def _names_aud(statement: Mapping[str, Any]) -> bool:
+    """Does a trust statement have a cognito-identity.amazonaws.com:aud condition? (T3)"""
+    condition = statement.get("Condition")
+    blocks = condition.values() if isinstance(condition, Mapping) else []
+    return any(isinstance(block, Mapping) and any(
+        str(key).lower() == "cognito-identity.amazonaws.com:aud" for key in block)
+        for block in blocks)
+
+
 # --------------------------------------------------------------------------- statements
 
 
-def _statements(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """`Statement` may be one object or a list of them."""
+def _statements(document: Mapping[str, Any], faults: Faults) -> list[Mapping[str, Any]]:
+    """`Statement` may be one object or a list of them; every one of them counts."""
     raw = document.get("Statement", [])
     if isinstance(raw, Mapping):
         return [raw]
-    if isinstance(raw, list):
-        return [s for s in raw if isinstance(s, Mapping)]
-    return []
+    if not isinstance(raw, list):
+        return []
+    statements = [s for s in raw if isinstance(s, Mapping)]
+    if faults.on("iam-first-statement-only"):
+        return statements[:1]
+    if faults.on("iam-first-three-statements"):
+        return statements[:3]
+    return statements
 
 
-def _variables_enabled(document: Mapping[str, Any]) -> bool:
+def _variables_enabled(document: Mapping[str, Any], faults: Faults) -> bool:
     """Without `Version: 2012-10-17`, `${...}` is literal text (policy variables page)."""
+    if faults.on("iam-variables-unsubstituted"):
+        return False
+    if faults.on("iam-variables-without-version"):
+        return True
     return document.get("Version") == VARIABLES_VERSION
 
 
@@ -203,22 +236,49 @@ def _statement_applies(
             return False
         if not _resource_matches(statement, resource, ctx, variables, faults):
             return False
-        if ignore_conditions:  # fault iam-conditions-ignored
+        if ignore_conditions:  # fault iam-conditions-ignored (or a Condition dropped)
             return True
-        return conditions_hold(statement.get("Condition"), ctx, variables, frozenset())
+        return conditions_hold(statement.get("Condition"), ctx, variables, frozenset(), faults)
     except Unresolvable:
         return False
 
 
 def _action_matches(statement: Mapping[str, Any], action: str, faults: Faults) -> bool:
     """Action / NotAction; action names are case-insensitive (`dynamodb:getitem` matches)."""
+    ignore_case = not faults.on("iam-action-case-sensitive")
     if "Action" in statement:
-        return _any_glob(as_list(statement["Action"]), action, ignore_case=True)
+        granted = as_list(statement["Action"])
+        return _any_glob(granted, action, ignore_case=ignore_case) or \
+            _neighbour_grants(granted, action, faults)
     if "NotAction" in statement:
-        hit = _any_glob(as_list(statement["NotAction"]), action, ignore_case=True)
+        hit = _any_glob(as_list(statement["NotAction"]), action, ignore_case=ignore_case)
         if faults.on("iam-notaction-inverted"):
             return hit  # fault: NotAction read as Action
         return not hit
+    return False
+
+
+# fault -> (action a policy grants, neighbouring action it wrongly authorizes too) (SPEC D5)
+NEIGHBOUR_FAULTS: dict[str, tuple[tuple[str, ...], str]] = {
+    "iam-query-grants-scan": (("dynamodb:Query",), "dynamodb:Scan"),
+    "iam-scan-grants-query": (("dynamodb:Scan",), "dynamodb:Query"),
+    "iam-getitem-grants-batchgetitem": (("dynamodb:GetItem",), "dynamodb:BatchGetItem"),
+    "iam-putitem-grants-updateitem": (("dynamodb:PutItem",), "dynamodb:UpdateItem"),
+    "iam-updateitem-grants-putitem": (("dynamodb:UpdateItem",), "dynamodb:PutItem"),
+    "iam-putitem-grants-batchwriteitem": (("dynamodb:PutItem",), "dynamodb:BatchWriteItem"),
+    "iam-deleteitem-grants-batchwriteitem": (("dynamodb:DeleteItem",), "dynamodb:BatchWriteItem"),
+    "iam-getitem-grants-conditioncheck": (("dynamodb:GetItem",), "dynamodb:ConditionCheckItem"),
+    "iam-read-grants-describetable": (("dynamodb:GetItem", "dynamodb:Query", "dynamodb:Scan"),
+                                      "dynamodb:DescribeTable"),
+}
+
+
+def _neighbour_grants(granted: list[Any], action: str, faults: Faults) -> bool:
+    """Faults where one action stands in for its neighbour; never true on a faithful target."""
+    for fault, (sources, neighbour) in NEIGHBOUR_FAULTS.items():
+        if action.lower() == neighbour.lower() and faults.on(fault) and any(
+                _any_glob(granted, source, ignore_case=True) for source in sources):
+            return True
     return False
 
 
@@ -239,11 +299,14 @@ def _resource_matches(
             pattern = str(pattern)
             if faults.on("iam-resource-wildcard-overmatch") and _same_service(pattern, resource):
                 return True  # fault: any resource of the same service matches
-            if _pattern_matches(pattern, resource, ctx, variables):
+            if _pattern_matches(pattern, _resource_as_read(resource, faults), ctx, variables,
+                                faults):
                 return True
         return False
     if "NotResource" in statement:
-        return not any(_pattern_matches(str(p), resource, ctx, variables)
+        if faults.on("iam-notresource-ignored"):
+            return True
+        return not any(_pattern_matches(str(p), resource, ctx, variables, faults)
                        for p in as_list(statement["NotResource"]))
     return False  # a statement without Resource/NotResource is invalid in an identity policy
 
@@ -261,8 +324,26 @@ def _service_prefix(arn: str) -> str | None:
     return ":".join(parts[:3]) + ":"
 
 
-def _pattern_matches(pattern: str, value: str, ctx: dict[str, list[str]], variables: bool) -> bool:
-    return glob_regex(expand(pattern, ctx, variables), False).fullmatch(value) is not None
+def _resource_as_read(resource: str, faults: Faults) -> str:
+    """The ARN a statement is matched against: an index is its own resource (SPEC D3)."""
+    if faults.on("iam-index-as-table") and "/index/" in resource:
+        return resource.split("/index/", 1)[0]
+    return resource
+
+
+def _pattern_matches(pattern: str, value: str, ctx: dict[str, list[str]], variables: bool,
+                     faults: Faults | None = None) -> bool:
+    """Resource matching: case-sensitive, whole-ARN, `*` any run, `?` one character."""
+    segments = expand(pattern, ctx, variables)
+    if faults is not None:
+        if faults.on("iam-question-as-star"):
+            segments = tuple((t.replace("?", "*") if not lit else t, lit) for t, lit in segments)
+        if faults.on("iam-star-literal"):
+            return "".join(t for t, _ in segments) == value
+        if faults.on("iam-resource-prefix") and value.startswith("".join(t for t, _ in segments)):
+            return True
+    ignore_case = faults is not None and faults.on("iam-resource-ignores-case")
+    return glob_regex(segments, ignore_case).fullmatch(value) is not None
 
 
 def _principal_matches(principal: Any, federated: str) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 
 import jwt
 
+from rolecall.emulator.cognitoidentity.mapping import UNAUTH_SESSION_POLICY
 from rolecall.emulator.cognitoidentity.oidc import OIDC_ISSUER, oidc_public_key
 from rolecall.emulator.cognitoidentity.trust import AMR_KEY, ASSUME_ACTION, AUD_KEY, SUB_KEY
 from rolecall.emulator.iam.policy import trust_allows
@@ -131,8 +132,11 @@ def assume_role_with_web_identity(
         raise validation_error(DURATION_TOO_LONG)
     context = identity.context()
     if not trust_allows(trust_policy(role), action=ASSUME_ACTION, federated=identity.provider,
-                        context=context, faults=state.faults):
+                        context=context, faults=state.faults) \
+            and not state.faults.on("sts-trust-unchecked"):
         raise access_denied()
+    if state.faults.on("classic-scoped-down"):
+        policies = [*policies, UNAUTH_SESSION_POLICY]
     session = state.issue_session(role.arn, session_name, seconds,
                                   session_policies=policies, context=context)
     return session, identity, str(role.id)

@@ -1,0 +1,238 @@
+"""`tox -e mutation-tool`: an off-the-shelf mutation tool's opinion of the suite (issue 13).
+
+rolecall's own faults (`rolecall mutation`) were written beside the scenarios
+that kill them. This runs cosmic-ray (PyPI; works with Python 3.11 and this
+layout) over the emulator's decision code instead: every comparison, boolean
+operator, constant and branch it can flip, one at a time, with the conformance
+suite as the test command. A mutant the suite does not notice is listed in
+reports/mutation-tool.md; each is classified by hand in docs/mutation-survivors.md.
+
+cosmic-ray edits the module on disk for each mutant, so the run works on a copy
+of the tracked files in a scratch directory, never on the checkout. The suite is
+scoped (`--scenario`, default: the scenarios that exercise these modules most
+cheaply) and stops at its first failure (-x), so a killed mutant costs one
+emulator start, one provisioning and the cells up to the first red one.
+
+    python -m rolecall.tools.mutation_tool [--module PATH ...] [--scenario NAME ...]
+        [--budget-minutes N] [--report-dir reports]
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[2]
+
+DECISION_MODULES = (
+    "rolecall/emulator/iam/patterns.py",
+    "rolecall/emulator/iam/conditions.py",
+    "rolecall/emulator/iam/policy.py",
+    "rolecall/emulator/cognitoidentity/mapping.py",
+    "rolecall/emulator/cognitoidentity/logins.py",
+    "rolecall/emulator/cognitoidentity/trust.py",
+    "rolecall/emulator/cognitoidp/claims.py",
+)
+# Cheap scenarios that between them reach every decision above (policy evaluation,
+# conditions and variables, rules and token mapping, precedence, tokens, trust).
+DEFAULT_SCENARIOS = ("near-miss-policy", "near-miss-precedence", "near-miss-rules",
+                     "per-identity", "rules", "tokens", "flows")
+COPY_IGNORE = shutil.ignore_patterns(".git", "reports", ".venv", ".tox", "node_modules",
+                                     "__pycache__", "*.pyc", "mutants", ".mypy_cache",
+                                     ".ruff_cache")
+
+
+@dataclass(frozen=True)
+class Mutant:
+    module: str
+    line: int
+    operator: str
+    occurrence: int
+    function: str
+    outcome: str  # killed | survived | incompetent | equivalent-annotation | pending
+
+    def to_json(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+
+def config_text(module: str, scenarios: list[str], timeout_s: float) -> str:
+    """A cosmic-ray config: one module, the scoped conformance suite as the test command."""
+    selected = " ".join(f"--scenario {name}" for name in scenarios)
+    command = f"{sys.executable} -m pytest suites -q -x -p no:cacheprovider -n 0 {selected}"
+    return (f'[cosmic-ray]\nmodule-path = "{module}"\ntimeout = {timeout_s}\n'
+            f'excluded-modules = []\ntest-command = "{command}"\n\n'
+            '[cosmic-ray.distributor]\nname = "local"\n')
+
+
+def run_module(workdir: Path, module: str, scenarios: list[str], timeout_s: float,
+               deadline: float) -> list[Mutant]:
+    """init + exec (until done or the deadline) + dump, for one module."""
+    name = Path(module).stem
+    config, session = workdir / f"cr-{name}.toml", workdir / f"cr-{name}.sqlite"
+    config.write_text(config_text(module, scenarios, timeout_s))
+    env = {**os.environ, "PYTHONPATH": str(workdir), "PYTHONDONTWRITEBYTECODE": "1"}
+    tool = Path(sys.executable).parent / "cosmic-ray"
+    subprocess.run([str(tool), "init", str(config), str(session)], cwd=workdir, env=env,
+                   check=True, capture_output=True)
+    skip_annotation_mutants(session, workdir / module)
+    remaining = deadline - time.monotonic()
+    if remaining > 0:
+        _exec_until(deadline, [str(tool), "exec", str(config), str(session)], workdir, env)
+    dump = subprocess.run([str(tool), "dump", str(session)], cwd=workdir, env=env, check=True,
+                          capture_output=True, text=True).stdout
+    _restore(workdir, module)  # a run stopped mid-mutant may leave the module mutated
+    return [mutant_of(json.loads(line)) for line in dump.splitlines() if line.strip()]
+
+
+def annotation_spans(source: str) -> list[tuple[int, int, int, int]]:
+    """(line, col, end line, end col) of every type annotation: code that never runs.
+
+    The modules use `from __future__ import annotations`, so `str | None` in a
+    signature is a string at run time; a mutant there (`str >> None`) is equivalent
+    by construction and would only cost a suite run to prove it.
+    """
+    spans: list[tuple[int, int, int, int]] = []
+    for node in ast.walk(ast.parse(source)):
+        found: list[ast.expr | None] = []
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            arguments = node.args
+            found += [a.annotation for a in (*arguments.posonlyargs, *arguments.args,
+                                             *arguments.kwonlyargs, arguments.vararg,
+                                             arguments.kwarg) if a is not None]
+            found.append(node.returns)
+        elif isinstance(node, ast.AnnAssign):
+            found.append(node.annotation)
+        spans += [(n.lineno, n.col_offset, n.end_lineno or n.lineno, n.end_col_offset or 0)
+                  for n in found if n is not None]
+    return spans
+
+
+def in_spans(position: tuple[int, int], spans: list[tuple[int, int, int, int]]) -> bool:
+    return any((line, col) <= position <= (end_line, end_col)
+               for line, col, end_line, end_col in spans)
+
+
+def skip_annotation_mutants(session: Path, module: Path) -> int:
+    """Mark mutants inside annotations SKIPPED in the cosmic-ray session (equivalent)."""
+    from cosmic_ray.work_db import use_db  # the tox env has it; the suite does not need it
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    spans = annotation_spans(module.read_text())
+    skipped = 0
+    with use_db(str(session)) as db:
+        for item in list(db.pending_work_items):
+            start = item.mutations[0].start_pos
+            if in_spans((int(start[0]), int(start[1])), spans):
+                db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED,
+                                                      output="in a type annotation"))
+                skipped += 1
+    return skipped
+
+
+def _exec_until(deadline: float, command: list[str], workdir: Path, env: dict[str, str]) -> None:
+    """Run cosmic-ray exec; at the deadline stop it and the pytest it started (its own group)."""
+    proc = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+    except subprocess.TimeoutExpired:  # the budget ran out: the rest stays pending
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait()
+
+
+def _restore(workdir: Path, module: str) -> None:
+    shutil.copyfile(ROOT / module, workdir / module)
+
+
+def mutant_of(entry: list[Any]) -> Mutant:
+    """One line of `cosmic-ray dump`: [work item, result or null]."""
+    item, result = entry
+    mutation = item["mutations"][0]
+    outcome = "pending"
+    if result is not None:
+        worker = result.get("worker_outcome")
+        outcome = result.get("test_outcome") or worker or "pending"
+        if worker in ("exception", "abnormal"):
+            outcome = "incompetent"
+        elif worker == "skipped":
+            outcome = "equivalent-annotation"
+    return Mutant(mutation["module_path"], int(mutation["start_pos"][0]),
+                  mutation["operator_name"], int(mutation["occurrence"]),
+                  str(mutation.get("definition_name") or ""), str(outcome))
+
+
+def score(mutants: list[Mutant]) -> float | None:
+    """Killed / (killed + survived); incompetent mutants (they crash) and pending ones excluded."""
+    counts = Counter(m.outcome for m in mutants)
+    judged = counts["killed"] + counts["survived"]
+    return counts["killed"] / judged if judged else None
+
+
+def write_reports(report_dir: Path, mutants: list[Mutant], scenarios: list[str],
+                  seconds: float) -> None:
+    report_dir.mkdir(parents=True, exist_ok=True)
+    counts = Counter(m.outcome for m in mutants)
+    rate = score(mutants)
+    summary = {"tool": "cosmic-ray 8.7.0", "scenarios": scenarios, "seconds": round(seconds),
+               "counts": dict(counts), "score": rate,
+               "per_module": {module: dict(Counter(m.outcome for m in mutants
+                                                   if m.module == module))
+                              for module in sorted({m.module for m in mutants})},
+               "mutants": [m.to_json() for m in mutants]}
+    (report_dir / "mutation-tool.json").write_text(json.dumps(summary, indent=2))
+    lines = ["# cosmic-ray over the emulator's decision code", "",
+             f"score {'-' if rate is None else f'{rate:.1%}'} (killed / judged); "
+             f"counts {dict(counts)}; {seconds / 60:.0f} min; scenarios {', '.join(scenarios)}",
+             "", "| module | line | function | operator | occurrence |", "|---|---|---|---|---|"]
+    lines += [f"| {m.module} | {m.line} | {m.function} | {m.operator} | {m.occurrence} |"
+              for m in mutants if m.outcome == "survived"]
+    (report_dir / "mutation-tool.md").write_text("\n".join(lines) + "\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--module", action="append", default=[],
+                        help="a module to mutate (repeat; default: the decision modules)")
+    parser.add_argument("--scenario", action="append", default=[],
+                        help="scope the suite (repeat; default: the cheap covering set)")
+    parser.add_argument("--budget-minutes", type=float, default=24 * 60.0,
+                        help="stop starting mutants after this long; the rest stay pending")
+    parser.add_argument("--timeout", type=float, default=600.0, help="seconds per mutant")
+    parser.add_argument("--report-dir", type=Path, default=ROOT / "reports")
+    parser.add_argument("--min-score", type=float, default=0.0,
+                        help="exit 1 below this score (0: report only)")
+    args = parser.parse_args(argv)
+    modules = args.module or list(DECISION_MODULES)
+    scenarios = args.scenario or list(DEFAULT_SCENARIOS)
+    start = time.monotonic()
+    deadline = start + args.budget_minutes * 60
+    mutants: list[Mutant] = []
+    with tempfile.TemporaryDirectory(prefix="rolecall-cr-") as scratch:
+        workdir = Path(scratch) / "src"
+        shutil.copytree(ROOT, workdir, ignore=COPY_IGNORE)
+        for module in modules:
+            found = run_module(workdir, module, scenarios, args.timeout, deadline)
+            mutants += found
+            print(f"{module}: {dict(Counter(m.outcome for m in found))}", flush=True)
+    elapsed = time.monotonic() - start
+    write_reports(args.report_dir, mutants, scenarios, elapsed)
+    rate = score(mutants)
+    print(f"score {'-' if rate is None else f'{rate:.1%}'}; reports in {args.report_dir}")
+    return 1 if rate is not None and rate < args.min_score else 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

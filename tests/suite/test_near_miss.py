@@ -1,0 +1,139 @@
+"""The near-miss machinery (issue 13): fault catalogue, the helpers cells use, the tool runner."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import jwt
+import pytest
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from rolecall.cells import identity, matrix, refusals
+from rolecall.emulator.faults import CATALOGUE
+from rolecall.emulator.faults_nearmiss import NEAR_MISS
+from rolecall.model import scenario
+from rolecall.model.scenario import Trust
+from rolecall.target import tokens
+from rolecall.tools import mutation_tool
+
+ROOT = Path(__file__).resolve().parents[2]
+EMULATOR = ROOT / "rolecall" / "emulator"
+
+
+def test_every_near_miss_is_in_the_catalogue_once_and_bends_emulator_code() -> None:
+    names = [fault.name for fault in CATALOGUE]
+    assert len(names) == len(set(names)) >= 100
+    source = "\n".join(p.read_text() for p in EMULATOR.rglob("*.py")
+                       if p.name not in ("faults.py", "faults_nearmiss.py"))
+    unused = [name for name, *_ in NEAR_MISS if f'"{name}"' not in source]
+    assert not unused, f"near-miss faults no emulator code checks: {unused}"
+
+
+def test_fault_model_lists_every_fault_and_every_spec_rule() -> None:
+    model = (ROOT / "docs" / "fault-model.md").read_text()
+    missing = [fault.name for fault in CATALOGUE if f"`{fault.name}`" not in model]
+    assert not missing, f"docs/fault-model.md lacks {missing}"
+    specs = [p / "shared" / "SPEC.md" for p in (ROOT.parent, ROOT.parent.parent)]  # ../shared
+    spec = next((p for p in specs if p.exists()), None)
+    rules = re.findall(r"^\| ([A-Z]\d+) \|", spec.read_text(), re.M) if spec else []
+    rows = set(re.findall(r"^\| ([A-Z]\d+) \|", model, re.M))
+    assert set(rules) <= rows, f"SPEC rules without a near-miss: {sorted(set(rules) - rows)}"
+
+
+@pytest.mark.parametrize(("trust", "amr", "admitted"), [
+    (Trust(), "authenticated", True),
+    (Trust(amr_form="wildcard"), "authenticated", True),
+    (Trust(amr_form="wildcard"), "unauthenticated", False),
+    (Trust(amr_form="equals-wildcard"), "authenticated", False),
+    (Trust(amr_form="wrong-case"), "authenticated", False),
+    (Trust(amr="none", amr_form="wrong-case"), "authenticated", True),
+    (Trust(aud_form="wrong-case"), "authenticated", False),
+    (Trust(aud_form="ignore-case"), "authenticated", True),
+    (Trust(principal="other"), "authenticated", False),
+    (Trust(action="assume-role"), "authenticated", False),
+])
+def test_trust_forms_admit_what_iam_would(trust: Trust, amr: str, admitted: bool) -> None:
+    assert trust.admits(amr) is admitted
+
+
+def test_refusal_texts_are_checked_only_where_quoted() -> None:
+    assert refusals.refusal_problem("C1", refusals.QUOTED["C1"]) is None
+    assert refusals.refusal_problem("C1", refusals.QUOTED["C3"]) is not None
+    assert refusals.refusal_problem("E7c", "anything") is None
+
+
+def test_lifetime_tells_one_hour_from_fifteen_minutes_and_twelve_hours() -> None:
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    at = now.timestamp()
+    assert refusals.lifetime_problem({"Expiration": now + timedelta(hours=1)}, at) is None
+    assert refusals.lifetime_problem({"Expiration": now + timedelta(minutes=15)}, at)
+    assert refusals.lifetime_problem({"Expiration": now + timedelta(hours=12)}, at)
+    assert refusals.lifetime_problem({}, at) is None  # classic flow: STS's own rules
+
+
+def test_denial_text_names_session_action_and_table_arn() -> None:
+    session = "arn:aws:sts::123456789012:assumed-role/R/CognitoIdentityCredentials"
+    good = (f"User: {session} is not authorized to perform: dynamodb:Scan on resource: "
+            "arn:aws:dynamodb:eu-west-1:123456789012:table/rc-x-t because no identity-based "
+            "policy allows the dynamodb:Scan action")
+    assert refusals.denial_problem(good, session, "rc-x-t", ["dynamodb:Scan"]) is None
+    role_arn = good.replace(session, "arn:aws:iam::123456789012:role/R")
+    assert refusals.denial_problem(role_arn, session, "rc-x-t", ["dynamodb:Scan"])
+    bare = good.replace("arn:aws:dynamodb:eu-west-1:123456789012:table/rc-x-t", "rc-x-t")
+    assert refusals.denial_problem(bare, session, "rc-x-t", ["dynamodb:Scan"])
+
+
+def test_identity_ids_must_be_stable_distinct_and_regional() -> None:
+    a, b = "eu-west-1:" + "0" * 8 + "-0000-0000-0000-" + "0" * 12, \
+        "eu-west-1:" + "1" * 8 + "-0000-0000-0000-" + "0" * 12
+    assert identity.identity_problem(a, a, b, "eu-west-1") is None
+    assert identity.identity_problem(a, b, b, "eu-west-1")  # a new id per call
+    assert identity.identity_problem(a, a, a, "eu-west-1")  # one id for everyone
+    assert identity.identity_problem(a.split(":", 1)[1], a, b, "eu-west-1")  # no region
+
+
+def test_scenario_probes_narrow_access_cells_and_reject_unknown_names() -> None:
+    found = scenario.load_all(ROOT / "scenarios", ["near-miss-rules"])
+    cells = matrix.access_cells(found)
+    assert cells and {c.probe.action for c in cells} == {"GetItem"}
+    broken = found[0].model_copy(update={"probes": ["Teleport"]})
+    with pytest.raises(ValueError, match="Teleport"):
+        matrix.access_cells([broken])
+
+
+def test_misigned_tokens_carry_the_algorithm_and_key_they_claim() -> None:
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    token = jwt.encode({"sub": "u", "exp": 2**31}, key, algorithm="RS256", headers={"kid": "k"})
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM,
+                                        serialization.PublicFormat.SubjectPublicKeyInfo)
+    assert jwt.get_unverified_header(tokens.misigned(token, "alg-none", pem))["alg"] == "none"
+    hs = tokens.misigned(token, "hs256", pem)
+    assert jwt.get_unverified_header(hs)["alg"] == "HS256"
+    head, body, mac = hs.split(".")
+    expected = hmac.new(pem, f"{head}.{body}".encode(), hashlib.sha256).digest()
+    assert base64.urlsafe_b64decode(mac + "=" * (-len(mac) % 4)) == expected
+    with pytest.raises(jwt.InvalidAlgorithmError):  # a faithful verifier allows RS256 only
+        jwt.decode(hs, key.public_key(), algorithms=["RS256"])
+    embedded = jwt.get_unverified_header(tokens.misigned(token, "embedded-jwk", pem))
+    assert embedded["alg"] == "RS256" and "jwk" in embedded and embedded["kid"] == "k"
+
+
+def test_mutation_tool_reads_cosmic_ray_dumps_and_scores_judged_mutants() -> None:
+    item = {"mutations": [{"module_path": "m.py", "operator_name": "core/X", "occurrence": 1,
+                           "start_pos": [7, 1], "definition_name": "f"}]}
+    killed = mutation_tool.mutant_of([item, {"test_outcome": "killed", "worker_outcome": "normal"}])
+    survived = mutation_tool.mutant_of([item, {"test_outcome": "survived",
+                                               "worker_outcome": "normal"}])
+    pending = mutation_tool.mutant_of([item, None])
+    crashed = mutation_tool.mutant_of([item, {"test_outcome": None, "worker_outcome": "exception"}])
+    assert (killed.outcome, survived.outcome, pending.outcome, crashed.outcome) == (
+        "killed", "survived", "pending", "incompetent")
+    assert mutation_tool.score([killed, survived, pending, crashed]) == 0.5
+    config = mutation_tool.config_text("m.py", ["books"], 60.0)
+    assert 'module-path = "m.py"' in config and "--scenario books" in config and " -x " in config
