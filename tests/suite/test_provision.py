@@ -96,7 +96,7 @@ def test_the_aws_target_refuses_another_account(emulator: Emulator,
     assert f"account {clients.mask(ACCOUNT_ID)}, not 99******9999 given" in str(refused.value)
     with pytest.raises(clients.TargetError, match="--aws-account-id"):
         clients.aws(None, "eu-west-1", emulator.endpoint)
-    target = clients.aws(ACCOUNT_ID, "eu-west-1", emulator.endpoint, settle_seconds=0)
+    target = clients.aws(ACCOUNT_ID, "eu-west-1", emulator.endpoint, propagation_seconds=0)
     assert (target.kind, target.account_id) == ("aws", ACCOUNT_ID)
 
 
