@@ -26,6 +26,7 @@ import pytest
 from rolecall.emulator import ACCOUNT_ID, Emulator
 from rolecall.target import clients
 from rolecall.tools import cli
+from tests.suite.test_provision import listed
 
 ROOT = Path(__file__).resolve().parents[2]
 KEYS = {"AWS_ACCESS_KEY_ID": "AKIAROLECALLRUNNER00", "AWS_SECRET_ACCESS_KEY": "x",
@@ -43,13 +44,14 @@ def everything(endpoint: str) -> list[str]:
     """Every user pool, identity pool, role and table the endpoint holds (moto keeps them per
     process, so a test compares with what it found before its run)."""
     target = clients.emulated(endpoint)
-    idp, identity = target.client("cognito-idp"), target.client("cognito-identity")
     return sorted(
-        [f"user pool {p['Name']}" for p in idp.list_user_pools(MaxResults=60)["UserPools"]]
+        [f"user pool {p['Name']}"
+         for p in listed(target, "cognito-idp", "list_user_pools", "UserPools", MaxResults=60)]
         + [f"identity pool {p['IdentityPoolName']}"
-           for p in identity.list_identity_pools(MaxResults=60)["IdentityPools"]]
-        + [f"role {r['RoleName']}" for r in target.client("iam").list_roles()["Roles"]]
-        + [f"table {t}" for t in target.client("dynamodb").list_tables()["TableNames"]])
+           for p in listed(target, "cognito-identity", "list_identity_pools", "IdentityPools",
+                           MaxResults=60)]
+        + [f"role {r['RoleName']}" for r in listed(target, "iam", "list_roles", "Roles")]
+        + [f"table {t}" for t in listed(target, "dynamodb", "list_tables", "TableNames")])
 
 
 def start_run(endpoint: str, evidence: Path) -> subprocess.Popen[bytes]:
