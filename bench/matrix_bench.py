@@ -40,12 +40,16 @@ def stats(endpoint: str) -> dict[str, int]:
         return dict(json.loads(response.read())["requests"])
 
 
-def run_suite(endpoint: str, workers: str, only: list[str]) -> tuple[float, int]:
+def run_suite(endpoint: str, workers: str, only: list[str], extra: tuple[str, ...] = (),
+              propagation: float = 0.0) -> tuple[float, int]:
+    """The aws path against `endpoint`; `propagation`: the endpoint's own IAM window (a
+    plain emulator has none; the default, AWS's 30 s, would poll every refusal for 30 s)."""
     env = {**os.environ, "AWS_ACCESS_KEY_ID": "AKIABENCHBENCHBENCH0",
            "AWS_SECRET_ACCESS_KEY": "bench", "AWS_DEFAULT_REGION": "eu-west-1"}
     args = [sys.executable, "-m", "pytest", "suites", "-q", "-p", "no:cacheprovider",
             "-n", workers, "--target", "aws", "--endpoint-url", endpoint,
-            "--aws-account-id", ACCOUNT_ID, "--region", "eu-west-1"]
+            "--aws-account-id", ACCOUNT_ID, "--region", "eu-west-1",
+            "--propagation-seconds", f"{propagation:g}", *extra]
     for name in only:
         args += ["--scenario", name]
     start = time.perf_counter()

@@ -7,6 +7,7 @@ and tears every stack down at the end; pytest-xdist workers attach to the same r
 
 from __future__ import annotations
 
+import json
 import signal
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -30,6 +31,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RUN_KEY = pytest.StashKey[RunConfig]()
 EMULATOR_KEY = pytest.StashKey[Any]()
 SCENARIOS_KEY = pytest.StashKey[list[scenario.Scenario]]()
+SESSION_KEY = pytest.StashKey[pytest.Session]()
+RUNNER_ACTIONS = "runner-actions.json"
 SIGNAL_KEY = pytest.StashKey[str]()  # a signal that arrived before the reporting plugin
 
 
@@ -62,6 +65,21 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--keep-state", action="store_true",
                     help="keep the run's working state in reports/<runid>/state/ (debugging); "
                          "by default it is removed at the end")
+    group.addoption("--realism", default="none",
+                    help="start the embedded target with AWS's operating conditions: aws, or parts "
+                         "(propagation,throttling,tables,latency); with --target aws it needs "
+                         "--endpoint-url embedded")
+    group.addoption("--realism-scale", type=float, default=1.0,
+                    help="multiply the embedded target's realism delays (CI: 0.05)")
+    group.addoption("--runner-policy", default=None,
+                    help="bind the embedded target's long-term keys to this policy file "
+                         "(policies/runner-matrix.json): the runner's own permissions are checked")
+    group.addoption("--propagation-seconds", type=float, default=None,
+                    help="with --target aws: how long after its last IAM change a stack's refusals "
+                         f"may be IAM propagating (default {clients.AWS_PROPAGATION_SECONDS:g}; "
+                         "with --endpoint-url embedded: the embedded target's own window)")
+    group.addoption("--retry-budget", type=float, default=60.0,
+                    help="seconds one AWS call may spend waiting out throttling before ERROR")
 
 
 def _is_worker(config: pytest.Config) -> bool:
@@ -146,14 +164,32 @@ def _start_target(config: pytest.Config) -> clients.Target:
     if config.getoption("--target") == "emulated" and config.getoption("--endpoint-url"):
         return clients.emulated(config.getoption("--endpoint-url"))  # a running emulator
     if config.getoption("--target") == "aws":
+        endpoint = config.getoption("--endpoint-url")
+        propagation = config.getoption("--propagation-seconds")
+        if endpoint == "embedded":  # the real-account path against an in-process endpoint
+            emulator = _start_emulator(config)
+            endpoint = emulator.endpoint
+            if propagation is None:  # poll through the endpoint's own (scaled) window, not AWS's
+                propagation = emulator.state.realism.propagation_bound()
         try:
             return clients.aws(config.getoption("--aws-account-id"), config.getoption("--region"),
-                               config.getoption("--endpoint-url"))
+                               endpoint, clients.AWS_PROPAGATION_SECONDS if propagation is None
+                               else propagation, config.getoption("--retry-budget"))
         except clients.TargetError as exc:
             raise pytest.UsageError(f"target error: {exc}") from None
-    emulator = Emulator(port=0, faults=config.getoption("--emulator-fault")).start()
+    return clients.emulated(_start_emulator(config).endpoint)
+
+
+def _start_emulator(config: pytest.Config) -> Emulator:
+    try:
+        emulator = Emulator(port=0, faults=config.getoption("--emulator-fault"),
+                            realism=config.getoption("--realism"),
+                            realism_scale=config.getoption("--realism-scale"),
+                            runner_policy=config.getoption("--runner-policy")).start()
+    except ValueError as exc:
+        raise pytest.UsageError(str(exc)) from None
     config.stash[EMULATOR_KEY] = emulator
-    return clients.emulated(emulator.endpoint)
+    return emulator
 
 
 def _stop_target(config: pytest.Config) -> None:
@@ -205,6 +241,10 @@ def pytest_configure_node(node: Any) -> None:
     node.workerinput["rolecall"] = node.config.stash[RUN_KEY].to_json()
 
 
+def pytest_sessionstart(session: pytest.Session) -> None:
+    session.config.stash[SESSION_KEY] = session  # teardown's outcome decides the exit status too
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     if _is_worker(config) or RUN_KEY not in config.stash:
         return
@@ -223,10 +263,19 @@ def _finish(config: pytest.Config, run: Run) -> None:
     discard = emulator is not None and bool(config.getoption("--emulator-fault"))
     failures = [] if discard else run.teardown_all()  # shields itself from Ctrl-C / SIGTERM
     if emulator is not None:
+        _record_runner_actions(config, emulator)
+        if emulator.state.realism.parts:  # the conditions were met, not just switched on
+            print(f"\nrolecall: AWS's conditions ({emulator.state.realism.describe()}) met "
+                  f"this run: {emulator.state.realism.summary()}")
         emulator.stop()
     _write_evidence(config, run)
     kept = run.clean_state(keep=config.getoption("--keep-state"), forget_journals=discard)
     if failures:
+        # A run that leaves resources behind is not green, whatever its cells said (a
+        # permission the runner lacks for a delete is named in the failure).
+        session = config.stash.get(SESSION_KEY, None)
+        if session is not None and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
         print(f"\nrolecall: teardown left {len(failures)} resource(s) behind: "
               f"{redact_text('; '.join(failures))}\ntheir journal is kept in {kept}; "
               "`rolecall sweep --aws-account-id <account> "
@@ -234,6 +283,17 @@ def _finish(config: pytest.Config, run: Run) -> None:
               "rolecall:run tag (add --delete to remove them)")
     elif kept is not None:
         print(f"\nrolecall: the run's state is kept in {kept} (--keep-state)")
+
+
+def _record_runner_actions(config: pytest.Config, emulator: Emulator) -> None:
+    """With --runner-policy: which of its actions the run (teardown included) needed, for
+    the minimality check (tests/suite/test_runner_policy.py, `tox -e aws-realism`)."""
+    if config.getoption("--runner-policy") is None:
+        return
+    out = Path(config.getoption("--evidence-dir")) / RUNNER_ACTIONS
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(sorted(emulator.state.runner_actions), indent=1))
+    print(f"\nrolecall: the runner policy's actions this run needed: {out}")
 
 
 def _write_evidence(config: pytest.Config, run: Run) -> None:
@@ -283,6 +343,14 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if empty:
         config.hook.pytest_deselected(items=empty)
         items[:] = [item for item in items if item not in empty]
+    # Expiry cells wait (on a real account: 5 and 15 minutes); started first, on their
+    # own workers, their waits overlap the rest of the matrix instead of ending the run.
+    items.sort(key=lambda item: not _waits_for_expiry(item))
+
+
+def _waits_for_expiry(item: pytest.Item) -> bool:
+    cell = getattr(getattr(item, "callspec", None), "params", {}).get("negative_cell")
+    return getattr(cell, "case", None) in {"expired", "session-expired"}
 
 
 @pytest.fixture(scope="session")

@@ -66,7 +66,7 @@ def expire_session(run: Run, observe: Observer, cell: NegativeCell, variant: str
     assert cell.scenario.table is not None, f"{cell.id}: session expiry is probed on the table"
     target = probes.ProbeTarget.of(stack.table_name, cell.scenario.table)
     get_item = probes.BY_ACTION["GetItem"]
-    before = probes.run(get_item, flows.dynamodb(credential), target)
+    before = probes.run(get_item, flows.dynamodb(credential), target, stack.iam_settled_by)
     run.target.let_time_pass(900 + 5, stack.identity_pools[variant])
     after = probes.run(get_item, flows.dynamodb(credential), target)
     observed = f"{before.verdict} then {after.code or after.verdict}"

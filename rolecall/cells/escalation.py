@@ -134,7 +134,8 @@ def observed_permissions(flows: Flows, stack: Stack, scenario: Scenario, result:
     target = probes.ProbeTarget.of(stack.table_name, scenario.table)
     allowed: set[str] = set()
     for probe in probes.PROBES:
-        if probes.run(probe, flows.dynamodb(result), target).verdict == "ALLOWED":
+        if probes.run(probe, flows.dynamodb(result), target,
+                      stack.iam_settled_by).verdict == "ALLOWED":
             allowed.update(probe.needs)
     return allowed
 

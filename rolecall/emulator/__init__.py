@@ -10,15 +10,19 @@ independent reading of the spec. `tox -e lint` enforces that.
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import urllib.request
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from rolecall.emulator.clock import Clock
 from rolecall.emulator.faults import Faults
+from rolecall.emulator.realism import Realism, parse
 from rolecall.emulator.state import ACCOUNT_ID, EmulatorState
 
 __all__ = ["ACCOUNT_ID", "Clock", "Emulator", "Faults"]
@@ -45,11 +49,18 @@ class Emulator:
         port: int = 0,
         faults: Iterable[str] = (),
         clock: Clock | None = None,
+        realism: str = "none",
+        realism_scale: float = 1.0,
+        runner_policy: str | None = None,
     ) -> None:
+        """`realism`: AWS's operating conditions (rolecall/emulator/realism/), e.g. "aws";
+        `runner_policy`: a policy file bound to every long-term key (else they are admin)."""
         from rolecall.emulator.cognitoidp import patch
         from rolecall.emulator.server import EmulatorApp
 
-        self.state = EmulatorState(clock=clock, faults=Faults(faults))
+        self.state = EmulatorState(clock=clock, faults=Faults(faults),
+                                   realism=Realism(parse(realism), realism_scale),
+                                   runner_policies=_policies(runner_policy))
         patch.install(self.state)
         self._app = EmulatorApp(self.state)
         self._host = host
@@ -99,3 +110,11 @@ class Emulator:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def _policies(path: str | None) -> list[dict[str, Any]] | None:
+    """The runner policy file: one policy document (or a list of them)."""
+    if path is None:
+        return None
+    document = json.loads(Path(path).read_text())
+    return list(document) if isinstance(document, list) else [document]

@@ -19,7 +19,7 @@ In AWS's order:
    (rolecall/emulator/iam/actions.py) is evaluated against the session role's
    identity policies and its session policies (rolecall/emulator/iam/policy.py).
    A temporary key it never issued is an invalid token. Any long-term key is the
-   account's admin and is not restricted (see `Caller`).
+   account's admin, or bound by the runner policy when one is given (see `Caller`).
 4. A refusal is the called service's own: DynamoDB, cognito-idp and
    cognito-identity AccessDeniedException (400, JSON), IAM and STS AccessDenied
    (403, XML), worded "User: <session ARN> is not authorized to perform: <action>
@@ -35,9 +35,9 @@ from typing import Any
 from rolecall.emulator import sigv4
 from rolecall.emulator.errors import AwsError
 from rolecall.emulator.faults import Faults
-from rolecall.emulator.iam import actions, policy, roles
+from rolecall.emulator.iam import actions, implied, policy, roles
 from rolecall.emulator.iam.checks import Check
-from rolecall.emulator.state import EmulatorState, Session
+from rolecall.emulator.state import ACCOUNT_ID, EmulatorState, Session
 from rolecall.emulator.wire import Call
 
 __all__ = ["Caller", "Operation", "authorize", "denial_message", "identify"]
@@ -60,9 +60,8 @@ class Caller:
     """Who signed a call and what bounds them.
 
     `identity_policies` None means unrestricted: long-term keys are the account's
-    admin today, deliberately (provisioning signs with them). A later change can
-    give a long-term key policies by building a Caller with them here; the
-    evaluation below already handles any Caller.
+    admin unless the emulator was started with a runner policy (`--runner-policy`),
+    which then binds every long-term key (`_long_term_caller`).
     """
 
     arn: str
@@ -72,8 +71,9 @@ class Caller:
     context: Mapping[str, list[str]] = field(default_factory=dict)
 
 
-# Any long-term key: the account's admin, unrestricted (deliberately, for now).
+# Any long-term key: the account's admin, unrestricted, unless a runner policy is attached.
 ADMIN = Caller(arn="", account="", identity_policies=None)
+RUNNER_ARN = f"arn:aws:iam::{ACCOUNT_ID}:user/rolecall-runner"
 
 
 def authorize(state: EmulatorState, call: Call) -> Session | None:
@@ -90,7 +90,7 @@ def authorize(state: EmulatorState, call: Call) -> Session | None:
     session = state.find_session(call.access_key_id)
     if session is None:
         _refuse_unknown_temporary_key(call, operation)
-        caller = ADMIN
+        caller = _long_term_caller(state)
     else:
         sigv4.verify(call, session, state)
         caller = _session_caller(session, call)
@@ -156,6 +156,14 @@ def _refuse_unknown_temporary_key(call: Call, operation: Operation) -> None:
     raise AwsError("UnrecognizedClientException", INVALID_TOKEN)
 
 
+def _long_term_caller(state: EmulatorState) -> Caller:
+    """A long-term key: the admin, or bound by the runner policy (`--runner-policy FILE`)."""
+    if state.runner_policies is None:
+        return ADMIN
+    return Caller(arn=RUNNER_ARN, account=ACCOUNT_ID, identity_policies=state.runner_policies,
+                  context={"aws:PrincipalArn": [RUNNER_ARN], "aws:PrincipalAccount": [ACCOUNT_ID]})
+
+
 def _session_caller(session: Session, call: Call) -> Caller:
     role = roles.find_role(session.role_arn)
     account = session.role_arn.split(":")[4]
@@ -188,6 +196,8 @@ def _evaluate(state: EmulatorState, call: Call, operation: Operation,
         if verdict.decision is not policy.Decision.ALLOW:
             code, status = _denied_code(operation)
             raise AwsError(code, denial_message(caller.arn, check, verdict, state.faults), status)
+        if caller.arn == RUNNER_ARN:
+            state.runner_actions.add(check.action.lower())  # what the runner policy is used for
 
 
 def _checks(state: EmulatorState, call: Call, operation: Operation,
@@ -198,7 +208,7 @@ def _checks(state: EmulatorState, call: Call, operation: Operation,
     params = call.json() if operation.protocol == "json" else call.form
     request = actions.Request(operation.service, operation.name, params, caller.account,
                               call.region, state.faults)
-    return actions.checks_for(rule, request)
+    return actions.checks_for(rule, request) + implied.checks_for(request)
 
 
 def _denied_code(operation: Operation) -> tuple[str, int]:

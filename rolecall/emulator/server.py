@@ -35,7 +35,7 @@ from rolecall.emulator import authorization, clock, cloudformation, edge
 from rolecall.emulator.cognitoidentity import oidc as cognito_identity_oidc
 from rolecall.emulator.cognitoidentity import responses as cognito_identity
 from rolecall.emulator.errors import AwsError
-from rolecall.emulator.state import CURRENT, EmulatorState
+from rolecall.emulator.state import ACCOUNT_ID, CURRENT, EmulatorState, Session
 from rolecall.emulator.sts import responses as sts
 from rolecall.emulator.wire import Call
 
@@ -93,6 +93,9 @@ class EmulatorApp:
             return self._control(call)
         # the one authorization step: exact operation, signature, IAM for issued sessions
         session = authorization.authorize(self.state, call)
+        early = self._realism(call, session)  # AWS's conditions, when switched on (realism/)
+        if early is not None:
+            return early
         if call.target.startswith(COGNITO_IDENTITY_PREFIX):
             result = cognito_identity.handle(self.state, call)
             return Response(json.dumps(result), 200, content_type=JSON_1_1)
@@ -101,6 +104,17 @@ class EmulatorApp:
         if session is not None and call.operation == "GetCallerIdentity" and not call.target:
             return Response(sts.handle(self.state, call), 200, content_type="text/xml")
         return None  # authorized (or the admin's): moto serves it
+
+    def _realism(self, call: Call, session: Session | None) -> Response | None:
+        """Throttling, propagation and table states (rolecall/emulator/realism/), opt-in."""
+        if not self.state.realism.parts or not call.operation:
+            return None
+        service = call.signing_service or _unsigned_service(call)
+        params: dict[str, object] = call.json() if call.target else dict(call.form)
+        answer = self.state.realism.gate(service, call.operation, params,
+                                         ACCOUNT_ID, call.region, session)
+        return None if answer is None else Response(json.dumps(answer), 200,
+                                                    content_type=JSON_1_0)
 
     def _control(self, call: Call) -> Response:
         """Emulator-only endpoints. They exist only here, never on AWS."""

@@ -18,6 +18,7 @@ from typing import Any
 
 from rolecall.emulator.clock import Clock
 from rolecall.emulator.faults import Faults
+from rolecall.emulator.realism import Realism
 
 ACCOUNT_ID = "123456789012"  # moto's default account; every emulated resource lives here
 
@@ -53,9 +54,15 @@ class Session:
 class EmulatorState:
     """Everything the emulator's own services share. One per emulator."""
 
-    def __init__(self, clock: Clock | None = None, faults: Faults | None = None) -> None:
+    def __init__(self, clock: Clock | None = None, faults: Faults | None = None,
+                 realism: Realism | None = None,
+                 runner_policies: list[dict[str, Any]] | None = None) -> None:
         self.clock = clock or Clock()
         self.faults = faults or Faults()
+        self.realism = realism or Realism()  # AWS's operating conditions; off by default
+        # Policies attached to every long-term key (None: the keys are the account's admin)
+        self.runner_policies = runner_policies
+        self.runner_actions: set[str] = set()  # actions the runner policy allowed (minimality test)
         self._sessions: dict[str, Session] = {}
         self._requests: Counter[str] = Counter()
         self._lock = threading.Lock()
@@ -79,6 +86,7 @@ class EmulatorState:
         context: dict[str, list[str]] | None = None,
     ) -> Session:
         """Mint credentials for `role_arn`; they expire `duration_seconds` from now."""
+        self.realism.check_assumable(role_arn)  # a role IAM has not propagated yet is refused
         session = Session(
             access_key_id="ASIA" + secrets.token_hex(8).upper(),
             secret_access_key=secrets.token_urlsafe(30),

@@ -57,6 +57,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from rolecall.target.clients import GONE, Target, error_code, patiently
+from rolecall.target.retry import PERMISSION
 
 log = logging.getLogger("rolecall.target.cleanup")
 
@@ -293,8 +294,19 @@ class _Batch:
         except Exception as exc:
             if error_code(exc) in GONE:
                 return
-            self.failures.append((kind.name, ident, error_code(exc) or type(exc).__name__))
+            self.failures.append((kind.name, ident, _reason(exc)))
             log.error("could not delete %s %s: %s", kind.name, ident, exc)
+
+
+def _reason(exc: Exception) -> str:
+    """Why a delete failed: the error code, and AWS's words when the runner lacks a permission
+    (they name the action to grant, e.g. `iam:DeleteRole`)."""
+    code = error_code(exc)
+    if code is None:
+        return type(exc).__name__
+    if code in PERMISSION:
+        return f"{code} ({getattr(exc, 'response', {}).get('Error', {}).get('Message', '')})"
+    return code
 
 
 @contextlib.contextmanager

@@ -21,10 +21,17 @@ import boto3
 from botocore import UNSIGNED
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from tenacity import before_sleep_log, retry, retry_if_exception, stop_after_attempt, wait_exponential
+from tenacity import (
+    before_sleep_log,
+    retry,
+    retry_if_exception,
+    stop_after_delay,
+    wait_exponential,
+)
 
 from rolecall.emulator import ACCOUNT_ID
 from rolecall.reporting.redact import register_secret
+from rolecall.target import retry as retrying
 
 log = logging.getLogger("rolecall.target.clients")
 
@@ -34,19 +41,22 @@ MAX_WAIT_SECONDS = 960  # the longest a real-account run waits for a token or se
 EMULATED_REGION = "eu-west-1"
 EMULATED_ADMIN_KEYS = {"aws_access_key_id": "AKIAROLECALLADMIN000", "aws_secret_access_key": "x"}
 
-# Throttling and 5xx are retried by botocore's standard mode (bounded). Anything
+# botocore's retries are off: rolecall/target/retry.py retries what is transient
+# (throttling, 5xx) within a budget and stops at once on quotas and permissions,
+# which botocore's standard mode would retry (LimitExceededException). Anything
 # still failing becomes an ERROR verdict, never a DENIED one.
-CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 5},
+CLIENT_CONFIG = Config(retries={"mode": "standard", "max_attempts": 1},
                        connect_timeout=10, read_timeout=30)
+# How long after the last IAM change a refusal may still be IAM propagating (AWS:
+# eventually consistent, "usually seconds"; assumed bound, see docs/realism.md).
+AWS_PROPAGATION_SECONDS = 30.0
 
 
-# IAM is eventually consistent: a group may not see a role created a second ago, a pool
-# may not accept a fresh role, a table still being created cannot be deleted. These
-# codes are retried by `patiently`, briefly and logged (provisioning and cleanup).
-TRANSIENT = {"InvalidParameterException", "InvalidParameterValueException", "Throttling",
-             "ThrottlingException", "TooManyRequestsException", "ConcurrentModification",
-             "ConcurrentModificationException", "LimitExceededException",
-             "ResourceInUseException"}
+# A resource still changing state (a table CREATING or DELETING cannot be deleted yet) is
+# waited for by `patiently` (provisioning and cleanup). Throttling and 5xx are every
+# client's own retries (rolecall/target/retry.py); quotas (LimitExceededException) and
+# invalid parameters are never retried: waiting cannot fix them.
+TRANSIENT = {"ResourceInUseException", "ConcurrentModification", "ConcurrentModificationException"}
 # What a delete answers when the resource is already gone: not a failure.
 GONE = {"ResourceNotFoundException", "NoSuchEntity", "NoSuchEntityException",
         "UserPoolNotFoundException", "UserNotFoundException"}
@@ -58,7 +68,7 @@ def error_code(exc: BaseException) -> str | None:
 
 
 patiently = retry(retry=retry_if_exception(lambda exc: error_code(exc) in TRANSIENT),
-                  stop=stop_after_attempt(6), wait=wait_exponential(multiplier=0.5, max=8),
+                  stop=stop_after_delay(120), wait=wait_exponential(multiplier=0.5, max=8),
                   reraise=True, before_sleep=before_sleep_log(log, logging.WARNING))
 
 
@@ -75,35 +85,36 @@ class Target:
     region: str
     account_id: str
     endpoint_url: str | None = None
-    # Seconds to wait after IAM changes before relying on them: IAM is eventually
-    # consistent on AWS (new roles and trust policies take seconds to apply).
-    settle_seconds: float = 0.0
+    # Seconds after the last IAM change during which a refusal may be IAM still
+    # propagating: flows and probes poll through it instead of sleeping blindly.
+    propagation_seconds: float = 0.0
+    retry_budget: float = retrying.DEFAULT_BUDGET  # seconds each call may wait out throttling
     _session: boto3.Session = field(default_factory=boto3.Session, repr=False)
 
     def client(self, service: str) -> Any:
-        """A client signed with the admin credentials (provisioning, teardown)."""
-        return self._session.client(service, region_name=self.region,
-                                    endpoint_url=self.endpoint_url, config=CLIENT_CONFIG)
+        """A client signed with the runner's credentials (provisioning, teardown)."""
+        return retrying.Patient(self._session.client(service, region_name=self.region,
+                                                  endpoint_url=self.endpoint_url,
+                                                  config=CLIENT_CONFIG), self.retry_budget)
 
     def anonymous(self, service: str) -> Any:
         """An unsigned client, as an app's browser code is: sign-in, GetId, web identity."""
-        return self._session.client(service, region_name=self.region,
-                                    endpoint_url=self.endpoint_url,
-                                    config=CLIENT_CONFIG.merge(Config(signature_version=UNSIGNED)))
+        return retrying.Patient(self._session.client(
+            service, region_name=self.region, endpoint_url=self.endpoint_url,
+            config=CLIENT_CONFIG.merge(Config(signature_version=UNSIGNED))), self.retry_budget)
 
     def as_credentials(self, service: str, credentials: dict[str, str]) -> Any:
-        """A client signed with temporary credentials the identity pool or STS issued.
-
-        Made from the target's one session with the credentials passed explicitly (they
-        are the client's only credentials, never the session's): a new boto3 Session
-        would load and parse the service's model again, ~0.2-0.3 s of CPU per client,
-        more than the probes the client makes."""
+        """A client signed with temporary credentials the identity pool or STS issued."""
+        # The run's own session builds it (explicit keys override its credentials): a new
+        # boto3.Session per credential would load and parse the service model again each
+        # time, the aws path's largest CPU cost (hundreds of credentials per matrix).
         with _CLIENT_LOCK:  # a boto3 Session is not thread-safe
-            return self._session.client(
+            return retrying.Patient(self._session.client(
                 service, region_name=self.region, endpoint_url=self.endpoint_url,
-                config=CLIENT_CONFIG, aws_access_key_id=credentials["AccessKeyId"],
+                aws_access_key_id=credentials["AccessKeyId"],
                 aws_secret_access_key=credentials["SecretKey"],
-                aws_session_token=credentials["SessionToken"])
+                aws_session_token=credentials["SessionToken"], config=CLIENT_CONFIG),
+                self.retry_budget)
 
 
     def let_time_pass(self, seconds: float, scope: str) -> None:
@@ -141,7 +152,9 @@ def emulated(endpoint_url: str) -> Target:
 
 
 def aws(expected_account_id: str | None, region: str | None = None,
-        endpoint_url: str | None = None, settle_seconds: float = 10.0) -> Target:
+        endpoint_url: str | None = None,
+        propagation_seconds: float = AWS_PROPAGATION_SECONDS,
+        retry_budget: float = retrying.DEFAULT_BUDGET) -> Target:
     """A real account, with credentials and region from the usual AWS configuration.
 
     Refuses unless `expected_account_id` is the account the credentials belong to:
@@ -174,7 +187,8 @@ def aws(expected_account_id: str | None, region: str | None = None,
                           f"{_where_they_differ(actual, expected_account_id)}; refusing to "
                           "touch another account")
     _register_operator_credentials(session)
-    return Target("aws", region, actual, endpoint_url, settle_seconds, _session=session)
+    return Target("aws", region, actual, endpoint_url, propagation_seconds, retry_budget,
+                  _session=session)
 
 
 def _register_operator_credentials(session: boto3.Session) -> None:

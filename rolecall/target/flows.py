@@ -20,8 +20,10 @@ to a user after a token was issued (`revoke`, SPEC E3).
 from __future__ import annotations
 
 import os
+import secrets
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,6 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.hazmat.primitives import serialization
 
 from rolecall.reporting.redact import register_secret
+from rolecall.target import retry
 from rolecall.target import tokens as jwts
 from rolecall.target.clients import Target
 from rolecall.target.provision import RunSecrets, Stack
@@ -127,8 +130,8 @@ THROTTLING_CODES = frozenset({
 
 
 def _failure(exc: Exception, trail: _Trail) -> Refused | Errored:
-    """AWS's refusal (a 4xx with its code), or Errored for throttling, 5xx and anything
-    that is not an answer from AWS."""
+    """AWS's refusal, or an ERROR when what stopped the flow was not AWS's answer to it:
+    throttling or a 5xx that outlasted the retry budget is never a REFUSED."""
     if isinstance(exc, ClientError):
         error = exc.response.get("Error", {})
         request_id = exc.response.get("ResponseMetadata", {}).get("RequestId")
@@ -136,10 +139,25 @@ def _failure(exc: Exception, trail: _Trail) -> Refused | Errored:
             trail.ids.append(request_id)
         code = error.get("Code", "Unknown")
         status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
-        if code in THROTTLING_CODES or int(status) >= 500:
-            return Errored(f"{code} (HTTP {status}): not a refusal", trail.ids)
+        if retry.is_transient(exc) or code in THROTTLING_CODES or int(status) >= 500:
+            return Errored(f"{code} (HTTP {status}) after retries: not a refusal", trail.ids)
         return Refused(code, error.get("Message", ""), trail.ids)
     return Errored(f"{type(exc).__name__}", trail.ids)
+
+
+# What a role IAM has not propagated yet looks like (SPEC E11, C6): the same answers
+# as a trust policy that refuses, so they are final only after the stack's window.
+PROPAGATION_CODES = frozenset({"InvalidIdentityPoolConfigurationException", "AccessDenied"})
+
+
+def _maybe_propagating(result: Result) -> bool:
+    return isinstance(result, Refused) and result.code in PROPAGATION_CODES
+
+
+def until_settled(settled_by: float, attempt: Callable[[], Result]) -> Result:
+    """Take a flow again while its refusal may be IAM propagating; the answer after the
+    window is the settled one (bounded polling, no fixed sleep: retry.until_settled)."""
+    return retry.until_settled(settled_by, attempt, _maybe_propagating)
 
 
 class Flows:
@@ -154,6 +172,7 @@ class Flows:
         self.sts = target.anonymous("sts")
         self._tokens: dict[str, dict[str, str]] = {}
         self._results: dict[tuple[str, ...], Result] = {}
+        self._identities: dict[tuple[str, ...], str] = {}
         self._clients: dict[str, Any] = {}
         self._jwks: jwt.PyJWKClient | None = None
         self._lock = threading.Lock()
@@ -192,7 +211,8 @@ class Flows:
 
     def present(self, variant: str, logins: dict[str, str]) -> Result:
         """The enhanced flow with exactly these Logins (negative tests; never cached)."""
-        return self._enhanced(variant, logins, None)
+        return until_settled(self.stack.iam_settled_by,
+                             lambda: self._enhanced(variant, logins, None))
 
     def verified_claims(self, user: str) -> dict[str, Any]:
         """The user's ID token, verified with pyjwt against the pool's JWKS (SPEC G9).
@@ -304,10 +324,11 @@ class Flows:
     def enhanced(self, variant: str, user: str, custom_role: str | None = None) -> Result:
         key = ("enhanced", variant, user, custom_role or "")
         return self._cached(key, lambda: self._enhanced(variant, self.logins(user, variant),
-                                                        custom_role))
+                                                        custom_role, cache=True))
 
     def guest(self, variant: str) -> Result:
-        return self._cached(("guest", variant), lambda: self._enhanced(variant, None, None))
+        return self._cached(("guest", variant), lambda: self._enhanced(variant, None, None,
+                                                                       cache=True))
 
     def classic(self, variant: str, user: str, role: str) -> Result:
         return self._cached(("classic", variant, user, role),
@@ -319,7 +340,7 @@ class Flows:
         with self._lock:
             if key in self._results:
                 return self._results[key]
-            result = run()
+            result = until_settled(self.stack.iam_settled_by, run)
             if not isinstance(result, Errored):
                 self._results[key] = result
             return result
@@ -328,17 +349,30 @@ class Flows:
         """GetId for the user's current login (not cached: E1 asks it again)."""
         return self._get_id(_Trail(), variant, {"Logins": self.logins(user)})
 
-    def _get_id(self, trail: _Trail, variant: str, with_logins: dict[str, Any]) -> str:
-        """GetId: the identity of these Logins (none: a guest) in the variant's pool."""
+    def _get_id(self, trail: _Trail, variant: str, with_logins: dict[str, Any],
+                cache: bool = False) -> str:
+        """GetId: the identity of these Logins (none: a guest) in the variant's pool.
+
+        With `cache`, asked once per pool and login token (SPEC E1: the same user always
+        gets the same identity; AWS asks clients to cache GetId, 25 RPS quota). Negative
+        and revocation cells never use the cache: their GetId is part of what they test.
+        """
         pool_id = self.stack.identity_pools[variant]
-        return str(trail(self.identity.get_id(IdentityPoolId=pool_id, **with_logins))["IdentityId"])
+        key = (variant, *sorted((with_logins.get("Logins") or {}).values()))
+        if cache and key in self._identities:
+            return self._identities[key]
+        identity_id = str(trail(self.identity.get_id(IdentityPoolId=pool_id,
+                                                     **with_logins))["IdentityId"])
+        if cache:
+            self._identities[key] = identity_id
+        return identity_id
 
     def _enhanced(self, variant: str, logins: dict[str, str] | None,
-                  custom_role: str | None) -> Result:
+                  custom_role: str | None, cache: bool = False) -> Result:
         trail = _Trail()
         with_logins = {"Logins": logins} if logins else {}
         try:
-            identity_id = self._get_id(trail, variant, with_logins)
+            identity_id = self._get_id(trail, variant, with_logins, cache)
             extra = {"CustomRoleArn": self.stack.roles[custom_role]} if custom_role else {}
             answer = trail(self.identity.get_credentials_for_identity(
                 IdentityId=identity_id, **with_logins, **extra))
@@ -349,52 +383,63 @@ class Flows:
     def classic_guest(self, variant: str, role: str) -> Result:
         """The classic flow for an unauthenticated identity: no scope-down applies (E5, C5)."""
         return self._cached(("classic-guest", variant, role),
-                            lambda: self._classic_with(variant, None, role))
+                            lambda: self._classic_with(variant, None, role, cache=True))
 
     def after_self_service(self, variant: str, user: str, attribute: str, value: str) -> Result:
         """The user sets one of their own attributes, signs in again, takes the enhanced flow.
 
         This is what any signed-in user can do with the app client's access token
-        (UpdateUserAttributes). The attribute is put back afterwards with admin rights.
+        (UpdateUserAttributes). It is done on a throwaway copy of the user (same
+        groups and attributes), so no other cell, on any worker, ever signs in as a
+        user whose attributes are being changed; the copy is deleted afterwards.
         """
         trail = _Trail()
         idp_admin = self.target.client("cognito-idp")
-        before = {a["Name"]: a["Value"] for a in idp_admin.admin_get_user(
-            UserPoolId=self.stack.user_pool_id, Username=self.stack.users[user])["UserAttributes"]}
+        clone = self._clone(idp_admin, user)
         try:
-            trail(self.idp.update_user_attributes(
-                AccessToken=self.sign_in(user, self.stack.client_of(variant))["AccessToken"],
-                UserAttributes=[{"Name": attribute, "Value": value}]))
-        except (ClientError, BotoCoreError) as exc:
-            return _failure(exc, trail)  # the app client does not let users write it
-        try:
-            fresh = self.sign_in(user, self.stack.client_of(variant))["IdToken"]
-            return self._enhanced(variant, {self.stack.provider_name: fresh}, None)
+            try:
+                trail(self.idp.update_user_attributes(
+                    AccessToken=self.sign_in(clone, self.stack.client_of(variant))["AccessToken"],
+                    UserAttributes=[{"Name": attribute, "Value": value}]))
+            except (ClientError, BotoCoreError) as exc:
+                return _failure(exc, trail)  # the app client does not let users write it
+            fresh = self.sign_in(clone, self.stack.client_of(variant))["IdToken"]
+            return until_settled(self.stack.iam_settled_by, lambda: self._enhanced(
+                variant, {self.stack.provider_name: fresh}, None))
         finally:
-            self._restore(idp_admin, user, attribute, before.get(attribute))
+            idp_admin.admin_delete_user(UserPoolId=self.stack.user_pool_id, Username=clone)
 
-    def _restore(self, idp_admin: Any, user: str, attribute: str, value: str | None) -> None:
+    def _clone(self, idp_admin: Any, user: str) -> str:
+        """A copy of `user` (attributes, groups, a derived password), `rc-<runid>-<user>-ss-<hex>`:
+        in a team's pool, a copy a killed run left behind is one `rolecall sweep` finds."""
         pool, name = self.stack.user_pool_id, self.stack.users[user]
-        if value is None:
-            idp_admin.admin_delete_user_attributes(UserPoolId=pool, Username=name,
-                                                   UserAttributeNames=[attribute])
-        else:
-            idp_admin.admin_update_user_attributes(UserPoolId=pool, Username=name, UserAttributes=[
-                {"Name": attribute, "Value": value}])
+        clone = f"rc-{self.stack.runid}-{user}-ss-{secrets.token_hex(4)}"
+        attributes = [a for a in idp_admin.admin_get_user(UserPoolId=pool, Username=name)[
+            "UserAttributes"] if a["Name"] not in {"sub", "email_verified"}]
+        groups = [g["GroupName"] for g in idp_admin.admin_list_groups_for_user(
+            UserPoolId=pool, Username=name)["Groups"]]
+        idp_admin.admin_create_user(UserPoolId=pool, Username=clone, MessageAction="SUPPRESS",
+                                    UserAttributes=attributes)
+        idp_admin.admin_set_user_password(UserPoolId=pool, Username=clone, Permanent=True,
+                                          Password=self.secrets.password(self.stack.scenario, clone))
+        for group in groups:
+            idp_admin.admin_add_user_to_group(UserPoolId=pool, Username=clone, GroupName=group)
+        return clone
 
     def short_session(self, variant: str, user: str, role: str, seconds: int = 900) -> Result:
         """The classic flow asking for the shortest session STS gives (expiry tests; not cached)."""
-        return self._classic_with(variant, self.logins(user, variant), role, seconds)
+        return until_settled(self.stack.iam_settled_by, lambda: self._classic_with(
+            variant, self.logins(user, variant), role, seconds))
 
     def _classic(self, variant: str, user: str, role: str) -> Result:
-        return self._classic_with(variant, self.logins(user, variant), role)
+        return self._classic_with(variant, self.logins(user, variant), role, cache=True)
 
     def _classic_with(self, variant: str, logins: dict[str, str] | None, role: str,
-                      duration: int | None = None) -> Result:
+                      duration: int | None = None, cache: bool = False) -> Result:
         trail = _Trail()
         with_logins = {"Logins": logins} if logins else {}
         try:
-            identity_id = self._get_id(trail, variant, with_logins)
+            identity_id = self._get_id(trail, variant, with_logins, cache)
             token = _keep(trail(self.identity.get_open_id_token(IdentityId=identity_id,
                                                                 **with_logins)))["Token"]
             answer = trail(self.sts.assume_role_with_web_identity(
@@ -403,9 +448,11 @@ class Flows:
         except (ClientError, BotoCoreError) as exc:
             return _failure(exc, trail)
         credentials = _keep(answer["Credentials"])
-        issued = self._who({"AccessKeyId": credentials["AccessKeyId"],
-                            "SecretKey": credentials["SecretAccessKey"],
-                            "SessionToken": credentials["SessionToken"]}, identity_id, trail)
+        # STS names the session it issued (AssumedRoleUser.Arn): no GetCallerIdentity needed
+        issued = self._issued({"AccessKeyId": credentials["AccessKeyId"],
+                               "SecretKey": credentials["SecretAccessKey"],
+                               "SessionToken": credentials["SessionToken"]},
+                              str(answer["AssumedRoleUser"]["Arn"]), identity_id, trail)
         if isinstance(issued, Issued):  # C4: keep what the OIDC token said, never the token
             issued.oidc_claims = dict(jwt.decode(token, options={"verify_signature": False}))
         return issued
@@ -417,6 +464,10 @@ class Flows:
             arn = trail(sts.get_caller_identity())["Arn"]
         except (ClientError, BotoCoreError) as exc:
             return _failure(exc, trail)
+        return self._issued(credentials, arn, identity_id, trail)
+
+    def _issued(self, credentials: dict[str, Any], arn: str, identity_id: str,
+                trail: _Trail) -> Issued:
         role_name = arn.split("/")[1] if ":assumed-role/" in arn else arn
         role_arn = next((a for a in self.stack.roles.values() if a.endswith(f"/{role_name}")), arn)
         return Issued(role_arn, arn, dict(credentials), identity_id, trail.ids)

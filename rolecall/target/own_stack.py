@@ -176,6 +176,17 @@ def _seed_item(target: Target, scenario: Scenario, stack: Stack, journal: Journa
     target.client("dynamodb").put_item(TableName=stack.table_name, Item=aim.seed_key)
 
 
+def journal_probe_item(state_dir: Path, scenario: Scenario, stack: Stack) -> None:
+    """A team's table gets one probe item per writing process (probes.writer_index): each
+    process journals its own before its first probe, so teardown and sweep know them all.
+    Stacks rolecall made have no users journal: their table goes whole."""
+    journal = users_journal(state_dir, scenario.name)
+    if scenario.table is None or not journal.exists():
+        return
+    aim = ProbeTarget.of(stack.table_name, scenario.table)
+    Journal(journal).record(testusers.ITEM_KIND, f"{stack.table_name} {json.dumps(aim.probe_key)}")
+
+
 def users_journal(state_dir: Path, scenario: str) -> Path:
     return state_dir / f"{scenario}.users.jsonl"
 

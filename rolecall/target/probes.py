@@ -3,7 +3,7 @@
 Each probe says which IAM actions it needs (SPEC D5): TransactWriteItems with a
 ConditionCheck and a Put needs dynamodb:ConditionCheckItem and dynamodb:PutItem,
 a lone ConditionCheck needs ConditionCheckItem, and so on. Reads use the
-scenario's first seed item; writes touch only a probe item (`rolecall-probe`),
+scenario's first seed item; writes touch only this worker's probe item (`rolecall-probe-<n>`),
 so an allowed write never changes what the reads see.
 
 Verdicts (SPEC section 7): success is ALLOWED, AccessDeniedException is DENIED,
@@ -12,6 +12,7 @@ anything else is ERROR and is never counted as DENIED.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -19,6 +20,7 @@ from typing import Any, Literal
 from botocore.exceptions import BotoCoreError, ClientError
 
 from rolecall.model.scenario import Index, Table
+from rolecall.target import retry
 from rolecall.target.provision import to_attribute_values
 
 Verdict = Literal["ALLOWED", "DENIED", "ERROR"]
@@ -27,6 +29,22 @@ PROBE_VALUE = "rolecall-probe"
 
 FOREIGN_PARTITION = "rolecall-someone-else"  # per-identity tables: a partition nobody owns
 SEED_VALUE = "rolecall-seed"  # per-identity tables: the sort key of each partition's seed item
+
+
+def writer_index() -> int:
+    """This process's number among the run's workers (gw3 -> 3; the controller: 0).
+
+    Each worker writes its own probe item, so parallel writes never contend for one
+    item (a TransactWriteItems on an item another transaction holds is cancelled:
+    TransactionCanceledException, an ERROR that is nobody's fault).
+    """
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "gw-1")
+    digits = worker.removeprefix("gw")
+    return int(digits) + 1 if digits.isdigit() else 0
+
+
+def probe_value() -> str:
+    return f"{PROBE_VALUE}-{writer_index()}"
 
 
 @dataclass(frozen=True)
@@ -50,10 +68,11 @@ class ProbeTarget:
             seed = {table.partition_key.name: {"S": partition},
                     sort.name: {"N": "1"} if sort.type == "N" else {"S": SEED_VALUE}}
             probe = {table.partition_key.name: {"S": partition},
-                     sort.name: {"N": "2"} if sort.type == "N" else {"S": PROBE_VALUE}}
+                     sort.name: {"N": str(1000 + writer_index())} if sort.type == "N"
+                     else {"S": probe_value()}}
             return cls(table_name, seed, probe, table.partition_key.name)
-        probe = {s.name: ({"N": "987654321"} if s.type == "N" else {"S": PROBE_VALUE})
-                 for s in specs}
+        probe = {s.name: ({"N": str(987654321 + writer_index())} if s.type == "N"
+                          else {"S": probe_value()}) for s in specs}
         # A discovered table holds none of our seed data: the run writes one item of its
         # own (SEED_VALUE keys, rolecall/target/own_stack.py) and removes it at the end.
         seed = (to_attribute_values({k: table.items[0][k] for k in keys}) if table.items
@@ -144,8 +163,18 @@ def index_probes(index: Index) -> tuple[Probe, ...]:
             Probe(f"Scan@{index.name}", ("Scan",), scan))
 
 
-def run(probe: Probe, dynamodb: Any, target: ProbeTarget) -> Observation:
-    """Make the probe's call with a client signed by the credentials under test."""
+def run(probe: Probe, dynamodb: Any, target: ProbeTarget, settled_by: float = 0.0) -> Observation:
+    """Make the probe's call with a client signed by the credentials under test.
+
+    A DENIED before `settled_by` (the stack's IAM propagation window, epoch seconds)
+    may be a policy not yet visible: the probe is polled again until the window has
+    passed, and the answer then is the settled one. No fixed sleep.
+    """
+    return retry.until_settled(settled_by, lambda: _once(probe, dynamodb, target),
+                               lambda seen: seen.verdict == "DENIED")
+
+
+def _once(probe: Probe, dynamodb: Any, target: ProbeTarget) -> Observation:
     try:
         response = probe.call(dynamodb, target)
     except ClientError as exc:

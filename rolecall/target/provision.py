@@ -20,6 +20,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from botocore.exceptions import ClientError
+from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
+
 from rolecall.model.scenario import Scenario
 from rolecall.reporting.redact import register_secret
 from rolecall.target.cleanup import (
@@ -33,10 +36,17 @@ from rolecall.target.cleanup import (
     created_stamp,
 )
 from rolecall.target.clients import Target, patiently
+from rolecall.target.retry import explain_stop
 from rolecall.target.trust_policies import trust_policy
 
 log = logging.getLogger("rolecall.target.provision")
 
+
+TABLE_ACTIVE_SECONDS = 300.0  # AWS: on-demand tables are usually ACTIVE within seconds
+
+
+class NotYet(Exception):
+    """A resource is not in the state waited for yet (polled again)."""
 
 
 @dataclass(frozen=True)
@@ -76,6 +86,11 @@ class Stack:
     variant_clients: dict[str, str] = field(default_factory=dict)
     supplied_users: list[str] = field(default_factory=list)
     admin_sign_in: bool = False  # sign in with ADMIN_USER_PASSWORD_AUTH (admin credentials)
+
+    # Epoch seconds until which a refusal may be IAM still propagating the stack's
+    # roles (last IAM change + the target's propagation bound); flows and probes
+    # poll through it, and an answer after it is the settled one.
+    iam_settled_by: float = 0.0
 
     def client_of(self, variant: str | None) -> str:
         """The app client a variant's users sign in through (its identity pool's provider)."""
@@ -127,7 +142,20 @@ class Provisioner:
         return physical_name(self.runid, scenario.name, logical, limit)
 
     def provision(self, scenario: Scenario) -> Stack:
-        """Build everything in dependency order; the journal knows each piece as it lands."""
+        """Build everything in dependency order; the journal knows each piece as it lands.
+
+        A quota or a permission the runner lacks stops provisioning with a message
+        saying what to change (rolecall/target/retry.py); nothing else is swallowed.
+        """
+        try:
+            return self._provision(scenario)
+        except ClientError as exc:
+            stop = explain_stop(exc, exc.operation_name)
+            if stop is not None:
+                raise stop from exc
+            raise
+
+    def _provision(self, scenario: Scenario) -> Stack:
         log.info("provisioning scenario %s (run %s)", scenario.name, self.runid)
         pool_id, client_id = self._user_pool(scenario)
         table_name, table_arn = self._table(scenario)
@@ -136,7 +164,7 @@ class Provisioner:
                       f"cognito-idp.{self.target.region}.amazonaws.com/{pool_id}")
         stack.identity_pools = {v: self._identity_pool(scenario, v, stack) for v in scenario.variants}
         stack.roles = {r: self._role(scenario, r, stack) for r in scenario.roles}
-        self._settle()
+        stack.iam_settled_by = time.time() + self.target.propagation_seconds  # no blind sleep
         for group in scenario.groups:
             self._group(scenario, group, stack)
         stack.users = {u: self._user(scenario, u, stack) for u in scenario.users}
@@ -167,11 +195,6 @@ class Provisioner:
         self.idp.admin_set_user_password(UserPoolId=stack.foreign_pool_id, Username=user,
                                          Password=self.secrets.password(scenario.name, user),
                                          Permanent=True)
-
-    def _settle(self) -> None:
-        if self.target.settle_seconds:
-            log.info("waiting %.0fs for IAM to propagate", self.target.settle_seconds)
-            time.sleep(self.target.settle_seconds)
 
     def _user_pool(self, scenario: Scenario) -> tuple[str, str]:
         schema = [{"Name": attr, "AttributeDataType": "String", "Mutable": True}
@@ -213,10 +236,24 @@ class Provisioner:
                else []),
             Tags=[{"Key": k, "Value": v} for k, v in self.tags().items()], **kwargs)
         self.journal.record(TABLE, name)
-        self.dynamodb.get_waiter("table_exists").wait(TableName=name)
+        self._until_active(name)
         for item in table.items:
             self.dynamodb.put_item(TableName=name, Item=to_attribute_values(item))
         return name, created["TableDescription"]["TableArn"]
+
+    def _until_active(self, name: str) -> None:
+        """Poll DescribeTable until ACTIVE (botocore's waiter sleeps 20 s before each look)."""
+        def look() -> None:
+            try:
+                status = self.dynamodb.describe_table(TableName=name)["Table"]["TableStatus"]
+            except ClientError as exc:  # just created: not visible everywhere yet
+                if exc.response["Error"]["Code"] != "ResourceNotFoundException":
+                    raise
+                status = "NOT VISIBLE"
+            if status != "ACTIVE":
+                raise NotYet(f"table {name} is {status}")
+        retry(retry=retry_if_exception_type(NotYet), stop=stop_after_delay(TABLE_ACTIVE_SECONDS),
+              wait=wait_exponential(multiplier=0.1, max=2), reraise=True)(look)()
 
     def _identity_pool(self, scenario: Scenario, variant: str, stack: Stack) -> str:
         kwargs: dict[str, Any] = {}

@@ -56,7 +56,8 @@ class RunConfig:
     account_id: str
     endpoint_url: str | None
     state_dir: str
-    settle_seconds: float = 0.0
+    propagation_seconds: float = 0.0
+    retry_budget: float = 60.0
     started_at: str = ""  # UTC, ISO 8601: the evidence bundle's start of the run
 
     def to_json(self) -> str:
@@ -79,7 +80,8 @@ class RunConfig:
         state_dir.mkdir(parents=True, exist_ok=True)
         state_dir.chmod(0o700)  # stack outputs name the run's resources: owner only
         return cls(runid, secrets.token_hex(32), target.kind, target.region, target.account_id,
-                   target.endpoint_url, str(state_dir), target.settle_seconds, now())
+                   target.endpoint_url, str(state_dir), target.propagation_seconds,
+                   target.retry_budget, now())
 
 
 class Run:
@@ -99,7 +101,8 @@ class Run:
         if self.config.target == "emulated" and self.config.endpoint_url:
             return clients.emulated(self.config.endpoint_url)
         session_target = clients.Target("aws", self.config.region, self.config.account_id,
-                                        self.config.endpoint_url, self.config.settle_seconds)
+                                        self.config.endpoint_url, self.config.propagation_seconds,
+                                        self.config.retry_budget)
         return session_target
 
     def journal(self, scenario: str) -> Journal:
@@ -110,6 +113,7 @@ class Run:
         with self._lock:
             if scenario.name not in self._stacks:
                 self._stacks[scenario.name] = self._provision_once(scenario)
+                own_stack.journal_probe_item(self.state_dir, scenario, self._stacks[scenario.name])
             return self._stacks[scenario.name]
 
     def _provision_once(self, scenario: Scenario) -> Stack:

@@ -23,6 +23,7 @@ import signal
 import sys
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -59,6 +60,15 @@ def _run(argv: list[str] | None) -> int:
     emulator.add_argument("--fault", action="append", default=[],
                           help="switch on a named deviation from AWS (repeatable)")
     emulator.add_argument("--list-faults", action="store_true", help="print the fault catalogue")
+    emulator.add_argument("--realism", default="none",
+                          help="AWS's operating conditions: aws (propagation, throttling, tables) "
+                               "or parts joined by commas, adding latency (rolecall/emulator/realism/)")
+    emulator.add_argument("--realism-scale", type=float, default=1.0,
+                          help="multiply every realism delay (0.05: a 10 s propagation takes 0.5 s)")
+    emulator.add_argument("--runner-policy", default=None,
+                          help="bind every long-term key to this IAM policy file (else: admin)")
+    emulator.add_argument("--ready-file", default=None,
+                          help="write the endpoint URL to this file once it answers (with --port 0)")
     emulator.set_defaults(handler=_emulator)
 
     sweep = commands.add_parser("sweep", help="list (or delete) resources left by old runs")
@@ -146,9 +156,14 @@ def _emulator(args: argparse.Namespace) -> int:
             mark = " (critical)" if fault.critical else ""
             print(f"{fault.name:34} {fault.rule:4} {fault.description}{mark}")
         return 0
-    running = Emulator(host=args.host, port=args.port, faults=args.fault).start()
+    running = Emulator(host=args.host, port=args.port, faults=args.fault, realism=args.realism,
+                       realism_scale=args.realism_scale, runner_policy=args.runner_policy).start()
     faults = f" with faults: {', '.join(args.fault)}" if args.fault else ""
     print(f"rolecall emulator listening on {running.endpoint}{faults}", flush=True)
+    if running.state.realism.parts:  # its own line: scripts read the endpoint from the first
+        print(f"AWS's operating conditions: {running.state.realism.describe()}", flush=True)
+    if args.ready_file:
+        Path(args.ready_file).write_text(running.endpoint)
     print("point any AWS client at it with --endpoint-url and any access keys; Ctrl-C stops it",
           flush=True)
     stop = threading.Event()

@@ -3,6 +3,7 @@
     rolecall report [--results reports/allure-results] [--out reports/allure-report]
     rolecall verify reports/<runid> [--allow-partial | --require-full]
     rolecall diff reports/<old runid> reports/<new runid> [--json]
+    rolecall merge --out reports/merged BUNDLE [BUNDLE ...]
 
 Exit codes: 0 fine (intact and complete; no change), 1 the answer is "no" (tampered
 bundle; an incomplete run; cells changed or missing), 2 the command could not run
@@ -26,6 +27,7 @@ from typing import Any
 
 from rolecall.reporting import evidence
 from rolecall.reporting.completeness import INCOMPLETE, SELECTION, Completeness
+from rolecall.reporting.merge import merge
 from rolecall.tools import nodetools
 
 
@@ -51,6 +53,13 @@ def add_parsers(commands: Any) -> None:
     diff.add_argument("new", type=Path, help="the later bundle, reports/<runid>")
     diff.add_argument("--json", action="store_true", help="print JSON for machines")
     diff.set_defaults(handler=_diff)
+
+    merge = commands.add_parser("merge", help="join many jobs' bundles into one verified bundle")
+    merge.add_argument("bundles", type=Path, nargs="+", help="reports/<runid> of each job")
+    merge.add_argument("--out", type=Path, default=Path("reports/merged"),
+                       help="the merged bundle goes to OUT/<runid>")
+    merge.add_argument("--runid", default="merged")
+    merge.set_defaults(handler=_merge)
 
 
 def _fail(command: str, exc: Exception) -> int:
@@ -133,3 +142,13 @@ def _diff(args: argparse.Namespace) -> int:
         print(f"{len(changes) - missing} cell(s) changed and {missing} cell(s) missing (NOT RUN, "
               f"not compared) between {args.old} and {args.new}", file=sys.stderr)
     return 1 if changes else 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    try:
+        bundle = merge(args.bundles, args.out, args.runid)
+    except evidence.BundleError as exc:
+        return _fail("merge", exc)
+    print(f"merged {len(args.bundles)} bundle(s) into {bundle} (manifest.json sha256 "
+          f"{evidence.sha256(bundle / evidence.MANIFEST)})")
+    return 0

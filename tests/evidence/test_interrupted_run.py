@@ -26,7 +26,7 @@ import pytest
 from tests.evidence.test_bundle import evidence_cli_main
 from tests.evidence.test_full_run import ROOT, RunOutputs, outputs_of, suite_command
 
-BOOKS_CELLS = 190
+BOOKS_CELLS = 190  # the scenario's cells: 130 and its 60 control-plane cells
 
 
 def _recorded(root: Path) -> int:

@@ -24,19 +24,28 @@ def books() -> scenario.Scenario:
     return scenario.load(ROOT / "scenarios" / "books.yaml")
 
 
+def listed(target: clients.Target, service: str, operation: str, key: str,
+           **kwargs: Any) -> list[Any]:
+    """Every page of a list call: the embedded target's state is shared by all the tests of
+    an xdist worker, so other tests' resources can push a run's past the first page."""
+    pages = target.client(service).get_paginator(operation).paginate(**kwargs)
+    return [item for page in pages for item in page[key]]
+
+
 def ours(target: clients.Target, runid: str) -> dict[str, list[str]]:
     """Every resource on the target whose name carries this run id."""
     prefix = f"rc-{runid}-"
-    idp, identity = target.client("cognito-idp"), target.client("cognito-identity")
     return {
-        "user_pools": [p["Id"] for p in idp.list_user_pools(MaxResults=60)["UserPools"]
+        "user_pools": [p["Id"] for p in listed(target, "cognito-idp", "list_user_pools",
+                                               "UserPools", MaxResults=60)
                        if p["Name"].startswith(prefix)],
         "identity_pools": [p["IdentityPoolId"] for p in
-                           identity.list_identity_pools(MaxResults=60)["IdentityPools"]
+                           listed(target, "cognito-identity", "list_identity_pools",
+                                  "IdentityPools", MaxResults=60)
                            if p["IdentityPoolName"].startswith(prefix)],
-        "roles": [r["RoleName"] for r in target.client("iam").list_roles()["Roles"]
+        "roles": [r["RoleName"] for r in listed(target, "iam", "list_roles", "Roles")
                   if r["RoleName"].startswith(prefix)],
-        "tables": [t for t in target.client("dynamodb").list_tables()["TableNames"]
+        "tables": [t for t in listed(target, "dynamodb", "list_tables", "TableNames")
                    if t.startswith(prefix)],
     }
 
@@ -96,7 +105,7 @@ def test_the_aws_target_refuses_another_account(emulator: Emulator,
     assert f"account {clients.mask(ACCOUNT_ID)}, not 99******9999 given" in str(refused.value)
     with pytest.raises(clients.TargetError, match="--aws-account-id"):
         clients.aws(None, "eu-west-1", emulator.endpoint)
-    target = clients.aws(ACCOUNT_ID, "eu-west-1", emulator.endpoint, settle_seconds=0)
+    target = clients.aws(ACCOUNT_ID, "eu-west-1", emulator.endpoint, propagation_seconds=0)
     assert (target.kind, target.account_id) == ("aws", ACCOUNT_ID)
 
 

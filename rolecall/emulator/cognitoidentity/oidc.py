@@ -9,6 +9,7 @@ the same key when the classic flow ends in AssumeRoleWithWebIdentity (C5, C6).
 from __future__ import annotations
 
 import hashlib
+import threading
 from functools import cache
 from typing import Any
 
@@ -19,10 +20,24 @@ OIDC_ISSUER = "https://cognito-identity.amazonaws.com"
 OIDC_TOKEN_SECONDS = 600  # C4: GetOpenIdToken tokens are valid 10 minutes
 
 
+_KEY_LOCK = threading.Lock()
+
+
 @cache
-def oidc_signing_key() -> rsa.RSAPrivateKey:
-    """One RSA key per process: tokens from any emulator in the process verify anywhere in it."""
+def _generated_key() -> rsa.RSAPrivateKey:
     return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def oidc_signing_key() -> rsa.RSAPrivateKey:
+    """One RSA key per process: tokens from any emulator in the process verify anywhere in it.
+
+    Made under a lock: `functools.cache` alone lets two request threads that arrive
+    together each generate a key (RSA takes ~0.1 s), so a token signed with the first
+    failed verification with the second (InvalidIdentityToken, seen as a flaky classic
+    flow in `tox -e aws-realism` at -n 4).
+    """
+    with _KEY_LOCK:
+        return _generated_key()
 
 
 @cache
