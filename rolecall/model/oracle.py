@@ -267,20 +267,35 @@ def permits(profile: Iterable[str], action: str) -> bool:
     return False
 
 
+# A call that hands a role to the service also needs iam:PassRole on that role (the
+# Service Authorization Reference's "dependent actions"; the Cognito developer guide, IAM
+# roles: "you must have iam:PassRole permission"; emulator/iam/implied.py). The
+# SetIdentityPoolRoles probe writes the pool's own roles back, so it always passes them.
+DEPENDENT_ACTIONS: dict[str, tuple[str, ...]] = {
+    "cognito-identity:setidentitypoolroles": ("iam:PassRole",),
+}
+
+
+def needed_actions(action: str) -> tuple[str, ...]:
+    """The action and the actions it depends on: a refusal names whichever was denied."""
+    return (action, *DEPENDENT_ACTIONS.get(action.lower(), ()))
+
+
 def control(scenario: Scenario, role: str, action: str,
             guest_session: bool = False) -> tuple[Verdict, str]:
     """Expected verdict of a control-plane or identity-stack call (`dynamodb:DeleteTable`,
     `iam:PutRolePolicy`, `cognito-identity:SetIdentityPoolRoles`...) made with `role`'s
     session on the stack's own resources: ALLOWED exactly when the role's profile names it
-    (D1, as sharpened in docs/semantics.md: every API call of issued credentials is
-    authorized). Enhanced-flow guests are scoped down to a list with none of these
-    services (E5)."""
+    and every action it depends on (D1, as sharpened in docs/semantics.md: every API call
+    of issued credentials is authorized). Enhanced-flow guests are scoped down to a list
+    with none of these services (E5)."""
     service = action.split(":", 1)[0]
     if guest_session and service not in GUEST_SCOPE_DOWN_SERVICES:
         return "DENIED", "E5"
     allowed = scenario.roles[role].allowed
     assert allowed is not None, f"role {role}: nobody stated what it may do (no control cells)"
-    return ("ALLOWED" if permits(allowed, action) else "DENIED"), "D1"
+    needed = needed_actions(action)
+    return ("ALLOWED" if all(permits(allowed, each) for each in needed) else "DENIED"), "D1"
 
 
 # --- cross-check of stated expectations -------------------------------------------------
