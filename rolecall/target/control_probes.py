@@ -52,6 +52,10 @@ class AdminCallFailed(Exception):
     """Reading the current state or undoing a change with the admin's keys failed: the
     caller's answer is unknown, so the probe is ERROR (never the admin's AccessDenied)."""
 
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
+
 
 class _Admin:
     """An admin client whose ClientErrors are AdminCallFailed, never the caller's answer."""
@@ -68,7 +72,8 @@ class _Admin:
             except ClientError as exc:
                 error = exc.response.get("Error", {})
                 raise AdminCallFailed(f"admin {name}: {error.get('Code')} "
-                                      f"{error.get('Message', '')}".strip()) from None
+                                      f"{error.get('Message', '')}".strip(),
+                                      str(error.get("Code", ""))) from None
         return call
 
 
@@ -184,8 +189,8 @@ def _delete_backup(c: Context, arn: str, wait_seconds: float = 120.0) -> None:
         try:
             c.admin("dynamodb").delete_backup(BackupArn=arn)
             return
-        except ClientError as exc:
-            if exc.response["Error"]["Code"] != "BackupInUseException" or time.monotonic() > deadline:
+        except AdminCallFailed as exc:
+            if exc.code != "BackupInUseException" or time.monotonic() > deadline:
                 raise
             time.sleep(2)
 

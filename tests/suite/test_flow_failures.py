@@ -3,6 +3,7 @@ cached (SPEC section 7): the next cell that needs the credential tries again."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -36,6 +37,7 @@ def test_a_4xx_refusal_stays_a_refusal_with_its_code() -> None:
 def test_an_errored_result_is_not_cached_but_a_refusal_is() -> None:
     holder: Any = Flows.__new__(Flows)
     holder._results, holder._lock = {}, __import__("threading").Lock()
+    holder.stack = SimpleNamespace(iam_settled_by=0.0)  # IAM already settled: one attempt each
     answers = iter([Errored("ThrottlingException", []), Refused("X", "", []),
                     Refused("Y", "", [])])
     first = holder._cached(("k",), lambda: next(answers))
