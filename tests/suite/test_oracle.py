@@ -180,7 +180,10 @@ CONTROL = [  # (profile, action, expected): the profile names it, IAM's wildcard
     (["*"], "dynamodb:DeleteTable", "DENIED"),
     (["dynamodb:DeleteTable"], "dynamodb:deletetable", "ALLOWED"),
     (["dynamodb:PartiQL*"], "dynamodb:PartiQLDelete", "ALLOWED"),
-    (["cognito-identity:*"], "cognito-identity:SetIdentityPoolRoles", "ALLOWED"),
+    (["cognito-identity:*"], "cognito-identity:UpdateIdentityPool", "ALLOWED"),
+    # SetIdentityPoolRoles also needs iam:PassRole on the roles (a dependent action)
+    (["cognito-identity:*"], "cognito-identity:SetIdentityPoolRoles", "DENIED"),
+    (["cognito-identity:*", "iam:PassRole"], "cognito-identity:SetIdentityPoolRoles", "ALLOWED"),
     (["cognito-identity:*"], "cognito-idp:CreateGroup", "DENIED"),
 ]
 
