@@ -8,7 +8,8 @@
   (marker `realism`, run by the same tox env) checks the policy holds nothing else.
 - without any one action, the run fails naming it: `exercise` makes the runner's
   calls of a run (provisioning, a self-service copy of a user, the control-plane
-  probes' admin reads and undos, revocations, teardown) through the same code, on the smallest stack that needs every action;
+  probes' admin reads and undos, revocations, teardown) through the same code, on
+  the smallest stack that needs every action;
   with the whole policy it is clean and needs every action, and with each action
   removed in turn (one embedded endpoint for all of them, ~0.3 s each) it fails with an
   error that names the missing action: provisioning stops (retry.explain_stop), a
