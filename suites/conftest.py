@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from rolecall.cells import escalation, matrix
+from rolecall.cells import control, escalation, matrix
 from rolecall.cells.audit import audit_cells
 from rolecall.cells.identity import identity_cells
 from rolecall.emulator import Emulator
@@ -325,6 +325,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     expand: dict[str, Callable[[list[scenario.Scenario]], Sequence[Any]]] = {
         "claims_cell": matrix.claims_cells, "credential_cell": matrix.credential_cells,
         "access_cell": matrix.access_cells, "negative_cell": matrix.negative_cells,
+        "control_cell": control.control_cells,
         "escalation_cell": escalation.escalation_cells,
         "audit_cell": audit_cells,  # static: no AWS call (rolecall/cells/audit.py)
         "identity_cell": identity_cells,  # E1: three GetId calls per scenario

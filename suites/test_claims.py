@@ -35,6 +35,11 @@ def test_id_token_claims(run: Run, claims_cell: ClaimsCell, observe: Observer) -
     assert roles == sorted(cell.roles), mismatch(cell.id, sorted(cell.roles), roles, "G3", "spec")
     assert preferred == cell.preferred, mismatch(cell.id, f"preferred_role {cell.preferred}",
                                                  f"preferred_role {preferred}", cell.rule, "spec")
+    access = run.flows(cell.scenario).access_token_claims(cell.user)
+    leaked = sorted({"cognito:roles", "cognito:preferred_role"} & set(access))
+    assert not leaked, mismatch(
+        cell.id, "an access token without role claims", leaked, "G8",
+        "https://docs.aws.amazon.com/cognito/latest/developerguide/amazon-cognito-user-pools-using-the-access-token.html")
 
 
 def _as_list(value: object) -> list[str]:

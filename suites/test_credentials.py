@@ -31,7 +31,25 @@ def test_credentials(run: Run, credential_cell: CredentialCell, observe: Observe
                 cell.id, f"session {refusals.SESSION_NAME}", result.session_arn, "E13", "spec")
             problem = refusals.lifetime_problem(result.credentials)
             assert problem is None, mismatch(cell.id, problem, "another Expiration", "E13", "spec")
+        if cell.flow == "classic":
+            _oidc_token(cell, result, run)
     else:  # the refusal names the reason AWS is quoted with (E4, C1, C3, E11)
         problem = refusals.refusal_problem(cell.expected.rule, getattr(result, "message", ""))
         assert problem is None, mismatch(cell.id, problem, getattr(result, "message", ""),
                                          cell.expected.rule, "spec")
+
+
+def _oidc_token(cell: CredentialCell, result: Issued, run: Run) -> None:
+    """C4: iss cognito-identity.amazonaws.com, aud the pool, sub the identity, amr."""
+    claims = result.oidc_claims or {}
+    stack = run.stack(cell.scenario)
+    source = "https://docs.aws.amazon.com/cognito/latest/developerguide/open-id.html"
+    assert claims.get("iss") == "https://cognito-identity.amazonaws.com", mismatch(
+        cell.id, "iss https://cognito-identity.amazonaws.com", claims.get("iss"), "C4", source)
+    assert claims.get("aud") == stack.identity_pools[cell.variant], mismatch(
+        cell.id, "aud = the identity pool id", claims.get("aud"), "C4", source)
+    assert claims.get("sub") == result.identity_id, mismatch(
+        cell.id, "sub = the identity id", claims.get("sub"), "C4", source)
+    amr = claims.get("amr") or []
+    assert "authenticated" in amr and stack.provider_name in amr, mismatch(
+        cell.id, f"amr with authenticated and {stack.provider_name}", amr, "C4", source)

@@ -4,7 +4,7 @@ A user's effective access is the union, over every credential path, of the
 DynamoDB permissions the resulting credentials were observed to have:
 
 - the enhanced flow, plain and with each role of the stack as CustomRoleArn
-  (Token mappings only: elsewhere it is ignored),
+  (Token and Rules mappings: with no mapping it is ignored),
 - the classic flow with every role of the stack (SPEC C5: the caller chooses),
 - the enhanced flow after changing their own attributes, for every rule keyed on
   a `custom:` attribute (a self-service UpdateUserAttributes, as any app user can),
@@ -12,7 +12,13 @@ DynamoDB permissions the resulting credentials were observed to have:
 
 Anything beyond the entitlement the scenario declares (per group, per user, or
 for guests) is a finding. Permissions are observed by probing, not read from
-policies: the check sees what AWS actually allows.
+policies: the check sees what AWS actually allows. Besides the DynamoDB actions,
+every path's credentials are probed for self-escalation on the identity stack (IAM
+on their own role, the identity pool's configuration and roles, the user pool's
+groups and users: rolecall/target/control_probes.py): a credential that can change
+who gets what is a finding unless the entitlement names that action
+(`cognito-identity:*`, `iam:PutRolePolicy`...). It reads
+`<path> grants <action> (<what it changes>)`.
 """
 
 from __future__ import annotations
@@ -21,9 +27,10 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
+from rolecall.model import oracle
 from rolecall.model.scenario import IAM_ACTIONS, Scenario
 from rolecall.reporting.records import Description
-from rolecall.target import probes
+from rolecall.target import control_probes, probes
 from rolecall.target.flows import Flows, Issued, Result
 from rolecall.target.provision import Stack
 
@@ -79,7 +86,7 @@ def entitlement_of(scenario: Scenario, user: str) -> tuple[str, ...] | None:
     if not declared:
         return None
     union = {action for actions in declared for action in actions or []}
-    return tuple(a for a in IAM_ACTIONS if a in union)
+    return tuple(a for a in IAM_ACTIONS if a in union) + tuple(sorted(union - set(IAM_ACTIONS)))
 
 
 def escalation_cells(scenarios: list[Scenario]) -> list[EscalationCell]:
@@ -108,7 +115,7 @@ def paths(flows: Flows, scenario: Scenario, variant: str, subject: str) -> Itera
         return
     yield "enhanced", partial(flows.enhanced, variant, subject)
     mapping = scenario.variants[variant].mapping
-    if mapping is not None and mapping.type == "Token":
+    if mapping is not None:  # E7a (Token), E9c (Rules: overrides the rule order)
         for role in roles:
             yield f"custom={role}", partial(flows.enhanced, variant, subject, role)
     for role in roles:
@@ -133,15 +140,61 @@ def observed_permissions(flows: Flows, stack: Stack, scenario: Scenario, result:
     return allowed
 
 
+# (run, scenario, variant, role ARN, kind of path) -> the self-escalations observed. The
+# answer depends on the session's principal (its role) and session policy (the enhanced
+# guest flow's scope-down is the one a path adds), not on who holds it; paths share an
+# observation only when they are provably the same in both: same role ARN and same kind
+# of path (enhanced, custom, classic, enhanced-guest, classic-guest, self-service), hence
+# the same session policy. Probed once per process and kind, not once per user and path.
+_SELF_ESCALATIONS: dict[tuple[str, str, str, str, str], list[str]] = {}
+
+
+def path_kind(label: str) -> str:
+    """`custom=Role` -> `custom`, `self-service custom:x=1` -> `self-service`."""
+    return label.split("=", 1)[0].split(" ", 1)[0]
+
+
+def self_escalations(flows: Flows, stack: Stack, scenario: Scenario, variant: str,
+                     subject: str, result: Result, kind: str = "enhanced") -> list[str]:
+    """The identity-stack changes the credentials were observed to be allowed, each as
+    `<action> (<what it changes>)`. Safe on a real account (docs/control-plane-probes.md)."""
+    if not isinstance(result, Issued):
+        return []
+    role = stack.role_of(result.role_arn)
+    if role not in stack.roles:
+        return []
+    key = (stack.runid, stack.scenario, variant, result.role_arn, kind)
+    if key not in _SELF_ESCALATIONS:
+        _SELF_ESCALATIONS[key] = _probe_self_escalation(flows, stack, scenario, variant,
+                                                        subject, result, role)
+    return _SELF_ESCALATIONS[key]
+
+
+def _probe_self_escalation(flows: Flows, stack: Stack, scenario: Scenario, variant: str,
+                           subject: str, result: Issued, role: str) -> list[str]:
+    context = control_probes.Context(
+        flows, stack, scenario, result.credentials, role, variant,
+        None if subject == GUEST else subject,
+        probes.ProbeTarget.of(stack.table_name, scenario.table) if scenario.table else None)
+    return [f"{probe.action} ({probe.changes})" for probe in control_probes.SELF_ESCALATION
+            if control_probes.run(probe, context).verdict == "ALLOWED"]
+
+
 def find(flows: Flows, stack: Stack, cell: EscalationCell) -> list[Finding]:
     """One finding per variant where some path grants more than the entitlement."""
     findings = []
     for variant in cell.scenario.variants:
         finding = Finding("escalation", f"{variant}/{cell.subject}")
         for label, take in paths(flows, cell.scenario, variant, cell.subject):
-            beyond = observed_permissions(flows, stack, cell.scenario, take()) - set(cell.entitlement)
-            if beyond:
-                finding.beyond[label] = [a for a in IAM_ACTIONS if a in beyond]
+            result = take()
+            beyond = observed_permissions(flows, stack, cell.scenario, result) - set(cell.entitlement)
+            extra = [a for a in IAM_ACTIONS if a in beyond] + [
+                change for change in self_escalations(flows, stack, cell.scenario, variant,
+                                                      cell.subject, result,
+                                                      path_kind(label))
+                if not oracle.permits(cell.entitlement, change.split(" ", 1)[0])]
+            if extra:
+                finding.beyond[label] = extra
         if finding.beyond:
             findings.append(finding)
     return findings

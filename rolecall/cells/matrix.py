@@ -20,7 +20,7 @@ from typing import Any
 
 from rolecall.model import oracle
 from rolecall.model.oracle import Outcome
-from rolecall.model.scenario import Scenario
+from rolecall.model.scenario import ExpectedRole, Scenario
 from rolecall.reporting import rules_page
 from rolecall.reporting.records import Description, Observation
 from rolecall.target.flows import Flows, Issued, Refused, Result
@@ -68,21 +68,29 @@ class CredentialCell:
     def id(self) -> str:
         return f"{self.scenario.name}-{self.variant}-{self.flow_label}-{self.user or 'anonymous'}"
 
-    @property
-    def source(self) -> str:
-        """Where the expectation comes from: a stated one's source, else the spec rule."""
+    def _stated(self) -> ExpectedRole | None:
         for stated in self.scenario.expect:
             if (stated.user, stated.variant, stated.custom_role) == (
                     self.user, self.variant, self.role) and self.flow == "enhanced":
-                return stated.source
-        return f"SPEC {self.expected.rule}"
+                return stated
+        return None
+
+    @property
+    def source(self) -> str:
+        """Where the expectation comes from: a stated one's source, else the spec rule."""
+        stated = self._stated()
+        return stated.source if stated else f"SPEC {self.expected.rule}"
 
     def describe(self) -> Description:
+        stated = self._stated()
+        # An expectation that pins an 'assumed' SPEC rule: the evidence lists it with the
+        # observed answer (summary.md "Pinned assumptions"), so a run on AWS settles it.
+        pin = {"pin": stated.pins} if stated and stated.pins else {}
         return Description(self.id, "credential", self.scenario.name, self.variant,
                            self.flow_label, self.user or "guest",
                            groups_of(self.scenario, self.user), self.expected.role,
                            expected=str(self.expected), rule=self.expected.rule,
-                           source=self.source, scenario_file=self.scenario.file)
+                           source=self.source, scenario_file=self.scenario.file, details=pin)
 
 
 @dataclass(frozen=True)
@@ -291,9 +299,13 @@ class NegativeCell:
         return f"{self.scenario.name}-{where}{self.case}"
 
     def describe(self) -> Description:
+        # E3 for disabled users: field reports disagree on whether ServerSideTokenCheck
+        # covers AdminDisableUser; the evidence lists what the target answered.
+        pin = ({"pin": "E3 (disabled user, ServerSideTokenCheck)"} if self.case == "disabled"
+               else {})
         return Description(self.id, "negative", self.scenario.name, self.variant, user=self.user,
                            groups=groups_of(self.scenario, self.user),
-                           scenario_file=self.scenario.file)
+                           scenario_file=self.scenario.file, details=pin)
 
 
 def negative_cells(scenarios: list[Scenario]) -> list[NegativeCell]:

@@ -62,6 +62,10 @@ CATALOGUE: tuple[Fault, ...] = (
     Fault("rules-notequal-matches-missing", "rules", "E9",
           "a NotEqual rule matches when its claim is missing", True),
     Fault("rules-startswith-ignored", "rules", "E10", "a StartsWith rule never matches"),
+    # issue 12, suite side (branch controlplane): CustomRoleArn with a Rules mapping (E9)
+    Fault("rules-custom-role-ignored", "rules", "E9",
+          "with a Rules mapping, CustomRoleArn is ignored and the first matching rule wins "
+          "(AWS: CustomRoleArn overrides the rule order)", True),
     # flows (C1-C3, E4, E5)
     Fault("classic-gate-ignored", "flows", "C1",
           "GetOpenIdToken works even when AllowClassicFlow is false", True),

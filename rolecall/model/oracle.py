@@ -11,8 +11,9 @@ contradicts the spec fails the scenario at load time (`check`).
 
 from __future__ import annotations
 
-import fnmatch
+from collections.abc import Iterable
 from dataclasses import dataclass
+from fnmatch import fnmatchcase
 from typing import Literal
 
 from rolecall.model.scenario import IAM_ACTIONS, Rule, Scenario, ScenarioError
@@ -106,7 +107,7 @@ def enhanced(scenario: Scenario, variant: str, user: str, custom_role: str | Non
     elif mapping.type == "Token":
         choice = _token_mapping(scenario, user, custom_role, mapping.ambiguous)
     else:
-        choice = _rules_mapping(scenario, user, mapping.rules, mapping.ambiguous)
+        choice = _rules_mapping(scenario, user, mapping.rules, mapping.ambiguous, custom_role)
     return _trusted(scenario, choice, "authenticated")
 
 
@@ -144,12 +145,16 @@ def rule_matches(rule: Rule, claims_: dict[str, object]) -> bool:
     return any(v.startswith(rule.value) for v in values)
 
 
-def _rules_mapping(scenario: Scenario, user: str, rules: list[Rule], ambiguous: str) -> Outcome:
+def _rules_mapping(scenario: Scenario, user: str, rules: list[Rule], ambiguous: str,
+                   custom_role: str | None = None) -> Outcome:
     user_claims = claims(scenario, user)
-    for rule in rules:  # E9: first match wins
-        if rule_matches(rule, user_claims):
-            return issued(rule.role, "E10" if isinstance(user_claims.get(rule.claim), list)
-                          else "E9")
+    matching = [rule for rule in rules if rule_matches(rule, user_claims)]
+    if custom_role is not None:  # E9c: CustomRoleArn overrides the order (docs/semantics.md)
+        return (issued(custom_role, "E9c") if any(r.role == custom_role for r in matching)
+                else refused("NotAuthorizedException", "E9c"))
+    for rule in matching:  # E9: first match wins
+        return issued(rule.role, "E10" if isinstance(user_claims.get(rule.claim), list)
+                      else "E9")
     return _ambiguous(scenario, ambiguous, "E9")
 
 
@@ -243,11 +248,54 @@ def deciding_statements(scenario: Scenario, role: str | None, needs: tuple[str, 
             patterns = statement.get(key, [])
             patterns = [patterns] if isinstance(patterns, str) else list(patterns)
             if patterns and any(
-                    any(fnmatch.fnmatchcase(want, p.lower()) for p in patterns) != negated
+                    any(fnmatchcase(want, p.lower()) for p in patterns) != negated
                     for want in wanted):
                 found.append(statement)
                 break
     return found
+
+
+def permits(profile: Iterable[str], action: str) -> bool:
+    """Does a permission profile name `service:Action`? IAM's matching (SPEC D2): the
+    service prefix and the action name compare case-insensitively, `*` and `?` are
+    wildcards. A bare data-plane action in the profile is `dynamodb:<it>`."""
+    wanted = action.lower()
+    for entry in profile:
+        pattern = (entry if ":" in entry else f"dynamodb:{entry}").lower()
+        if fnmatchcase(wanted, pattern):
+            return True
+    return False
+
+
+# A call that hands a role to the service also needs iam:PassRole on that role (the
+# Service Authorization Reference's "dependent actions"; the Cognito developer guide, IAM
+# roles: "you must have iam:PassRole permission"; emulator/iam/implied.py). The
+# SetIdentityPoolRoles probe writes the pool's own roles back, so it always passes them.
+DEPENDENT_ACTIONS: dict[str, tuple[str, ...]] = {
+    "cognito-identity:setidentitypoolroles": ("iam:PassRole",),
+}
+
+
+def needed_actions(action: str) -> tuple[str, ...]:
+    """The action and the actions it depends on: a refusal names whichever was denied."""
+    return (action, *DEPENDENT_ACTIONS.get(action.lower(), ()))
+
+
+def control(scenario: Scenario, role: str, action: str,
+            guest_session: bool = False) -> tuple[Verdict, str]:
+    """Expected verdict of a control-plane or identity-stack call (`dynamodb:DeleteTable`,
+    `iam:PutRolePolicy`, `cognito-identity:SetIdentityPoolRoles`...) made with `role`'s
+    session on the stack's own resources: ALLOWED exactly when the role's profile names it
+    and every action it depends on (D1, as sharpened in docs/semantics.md: every API call
+    of issued credentials is authorized). Enhanced-flow guests are scoped down to a list
+    with none of these services (E5)."""
+    service = action.split(":", 1)[0]
+    if guest_session and service not in GUEST_SCOPE_DOWN_SERVICES:
+        return "DENIED", "E5"
+    allowed = scenario.roles[role].allowed
+    assert allowed is not None, f"role {role}: nobody stated what it may do (no control cells)"
+    needed = needed_actions(action)
+    return ("ALLOWED" if all(permits(allowed, each) for each in needed) else "DENIED"), "D1"
 
 
 # --- cross-check of stated expectations -------------------------------------------------

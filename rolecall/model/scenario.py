@@ -49,18 +49,36 @@ Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+=,@-]{0,63}$")]
 MAX_PRECEDENCE = 2**31 - 1
 
 
+# A control-plane or identity-stack action is written with its service prefix
+# (`dynamodb:DeleteTable`, `iam:PutRolePolicy`, `cognito-identity:*`); `*` and `?` are
+# IAM's wildcards. The data-plane actions above are written bare, as before.
+PREFIXED = re.compile(r"^[a-z][a-z0-9-]*:[A-Za-z*?]+$")
+
+
 def _actions(value: list[str]) -> list[str]:
-    """Validate a list of DynamoDB permissions ('*' = all), in the canonical order."""
+    """Validate a permission profile: bare DynamoDB data-plane actions ('*' = all of them),
+    then prefixed control-plane actions; canonical order, duplicates dropped."""
     expanded: list[str] = []
+    prefixed: list[str] = []
     for action in value:
+        bare = action.removeprefix("dynamodb:")
         if action == "*":
             expanded.extend(IAM_ACTIONS)
-        elif action in IAM_ACTIONS:
-            expanded.append(action)
+        elif bare in IAM_ACTIONS:
+            expanded.append(bare)
+        elif PREFIXED.match(action):
+            prefixed.append(action)
         else:
             raise ValueError(f"{action!r} is not a DynamoDB permission rolecall probes; "
-                             f"use one of {', '.join(IAM_ACTIONS)} or '*'")
-    return sorted(set(expanded), key=IAM_ACTIONS.index)
+                             f"use one of {', '.join(IAM_ACTIONS)} or '*', or a prefixed "
+                             "control-plane action such as dynamodb:DeleteTable, "
+                             "iam:PutRolePolicy or cognito-identity:*")
+    return sorted(set(expanded), key=IAM_ACTIONS.index) + sorted(set(prefixed))
+
+
+def data_plane(actions: Iterable[str]) -> list[str]:
+    """The bare DynamoDB data-plane actions of a profile (what the access cells probe)."""
+    return [a for a in actions if a in IAM_ACTIONS]
 
 
 Actions = Annotated[list[str], AfterValidator(_actions)]
@@ -258,7 +276,9 @@ class Variant(Model):
     allow_classic_flow: bool | None = None
     allow_unauthenticated: bool | None = None
     server_side_token_check: bool | None = None
-    custom_roles: list[str] = []  # CustomRoleArn values to request in the enhanced flow
+    # CustomRoleArn values to request in the enhanced flow (Token: among cognito:roles,
+    # E7a; Rules: among the matching rules' roles, overriding their order, E9c)
+    custom_roles: list[str] = []
     source: str = ""
     # A discovered stack: the identity pool and app client this variant is (physical ids).
     identity_pool_id: str | None = None
@@ -368,10 +388,10 @@ class Scenario(Model):
                                   f"uses {attribute!r}; declare {custom!r} under "
                                   "user_pool.custom_attributes")
         for variant_name, variant in self.variants.items():
-            if variant.custom_roles and (variant.mapping is None or variant.mapping.type != "Token"):
+            if variant.custom_roles and variant.mapping is None:
                 raise _refuse(("variants", variant_name, "custom_roles"),
-                              "needs a Token mapping (CustomRoleArn picks among cognito:roles, "
-                              "SPEC E7a)")
+                              "needs a Token or Rules mapping (CustomRoleArn picks among "
+                              "cognito:roles, SPEC E7a, or among the matching rules' roles, E9c)")
         if self.negatives is not None:
             for part in ("user", "signed_out", "disabled", "deleted"):
                 user_name = getattr(self.negatives, part)

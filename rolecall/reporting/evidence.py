@@ -318,6 +318,8 @@ def render_summary(cells: list[dict[str, Any]], meta: dict[str, Any],
         sc = counts(of_scenario)
         lines.append(f"| {_md(scenario)} | {sc['cells']} | {sc['passed']} | {sc['failed']} | "
                      f"{sc['skipped']} | {sc['not_run']} |")
+    lines += _pins(cells)
+    lines += _escalation_paths(cells)
     failures = [c for c in cells if not c["passed"]
                 and c.get("test_outcome") not in ("skipped", NOT_RUN_OUTCOME)]
     lines += ["", f"## Failures ({len(failures)})", ""]
@@ -334,3 +336,36 @@ def render_summary(cells: list[dict[str, Any]], meta: dict[str, Any],
                   f"{_md(c['source'])} |" for c in failures]
     lines += not_run_lines(completeness)
     return "\n".join(lines) + "\n"
+
+
+def _escalation_paths(cells: list[dict[str, Any]]) -> list[str]:
+    """Every escalation path the run found, accepted or not: `<variant>/<subject>:
+    <credential path> grants <API> (<what it changes>)`."""
+    found = [(c, path) for c in cells if c.get("kind") == "escalation"
+             for path in (c.get("details") or {}).get("findings") or []]
+    if not found:
+        return []
+    lines = ["", f"## Escalation paths ({len(found)})", "",
+             "| cell | accepted | path: credential grants API (what it changes) |",
+             "|---|---|---|"]
+    lines += [f"| {_md(c['id'])} | {_accepted(c, path)} | {_md(path)} |" for c, path in found]
+    return lines
+
+
+def _accepted(cell: dict[str, Any], path: Any) -> str:
+    """yes when the path's subject (`<variant>/<user>: ...`) is an accepted finding."""
+    return "yes" if str(path).split(":", 1)[0] in (cell.get("expected") or []) else "no"
+
+
+def _pins(cells: list[dict[str, Any]]) -> list[str]:
+    """Each pinned 'assumed' SPEC rule with the cell that settles it and what it observed:
+    on AWS this is the answer the embedded target's assumption is checked against."""
+    pinned = [c for c in cells if (c.get("details") or {}).get("pin")
+              and c.get("test_outcome") != NOT_RUN_OUTCOME]
+    if not pinned:
+        return []
+    lines = ["", f"## Pinned assumptions ({len(pinned)})", "",
+             "| rule | cell | assumed | observed | source |", "|---|---|---|---|---|"]
+    lines += [f"| {_md(c['details']['pin'])} | {_md(c['id'])} | {_md(c['expected'])} | "
+              f"{_md(c['observed'])} | {_md(c['source'])} |" for c in pinned]
+    return lines

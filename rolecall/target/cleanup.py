@@ -196,6 +196,9 @@ class Tables(ResourceKind):
     name, service = "table", "dynamodb"
 
     def delete(self, client: Any, ident: str) -> None:
+        # rolecall tables are deletion-protected (the control-plane DeleteTable probe must
+        # not delete them, docs/control-plane-probes.md): switch it off first.
+        client.update_table(TableName=ident, DeletionProtectionEnabled=False)
         client.delete_table(TableName=ident)
 
     def list_ours(self, client: Any) -> Iterator[Leftover]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -71,6 +72,9 @@ patiently = retry(retry=retry_if_exception(lambda exc: error_code(exc) in TRANSI
                   reraise=True, before_sleep=before_sleep_log(log, logging.WARNING))
 
 
+_CLIENT_LOCK = threading.Lock()
+
+
 class TargetError(Exception):
     """The target cannot be used as configured; the message says what to change."""
 
@@ -104,12 +108,13 @@ class Target:
         # The run's own session builds it (explicit keys override its credentials): a new
         # boto3.Session per credential would load and parse the service model again each
         # time, the aws path's largest CPU cost (hundreds of credentials per matrix).
-        return retrying.Patient(self._session.client(
-            service, region_name=self.region, endpoint_url=self.endpoint_url,
-            aws_access_key_id=credentials["AccessKeyId"],
-            aws_secret_access_key=credentials["SecretKey"],
-            aws_session_token=credentials["SessionToken"], config=CLIENT_CONFIG),
-            self.retry_budget)
+        with _CLIENT_LOCK:  # a boto3 Session is not thread-safe
+            return retrying.Patient(self._session.client(
+                service, region_name=self.region, endpoint_url=self.endpoint_url,
+                aws_access_key_id=credentials["AccessKeyId"],
+                aws_secret_access_key=credentials["SecretKey"],
+                aws_session_token=credentials["SessionToken"], config=CLIENT_CONFIG),
+                self.retry_budget)
 
 
     def let_time_pass(self, seconds: float, scope: str) -> None:

@@ -66,6 +66,9 @@ class Issued:
     credentials: dict[str, str] = field(repr=False)  # secret: never logged or written
     identity_id: str | None
     request_ids: list[str]
+    obtained_at: float = field(default_factory=time.time)  # E13: Expiration is 1 h after this
+    # classic flow: the OIDC token's claims (decoded, not the token itself; SPEC C4)
+    oidc_claims: dict[str, Any] | None = None
 
 
 @dataclass
@@ -119,6 +122,13 @@ def _keep(answer: dict[str, Any]) -> dict[str, Any]:
     return answer
 
 
+# Not a refusal: AWS did not judge the request (SPEC section 7). A credential path that
+# meets one of these is ERROR, never REFUSED(code), and is not cached as its result.
+THROTTLING_CODES = frozenset({
+    "ThrottlingException", "Throttling", "TooManyRequestsException", "LimitExceededException",
+    "RequestLimitExceeded", "ProvisionedThroughputExceededException"})
+
+
 def _failure(exc: Exception, trail: _Trail) -> Refused | Errored:
     """AWS's refusal, or an ERROR when what stopped the flow was not AWS's answer to it:
     throttling or a 5xx that outlasted the retry budget is never a REFUSED."""
@@ -127,9 +137,11 @@ def _failure(exc: Exception, trail: _Trail) -> Refused | Errored:
         request_id = exc.response.get("ResponseMetadata", {}).get("RequestId")
         if request_id:
             trail.ids.append(request_id)
-        if retry.is_transient(exc):
-            return Errored(f"{error.get('Code', 'Unknown')} after retries", trail.ids)
-        return Refused(error.get("Code", "Unknown"), error.get("Message", ""), trail.ids)
+        code = error.get("Code", "Unknown")
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
+        if retry.is_transient(exc) or code in THROTTLING_CODES or int(status) >= 500:
+            return Errored(f"{code} (HTTP {status}) after retries: not a refusal", trail.ids)
+        return Refused(code, error.get("Message", ""), trail.ids)
     return Errored(f"{type(exc).__name__}", trail.ids)
 
 
@@ -231,16 +243,33 @@ class Flows:
 
     def dynamodb(self, issued: Issued) -> Any:
         """A DynamoDB client signed with these credentials (one per credential, reused)."""
-        key = issued.credentials["AccessKeyId"]
+        return self.client_as("dynamodb", issued.credentials)
+
+    def client_as(self, service: str, credentials: dict[str, str]) -> Any:
+        """A client of `service` signed with these credentials (one per credential, reused:
+        a boto3 client costs more than the probe it makes)."""
+        key = f"{service}\n{credentials['AccessKeyId']}"
         with self._lock:
             if key not in self._clients:
-                self._clients[key] = self.target.as_credentials("dynamodb", issued.credentials)
+                self._clients[key] = self.target.as_credentials(service, credentials)
             return self._clients[key]
+
+    def admin(self, service: str) -> Any:
+        """A client of `service` with the admin credentials (reused)."""
+        with self._lock:
+            if service not in self._clients:
+                self._clients[service] = self.target.client(service)
+            return self._clients[service]
 
     def logins(self, user: str, variant: str | None = None) -> dict[str, str]:
         """Logins for the variant's identity pool: an ID token of its app client."""
         client = self.stack.client_of(variant)
         return {self.stack.provider_name: self.tokens(user, client)["IdToken"]}
+
+    def access_token_claims(self, user: str) -> dict[str, Any]:
+        """The user's access token, decoded (SPEC G8: it carries no role claims)."""
+        return dict(jwt.decode(self.tokens(user)["AccessToken"],
+                               options={"verify_signature": False}))
 
     # -- tokens that must not buy credentials ------------------------------------------
     def broken_logins(self, case: str, user: str) -> dict[str, str]:
@@ -306,10 +335,15 @@ class Flows:
                             lambda: self._classic(variant, user, role))
 
     def _cached(self, key: tuple[str, ...], run: Any) -> Result:
+        """An answer of AWS (Issued, Refused) is kept; an Errored one is not, so the next
+        cell that needs this credential tries again (SPEC section 7)."""
         with self._lock:
-            if key not in self._results:
-                self._results[key] = until_settled(self.stack.iam_settled_by, run)
-            return self._results[key]
+            if key in self._results:
+                return self._results[key]
+            result = until_settled(self.stack.iam_settled_by, run)
+            if not isinstance(result, Errored):
+                self._results[key] = result
+            return result
 
     def identity_id(self, variant: str, user: str) -> str:
         """GetId for the user's current login (not cached: E1 asks it again)."""
@@ -415,10 +449,13 @@ class Flows:
             return _failure(exc, trail)
         credentials = _keep(answer["Credentials"])
         # STS names the session it issued (AssumedRoleUser.Arn): no GetCallerIdentity needed
-        return self._issued({"AccessKeyId": credentials["AccessKeyId"],
-                             "SecretKey": credentials["SecretAccessKey"],
-                             "SessionToken": credentials["SessionToken"]},
-                            str(answer["AssumedRoleUser"]["Arn"]), identity_id, trail)
+        issued = self._issued({"AccessKeyId": credentials["AccessKeyId"],
+                               "SecretKey": credentials["SecretAccessKey"],
+                               "SessionToken": credentials["SessionToken"]},
+                              str(answer["AssumedRoleUser"]["Arn"]), identity_id, trail)
+        if isinstance(issued, Issued):  # C4: keep what the OIDC token said, never the token
+            issued.oidc_claims = dict(jwt.decode(token, options={"verify_signature": False}))
+        return issued
 
     def _who(self, credentials: dict[str, Any], identity_id: str, trail: _Trail) -> Result:
         """Ask STS which role the credentials really are (SPEC E13)."""

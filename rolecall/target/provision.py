@@ -225,8 +225,10 @@ class Provisioner:
                 {"IndexName": i.name, "Projection": {"ProjectionType": "ALL"},
                  "KeySchema": [{"AttributeName": i.partition_key.name, "KeyType": "HASH"}]}
                 for i in table.indexes]
+        # Deletion protection: the control-plane probes' DeleteTable must never delete it
+        # (docs/control-plane-probes.md); teardown switches it off first.
         created = self.dynamodb.create_table(
-            TableName=name, BillingMode="PAY_PER_REQUEST",
+            TableName=name, BillingMode="PAY_PER_REQUEST", DeletionProtectionEnabled=True,
             AttributeDefinitions=[{"AttributeName": n, "AttributeType": t}
                                   for n, t in attributes.items()],
             KeySchema=[{"AttributeName": table.partition_key.name, "KeyType": "HASH"}]

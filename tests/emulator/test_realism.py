@@ -72,6 +72,26 @@ def test_table_is_creating_then_active_and_deleting_then_gone(realistic: Emulato
     assert error_of(lambda: db.describe_table(TableName=name))[0] == "ResourceNotFoundException"
 
 
+def test_refused_table_operations_open_no_window(realistic: Emulator) -> None:
+    """CreateTable of a name that exists and DeleteTable of a deletion-protected table are
+    refused by AWS (ResourceInUseException, ValidationException): the table stays ACTIVE
+    and keeps serving. The control-plane probes rely on both refusals."""
+    db = client(realistic.endpoint, "dynamodb")
+    name = unique("realism-protected")
+    schema: dict[str, Any] = {
+        "TableName": name, "BillingMode": "PAY_PER_REQUEST",
+        "AttributeDefinitions": [{"AttributeName": "k", "AttributeType": "S"}],
+        "KeySchema": [{"AttributeName": "k", "KeyType": "HASH"}]}
+    db.create_table(DeletionProtectionEnabled=True, **schema)
+    time.sleep(8 * SCALE + 0.1)
+    assert error_of(lambda: db.create_table(**schema))[0] == "ResourceInUseException"
+    assert error_of(lambda: db.delete_table(TableName=name))[0] == "ValidationException"
+    assert db.describe_table(TableName=name)["Table"]["TableStatus"] == "ACTIVE"
+    db.put_item(TableName=name, Item={"k": {"S": "x"}})
+    db.update_table(TableName=name, DeletionProtectionEnabled=False)
+    assert db.delete_table(TableName=name)["TableDescription"]["TableStatus"] == "DELETING"
+
+
 def test_new_role_is_not_assumable_until_propagated(realistic: Emulator) -> None:
     idp, iam = client(realistic.endpoint, "cognito-idp"), client(realistic.endpoint, "iam")
     identity = client(realistic.endpoint, "cognito-identity")

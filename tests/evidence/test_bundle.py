@@ -289,3 +289,24 @@ def test_matrix_html_answers_an_auditors_questions(tmp_path: Path) -> None:
     assert '<a href="rules.html#t3">T3</a>' in page
     data = json.loads((bundle / "evidence.json").read_text())
     assert data["roles"]["books"]["BooksReadAccess"]["allowed"] == ["GetItem", "Query"]
+
+
+def test_summary_lists_each_pinned_assumption_with_the_observed_answer(tmp_path: Path) -> None:
+    rows = cells()
+    rows[1]["details"] = {"pin": "G7"}
+    summary = (write(tmp_path, "run1", rows) / evidence.SUMMARY).read_text()
+    assert "## Pinned assumptions (1)" in summary
+    assert ("| G7 | books-token-authrole-enhanced-testuser1 | ISSUED(BooksReadAccess) | "
+            "ISSUED(BooksReadAccess) |") in summary
+
+
+def test_summary_lists_each_escalation_path_with_what_it_changes(tmp_path: Path) -> None:
+    path = ("token/editor: enhanced grants cognito-identity:SetIdentityPoolRoles (changes "
+            "which role every user of the pool gets)")
+    rows = [*cells(), {"kind": "escalation", "id": "grant-editor-escalation", "scenario": "grant",
+                       "user": "editor", "expected": ["token/editor"], "observed": ["token/editor"],
+                       "rule": "C5/E10/E5", "passed": True, "details": {"findings": [path]},
+                       "test": "suites/test_escalation.py::t[grant-editor-escalation]"}]
+    summary = (write(tmp_path, "run1", rows) / evidence.SUMMARY).read_text()
+    assert "## Escalation paths (1)" in summary
+    assert f"| grant-editor-escalation | yes | {path} |" in summary

@@ -1,6 +1,6 @@
 """A run cut short says INCOMPLETE wherever a person or CI reads it; a -k run says SELECTION.
 
-Real runs of the suite (pytest subprocesses, embedded target, scenario `books`, 130
+Real runs of the suite (pytest subprocesses, embedded target, scenario `books`, 190
 cells) are sent SIGINT (to the process group, as Ctrl-C does) or SIGTERM (to the
 controller, as a CI runner cancelling a job does) at five moments, found by watching
 the run's state folder rather than by sleeping: while the stack is being provisioned
@@ -26,7 +26,7 @@ import pytest
 from tests.evidence.test_bundle import evidence_cli_main
 from tests.evidence.test_full_run import ROOT, RunOutputs, outputs_of, suite_command
 
-BOOKS_CELLS = 130  # the scenario's cells since the E1 identity cell joined (was 129)
+BOOKS_CELLS = 190  # the scenario's cells: 130 and its 60 control-plane cells
 
 
 def _recorded(root: Path) -> int:

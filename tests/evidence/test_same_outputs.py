@@ -9,7 +9,10 @@ improvement: audit cells now link their SPEC rule in Allure. Issue 14 changed, o
 purpose, the rule links (rules.html beside the report, not ../shared/SPEC.md) and
 matrix.html (coloured by verdict, contents, sticky headers). Issue 15 added
 matrix.html's completeness banner (this run is a SELECTION), its NOT RUN style and
-legend entry; cells and Allure results did not change. A change to what
+legend entry; cells and Allure results did not change. Issue 12 added the
+control-plane cells (60 books, 20 tokens: new cells and Allure results only, the
+writer's control-plane profile in matrix.html) and the E3 pin on the disabled-user
+cells' details. A change to what
 the reports say must change the golden file on purpose:
 `ROLECALL_UPDATE_GOLDEN=1 pytest tests/evidence/test_same_outputs.py`.
 """

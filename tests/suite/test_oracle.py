@@ -152,3 +152,53 @@ def test_access_follows_the_profile_D1() -> None:
                                          "Guest": {}})
     assert oracle.access(scenario, "A", ("GetItem",))[0] == "ALLOWED"
     assert oracle.access(scenario, "A", ("PutItem",))[0] == "DENIED"
+
+
+RULES_CUSTOM = [  # (case, CustomRoleArn, expected): E9c, CustomRoleArn overrides the rule order
+    ("first-match-without-custom", None, "ISSUED(A)"),
+    ("custom-picks-a-later-match", "B", "ISSUED(B)"),
+    ("custom-not-a-matching-rule", "C", "REFUSED(NotAuthorizedException)"),
+]
+
+
+@pytest.mark.parametrize(("case", "custom", "expected"), RULES_CUSTOM,
+                         ids=[r[0] for r in RULES_CUSTOM])
+def test_custom_role_overrides_the_rule_order(case: str, custom: str | None,
+                                              expected: str) -> None:
+    rules = [{"claim": "cognito:groups", "match": "Equals", "value": "a", "role": "A"},
+             {"claim": "cognito:groups", "match": "Equals", "value": "b", "role": "B"},
+             {"claim": "cognito:groups", "match": "Equals", "value": "zzz", "role": "C"}]
+    scenario = make({"a": {}, "b": {}}, {"u": {"groups": ["a", "b"]}},
+                    {"v": {"mapping": {"type": "Rules", "ambiguous": "Deny", "rules": rules},
+                           "custom_roles": ["B", "C"]}},
+                    roles={name: {} for name in ("A", "B", "C", "Auth", "Guest")})
+    assert str(oracle.enhanced(scenario, "v", "u", custom)) == expected
+
+
+CONTROL = [  # (profile, action, expected): the profile names it, IAM's wildcards
+    ([], "iam:PutRolePolicy", "DENIED"),
+    (["*"], "dynamodb:DeleteTable", "DENIED"),
+    (["dynamodb:DeleteTable"], "dynamodb:deletetable", "ALLOWED"),
+    (["dynamodb:PartiQL*"], "dynamodb:PartiQLDelete", "ALLOWED"),
+    (["cognito-identity:*"], "cognito-identity:UpdateIdentityPool", "ALLOWED"),
+    # SetIdentityPoolRoles also needs iam:PassRole on the roles (a dependent action)
+    (["cognito-identity:*"], "cognito-identity:SetIdentityPoolRoles", "DENIED"),
+    (["cognito-identity:*", "iam:PassRole"], "cognito-identity:SetIdentityPoolRoles", "ALLOWED"),
+    (["cognito-identity:*"], "cognito-idp:CreateGroup", "DENIED"),
+]
+
+
+@pytest.mark.parametrize(("profile", "action", "expected"), CONTROL,
+                         ids=[f"{'+'.join(r[0]) or 'none'}-{r[1]}" for r in CONTROL])
+def test_control_plane_verdict_comes_from_the_profile(profile: list[str], action: str,
+                                                      expected: str) -> None:
+    scenario = make({"a": {}}, {"u": {"groups": ["a"]}}, {"v": {}},
+                    roles={"A": {"allowed": profile}, "Auth": {}, "Guest": {}})
+    assert oracle.control(scenario, "A", action)[0] == expected
+
+
+def test_enhanced_guests_are_denied_every_control_action() -> None:
+    scenario = make({"a": {}}, {"u": {"groups": ["a"]}}, {"v": {}},
+                    roles={"A": {"allowed": ["iam:*"]}, "Auth": {}, "Guest": {}})
+    assert oracle.control(scenario, "A", "iam:PutRolePolicy", guest_session=True) == (
+        "DENIED", "E5")

@@ -7,10 +7,11 @@
   (reports/aws-realism/runner-actions.json); `test_the_run_needed_every_action`
   (marker `realism`, run by the same tox env) checks the policy holds nothing else.
 - without any one action, the run fails naming it: `exercise` makes the runner's
-  calls of a run (provisioning, a self-service copy of a user, revocations,
-  teardown) through the same code, on the smallest stack that needs every action;
+  calls of a run (provisioning, a self-service copy of a user, the control-plane
+  probes' admin reads and undos, revocations, teardown) through the same code, on
+  the smallest stack that needs every action;
   with the whole policy it is clean and needs every action, and with each action
-  removed in turn (one embedded endpoint for all 30, ~0.2 s each) it fails with an
+  removed in turn (one embedded endpoint for all of them, ~0.3 s each) it fails with an
   error that names the missing action: provisioning stops (retry.explain_stop), a
   cell's admin call raises AWS's AccessDenied, teardown reports the resource and
   AWS's words (and the run's exit status is then non-zero, suites/conftest.py).
@@ -26,11 +27,13 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from rolecall.cells import control
+from rolecall.cells.matrix import obtain
 from rolecall.emulator import ACCOUNT_ID, Emulator
 from rolecall.model import scenario as scenarios
-from rolecall.target import clients
+from rolecall.target import clients, control_probes
 from rolecall.target.cleanup import Journal, teardown
-from rolecall.target.flows import REVOCATIONS, Flows
+from rolecall.target.flows import REVOCATIONS, Flows, Issued
 from rolecall.target.provision import Provisioner, RunSecrets
 from rolecall.target.retry import StopError
 
@@ -51,8 +54,11 @@ roles:
   Member:
     policy:
       Version: "2012-10-17"
-      Statement: [{Effect: Allow, Action: dynamodb:GetItem, Resource: "{{table_arn}}"}]
-    allowed: [GetItem]
+      Statement:
+        - {Effect: Allow, Action: dynamodb:GetItem, Resource: "{{table_arn}}"}
+        # an allowed backup is deleted at once with the runner's keys (control-plane probe)
+        - {Effect: Allow, Action: dynamodb:CreateBackup, Resource: "{{table_arn}}"}
+    allowed: [GetItem, "dynamodb:CreateBackup"]
     source: test
 groups:
   members: {role: Member, entitlement: [GetItem]}
@@ -97,6 +103,13 @@ def exercise(target: clients.Target, runner: scenarios.Scenario, journal: Journa
         stack = Provisioner(target, "minimal", secrets, journal).provision(runner)
         flows = Flows(target, stack, secrets)
         flows.after_self_service("attribute", "ann", "custom:team", "x")  # escalation cells
+        for cell in control.control_cells([runner]):  # admin reads and undos of the probes
+            issued = obtain(flows, cell.credential)
+            assert isinstance(issued, Issued), issued
+            observed = control_probes.run(cell.probe, control.context(
+                flows, stack, cell.credential, issued))
+            if observed.verdict == "ERROR":
+                errors.append(f"{cell.id}: {observed.code} {observed.message}")
         for event in REVOCATIONS:  # negative token cells
             flows.revoke(event, "ann")
     except (StopError, ClientError) as exc:

@@ -248,8 +248,14 @@ def _token_role(pool: IdentityPool, mapping: RoleMapping, login: VerifiedLogin,
 
 
 def _rules_role(pool: IdentityPool, mapping: RoleMapping, login: VerifiedLogin,
-                faults: Faults) -> str:
-    """Rules mapping (E9): the first matching rule wins; none -> ambiguous."""
+                custom_role_arn: str | None, faults: Faults) -> str:
+    """Rules mapping (E9): the first matching rule wins; none -> ambiguous.
+
+    A CustomRoleArn overrides the order: "the IAM role for the first matching rule is
+    used, unless CustomRoleArn is specified to override the order" (developer guide,
+    role-based access control). It must be the role of a matching rule; any other is
+    refused as with a Token mapping (assumed by analogy with E7a: pin it).
+    """
     rules = list(mapping.rules or [])
     if faults.on("rules-stored-reversed"):
         rules.reverse()
@@ -258,6 +264,10 @@ def _rules_role(pool: IdentityPool, mapping: RoleMapping, login: VerifiedLogin,
     elif faults.on("rules-first-five-only"):
         rules = rules[:5]
     matching = [rule for rule in rules if rule_matches(rule, login.claims, faults)]
+    if custom_role_arn and not faults.on("rules-custom-role-ignored"):
+        if any(rule.role_arn == custom_role_arn for rule in matching):
+            return custom_role_arn
+        raise not_authorized(CUSTOM_ROLE_DENIED)
     if matching:
         chosen = matching[-1] if faults.on("rules-last-match-wins") else matching[0]
         return chosen.role_arn
@@ -270,9 +280,10 @@ def authenticated_role(pool: IdentityPool, login: VerifiedLogin, custom_role_arn
                        faults: Faults) -> str:
     """The role an authenticated identity gets (E6-E10).
 
-    CustomRoleArn only counts for Token mappings: the API reference describes it as
-    "the role to be assumed when multiple roles were received in the token", so with
-    a Rules mapping or no mapping it is ignored (assumed).
+    CustomRoleArn counts for Token mappings (a role of `cognito:roles`, E7a) and for
+    Rules mappings (a role of a matching rule, overriding the order, E9); with no
+    mapping it is ignored (assumed: the API reference describes it only for roles
+    received in the token).
     """
     mapping = pool.role_mappings.get(f"{login.provider_name}:{login.client_id}") \
         if not faults.on("mapping-lookup-provider-only") else None
@@ -281,7 +292,7 @@ def authenticated_role(pool: IdentityPool, login: VerifiedLogin, custom_role_arn
         return _default_authenticated_role(pool, faults)
     if mapping.type == "Token":
         return _token_role(pool, mapping, login, custom_role_arn, faults)
-    return _rules_role(pool, mapping, login, faults)
+    return _rules_role(pool, mapping, login, custom_role_arn, faults)
 
 
 def validate_mapping(key: str, mapping: RoleMapping) -> None:

@@ -142,11 +142,14 @@ class Realism:
         answer = self.tables.before(account, region, operation, dict(params))
         if answer is not None:
             return answer
-        name = str(params.get("TableName") or "")
-        if operation == "CreateTable" and name:
+        name = str(params.get("TableName") or "").rsplit("/", 1)[-1]
+        # A table that exists (CreateTable: ResourceInUseException) or is deletion-protected
+        # (DeleteTable: ValidationException) is left to moto's own refusal: no window opens.
+        if operation == "CreateTable" and name and not self.tables.exists(account, region, name):
             self.tables.created(account, region, name)
-        if operation == "DeleteTable" and name:
-            return self.tables.delete(account, region, name.rsplit("/", 1)[-1])
+        if operation == "DeleteTable" and name and not self.tables.protected(account, region,
+                                                                             name):
+            return self.tables.delete(account, region, name)
         return None
 
     def check_assumable(self, role_arn: str) -> None:

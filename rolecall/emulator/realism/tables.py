@@ -81,6 +81,14 @@ class Tables:
         with self._lock:
             self._creating[(account, region, name)] = self.clock() + self.delay
 
+    def exists(self, account: str, region: str, name: str) -> bool:
+        return _table(account, region, name) is not None
+
+    def protected(self, account: str, region: str, name: str) -> bool:
+        """Deletion protection on: AWS refuses DeleteTable and the table stays ACTIVE."""
+        table = _table(account, region, name)
+        return table is not None and bool(table.deletion_protection_enabled)
+
     def _status(self, key: tuple[str, str, str]) -> str | None:
         now = self.clock()
         with self._lock:
@@ -115,10 +123,17 @@ class Tables:
 
 
 def _described(account: str, region: str, name: str, status: str, key: str) -> dict[str, Any]:
-    try:
-        table = dynamodb_backends[account][region].get_table(name)
-    except Exception:
-        raise AwsError("ResourceNotFoundException", NOT_FOUND) from None
+    table = _table(account, region, name)
+    if table is None:
+        raise AwsError("ResourceNotFoundException", NOT_FOUND)
     description = json.loads(json.dumps(table.describe(base_key=key), default=str))
     description[key]["TableStatus"] = status
     return dict(description)
+
+
+def _table(account: str, region: str, name: str) -> Any:
+    """moto's table of that name, or None."""
+    try:
+        return dynamodb_backends[account][region].get_table(name)
+    except Exception:
+        return None
