@@ -7,20 +7,16 @@ AccessDeniedException (D4). An ERROR is never taken for DENIED.
 
 from __future__ import annotations
 
-import pytest
-
 from rolecall.cells import refusals
 from rolecall.cells.matrix import (
     AccessCell,
     credential_observation,
     deciding_statement,
+    issued_to_probe_with,
     mismatch,
-    observed_outcome,
-    obtain,
 )
 from rolecall.reporting.records import Observer
 from rolecall.target import probes
-from rolecall.target.flows import Issued
 from rolecall.target.run import Run
 
 
@@ -28,11 +24,7 @@ def test_access(run: Run, access_cell: AccessCell, observe: Observer) -> None:
     cell = access_cell
     scenario = cell.credential.scenario
     stack, flows = run.stack(scenario), run.flows(scenario)
-    credential = obtain(flows, cell.credential)
-    if not isinstance(credential, Issued):
-        pytest.fail(mismatch(cell.id, f"credentials {cell.credential.expected} to probe with",
-                             observed_outcome(credential, stack), cell.credential.expected.rule,
-                             cell.credential.source))
+    credential = issued_to_probe_with(flows, stack, cell.credential, cell.id)
     assert scenario.table is not None  # access cells exist only for stacks with a table
     target = probes.ProbeTarget.of(stack.table_name, scenario.table,
                                    run.partition_of(scenario, cell.partition, credential))

@@ -13,11 +13,10 @@ import pytest
 
 from rolecall.cells import control
 from rolecall.cells.control import ControlCell
-from rolecall.cells.matrix import credential_observation, mismatch, observed_outcome, obtain
+from rolecall.cells.matrix import credential_observation, issued_to_probe_with, mismatch
 from rolecall.model import oracle
 from rolecall.reporting.records import Observer
 from rolecall.target import control_probes
-from rolecall.target.flows import Issued
 from rolecall.target.run import Run
 
 
@@ -25,11 +24,7 @@ def test_control_plane(run: Run, control_cell: ControlCell, observe: Observer) -
     cell = control_cell
     scenario = cell.credential.scenario
     stack, flows = run.stack(scenario), run.flows(scenario)
-    credential = obtain(flows, cell.credential)
-    if not isinstance(credential, Issued):
-        pytest.fail(mismatch(cell.id, f"credentials {cell.credential.expected} to probe with",
-                             observed_outcome(credential, stack), cell.credential.expected.rule,
-                             cell.credential.source))
+    credential = issued_to_probe_with(flows, stack, cell.credential, cell.id)
     per_identity = scenario.table is not None and scenario.table.partition == "per-identity"
     partition = run.partition_of(scenario, "own" if per_identity else None, credential)
     try:

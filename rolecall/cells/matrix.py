@@ -215,6 +215,19 @@ def obtain(flows: Flows, cell: CredentialCell) -> Result:
     return flows.enhanced(cell.variant, cell.user, cell.role)
 
 
+def issued_to_probe_with(flows: Flows, stack: Stack, cell: CredentialCell,
+                         probing_cell_id: str) -> Issued:
+    """The credential a probing cell (access, control plane) asks with. A path that issued
+    none fails the probing cell, saying what the path gave instead (AssertionError: a
+    FAILED cell, never a verdict on the probe)."""
+    credential = obtain(flows, cell)
+    if not isinstance(credential, Issued):
+        raise AssertionError(mismatch(probing_cell_id, f"credentials {cell.expected} to probe "
+                                      "with", observed_outcome(credential, stack),
+                                      cell.expected.rule, cell.source))
+    return credential
+
+
 def observed_outcome(result: Result, stack: Stack) -> str:
     """ISSUED(<logical role>) / REFUSED(<code>) / ERROR(<reason>), in the oracle's words."""
     if isinstance(result, Issued):

@@ -73,8 +73,10 @@ class Service:
 
 
 @cache
+@cache
 def service(name: str) -> Service:
-    """The Service for a botocore service name (models load once per process)."""
+    """The Service for a botocore service name, built once per process: a fresh
+    ServiceModel per request would resolve its shapes again on every call."""
     model = botocore.session.get_session().get_service_model(name)
     codes = _QUERY_CODES if name in QUERY_SERVICES else (
         _COGNITO_CODES if name.startswith("cognito") else _JSON_CODES)
