@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from rolecall.model import oracle
-from rolecall.model.scenario import IAM_ACTIONS, Scenario
+from rolecall.model.scenario import IAM_ACTIONS, Rule, Scenario
 from rolecall.reporting.records import Description
 from rolecall.target import control_probes, probes
 from rolecall.target.flows import Flows, Issued, Result
@@ -56,13 +56,26 @@ class EscalationCell:
         return {a.subject: a.reason for a in self.scenario.accepted_findings
                 if a.check == "escalation" and a.subject in mine}
 
+    @property
+    def writes_own_attributes(self) -> bool:
+        """Does one of this subject's paths have the user write a `custom:` attribute?"""
+        return self.subject != GUEST and any(
+            self_service_rules(self.scenario, variant) for variant in self.scenario.variants)
+
     def describe(self) -> Description:
         users = self.scenario.users
         groups = tuple(sorted(users[self.subject].groups)) if self.subject in users else ()
+        details: dict[str, object] = {"entitlement": list(self.entitlement)}
+        if self.writes_own_attributes:
+            # Pinned (issue 12): the Cognito docs say an app client without WriteAttributes
+            # lets users write the standard attributes; field reports say every mutable
+            # one, custom too. The self-service path assumes the latter; the evidence
+            # lists what the target answered, so a nightly run on AWS settles it.
+            details["pin"] = "self-service write of a custom attribute (no WriteAttributes)"
         return Description(self.id, "escalation", self.scenario.name, user=self.subject,
                            groups=groups, expected=sorted(self.accepted), rule="C5/E10/E5",
                            source="scenario entitlements", scenario_file=self.scenario.file,
-                           details={"entitlement": list(self.entitlement)})
+                           details=details)
 
 
 @dataclass
@@ -120,11 +133,18 @@ def paths(flows: Flows, scenario: Scenario, variant: str, subject: str) -> Itera
             yield f"custom={role}", partial(flows.enhanced, variant, subject, role)
     for role in roles:
         yield f"classic={role}", partial(flows.classic, variant, subject, role)
-    if mapping is not None and mapping.type == "Rules":
-        for rule in mapping.rules:
-            if rule.claim.startswith("custom:") and rule.match != "NotEqual":
-                yield (f"self-service {rule.claim}={rule.value}",
-                       partial(flows.after_self_service, variant, subject, rule.claim, rule.value))
+    for rule in self_service_rules(scenario, variant):
+        yield (f"self-service {rule.claim}={rule.value}",
+               partial(flows.after_self_service, variant, subject, rule.claim, rule.value))
+
+
+def self_service_rules(scenario: Scenario, variant: str) -> list[Rule]:
+    """The variant's rules a user can make match by writing their own `custom:` attribute."""
+    mapping = scenario.variants[variant].mapping
+    if mapping is None or mapping.type != "Rules":
+        return []
+    return [rule for rule in mapping.rules
+            if rule.claim.startswith("custom:") and rule.match != "NotEqual"]
 
 
 def permissions_beyond(flows: Flows, stack: Stack, scenario: Scenario, result: Result,

@@ -9,6 +9,7 @@ import pytest
 import yaml
 
 from rolecall.cells import matrix
+from rolecall.cells.escalation import escalation_cells
 from rolecall.model import oracle, scenario
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -182,3 +183,13 @@ def test_the_audit_command_stops_on_a_duplicate_group_with_exit_2(
     assert cli.main(["audit", "--scenario-dir", str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert "broken.yaml:10: groups.Admin" in err and "line 8" in err
+
+
+def test_self_service_attribute_writes_are_pinned_in_the_evidence() -> None:
+    """Issue 12: what an app client without WriteAttributes lets a user write is assumed
+    (custom attributes too); every escalation cell that relies on it says so."""
+    cells = escalation_cells(scenario.load_all(ROOT / "scenarios", ["escalation-open", "books"]))
+    pinned = {cell.id for cell in cells if cell.describe().details.get("pin")}
+    assert "escalation-open-reader-escalation" in pinned
+    assert "escalation-open-guest-escalation" not in pinned  # guests write no attribute
+    assert not any(cell_id.startswith("books-") for cell_id in pinned)  # no such rule there
