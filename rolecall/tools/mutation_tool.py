@@ -14,7 +14,13 @@ cheaply) and stops at its first failure (-x), so a killed mutant costs one
 emulator start, one provisioning and the cells up to the first red one.
 
     python -m rolecall.tools.mutation_tool [--module PATH ...] [--scenario NAME ...]
-        [--budget-minutes N] [--report-dir reports]
+        [--budget-minutes N] [--jobs 2] [--sample K --seed S] [--report-dir reports]
+
+The whole run is many hours on 2 cores (one suite run per mutant). `--sample K` runs
+a seeded uniform sample of K mutants per module instead (the rest stay `not-sampled`):
+each module's score is then an estimate with its sampling error, and the overall
+score weighs modules by their mutant counts (a stratified estimate). `--jobs` runs
+modules side by side, each in its own scratch copy (cosmic-ray edits files on disk).
 """
 
 from __future__ import annotations
@@ -22,7 +28,9 @@ from __future__ import annotations
 import argparse
 import ast
 import json
+import math
 import os
+import random
 import shutil
 import signal
 import subprocess
@@ -30,6 +38,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -61,7 +70,7 @@ class Mutant:
     operator: str
     occurrence: int
     function: str
-    outcome: str  # killed | survived | incompetent | equivalent-annotation | pending
+    outcome: str  # killed | survived | incompetent | equivalent-annotation | not-sampled | pending
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -77,8 +86,9 @@ def config_text(module: str, scenarios: list[str], timeout_s: float) -> str:
 
 
 def run_module(workdir: Path, module: str, scenarios: list[str], timeout_s: float,
-               deadline: float) -> list[Mutant]:
-    """init + exec (until done or the deadline) + dump, for one module."""
+               deadline: float, sample: int | None = None, seed: int = 0) -> list[Mutant]:
+    """init + exec (until done or the deadline) + dump, for one module; with `sample`,
+    only that many of its mutants (seeded, uniform), the rest marked not-sampled."""
     name = Path(module).stem
     config, session = workdir / f"cr-{name}.toml", workdir / f"cr-{name}.sqlite"
     config.write_text(config_text(module, scenarios, timeout_s))
@@ -87,6 +97,8 @@ def run_module(workdir: Path, module: str, scenarios: list[str], timeout_s: floa
     subprocess.run([str(tool), "init", str(config), str(session)], cwd=workdir, env=env,
                    check=True, capture_output=True)
     skip_annotation_mutants(session, workdir / module)
+    if sample is not None:
+        keep_a_sample(session, sample, random.Random(f"{seed}:{module}"))
     remaining = deadline - time.monotonic()
     if remaining > 0:
         _exec_until(deadline, [str(tool), "exec", str(config), str(session)], workdir, env)
@@ -141,6 +153,25 @@ def skip_annotation_mutants(session: Path, module: Path) -> int:
     return skipped
 
 
+NOT_SAMPLED = "not in the sample"
+
+
+def keep_a_sample(session: Path, size: int, rng: random.Random) -> int:
+    """Leave `size` pending mutants (chosen by `rng`) and mark the others SKIPPED as not
+    sampled; returns how many were left out."""
+    from cosmic_ray.work_db import use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    with use_db(str(session)) as db:
+        pending = sorted(db.pending_work_items, key=lambda item: item.job_id)
+        chosen = {item.job_id for item in rng.sample(pending, min(size, len(pending)))}
+        for item in pending:
+            if item.job_id not in chosen:
+                db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED,
+                                                      output=NOT_SAMPLED))
+    return len(pending) - len(chosen)
+
+
 def _exec_until(deadline: float, command: list[str], workdir: Path, env: dict[str, str]) -> None:
     """Run cosmic-ray exec; at the deadline stop it and the pytest it started (its own group)."""
     proc = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.DEVNULL,
@@ -167,7 +198,8 @@ def mutant_of(entry: list[Any]) -> Mutant:
         if worker in ("exception", "abnormal"):
             outcome = "incompetent"
         elif worker == "skipped":
-            outcome = "equivalent-annotation"
+            outcome = ("not-sampled" if result.get("output") == NOT_SAMPLED
+                       else "equivalent-annotation")
     return Mutant(mutation["module_path"], int(mutation["start_pos"][0]),
                   mutation["operator_name"], int(mutation["occurrence"]),
                   str(mutation.get("definition_name") or ""), str(outcome))
@@ -180,13 +212,37 @@ def score(mutants: list[Mutant]) -> float | None:
     return counts["killed"] / judged if judged else None
 
 
+def estimate(mutants: list[Mutant]) -> dict[str, float] | None:
+    """With a sample: the overall score as a stratified estimate (each module's sampled
+    score weighed by its share of the judgeable mutants) and its standard error. Without
+    one (nothing not-sampled): None, the score is exact."""
+    if not any(m.outcome == "not-sampled" for m in mutants):
+        return None
+    population = {module: sum(1 for m in mutants if m.module == module
+                              and m.outcome in ("killed", "survived", "not-sampled"))
+                  for module in {m.module for m in mutants}}
+    total = sum(population.values())
+    value = variance = 0.0
+    for module, size in population.items():
+        judged = [m for m in mutants if m.module == module and m.outcome in ("killed", "survived")]
+        if not judged or not total:
+            continue
+        rate = sum(m.outcome == "killed" for m in judged) / len(judged)
+        weight = size / total
+        value += weight * rate
+        finite = (size - len(judged)) / (size - 1) if size > 1 else 0.0  # sampled w/o replacement
+        variance += weight ** 2 * rate * (1 - rate) / len(judged) * finite
+    return {"score": value, "standard_error": math.sqrt(variance), "modules": len(population)}
+
+
 def write_reports(report_dir: Path, mutants: list[Mutant], scenarios: list[str],
                   seconds: float) -> None:
     report_dir.mkdir(parents=True, exist_ok=True)
     counts = Counter(m.outcome for m in mutants)
     rate = score(mutants)
+    sampled = estimate(mutants)
     summary = {"tool": "cosmic-ray 8.7.0", "scenarios": scenarios, "seconds": round(seconds),
-               "counts": dict(counts), "score": rate,
+               "counts": dict(counts), "score": rate, "sample_estimate": sampled,
                "per_module": {module: dict(Counter(m.outcome for m in mutants
                                                    if m.module == module))
                               for module in sorted({m.module for m in mutants})},
@@ -195,6 +251,10 @@ def write_reports(report_dir: Path, mutants: list[Mutant], scenarios: list[str],
     lines = ["# cosmic-ray over the emulator's decision code", "",
              f"score {'-' if rate is None else f'{rate:.1%}'} (killed / judged); "
              f"counts {dict(counts)}; {seconds / 60:.0f} min; scenarios {', '.join(scenarios)}",
+             *([] if sampled is None else [
+                 "", f"A sample, not the whole run: estimated score over the modules "
+                     f"{sampled['score']:.1%} +/- {sampled['standard_error']:.1%} (one standard "
+                     "error; modules weighed by their mutant counts)."]),
              "", "| module | line | function | operator | occurrence |", "|---|---|---|---|---|"]
     lines += [f"| {m.module} | {m.line} | {m.function} | {m.operator} | {m.occurrence} |"
               for m in mutants if m.outcome == "survived"]
@@ -212,6 +272,11 @@ def main(argv: list[str] | None = None) -> int:
                         help="stop starting mutants after this long; the rest stay pending")
     parser.add_argument("--timeout", type=float, default=600.0, help="seconds per mutant")
     parser.add_argument("--report-dir", type=Path, default=ROOT / "reports")
+    parser.add_argument("--sample", type=int, default=None, metavar="K",
+                        help="run a seeded uniform sample of K mutants per module (an estimate)")
+    parser.add_argument("--seed", type=int, default=0, help="the sample's seed (default 0)")
+    parser.add_argument("--jobs", type=int, default=1,
+                        help="modules side by side, each in its own scratch copy (default 1)")
     parser.add_argument("--min-score", type=float, default=0.0,
                         help="exit 1 below this score (0: report only)")
     args = parser.parse_args(argv)
@@ -221,16 +286,31 @@ def main(argv: list[str] | None = None) -> int:
     deadline = start + args.budget_minutes * 60
     mutants: list[Mutant] = []
     with tempfile.TemporaryDirectory(prefix="rolecall-cr-") as scratch:
-        workdir = Path(scratch) / "src"
-        shutil.copytree(ROOT, workdir, ignore=COPY_IGNORE)
-        for module in modules:
-            found = run_module(workdir, module, scenarios, args.timeout, deadline)
-            mutants += found
-            print(f"{module}: {dict(Counter(m.outcome for m in found))}", flush=True)
+        workdirs = [Path(scratch) / f"src{job}" for job in range(max(1, args.jobs))]
+        for workdir in workdirs:
+            shutil.copytree(ROOT, workdir, ignore=COPY_IGNORE)
+
+        def lane(job: int) -> list[Mutant]:
+            """Every len(workdirs)-th module, in this job's own scratch copy."""
+            found: list[Mutant] = []
+            for module in modules[job::len(workdirs)]:
+                mine = run_module(workdirs[job], module, scenarios, args.timeout, deadline,
+                                  args.sample, args.seed)
+                print(f"{module}: {dict(Counter(m.outcome for m in mine))}", flush=True)
+                found += mine
+            return found
+
+        with ThreadPoolExecutor(max_workers=len(workdirs)) as pool:
+            for found in pool.map(lane, range(len(workdirs))):
+                mutants += found
     elapsed = time.monotonic() - start
     write_reports(args.report_dir, mutants, scenarios, elapsed)
     rate = score(mutants)
-    print(f"score {'-' if rate is None else f'{rate:.1%}'}; reports in {args.report_dir}")
+    sampled = estimate(mutants)
+    print(f"score {'-' if rate is None else f'{rate:.1%}'}"
+          + ("" if sampled is None else f" (sample; estimated {sampled['score']:.1%} +/- "
+                                        f"{sampled['standard_error']:.1%})")
+          + f"; reports in {args.report_dir}")
     return 1 if rate is not None and rate < args.min_score else 0
 
 

@@ -137,3 +137,25 @@ def test_mutation_tool_reads_cosmic_ray_dumps_and_scores_judged_mutants() -> Non
     assert mutation_tool.score([killed, survived, pending, crashed]) == 0.5
     config = mutation_tool.config_text("m.py", ["books"], 60.0)
     assert 'module-path = "m.py"' in config and "--scenario books" in config and " -x " in config
+
+
+def test_mutation_tool_sample_is_an_estimate_weighed_by_module_size() -> None:
+    def mutant(module: str, outcome: str) -> mutation_tool.Mutant:
+        return mutation_tool.Mutant(module, 1, "core/X", 0, "f", outcome)
+
+    item = {"mutations": [{"module_path": "m.py", "operator_name": "core/X", "occurrence": 1,
+                           "start_pos": [7, 1], "definition_name": "f"}]}
+    left_out = mutation_tool.mutant_of([item, {"worker_outcome": "skipped",
+                                               "output": mutation_tool.NOT_SAMPLED}])
+    annotation = mutation_tool.mutant_of([item, {"worker_outcome": "skipped",
+                                                 "output": "in a type annotation"}])
+    assert (left_out.outcome, annotation.outcome) == ("not-sampled", "equivalent-annotation")
+    # a.py: 30 mutants, 2 sampled, both killed; b.py: 10 mutants, 2 sampled, 1 killed
+    mutants = ([mutant("a.py", "killed")] * 2 + [mutant("a.py", "not-sampled")] * 28
+               + [mutant("b.py", "killed"), mutant("b.py", "survived")]
+               + [mutant("b.py", "not-sampled")] * 8)
+    found = mutation_tool.estimate(mutants)
+    assert found is not None
+    assert found["score"] == pytest.approx(0.75 * 1.0 + 0.25 * 0.5)  # not the raw 3/4
+    assert 0 < found["standard_error"] < 0.25
+    assert mutation_tool.estimate([mutant("a.py", "killed")]) is None  # whole run: exact
