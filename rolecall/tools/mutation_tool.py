@@ -231,7 +231,10 @@ def estimate(mutants: list[Mutant]) -> dict[str, float] | None:
         weight = size / total
         value += weight * rate
         finite = (size - len(judged)) / (size - 1) if size > 1 else 0.0  # sampled w/o replacement
-        variance += weight ** 2 * rate * (1 - rate) / len(judged) * finite
+        if len(judged) == 1:  # one mutant says nothing about its module's spread
+            variance = math.inf
+        else:
+            variance += weight ** 2 * rate * (1 - rate) / (len(judged) - 1) * finite
     return {"score": value, "standard_error": math.sqrt(variance), "modules": len(population)}
 
 
