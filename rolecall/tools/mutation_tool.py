@@ -212,7 +212,7 @@ def score(mutants: list[Mutant]) -> float | None:
     return counts["killed"] / judged if judged else None
 
 
-def estimate(mutants: list[Mutant]) -> dict[str, float] | None:
+def estimate(mutants: list[Mutant]) -> dict[str, float | None] | None:
     """With a sample: the overall score as a stratified estimate (each module's sampled
     score weighed by its share of the judgeable mutants) and its standard error. Without
     one (nothing not-sampled): None, the score is exact."""
@@ -235,7 +235,15 @@ def estimate(mutants: list[Mutant]) -> dict[str, float] | None:
             variance = math.inf
         else:
             variance += weight ** 2 * rate * (1 - rate) / (len(judged) - 1) * finite
-    return {"score": value, "standard_error": math.sqrt(variance), "modules": len(population)}
+    error = None if math.isinf(variance) else math.sqrt(variance)  # None: unknown
+    return {"score": value, "standard_error": error, "modules": len(population)}
+
+
+def _estimated(sampled: dict[str, float | None]) -> str:
+    score, error = sampled["score"], sampled["standard_error"]
+    spread = "an unknown spread" if error is None else f"+/- {error:.1%} (one standard error)"
+    return f"estimated score over the modules {score or 0.0:.1%}, {spread}; modules weighed " \
+           "by their mutant counts"
 
 
 def write_reports(report_dir: Path, mutants: list[Mutant], scenarios: list[str],
@@ -254,10 +262,7 @@ def write_reports(report_dir: Path, mutants: list[Mutant], scenarios: list[str],
     lines = ["# cosmic-ray over the emulator's decision code", "",
              f"score {'-' if rate is None else f'{rate:.1%}'} (killed / judged); "
              f"counts {dict(counts)}; {seconds / 60:.0f} min; scenarios {', '.join(scenarios)}",
-             *([] if sampled is None else [
-                 "", f"A sample, not the whole run: estimated score over the modules "
-                     f"{sampled['score']:.1%} +/- {sampled['standard_error']:.1%} (one standard "
-                     "error; modules weighed by their mutant counts)."]),
+             *([] if sampled is None else ["", f"A sample, not the whole run: {_estimated(sampled)}."]),
              "", "| module | line | function | operator | occurrence |", "|---|---|---|---|---|"]
     lines += [f"| {m.module} | {m.line} | {m.function} | {m.operator} | {m.occurrence} |"
               for m in mutants if m.outcome == "survived"]
@@ -311,8 +316,7 @@ def main(argv: list[str] | None = None) -> int:
     rate = score(mutants)
     sampled = estimate(mutants)
     print(f"score {'-' if rate is None else f'{rate:.1%}'}"
-          + ("" if sampled is None else f" (sample; estimated {sampled['score']:.1%} +/- "
-                                        f"{sampled['standard_error']:.1%})")
+          + ("" if sampled is None else f" (a sample: {_estimated(sampled)})")
           + f"; reports in {args.report_dir}")
     return 1 if rate is not None and rate < args.min_score else 0
 
