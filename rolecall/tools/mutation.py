@@ -175,8 +175,8 @@ def pytest_command(settings: Settings, fault: str | None, junit: Path) -> list[s
         command += ["-k", tests]
     if fault:
         command += ["--emulator-fault", fault]
-        if settings.maxfail:
-            command.append(f"--maxfail={settings.maxfail}")
+        if settings.maxfail:  # the first failed cell ends the run: reach it soonest
+            command += [f"--maxfail={settings.maxfail}", "--cheapest-first"]
     return command + list(settings.pytest_args)
 
 

@@ -212,10 +212,12 @@ def test_scoped_runs_name_their_scenarios_and_the_baseline_covers_them_all(tmp_p
     settings = mutation.Settings(ROOT / "suites", tmp_path, ("-k", "x"), 0, 3, 60.0,
                                  per_fault, baseline)
     fault_run = mutation.pytest_command(settings, "b", tmp_path / "j.xml")
-    assert fault_run[-9:] == ["--scenario", "rules", "--scenario", "books",
-                              "--emulator-fault", "b", "--maxfail=3", "-k", "x"]
+    assert fault_run[-10:] == ["--scenario", "rules", "--scenario", "books",
+                               "--emulator-fault", "b", "--maxfail=3", "--cheapest-first",
+                               "-k", "x"]
     faithful = mutation.pytest_command(settings, None, tmp_path / "j.xml")
     assert "--emulator-fault" not in faithful and not any("maxfail" in a for a in faithful)
+    assert "--cheapest-first" not in faithful  # the baseline runs whole, in the usual order
     assert faithful[-6:] == ["--scenario", "books", "--scenario", "rules", "-k", "x"]
 
 
@@ -225,8 +227,8 @@ def test_quick_runs_select_their_tests_and_the_baseline_the_union(tmp_path: Path
     settings = mutation.Settings(ROOT / "suites", tmp_path, (), 0, 1, 60.0, per_fault,
                                  ("books", "rules"), tests)
     fault_run = mutation.pytest_command(settings, "b", tmp_path / "j.xml")
-    assert fault_run[-7:] == ["--scenario", "rules", "-k", "test_credentials or test_broken_token",
-                              "--emulator-fault", "b", "--maxfail=1"]
+    assert fault_run[-8:] == ["--scenario", "rules", "-k", "test_credentials or test_broken_token",
+                              "--emulator-fault", "b", "--maxfail=1", "--cheapest-first"]
     faithful = mutation.pytest_command(settings, None, tmp_path / "j.xml")
     assert faithful[faithful.index("-k") + 1] == (
         "(test_access) or (test_credentials or test_broken_token)")
