@@ -79,7 +79,8 @@ class Mutant:
 def config_text(module: str, scenarios: list[str], timeout_s: float) -> str:
     """A cosmic-ray config: one module, the scoped conformance suite as the test command."""
     selected = " ".join(f"--scenario {name}" for name in scenarios)
-    command = f"{sys.executable} -m pytest suites -q -x -p no:cacheprovider -n 0 {selected}"
+    command = (f"{sys.executable} -m pytest suites -q -x -p no:cacheprovider -n 0 "
+               f"--cheapest-first {selected}")
     return (f'[cosmic-ray]\nmodule-path = "{module}"\ntimeout = {timeout_s}\n'
             f'excluded-modules = []\ntest-command = "{command}"\n\n'
             '[cosmic-ray.distributor]\nname = "local"\n')
