@@ -72,9 +72,6 @@ patiently = retry(retry=retry_if_exception(lambda exc: error_code(exc) in TRANSI
                   reraise=True, before_sleep=before_sleep_log(log, logging.WARNING))
 
 
-_CLIENT_LOCK = threading.Lock()
-
-
 class TargetError(Exception):
     """The target cannot be used as configured; the message says what to change."""
 
@@ -90,32 +87,32 @@ class Target:
     propagation_seconds: float = 0.0
     retry_budget: float = retrying.DEFAULT_BUDGET  # seconds each call may wait out throttling
     _session: boto3.Session = field(default_factory=boto3.Session, repr=False)
+    # A boto3 Session is not thread-safe: every client of the run is made under this lock.
+    _session_lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def client(self, service: str) -> Any:
         """A client signed with the runner's credentials (provisioning, teardown)."""
-        return retrying.Patient(self._session.client(service, region_name=self.region,
-                                                  endpoint_url=self.endpoint_url,
-                                                  config=CLIENT_CONFIG), self.retry_budget)
+        return self._patient(service, config=CLIENT_CONFIG)
 
     def anonymous(self, service: str) -> Any:
         """An unsigned client, as an app's browser code is: sign-in, GetId, web identity."""
-        return retrying.Patient(self._session.client(
-            service, region_name=self.region, endpoint_url=self.endpoint_url,
-            config=CLIENT_CONFIG.merge(Config(signature_version=UNSIGNED))), self.retry_budget)
+        return self._patient(service, config=CLIENT_CONFIG.merge(Config(signature_version=UNSIGNED)))
 
     def as_credentials(self, service: str, credentials: dict[str, str]) -> Any:
         """A client signed with temporary credentials the identity pool or STS issued."""
         # The run's own session builds it (explicit keys override its credentials): a new
         # boto3.Session per credential would load and parse the service model again each
         # time, the aws path's largest CPU cost (hundreds of credentials per matrix).
-        with _CLIENT_LOCK:  # a boto3 Session is not thread-safe
-            return retrying.Patient(self._session.client(
-                service, region_name=self.region, endpoint_url=self.endpoint_url,
-                aws_access_key_id=credentials["AccessKeyId"],
-                aws_secret_access_key=credentials["SecretKey"],
-                aws_session_token=credentials["SessionToken"], config=CLIENT_CONFIG),
-                self.retry_budget)
+        return self._patient(service, aws_access_key_id=credentials["AccessKeyId"],
+                             aws_secret_access_key=credentials["SecretKey"],
+                             aws_session_token=credentials["SessionToken"], config=CLIENT_CONFIG)
 
+    def _patient(self, service: str, **options: Any) -> Any:
+        """A client of the run's session that waits out throttling (retrying.Patient)."""
+        with self._session_lock:
+            made = self._session.client(service, region_name=self.region,
+                                        endpoint_url=self.endpoint_url, **options)
+        return retrying.Patient(made, self.retry_budget)
 
     def let_time_pass(self, seconds: float, scope: str) -> None:
         """Make `seconds` pass for one pool: a user pool's ID tokens or an identity pool's
