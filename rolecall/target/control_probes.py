@@ -28,12 +28,12 @@ from __future__ import annotations
 
 import json
 import re
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_fixed
 
 from rolecall.model.scenario import Scenario
 from rolecall.target.flows import Flows
@@ -182,17 +182,11 @@ def _create_backup(c: Context) -> Any:
     return answer
 
 
-def _delete_backup(c: Context, arn: str, wait_seconds: float = 120.0) -> None:
+@retry(retry=retry_if_exception(lambda exc: getattr(exc, "code", "") == "BackupInUseException"),
+       stop=stop_after_delay(120), wait=wait_fixed(2), reraise=True)
+def _delete_backup(c: Context, arn: str) -> None:
     """A backup being created cannot be deleted yet (BackupInUseException): wait for it."""
-    deadline = time.monotonic() + wait_seconds
-    while True:
-        try:
-            c.admin("dynamodb").delete_backup(BackupArn=arn)
-            return
-        except AdminCallFailed as exc:
-            if exc.code != "BackupInUseException" or time.monotonic() > deadline:
-                raise
-            time.sleep(2)
+    c.admin("dynamodb").delete_backup(BackupArn=arn)
 
 
 def _tag_table(c: Context) -> Any:
