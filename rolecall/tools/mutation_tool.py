@@ -70,7 +70,8 @@ class Mutant:
     operator: str
     occurrence: int
     function: str
-    outcome: str  # killed | survived | incompetent | equivalent-annotation | not-sampled | pending
+    outcome: str  # killed | survived | incompetent | equivalent-annotation
+    #               | equivalent-fault-hook | not-sampled | pending
 
     def to_json(self) -> dict[str, Any]:
         return self.__dict__.copy()
@@ -97,7 +98,7 @@ def run_module(workdir: Path, module: str, scenarios: list[str], timeout_s: floa
     tool = Path(sys.executable).parent / "cosmic-ray"
     subprocess.run([str(tool), "init", str(config), str(session)], cwd=workdir, env=env,
                    check=True, capture_output=True)
-    skip_annotation_mutants(session, workdir / module)
+    skip_equivalent_mutants(session, workdir / module)
     if sample is not None:
         keep_a_sample(session, sample, random.Random(f"{seed}:{module}"))
     remaining = deadline - time.monotonic()
@@ -132,25 +133,113 @@ def annotation_spans(source: str) -> list[tuple[int, int, int, int]]:
     return spans
 
 
-def in_spans(position: tuple[int, int], spans: list[tuple[int, int, int, int]]) -> bool:
+Span = tuple[int, int, int, int]
+
+
+def _span(node: ast.AST) -> Span:
+    return (node.lineno, node.col_offset,  # type: ignore[attr-defined]
+            node.end_lineno or node.lineno, node.end_col_offset or 0)  # type: ignore[attr-defined]
+
+
+def _is_fault_check(node: ast.AST) -> bool:
+    """`faults.on("name")`: False on the faithful target, where no fault is on."""
+    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+            and node.func.attr == "on" and isinstance(node.func.value, ast.Name)
+            and node.func.value.id == "faults")
+
+
+def _never_true(test: ast.AST) -> bool:
+    """A condition that is False whenever no fault is on: a fault check, an `and` with
+    one such operand, or an `or` of nothing but such operands."""
+    if _is_fault_check(test):
+        return True
+    if isinstance(test, ast.BoolOp):
+        found = [_never_true(value) for value in test.values]
+        return any(found) if isinstance(test.op, ast.And) else all(found)
+    return False
+
+
+def fault_only_spans(source: str) -> list[Span]:
+    """Code that runs, or whose value counts, only when an emulator fault is on.
+
+    The fault hooks (rolecall/emulator/faults.py) sit inside the decision code:
+    `if faults.on("x"): ...`, `a == b and faults.on("x")`. With every fault off,
+    which is the target the suite judges, such a branch never runs and such an
+    operand never decides anything, so a mutant there is equivalent by construction.
+    The spans are: the body of an `if`/ternary whose test is never true, the operands
+    of an `and` that is never true (not the `and` itself: turning it into `or` is a
+    live mutant), and private functions called only from those places. A mutant is
+    skipped only if it lies wholly inside one span, so `not` added to the whole test
+    (cosmic-ray's AddNot spans the test) still runs.
+    """
+    tree = ast.parse(source)
+    spans: list[Span] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.If | ast.IfExp) and _never_true(node.test):
+            body = node.body if isinstance(node.body, list) else [node.body]
+            spans += [_span(statement) for statement in body]
+        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And) and _never_true(node):
+            spans += [_span(value) for value in node.values]
+    return spans + _called_only_from(tree, spans)
+
+
+def _called_only_from(tree: ast.Module, spans: list[Span]) -> list[Span]:
+    """Private module functions whose every use is a call inside `spans` (to a fixpoint)."""
+    functions = {node.name: node for node in tree.body
+                 if isinstance(node, ast.FunctionDef) and node.name.startswith("_")}
+    uses: dict[str, list[ast.Name]] = {name: [] for name in functions}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Name) and node.id in uses:
+            uses[node.id].append(node)
+    dead: list[Span] = []
+    changed = True
+    while changed:
+        changed = False
+        for name, function in functions.items():
+            span = _span(function)
+            if span in dead or not uses[name]:
+                continue
+            if all(in_spans((use.lineno, use.col_offset), spans + dead) for use in uses[name]):
+                dead.append(span)
+                changed = True
+    return dead
+
+
+def in_spans(position: tuple[int, int], spans: list[Span]) -> bool:
     return any((line, col) <= position <= (end_line, end_col)
                for line, col, end_line, end_col in spans)
 
 
-def skip_annotation_mutants(session: Path, module: Path) -> int:
-    """Mark mutants inside annotations SKIPPED in the cosmic-ray session (equivalent)."""
+def within_spans(start: tuple[int, int], end: tuple[int, int], spans: list[Span]) -> bool:
+    """The whole of [start, end] inside one span."""
+    return any((line, col) <= start and end <= (end_line, end_col)
+               for line, col, end_line, end_col in spans)
+
+
+ANNOTATION = "in a type annotation"
+FAULT_HOOK = "runs only with an emulator fault on"
+
+
+def skip_equivalent_mutants(session: Path, module: Path) -> Counter[str]:
+    """Mark SKIPPED in the cosmic-ray session the mutants that are equivalent by
+    construction: inside a type annotation, or inside code only a fault runs."""
     from cosmic_ray.work_db import use_db  # the tox env has it; the suite does not need it
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
-    spans = annotation_spans(module.read_text())
-    skipped = 0
+    source = module.read_text()
+    annotations, hooks = annotation_spans(source), fault_only_spans(source)
+    skipped: Counter[str] = Counter()
     with use_db(str(session)) as db:
         for item in list(db.pending_work_items):
-            start = item.mutations[0].start_pos
-            if in_spans((int(start[0]), int(start[1])), spans):
+            mutation = item.mutations[0]
+            start = (int(mutation.start_pos[0]), int(mutation.start_pos[1]))
+            end = (int(mutation.end_pos[0]), int(mutation.end_pos[1]))
+            reason = (ANNOTATION if in_spans(start, annotations)
+                      else FAULT_HOOK if within_spans(start, end, hooks) else None)
+            if reason is not None:
                 db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED,
-                                                      output="in a type annotation"))
-                skipped += 1
+                                                      output=reason))
+                skipped[reason] += 1
     return skipped
 
 
@@ -199,8 +288,8 @@ def mutant_of(entry: list[Any]) -> Mutant:
         if worker in ("exception", "abnormal"):
             outcome = "incompetent"
         elif worker == "skipped":
-            outcome = ("not-sampled" if result.get("output") == NOT_SAMPLED
-                       else "equivalent-annotation")
+            outcome = {NOT_SAMPLED: "not-sampled", FAULT_HOOK: "equivalent-fault-hook"}.get(
+                result.get("output"), "equivalent-annotation")
     return Mutant(mutation["module_path"], int(mutation["start_pos"][0]),
                   mutation["operator_name"], int(mutation["occurrence"]),
                   str(mutation.get("definition_name") or ""), str(outcome))

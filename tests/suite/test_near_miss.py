@@ -159,3 +159,34 @@ def test_mutation_tool_sample_is_an_estimate_weighed_by_module_size() -> None:
     assert found["score"] == pytest.approx(0.75 * 1.0 + 0.25 * 0.5)  # not the raw 3/4
     assert 0 < found["standard_error"] < 0.25
     assert mutation_tool.estimate([mutant("a.py", "killed")]) is None  # whole run: exact
+
+
+FAULT_HOOKS = '''\
+def decide(a, b, faults):
+    if a == b and faults.on("x"):
+        return 1
+    if faults.on("y") or a < b:
+        return 2
+    leeway = 600 if faults.on("z") else 0
+    return _only_for_faults(a) if faults.on("w") else a - leeway
+
+
+def _only_for_faults(a):
+    return a + 1
+'''
+
+
+def test_mutation_tool_skips_only_code_that_runs_with_a_fault_on() -> None:
+    spans = mutation_tool.fault_only_spans(FAULT_HOOKS)
+
+    def skipped(start: tuple[int, int], end: tuple[int, int]) -> bool:
+        return mutation_tool.within_spans(start, end, spans)
+
+    assert skipped((2, 9), (2, 10))  # `==` in an `and` that is False with no fault on
+    assert not skipped((2, 14), (2, 17))  # that `and` itself: as `or` it decides
+    assert not skipped((2, 7), (2, 32))  # `not` around the whole test (AddNot)
+    assert skipped((3, 15), (3, 16))  # the body of that `if`
+    assert not skipped((4, 27), (4, 28)) and not skipped((5, 15), (5, 16))  # `or`: a < b decides
+    assert skipped((6, 13), (6, 16)) and not skipped((6, 40), (6, 41))  # 600 dead, 0 live
+    assert not skipped((7, 56), (7, 57))  # `a - leeway` runs without faults
+    assert skipped((11, 13), (11, 14))  # a helper only a fault branch calls
