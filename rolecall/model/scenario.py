@@ -328,11 +328,13 @@ class Negatives(Model):
     # Which broken-token cases to run. `expired` ages every ID token of the scenario's
     # user pool, and `session-expired` every session of its identity pool, so both
     # belong in a scenario of their own.
-    # alg-none, hs256 and embedded-jwk are signatures a careless verifier accepts (issue 13).
+    # alg-none, hs256 and embedded-jwk are signatures a careless verifier accepts (issue 13);
+    # refresh-token: a client that sends its refresh token, which is not an ID token.
     cases: list[Literal["tampered", "resigned", "other-client", "other-pool",
-                        "other-provider", "access-token", "expired", "session-expired",
-                        "alg-none", "hs256", "embedded-jwk"]] = [
-        "tampered", "resigned", "other-client", "other-pool", "other-provider", "access-token"]
+                        "other-provider", "access-token", "refresh-token", "expired",
+                        "session-expired", "alg-none", "hs256", "embedded-jwk"]] = [
+        "tampered", "resigned", "other-client", "other-pool", "other-provider", "access-token",
+        "refresh-token"]
 
 
 class Discovered(Model):

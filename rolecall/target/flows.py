@@ -39,7 +39,7 @@ from rolecall.target.provision import RunSecrets, Stack
 
 CLASSIC_SESSION_NAME = "rolecall-classic"
 BROKEN_CASES = ("tampered", "resigned", "other-client", "other-pool", "other-provider",
-                "access-token", "alg-none", "hs256", "embedded-jwk")
+                "access-token", "refresh-token", "alg-none", "hs256", "embedded-jwk")
 REVOCATIONS = ("signed-out", "disabled", "deleted")
 
 PASSWORD_ENV = "ROLECALL_PASSWORD_"  # + the persona, upper case, `-` as `_`
@@ -179,7 +179,7 @@ class Flows:
 
     # -- sign-in -------------------------------------------------------------------------
     def tokens(self, user: str, client_id: str | None = None) -> dict[str, str]:
-        """The user's IdToken and AccessToken (cached; signed in again near expiry)."""
+        """The user's IdToken, AccessToken and RefreshToken (cached; signed in again near expiry)."""
         key = f"{user}\n{client_id or self.stack.client_id}"
         cached = self._tokens.get(key)
         if cached is None or _expires_soon(cached["IdToken"]):
@@ -194,14 +194,14 @@ class Flows:
                 AuthFlow="ADMIN_USER_PASSWORD_AUTH",
                 AuthParameters={"USERNAME": self.stack.users.get(user, user),
                                 "PASSWORD": self.password(user)})
-            result = auth["AuthenticationResult"]
-            return {"IdToken": result["IdToken"], "AccessToken": result["AccessToken"]}
-        auth = self.idp.initiate_auth(
-            ClientId=client_id or self.stack.client_id, AuthFlow="USER_PASSWORD_AUTH",
-            AuthParameters={"USERNAME": self.stack.users.get(user, user),
-                            "PASSWORD": self.password(user)})
-        result = _keep(auth["AuthenticationResult"])
-        return {"IdToken": result["IdToken"], "AccessToken": result["AccessToken"]}
+        else:
+            auth = self.idp.initiate_auth(
+                ClientId=client_id or self.stack.client_id, AuthFlow="USER_PASSWORD_AUTH",
+                AuthParameters={"USERNAME": self.stack.users.get(user, user),
+                                "PASSWORD": self.password(user)})
+        result = _keep(auth["AuthenticationResult"])  # either way: redacted wherever it shows
+        return {name: result[name] for name in ("IdToken", "AccessToken", "RefreshToken")
+                if name in result}
 
     def password(self, user: str) -> str:
         """The run's derived password, or a supplied user's from the environment (never logged)."""
@@ -289,6 +289,12 @@ class Flows:
             return {provider if case == "other-pool" else self.stack.foreign_provider_name: foreign}
         if case in ("alg-none", "hs256", "embedded-jwk"):  # signed as the pool never signs
             return {provider: jwts.misigned(own["IdToken"], case, self.pool_public_key())}
+        if case == "refresh-token":  # a client that sends the wrong one of its three tokens
+            if "RefreshToken" not in own:
+                raise ValueError(f"scenario {self.stack.scenario}: sign-in returned no "
+                                 "RefreshToken, so the refresh-token case cannot run; drop it "
+                                 "from `negatives.cases`")
+            return {provider: own["RefreshToken"]}
         return {provider: own["AccessToken"]}  # access-token: not an ID token (G8)
 
     def _negative(self, client_id: str | None) -> str:
