@@ -57,7 +57,7 @@ DECISION_MODULES = (
 # Cheap scenarios that between them reach every decision above (policy evaluation,
 # conditions and variables, rules and token mapping, precedence, tokens, trust).
 DEFAULT_SCENARIOS = ("near-miss-policy", "near-miss-precedence", "near-miss-rules",
-                     "per-identity", "rules", "tokens", "flows")
+                     "per-identity", "rules", "tokens", "token-expiry", "flows")
 COPY_IGNORE = shutil.ignore_patterns(".git", "reports", ".venv", ".tox", "node_modules",
                                      "__pycache__", "*.pyc", "mutants", ".mypy_cache",
                                      ".ruff_cache")
@@ -253,13 +253,26 @@ def keep_a_sample(session: Path, size: int, rng: random.Random) -> int:
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
     with use_db(str(session)) as db:
-        pending = sorted(db.pending_work_items, key=lambda item: item.job_id)
-        chosen = {item.job_id for item in rng.sample(pending, min(size, len(pending)))}
+        pending = list(db.pending_work_items)
+        chosen = sampled_ids(pending, size, rng)
         for item in pending:
             if item.job_id not in chosen:
                 db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED,
                                                       output=NOT_SAMPLED))
     return len(pending) - len(chosen)
+
+
+def sampled_ids(items: list[Any], size: int, rng: random.Random) -> set[str]:
+    """The job ids of `size` work items drawn by `rng`. The draw is over the items ordered
+    by what they mutate, not by job id: cosmic-ray's job ids are fresh uuids on every
+    `init`, so ordering by them would draw a different sample each run of the same seed."""
+    def identity(item: Any) -> tuple[Any, ...]:
+        mutation = item.mutations[0]
+        return (str(mutation.module_path), tuple(mutation.start_pos), tuple(mutation.end_pos),
+                mutation.operator_name, mutation.occurrence)
+
+    ordered = sorted(items, key=identity)
+    return {item.job_id for item in rng.sample(ordered, min(size, len(ordered)))}
 
 
 def _exec_until(deadline: float, command: list[str], workdir: Path, env: dict[str, str]) -> None:

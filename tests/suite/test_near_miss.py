@@ -5,9 +5,11 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import random
 import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 
 import jwt
 import pytest
@@ -190,3 +192,20 @@ def test_mutation_tool_skips_only_code_that_runs_with_a_fault_on() -> None:
     assert skipped((6, 13), (6, 16)) and not skipped((6, 40), (6, 41))  # 600 dead, 0 live
     assert not skipped((7, 56), (7, 57))  # `a - leeway` runs without faults
     assert skipped((11, 13), (11, 14))  # a helper only a fault branch calls
+
+
+def test_mutation_tool_sample_is_the_same_for_the_same_seed_whatever_the_job_ids() -> None:
+    def items(ids: list[str]) -> list[SimpleNamespace]:
+        mutations = [SimpleNamespace(module_path="m.py", start_pos=(line, 0), end_pos=(line, 1),
+                                     operator_name="core/X", occurrence=0) for line in range(20)]
+        return [SimpleNamespace(job_id=job, mutations=[mutation])
+                for job, mutation in zip(ids, mutations, strict=True)]
+
+    def lines(chosen: set[str], work: list[SimpleNamespace]) -> set[int]:
+        return {item.mutations[0].start_pos[0] for item in work if item.job_id in chosen}
+
+    first = items([f"a{n:02}" for n in range(20)])
+    second = items([f"z{19 - n:02}" for n in range(20)])  # a fresh init: other uuids
+    one = mutation_tool.sampled_ids(first, 5, random.Random("26:m.py"))
+    two = mutation_tool.sampled_ids(list(reversed(second)), 5, random.Random("26:m.py"))
+    assert len(one) == 5 and lines(one, first) == lines(two, second)
