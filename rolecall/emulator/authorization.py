@@ -93,7 +93,7 @@ def authorize(state: EmulatorState, call: Call) -> Session | None:
         caller = _long_term_caller(state)
     else:
         sigv4.verify(call, session, state)
-        caller = _session_caller(session, call)
+        caller = _session_caller(session, call, state.clock.now())
     _evaluate(state, call, operation, rule, caller)
     return session
 
@@ -164,13 +164,16 @@ def _long_term_caller(state: EmulatorState) -> Caller:
                   context={"aws:PrincipalArn": [RUNNER_ARN], "aws:PrincipalAccount": [ACCOUNT_ID]})
 
 
-def _session_caller(session: Session, call: Call) -> Caller:
+def _session_caller(session: Session, call: Call, now: float) -> Caller:
     role = roles.find_role(session.role_arn)
     account = session.role_arn.split(":")[4]
     context = {key: list(values) for key, values in session.context.items()}
     context.setdefault("aws:PrincipalArn", [session.role_arn])  # a role's ARN, not the session's
     context.setdefault("aws:PrincipalAccount", [account])
     context.setdefault("aws:RequestedRegion", [call.region])
+    # Always in AWS's request context; numeric, so Numeric* conditions have a key to read
+    # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-epochtime)
+    context.setdefault("aws:EpochTime", [str(int(now))])
     return Caller(
         arn=session.assumed_role_arn,
         account=account,
