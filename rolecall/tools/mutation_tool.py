@@ -14,13 +14,16 @@ cheaply) and stops at its first failure (-x), so a killed mutant costs one
 emulator start, one provisioning and the cells up to the first red one.
 
     python -m rolecall.tools.mutation_tool [--module PATH ...] [--scenario NAME ...]
-        [--budget-minutes N] [--jobs 2] [--sample K --seed S] [--report-dir reports]
+        [--budget-minutes N] [--jobs 2] [--sample K --seed S] [--rerun REPORT]
+        [--report-dir reports]
 
 The whole run is many hours on 2 cores (one suite run per mutant). `--sample K` runs
 a seeded uniform sample of K mutants per module instead (the rest stay `not-sampled`):
 each module's score is then an estimate with its sampling error, and the overall
 score weighs modules by their mutant counts (a stratified estimate). `--jobs` runs
 modules side by side, each in its own scratch copy (cosmic-ray edits files on disk).
+`--rerun REPORT` judges only the survivors of an earlier report again, after cells were
+added for them, and writes that report with their new outcomes.
 """
 
 from __future__ import annotations
@@ -88,9 +91,11 @@ def config_text(module: str, scenarios: list[str], timeout_s: float) -> str:
 
 
 def run_module(workdir: Path, module: str, scenarios: list[str], timeout_s: float,
-               deadline: float, sample: int | None = None, seed: int = 0) -> list[Mutant]:
+               deadline: float, sample: int | None = None, seed: int = 0,
+               only: frozenset[tuple[str, int]] | None = None) -> list[Mutant]:
     """init + exec (until done or the deadline) + dump, for one module; with `sample`,
-    only that many of its mutants (seeded, uniform), the rest marked not-sampled."""
+    only that many of its mutants (seeded, uniform), the rest marked not-sampled; with
+    `only`, just the mutants it names as (operator, occurrence)."""
     name = Path(module).stem
     config, session = workdir / f"cr-{name}.toml", workdir / f"cr-{name}.sqlite"
     config.write_text(config_text(module, scenarios, timeout_s))
@@ -99,7 +104,9 @@ def run_module(workdir: Path, module: str, scenarios: list[str], timeout_s: floa
     subprocess.run([str(tool), "init", str(config), str(session)], cwd=workdir, env=env,
                    check=True, capture_output=True)
     skip_equivalent_mutants(session, workdir / module)
-    if sample is not None:
+    if only is not None:
+        keep_only(session, only)
+    elif sample is not None:
         keep_a_sample(session, sample, random.Random(f"{seed}:{module}"))
     remaining = deadline - time.monotonic()
     if remaining > 0:
@@ -262,6 +269,42 @@ def keep_a_sample(session: Path, size: int, rng: random.Random) -> int:
     return len(pending) - len(chosen)
 
 
+def keep_only(session: Path, wanted: frozenset[tuple[str, int]]) -> None:
+    """Leave pending only the mutants named as (operator, occurrence); cosmic-ray numbers
+    the occurrences of each operator in a module, so the pair names one mutant."""
+    from cosmic_ray.work_db import use_db
+    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+
+    with use_db(str(session)) as db:
+        for item in list(db.pending_work_items):
+            mutation = item.mutations[0]
+            if (mutation.operator_name, int(mutation.occurrence)) not in wanted:
+                db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED,
+                                                      output=NOT_SAMPLED))
+
+
+def survivors_of(report: list[Mutant]) -> dict[str, frozenset[tuple[str, int]]]:
+    """A previous report's survivors, per module, as (operator, occurrence)."""
+    found: dict[str, set[tuple[str, int]]] = {}
+    for mutant in report:
+        if mutant.outcome == "survived":
+            found.setdefault(mutant.module, set()).add((mutant.operator, mutant.occurrence))
+    return {module: frozenset(pairs) for module, pairs in found.items()}
+
+
+def rejudged(report: list[Mutant], rerun: list[Mutant]) -> list[Mutant]:
+    """The previous report with each survivor replaced by its outcome in the rerun (cells
+    added since may kill it); killed, equivalent and not-sampled mutants stay as they were."""
+    again = {(m.module, m.operator, m.occurrence): m for m in rerun
+             if m.outcome not in ("not-sampled", "pending")}
+    return [again.get((m.module, m.operator, m.occurrence), m) if m.outcome == "survived" else m
+            for m in report]
+
+
+def read_report(path: Path) -> list[Mutant]:
+    return [Mutant(**entry) for entry in json.loads(path.read_text())["mutants"]]
+
+
 def sampled_ids(items: list[Any], size: int, rng: random.Random) -> set[str]:
     """The job ids of `size` work items drawn by `rng`. The draw is over the items ordered
     by what they mutate, not by job id: cosmic-ray's job ids are fresh uuids on every
@@ -388,10 +431,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0, help="the sample's seed (default 0)")
     parser.add_argument("--jobs", type=int, default=1,
                         help="modules side by side, each in its own scratch copy (default 1)")
+    parser.add_argument("--rerun", type=Path, default=None, metavar="REPORT",
+                        help="judge again only the survivors of a previous mutation-tool.json "
+                             "(after adding cells); the new report is that one, rejudged")
     parser.add_argument("--min-score", type=float, default=0.0,
                         help="exit 1 below this score (0: report only)")
     args = parser.parse_args(argv)
-    modules = args.module or list(DECISION_MODULES)
+    previous = read_report(args.rerun) if args.rerun else None
+    survivors = survivors_of(previous) if previous is not None else {}
+    modules = sorted(survivors) if previous is not None else args.module or list(DECISION_MODULES)
     scenarios = args.scenario or list(DEFAULT_SCENARIOS)
     start = time.monotonic()
     deadline = start + args.budget_minutes * 60
@@ -406,7 +454,7 @@ def main(argv: list[str] | None = None) -> int:
             found: list[Mutant] = []
             for module in modules[job::len(workdirs)]:
                 mine = run_module(workdirs[job], module, scenarios, args.timeout, deadline,
-                                  args.sample, args.seed)
+                                  args.sample, args.seed, survivors.get(module))
                 print(f"{module}: {dict(Counter(m.outcome for m in mine))}", flush=True)
                 found += mine
             return found
@@ -414,6 +462,8 @@ def main(argv: list[str] | None = None) -> int:
         with ThreadPoolExecutor(max_workers=len(workdirs)) as pool:
             for found in pool.map(lane, range(len(workdirs))):
                 mutants += found
+    if previous is not None:
+        mutants = rejudged(previous, mutants)
     elapsed = time.monotonic() - start
     write_reports(args.report_dir, mutants, scenarios, elapsed)
     rate = score(mutants)

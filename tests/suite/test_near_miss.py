@@ -209,3 +209,17 @@ def test_mutation_tool_sample_is_the_same_for_the_same_seed_whatever_the_job_ids
     one = mutation_tool.sampled_ids(first, 5, random.Random("26:m.py"))
     two = mutation_tool.sampled_ids(list(reversed(second)), 5, random.Random("26:m.py"))
     assert len(one) == 5 and lines(one, first) == lines(two, second)
+
+
+def test_mutation_tool_rerun_rejudges_only_the_survivors() -> None:
+    def mutant(occurrence: int, outcome: str) -> mutation_tool.Mutant:
+        return mutation_tool.Mutant("m.py", occurrence, "core/X", occurrence, "f", outcome)
+
+    before = [mutant(0, "killed"), mutant(1, "survived"), mutant(2, "survived"),
+              mutant(3, "not-sampled")]
+    assert mutation_tool.survivors_of(before) == {"m.py": frozenset({("core/X", 1),
+                                                                     ("core/X", 2)})}
+    again = [mutant(0, "not-sampled"), mutant(1, "killed"), mutant(2, "survived"),
+             mutant(3, "not-sampled")]
+    after = mutation_tool.rejudged(before, again)
+    assert [m.outcome for m in after] == ["killed", "killed", "survived", "not-sampled"]
