@@ -72,7 +72,7 @@ def verify_login(pool: IdentityPool, provider_name: str, token: str,
                  state: EmulatorState) -> VerifiedLogin:
     """Check one Logins entry the way Cognito does; NotAuthorizedException when it fails."""
     faults = state.faults
-    claims = _unverified_claims(token)
+    claims = _unverified_claims(token, faults)
     if not faults.on("token-signature-unchecked") and not _lenient_signature(token, faults):
         _check_signature(token)
     issuer_pool = str(claims.get("iss", "")).rsplit("/", 1)[-1]
@@ -90,10 +90,12 @@ def verify_login(pool: IdentityPool, provider_name: str, token: str,
     return VerifiedLogin(provider_name, client_id, subject, claims)
 
 
-def _unverified_claims(token: str) -> dict[str, Any]:
+def _unverified_claims(token: str, faults: Faults) -> dict[str, Any]:
     try:
         claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.PyJWTError:
+        if faults.on("token-not-a-jwt-unhandled"):
+            raise  # fault: the decoder's error escapes as an internal error
         raise not_authorized(NOT_AN_ID_TOKEN) from None
     return claims
 

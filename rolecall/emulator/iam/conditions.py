@@ -137,6 +137,8 @@ _MATCHER_FAULTS: dict[tuple[str, str], Matcher] = {
     ("stringnotequalsignorecase", "iam-stringequalsignorecase-exact"): _string_equals,
     ("stringlike", "iam-stringlike-ignores-case"): _string_like_ignore_case,
     ("stringnotlike", "iam-stringlike-ignores-case"): _string_like_ignore_case,
+    ("arnequals", "iam-arnequals-exact"): _string_equals,
+    ("arnnotequals", "iam-arnequals-exact"): _string_equals,
 }
 
 
@@ -217,6 +219,8 @@ def _condition_holds(
         name = name[: -len("ifexists")]
     if name not in _OPERATORS:
         return False  # an operator we do not model never matches
+    if name.startswith("numeric") and faults.on("iam-numeric-unsupported"):
+        return False
     matcher, negated, allows_variables = _OPERATORS[name]
     matcher = _matcher_fault(name, matcher, faults)
 
