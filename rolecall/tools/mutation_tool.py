@@ -190,6 +190,24 @@ def fault_only_spans(source: str) -> list[Span]:
     return spans + _called_only_from(tree, spans)
 
 
+def add_not_spans(source: str) -> list[Span]:
+    """Tests where cosmic-ray's AddNot is equivalent by construction.
+
+    AddNot writes `not` before the test without parentheses, so on `a and faults.on("x")`
+    it gives `not a and faults.on("x")`: the `not` binds to the first operand only, and a
+    later fault check keeps the whole test False with every fault off. These are the
+    spans of such tests (an `and` with a never-true operand after its first).
+    """
+    spans: list[Span] = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.If | ast.IfExp | ast.While | ast.Assert):
+            test = node.test
+            if (isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And)
+                    and any(_never_true(value) for value in test.values[1:])):
+                spans.append(_span(test))
+    return spans
+
+
 def _called_only_from(tree: ast.Module, spans: list[Span]) -> list[Span]:
     """Private module functions whose every use is a call inside `spans` (to a fixpoint)."""
     functions = {node.name: node for node in tree.body
@@ -235,14 +253,17 @@ def skip_equivalent_mutants(session: Path, module: Path) -> Counter[str]:
 
     source = module.read_text()
     annotations, hooks = annotation_spans(source), fault_only_spans(source)
+    negated_first = add_not_spans(source)
     skipped: Counter[str] = Counter()
     with use_db(str(session)) as db:
         for item in list(db.pending_work_items):
             mutation = item.mutations[0]
             start = (int(mutation.start_pos[0]), int(mutation.start_pos[1]))
             end = (int(mutation.end_pos[0]), int(mutation.end_pos[1]))
+            add_not = (mutation.operator_name == "core/AddNot"
+                       and (*start, *end) in negated_first)
             reason = (ANNOTATION if in_spans(start, annotations)
-                      else FAULT_HOOK if within_spans(start, end, hooks) else None)
+                      else FAULT_HOOK if within_spans(start, end, hooks) or add_not else None)
             if reason is not None:
                 db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED,
                                                       output=reason))

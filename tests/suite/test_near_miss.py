@@ -223,3 +223,11 @@ def test_mutation_tool_rerun_rejudges_only_the_survivors() -> None:
              mutant(3, "not-sampled")]
     after = mutation_tool.rejudged(before, again)
     assert [m.outcome for m in after] == ["killed", "killed", "survived", "not-sampled"]
+
+
+def test_mutation_tool_add_not_before_a_fault_checked_and_is_equivalent() -> None:
+    source = ('if a == b and faults.on("x"):\n    pass\n'
+              'if faults.on("y") and a == b:\n    pass\n')
+    # cosmic-ray's AddNot gives `not a == b and faults.on("x")`: still False, equivalent;
+    # `not faults.on("y") and a == b` is `a == b`: live
+    assert mutation_tool.add_not_spans(source) == [(1, 3, 1, 28)]
