@@ -30,9 +30,11 @@ from __future__ import annotations
 
 import argparse
 import ast
+import hashlib
 import json
 import math
 import os
+import queue
 import random
 import shutil
 import signal
@@ -413,14 +415,26 @@ def _estimated(sampled: dict[str, float | None]) -> str:
            "by their mutant counts"
 
 
+def module_hash(module: str) -> str:
+    return hashlib.sha256((ROOT / module).read_bytes()).hexdigest()
+
+
+def changed_since(report: Path, modules: list[str]) -> list[str]:
+    """The modules whose source differs from what `report` mutated (cosmic-ray numbers
+    mutants by position in the source, so an edit renames them)."""
+    recorded = json.loads(report.read_text()).get("module_sha256", {})
+    return [module for module in modules if recorded.get(module) != module_hash(module)]
+
+
 def write_reports(report_dir: Path, mutants: list[Mutant], scenarios: list[str],
-                  seconds: float) -> None:
+                  seconds: float, hashes: dict[str, str] | None = None) -> None:
     report_dir.mkdir(parents=True, exist_ok=True)
     counts = Counter(m.outcome for m in mutants)
     rate = score(mutants)
     sampled = estimate(mutants)
     summary = {"tool": "cosmic-ray 8.7.0", "scenarios": scenarios, "seconds": round(seconds),
                "counts": dict(counts), "score": rate, "sample_estimate": sampled,
+               "module_sha256": hashes or {},
                "per_module": {module: dict(Counter(m.outcome for m in mutants
                                                    if m.module == module))
                               for module in sorted({m.module for m in mutants})},
@@ -460,8 +474,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     previous = read_report(args.rerun) if args.rerun else None
     survivors = survivors_of(previous) if previous is not None else {}
+    if args.rerun:
+        changed = changed_since(args.rerun, sorted(survivors))
+        if changed:
+            parser.error(f"--rerun {args.rerun}: {', '.join(changed)} changed since that report "
+                         "(or it predates module hashes), so its mutants are not the same ones; "
+                         "run a fresh --sample instead")
     modules = sorted(survivors) if previous is not None else args.module or list(DECISION_MODULES)
     scenarios = args.scenario or list(DEFAULT_SCENARIOS)
+    hashes = {module: module_hash(module) for module in modules}  # what the copies hold
+    if args.rerun:  # the modules not judged again keep what the report says they were
+        hashes = {**json.loads(args.rerun.read_text())["module_sha256"], **hashes}
     start = time.monotonic()
     deadline = start + args.budget_minutes * 60
     mutants: list[Mutant] = []
@@ -470,10 +493,16 @@ def main(argv: list[str] | None = None) -> int:
         for workdir in workdirs:
             shutil.copytree(ROOT, workdir, ignore=COPY_IGNORE)
 
+        waiting: queue.SimpleQueue[str] = queue.SimpleQueue()
+        for module in modules:
+            waiting.put(module)
+
         def lane(job: int) -> list[Mutant]:
-            """Every len(workdirs)-th module, in this job's own scratch copy."""
+            """The next waiting module, until none is left, in this job's own scratch copy
+            (a job that finishes early takes more, so no core idles while modules wait)."""
             found: list[Mutant] = []
-            for module in modules[job::len(workdirs)]:
+            while not waiting.empty():
+                module = waiting.get()
                 mine = run_module(workdirs[job], module, scenarios, args.timeout, deadline,
                                   args.sample, args.seed, survivors.get(module))
                 print(f"{module}: {dict(Counter(m.outcome for m in mine))}", flush=True)
@@ -486,7 +515,7 @@ def main(argv: list[str] | None = None) -> int:
     if previous is not None:
         mutants = rejudged(previous, mutants)
     elapsed = time.monotonic() - start
-    write_reports(args.report_dir, mutants, scenarios, elapsed)
+    write_reports(args.report_dir, mutants, scenarios, elapsed, hashes)
     rate = score(mutants)
     sampled = estimate(mutants)
     print(f"score {'-' if rate is None else f'{rate:.1%}'}"

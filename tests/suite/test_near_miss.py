@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import json
 import random
 import re
 from datetime import UTC, datetime, timedelta
@@ -231,3 +232,14 @@ def test_mutation_tool_add_not_before_a_fault_checked_and_is_equivalent() -> Non
     # cosmic-ray's AddNot gives `not a == b and faults.on("x")`: still False, equivalent;
     # `not faults.on("y") and a == b` is `a == b`: live
     assert mutation_tool.add_not_spans(source) == [(1, 3, 1, 28)]
+
+
+def test_mutation_tool_rerun_refuses_a_module_changed_since_its_report(tmp_path: Path) -> None:
+    module = "rolecall/emulator/iam/patterns.py"
+    report = tmp_path / "mutation-tool.json"
+    report.write_text(json.dumps({"module_sha256": {module: mutation_tool.module_hash(module)}}))
+    assert mutation_tool.changed_since(report, [module]) == []
+    report.write_text(json.dumps({"module_sha256": {module: "0" * 64}}))
+    assert mutation_tool.changed_since(report, [module]) == [module]
+    report.write_text(json.dumps({}))  # a report from before module hashes
+    assert mutation_tool.changed_since(report, [module]) == [module]
