@@ -171,9 +171,11 @@ def _session_caller(session: Session, call: Call, now: float) -> Caller:
     context.setdefault("aws:PrincipalArn", [session.role_arn])  # a role's ARN, not the session's
     context.setdefault("aws:PrincipalAccount", [account])
     context.setdefault("aws:RequestedRegion", [call.region])
-    # Always in AWS's request context; numeric, so Numeric* conditions have a key to read
-    # (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html#condition-keys-epochtime)
+    # Always in AWS's request context: a number and a Bool, so Numeric* and Bool conditions
+    # have keys to read (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html,
+    # aws:EpochTime and aws:ViaAWSService)
     context.setdefault("aws:EpochTime", [str(int(now))])
+    context.setdefault("aws:ViaAWSService", ["false"])  # always there; false: a direct call
     return Caller(
         arn=session.assumed_role_arn,
         account=account,
