@@ -90,6 +90,8 @@ NEAR_MISS: tuple[NearMiss, ...] = (
      "Numeric* conditions never hold (only String and Arn operators modelled)", False),
     ("iam-negated-missing-false", "iam", "D2",
      "a negated operator (StringNotEquals...) is false when its key is missing", False),
+    ("iam-missing-key-holds", "iam", "D2",
+     "a plain operator (StringEquals...) holds when its key is missing from the request", True),
     ("iam-ifexists-ignored", "iam", "D2",
      "...IfExists is read without IfExists: a missing key fails the condition", False),
     ("iam-null-inverted", "iam", "D2", "the Null operator's true/false are swapped", False),

@@ -234,6 +234,8 @@ def _condition_holds(
         if set_operator == "foranyvalue":
             return False
         # "StringNotLike" etc. hold when the key is missing
+        if not negated and faults.on("iam-missing-key-holds"):
+            return True
         return negated and not faults.on("iam-negated-missing-false")
 
     def satisfies(value: str) -> bool:
