@@ -62,7 +62,8 @@ DECISION_MODULES = (
 # Cheap scenarios that between them reach every decision above (policy evaluation,
 # conditions and variables, rules and token mapping, precedence, tokens, trust).
 DEFAULT_SCENARIOS = ("near-miss-policy", "near-miss-precedence", "near-miss-rules",
-                     "per-identity", "rules", "seed-rules", "tokens", "token-expiry", "flows")
+                     "per-identity", "precedence", "rules", "seed-rules", "tokens",
+                     "token-expiry", "flows")
 COPY_IGNORE = shutil.ignore_patterns(".git", "reports", ".venv", ".tox", "node_modules",
                                      "__pycache__", "*.pyc", "mutants", ".mypy_cache",
                                      ".ruff_cache")
