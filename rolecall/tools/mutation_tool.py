@@ -41,6 +41,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
@@ -112,7 +113,7 @@ def run_module(workdir: Path, module: str, scenarios: list[str], timeout_s: floa
     elif sample is not None:
         keep_a_sample(session, sample, random.Random(f"{seed}:{module}"))
     remaining = deadline - time.monotonic()
-    if remaining > 0:
+    if remaining > 0 and not STOP.is_set():
         _exec_until(deadline, [str(tool), "exec", str(config), str(session)], workdir, env)
     dump = subprocess.run([str(tool), "dump", str(session)], cwd=workdir, env=env, check=True,
                           capture_output=True, text=True).stdout
@@ -342,15 +343,26 @@ def sampled_ids(items: list[Any], size: int, rng: random.Random) -> set[str]:
     return {item.job_id for item in rng.sample(ordered, min(size, len(ordered)))}
 
 
+# Set by Ctrl-C or SIGTERM: the run ends as if its budget were spent (the mutants not yet
+# judged stay pending), the scratch copies are removed and the report says INTERRUPTED.
+STOP = threading.Event()
+
+
 def _exec_until(deadline: float, command: list[str], workdir: Path, env: dict[str, str]) -> None:
-    """Run cosmic-ray exec; at the deadline stop it and the pytest it started (its own group)."""
+    """Run cosmic-ray exec; at the deadline, or when STOP is set, stop it and the pytest it
+    started (its own process group, so a terminal's Ctrl-C reaches only this process)."""
     proc = subprocess.Popen(command, cwd=workdir, env=env, stdout=subprocess.DEVNULL,
                             stderr=subprocess.DEVNULL, start_new_session=True)
-    try:
-        proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-    except subprocess.TimeoutExpired:  # the budget ran out: the rest stays pending
-        os.killpg(proc.pid, signal.SIGTERM)
-        proc.wait()
+    while proc.poll() is None:
+        left = deadline - time.monotonic()
+        if STOP.is_set() or left <= 0:  # the rest stays pending
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait()
+            return
+        try:
+            proc.wait(timeout=min(2.0, left))
+        except subprocess.TimeoutExpired:
+            continue
 
 
 def _restore(workdir: Path, module: str) -> None:
@@ -435,7 +447,7 @@ def write_reports(report_dir: Path, mutants: list[Mutant], scenarios: list[str],
     sampled = estimate(mutants)
     summary = {"tool": "cosmic-ray 8.7.0", "scenarios": scenarios, "seconds": round(seconds),
                "counts": dict(counts), "score": rate, "sample_estimate": sampled,
-               "module_sha256": hashes or {},
+               "module_sha256": hashes or {}, "interrupted": STOP.is_set(),
                "per_module": {module: dict(Counter(m.outcome for m in mutants
                                                    if m.module == module))
                               for module in sorted({m.module for m in mutants})},
@@ -445,6 +457,8 @@ def write_reports(report_dir: Path, mutants: list[Mutant], scenarios: list[str],
              f"score {'-' if rate is None else f'{rate:.1%}'} (killed / judged); "
              f"counts {dict(counts)}; {seconds / 60:.0f} min; scenarios {', '.join(scenarios)}",
              *([] if sampled is None else ["", f"A sample, not the whole run: {_estimated(sampled)}."]),
+             *(["", "INTERRUPTED: the mutants not judged before the stop are pending; "
+                    "this is a partial result."] if STOP.is_set() else []),
              "", "| module | line | function | operator | occurrence |", "|---|---|---|---|---|"]
     lines += [f"| {m.module} | {m.line} | {m.function} | {m.operator} | {m.occurrence} |"
               for m in mutants if m.outcome == "survived"]
@@ -483,6 +497,8 @@ def main(argv: list[str] | None = None) -> int:
                          "run a fresh --sample instead")
     modules = sorted(survivors) if previous is not None else args.module or list(DECISION_MODULES)
     scenarios = args.scenario or list(DEFAULT_SCENARIOS)
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: STOP.set())
     hashes = {module: module_hash(module) for module in modules}  # what the copies hold
     if args.rerun:  # the modules not judged again keep what the report says they were
         hashes = {**json.loads(args.rerun.read_text())["module_sha256"], **hashes}
@@ -502,7 +518,7 @@ def main(argv: list[str] | None = None) -> int:
             """The next waiting module, until none is left, in this job's own scratch copy
             (a job that finishes early takes more, so no core idles while modules wait)."""
             found: list[Mutant] = []
-            while not waiting.empty():
+            while not waiting.empty() and not STOP.is_set():
                 module = waiting.get()
                 mine = run_module(workdirs[job], module, scenarios, args.timeout, deadline,
                                   args.sample, args.seed, survivors.get(module))
@@ -522,6 +538,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"score {'-' if rate is None else f'{rate:.1%}'}"
           + ("" if sampled is None else f" (a sample: {_estimated(sampled)})")
           + f"; reports in {args.report_dir}")
+    if STOP.is_set():
+        print("INTERRUPTED: a partial result; the mutants not judged are pending", file=sys.stderr)
+        return 130
     return 1 if rate is not None and rate < args.min_score else 0
 
 

@@ -6,8 +6,12 @@ import base64
 import hashlib
 import hmac
 import json
+import os
 import random
 import re
+import sys
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -243,3 +247,17 @@ def test_mutation_tool_rerun_refuses_a_module_changed_since_its_report(tmp_path:
     assert mutation_tool.changed_since(report, [module]) == [module]
     report.write_text(json.dumps({}))  # a report from before module hashes
     assert mutation_tool.changed_since(report, [module]) == [module]
+
+
+def test_mutation_tool_stops_its_cosmic_ray_run_when_interrupted(tmp_path: Path) -> None:
+    """Ctrl-C / SIGTERM set STOP: the running exec (and what it started) is stopped within
+    seconds, so the scratch copies can be removed and the partial report written."""
+    command = [sys.executable, "-c", "import time; time.sleep(60)"]
+    stopper = threading.Timer(0.5, mutation_tool.STOP.set)
+    started = time.monotonic()
+    stopper.start()
+    try:
+        mutation_tool._exec_until(started + 120, command, tmp_path, dict(os.environ))
+    finally:
+        mutation_tool.STOP.clear()
+    assert time.monotonic() - started < 10
