@@ -44,6 +44,7 @@ import tempfile
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -121,14 +122,21 @@ def run_module(workdir: Path, module: str, scenarios: list[str], timeout_s: floa
     return [mutant_of(json.loads(line)) for line in dump.splitlines() if line.strip()]
 
 
-def annotation_spans(source: str) -> list[tuple[int, int, int, int]]:
-    """(line, col, end line, end col) of every type annotation: code that never runs.
+Span = tuple[int, int, int, int]  # (line, col, end line, end col), as ast and cosmic-ray count
+
+
+def _span(node: ast.expr | ast.stmt) -> Span:
+    return (node.lineno, node.col_offset, node.end_lineno or node.lineno, node.end_col_offset or 0)
+
+
+def annotation_spans(source: str) -> list[Span]:
+    """The span of every type annotation: code that never runs.
 
     The modules use `from __future__ import annotations`, so `str | None` in a
     signature is a string at run time; a mutant there (`str >> None`) is equivalent
     by construction and would only cost a suite run to prove it.
     """
-    spans: list[tuple[int, int, int, int]] = []
+    spans: list[Span] = []
     for node in ast.walk(ast.parse(source)):
         found: list[ast.expr | None] = []
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
@@ -139,17 +147,8 @@ def annotation_spans(source: str) -> list[tuple[int, int, int, int]]:
             found.append(node.returns)
         elif isinstance(node, ast.AnnAssign):
             found.append(node.annotation)
-        spans += [(n.lineno, n.col_offset, n.end_lineno or n.lineno, n.end_col_offset or 0)
-                  for n in found if n is not None]
+        spans += [_span(n) for n in found if n is not None]
     return spans
-
-
-Span = tuple[int, int, int, int]
-
-
-def _span(node: ast.AST) -> Span:
-    return (node.lineno, node.col_offset,  # type: ignore[attr-defined]
-            node.end_lineno or node.lineno, node.end_col_offset or 0)  # type: ignore[attr-defined]
 
 
 def _is_fault_check(node: ast.AST) -> bool:
@@ -234,78 +233,74 @@ def _called_only_from(tree: ast.Module, spans: list[Span]) -> list[Span]:
     return dead
 
 
-def in_spans(position: tuple[int, int], spans: list[Span]) -> bool:
-    return any((line, col) <= position <= (end_line, end_col)
-               for line, col, end_line, end_col in spans)
-
-
 def within_spans(start: tuple[int, int], end: tuple[int, int], spans: list[Span]) -> bool:
     """The whole of [start, end] inside one span."""
     return any((line, col) <= start and end <= (end_line, end_col)
                for line, col, end_line, end_col in spans)
 
 
+def in_spans(position: tuple[int, int], spans: list[Span]) -> bool:
+    return within_spans(position, position, spans)
+
+
 ANNOTATION = "in a type annotation"
 FAULT_HOOK = "runs only with an emulator fault on"
 
 
-def skip_equivalent_mutants(session: Path, module: Path) -> Counter[str]:
-    """Mark SKIPPED in the cosmic-ray session the mutants that are equivalent by
-    construction: inside a type annotation, or inside code only a fault runs."""
+def _skip(session: Path, reasons: Callable[[list[Any]], dict[str, str]]) -> int:
+    """Mark SKIPPED, with its reason, each pending work item that `reasons` names (job id
+    -> reason) when given the pending items; cosmic-ray exec then runs only the rest."""
     from cosmic_ray.work_db import use_db  # the tox env has it; the suite does not need it
     from cosmic_ray.work_item import WorkerOutcome, WorkResult
 
+    with use_db(str(session)) as db:
+        chosen = reasons(list(db.pending_work_items))
+        for job_id, reason in chosen.items():
+            db.set_result(job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED, output=reason))
+    return len(chosen)
+
+
+def skip_equivalent_mutants(session: Path, module: Path) -> int:
+    """Skip the mutants that are equivalent by construction: inside a type annotation, or
+    inside code only a fault runs."""
     source = module.read_text()
     annotations, hooks = annotation_spans(source), fault_only_spans(source)
     negated_first = add_not_spans(source)
-    skipped: Counter[str] = Counter()
-    with use_db(str(session)) as db:
-        for item in list(db.pending_work_items):
-            mutation = item.mutations[0]
-            start = (int(mutation.start_pos[0]), int(mutation.start_pos[1]))
-            end = (int(mutation.end_pos[0]), int(mutation.end_pos[1]))
-            add_not = (mutation.operator_name == "core/AddNot"
-                       and (*start, *end) in negated_first)
-            reason = (ANNOTATION if in_spans(start, annotations)
-                      else FAULT_HOOK if within_spans(start, end, hooks) or add_not else None)
-            if reason is not None:
-                db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED,
-                                                      output=reason))
-                skipped[reason] += 1
-    return skipped
+
+    def reason(item: Any) -> str | None:
+        mutation = item.mutations[0]
+        start = (int(mutation.start_pos[0]), int(mutation.start_pos[1]))
+        end = (int(mutation.end_pos[0]), int(mutation.end_pos[1]))
+        add_not = mutation.operator_name == "core/AddNot" and (*start, *end) in negated_first
+        return (ANNOTATION if in_spans(start, annotations)
+                else FAULT_HOOK if within_spans(start, end, hooks) or add_not else None)
+
+    return _skip(session, lambda pending: {item.job_id: why for item in pending
+                                           if (why := reason(item)) is not None})
 
 
 NOT_SAMPLED = "not in the sample"
 
 
 def keep_a_sample(session: Path, size: int, rng: random.Random) -> int:
-    """Leave `size` pending mutants (chosen by `rng`) and mark the others SKIPPED as not
-    sampled; returns how many were left out."""
-    from cosmic_ray.work_db import use_db
-    from cosmic_ray.work_item import WorkerOutcome, WorkResult
-
-    with use_db(str(session)) as db:
-        pending = list(db.pending_work_items)
+    """Leave `size` pending mutants (chosen by `rng`) and skip the others as not sampled;
+    returns how many were left out."""
+    def left_out(pending: list[Any]) -> dict[str, str]:
         chosen = sampled_ids(pending, size, rng)
-        for item in pending:
-            if item.job_id not in chosen:
-                db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED,
-                                                      output=NOT_SAMPLED))
-    return len(pending) - len(chosen)
+        return {item.job_id: NOT_SAMPLED for item in pending if item.job_id not in chosen}
+
+    return _skip(session, left_out)
 
 
-def keep_only(session: Path, wanted: frozenset[tuple[str, int]]) -> None:
+def keep_only(session: Path, wanted: frozenset[tuple[str, int]]) -> int:
     """Leave pending only the mutants named as (operator, occurrence); cosmic-ray numbers
     the occurrences of each operator in a module, so the pair names one mutant."""
-    from cosmic_ray.work_db import use_db
-    from cosmic_ray.work_item import WorkerOutcome, WorkResult
+    def named(item: Any) -> bool:
+        mutation = item.mutations[0]
+        return (mutation.operator_name, int(mutation.occurrence)) in wanted
 
-    with use_db(str(session)) as db:
-        for item in list(db.pending_work_items):
-            mutation = item.mutations[0]
-            if (mutation.operator_name, int(mutation.occurrence)) not in wanted:
-                db.set_result(item.job_id, WorkResult(worker_outcome=WorkerOutcome.SKIPPED,
-                                                      output=NOT_SAMPLED))
+    return _skip(session, lambda pending: {item.job_id: NOT_SAMPLED for item in pending
+                                           if not named(item)})
 
 
 def survivors_of(report: list[Mutant]) -> dict[str, frozenset[tuple[str, int]]]:
@@ -326,8 +321,10 @@ def rejudged(report: list[Mutant], rerun: list[Mutant]) -> list[Mutant]:
             for m in report]
 
 
-def read_report(path: Path) -> list[Mutant]:
-    return [Mutant(**entry) for entry in json.loads(path.read_text())["mutants"]]
+def read_report(path: Path) -> tuple[list[Mutant], dict[str, str]]:
+    """An earlier report's mutants and the module hashes it recorded (none before hashes)."""
+    report = json.loads(path.read_text())
+    return [Mutant(**entry) for entry in report["mutants"]], report.get("module_sha256", {})
 
 
 def sampled_ids(items: list[Any], size: int, rng: random.Random) -> set[str]:
@@ -432,10 +429,9 @@ def module_hash(module: str) -> str:
     return hashlib.sha256((ROOT / module).read_bytes()).hexdigest()
 
 
-def changed_since(report: Path, modules: list[str]) -> list[str]:
-    """The modules whose source differs from what `report` mutated (cosmic-ray numbers
-    mutants by position in the source, so an edit renames them)."""
-    recorded = json.loads(report.read_text()).get("module_sha256", {})
+def changed_since(recorded: dict[str, str], modules: list[str]) -> list[str]:
+    """The modules whose source differs from the hashes a report recorded (cosmic-ray
+    numbers mutants by position in the source, so an edit renames them)."""
     return [module for module in modules if recorded.get(module) != module_hash(module)]
 
 
@@ -487,10 +483,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--min-score", type=float, default=0.0,
                         help="exit 1 below this score (0: report only)")
     args = parser.parse_args(argv)
-    previous = read_report(args.rerun) if args.rerun else None
+    previous, recorded = read_report(args.rerun) if args.rerun else (None, {})
     survivors = survivors_of(previous) if previous is not None else {}
     if args.rerun:
-        changed = changed_since(args.rerun, sorted(survivors))
+        changed = changed_since(recorded, sorted(survivors))
         if changed:
             parser.error(f"--rerun {args.rerun}: {', '.join(changed)} changed since that report "
                          "(or it predates module hashes), so its mutants are not the same ones; "
@@ -499,9 +495,8 @@ def main(argv: list[str] | None = None) -> int:
     scenarios = args.scenario or list(DEFAULT_SCENARIOS)
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: STOP.set())
-    hashes = {module: module_hash(module) for module in modules}  # what the copies hold
-    if args.rerun:  # the modules not judged again keep what the report says they were
-        hashes = {**json.loads(args.rerun.read_text())["module_sha256"], **hashes}
+    # what the copies hold; in a rerun, the modules not judged again keep the report's
+    hashes = {**recorded, **{module: module_hash(module) for module in modules}}
     start = time.monotonic()
     deadline = start + args.budget_minutes * 60
     mutants: list[Mutant] = []

@@ -15,6 +15,7 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import jwt
 import pytest
@@ -241,12 +242,17 @@ def test_mutation_tool_add_not_before_a_fault_checked_and_is_equivalent() -> Non
 def test_mutation_tool_rerun_refuses_a_module_changed_since_its_report(tmp_path: Path) -> None:
     module = "rolecall/emulator/iam/patterns.py"
     report = tmp_path / "mutation-tool.json"
-    report.write_text(json.dumps({"module_sha256": {module: mutation_tool.module_hash(module)}}))
-    assert mutation_tool.changed_since(report, [module]) == []
-    report.write_text(json.dumps({"module_sha256": {module: "0" * 64}}))
-    assert mutation_tool.changed_since(report, [module]) == [module]
-    report.write_text(json.dumps({}))  # a report from before module hashes
-    assert mutation_tool.changed_since(report, [module]) == [module]
+
+    def recorded(content: dict[str, Any]) -> dict[str, str]:
+        report.write_text(json.dumps({"mutants": [], **content}))
+        return mutation_tool.read_report(report)[1]
+
+    hashes = {"module_sha256": {module: mutation_tool.module_hash(module)}}
+    assert mutation_tool.changed_since(recorded(hashes), [module]) == []
+    assert mutation_tool.changed_since(recorded({"module_sha256": {module: "0" * 64}}),
+                                       [module]) == [module]
+    # a report from before module hashes
+    assert mutation_tool.changed_since(recorded({}), [module]) == [module]
 
 
 def test_mutation_tool_stops_its_cosmic_ray_run_when_interrupted(tmp_path: Path) -> None:
