@@ -4,8 +4,9 @@ Real runs of the suite (pytest subprocesses, embedded target, scenario `books`, 
 cells) are sent SIGINT (to the process group, as Ctrl-C does) or SIGTERM (to the
 controller, as a CI runner cancelling a job does) at five moments, found by watching
 the run's state folder rather than by sleeping: while the stack is being provisioned
-and mid-matrix (each with and without xdist workers) and near the end. Each leaves
-one bundle whose summary.md, matrix.html, evidence.json, manifest, Allure
+and mid-matrix (each with and without xdist workers) and near the end (the last
+cell of each process waits for the signal: tests/evidence/hold_last.py). Each leaves one
+bundle whose summary.md, matrix.html, evidence.json, manifest, Allure
 environment.properties, JUnit properties and terminal output all say INCOMPLETE,
 which `rolecall verify` refuses.
 """
@@ -44,13 +45,19 @@ class Moment:
     signal: signal.Signals
     workers: int
     ready: Callable[[Path], bool]
+    hold_last: bool = False  # the last cell of each process waits (tests/evidence/hold_last.py)
+
+
+def _held(root: Path) -> bool:
+    """A last cell is waiting: the run cannot finish before the signal arrives."""
+    return any((root / "held").glob("held-*"))
 
 
 MOMENTS = [
     Moment("provisioning", signal.SIGINT, 2, _provisioning),
     Moment("mid-matrix", signal.SIGTERM, 2, lambda root: _recorded(root) >= 50),
     Moment("mid-matrix", signal.SIGINT, 0, lambda root: _recorded(root) >= 20),
-    Moment("near-the-end", signal.SIGINT, 2, lambda root: _recorded(root) >= BOOKS_CELLS - 8),
+    Moment("near-the-end", signal.SIGINT, 2, _held, hold_last=True),
     Moment("provisioning", signal.SIGTERM, 0, _provisioning),
 ]
 
@@ -61,10 +68,16 @@ def interrupted_run(tmp: Path, moment: Moment) -> tuple[RunOutputs, int]:
     state = tmp / "tmp"  # the run's state folder goes here (TMPDIR), where we can watch it
     state.mkdir()
     out = tmp / "pytest-output.raw"
+    env = {**os.environ, "TMPDIR": str(state)}
+    extra: list[str] = []
+    if moment.hold_last:
+        (tmp / "held").mkdir()
+        env["ROLECALL_TEST_HOLD_DIR"] = str(tmp / "held")
+        extra = ["-p", "tests.evidence.hold_last"]
     with out.open("w") as said:
-        proc = subprocess.Popen(suite_command(tmp, workers=moment.workers), cwd=ROOT,
-                                stdout=said, stderr=subprocess.STDOUT, start_new_session=True,
-                                env={**os.environ, "TMPDIR": str(state)})
+        proc = subprocess.Popen(suite_command(tmp, workers=moment.workers, extra=extra),
+                                cwd=ROOT, stdout=said, stderr=subprocess.STDOUT,
+                                start_new_session=True, env=env)
         try:
             _wait_for(proc, tmp, moment.ready, out)
             if moment.signal == signal.SIGINT:

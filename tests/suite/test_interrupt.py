@@ -9,6 +9,9 @@ stack stands, and the endpoint is then asked for everything it holds:
   abandon it) and the endpoint holds nothing;
 - SIGKILL: no teardown at all; what is left is exactly what
   `rolecall sweep --delete` removes, and after it the endpoint holds nothing.
+
+With AWS's conditions a deleted table stays DELETING for a while, as on AWS, so the
+endpoint's holdings are compared once they settle (`settled`), never at a guessed moment.
 """
 
 from __future__ import annotations
@@ -23,8 +26,8 @@ from pathlib import Path
 
 import pytest
 
+from rolecall.account import clients
 from rolecall.emulator import ACCOUNT_ID, Emulator
-from rolecall.target import clients
 from rolecall.tools import cli
 from tests.suite.test_provision import listed
 
@@ -54,6 +57,15 @@ def everything(endpoint: str) -> list[str]:
         + [f"table {t}" for t in listed(target, "dynamodb", "list_tables", "TableNames")])
 
 
+def settled(endpoint: str, expected: list[str], seconds: float = 60.0) -> list[str]:
+    """What the endpoint holds once it equals `expected`, or after `seconds` (then the test
+    fails showing it): tables being deleted leave the listing only when DELETING ends."""
+    deadline = time.monotonic() + seconds
+    while (held := everything(endpoint)) != expected and time.monotonic() < deadline:
+        time.sleep(0.2)
+    return held
+
+
 def start_run(endpoint: str, evidence: Path) -> subprocess.Popen[bytes]:
     """`pytest suites --target aws` on one scenario; returns once its stack stands."""
     run = subprocess.Popen(
@@ -81,7 +93,7 @@ def test_cancelled_like_ci_it_leaves_nothing_behind(endpoint: str, tmp_path: Pat
         run.send_signal(signal.SIGTERM)  # CI's second signal: must not abandon the teardown
         run.wait(timeout=120)
     output = run.stdout.read().decode() if run.stdout else ""
-    assert everything(endpoint) == before, output
+    assert settled(endpoint, before) == before, output
     assert not list(tmp_path.glob("*/state/*.journal.jsonl")), "no journal of a leftover"
 
 
@@ -98,4 +110,4 @@ def test_killed_it_leaves_only_what_sweep_removes(endpoint: str, tmp_path: Path,
     runid = next(tmp_path.glob("*/state")).parent.name  # only this run's: others share moto
     assert cli.main(["sweep", "--aws-account-id", ACCOUNT_ID, "--endpoint-url", endpoint,
                      "--older-than", "0s", "--run", runid, "--delete"]) == 0, capsys.readouterr()
-    assert everything(endpoint) == before, capsys.readouterr()
+    assert settled(endpoint, before) == before, capsys.readouterr()
