@@ -27,11 +27,11 @@ sys.path.insert(0, str(ROOT / "bench"))
 
 from matrix_bench import PROVISIONING, run_suite, stats  # noqa: E402
 
+from rolecall.account.clients import AWS_PROPAGATION_SECONDS  # noqa: E402
 from rolecall.cells import matrix  # noqa: E402
 from rolecall.emulator import Emulator  # noqa: E402
 from rolecall.emulator.realism import TABLE_SECONDS, latency  # noqa: E402
 from rolecall.model import scenario  # noqa: E402
-from rolecall.target.clients import AWS_PROPAGATION_SECONDS  # noqa: E402
 
 SCALE = 0.05
 SESSION_EXPIRY_SECONDS = 900 + 5  # STS's shortest session, then one probe

@@ -19,11 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rolecall.account import clients
+from rolecall.account.cleanup import Journal, teardown
+from rolecall.account.provision import Provisioner, RunSecrets
 from rolecall.emulator import Emulator
 from rolecall.model import scenario
-from rolecall.target import clients
-from rolecall.target.cleanup import Journal, teardown
-from rolecall.target.provision import Provisioner, RunSecrets
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -15,17 +15,18 @@ from typing import Any
 
 import pytest
 
+from rolecall.account import cleanup, clients, own_stack
+from rolecall.account.probes import PROBES
+from rolecall.account.run import Run, RunConfig
 from rolecall.cells import control, escalation, matrix
 from rolecall.cells.audit import audit_cells
 from rolecall.cells.identity import identity_cells
 from rolecall.emulator import Emulator
 from rolecall.model import oracle, scenario
+from rolecall.model.errors import ScenarioError
 from rolecall.reporting import allure_run, evidence, plugin
 from rolecall.reporting.records import Observer
 from rolecall.reporting.redact import redact_text
-from rolecall.target import cleanup, clients, own_stack
-from rolecall.target.probes import PROBES
-from rolecall.target.run import Run, RunConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 RUN_KEY = pytest.StashKey[RunConfig]()
@@ -107,7 +108,7 @@ def pytest_configure(config: pytest.Config) -> None:
                                                             config.getoption("--scenario"))
         for each in scenarios:
             oracle.check(each)
-    except scenario.ScenarioError as exc:
+    except ScenarioError as exc:
         # Exit 2, as `rolecall audit` does for the same file: the run could not start.
         pytest.exit(f"scenario error: {exc}", returncode=2)
     config.stash[SCENARIOS_KEY] = scenarios
@@ -157,7 +158,7 @@ def _start_own_stack(config: pytest.Config, own: own_stack.OwnStack) -> scenario
         assert own.entitlements is not None
         bound, entitlements = own_stack.bind(discovery, own.entitlements)
         own_stack.start(run.target, discovery, bound, entitlements, run.secrets, run.state_dir)
-    except scenario.ScenarioError as exc:
+    except ScenarioError as exc:
         _stop_target(config)
         raise pytest.UsageError(f"stack error: {exc}") from None
     return bound
@@ -252,7 +253,7 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     if _is_worker(config) or RUN_KEY not in config.stash:
         return
     # Another Ctrl-C (or CI's SIGTERM) now would leave resources, the bundle or the state
-    # behind: the end of the run says it is finishing instead (rolecall/target/cleanup.py).
+    # behind: the end of the run says it is finishing instead (rolecall/account/cleanup.py).
     with cleanup.shielded("rolecall: finishing the run (teardown, evidence bundle); "
                           "it will not be interrupted, wait for it to end"):
         _finish(config, Run(config.stash[RUN_KEY]))

@@ -7,6 +7,8 @@ AccessDeniedException (D4). An ERROR is never taken for DENIED.
 
 from __future__ import annotations
 
+from rolecall.account import probes
+from rolecall.account.run import Run
 from rolecall.cells import refusals
 from rolecall.cells.matrix import (
     AccessCell,
@@ -16,8 +18,6 @@ from rolecall.cells.matrix import (
     mismatch,
 )
 from rolecall.reporting.records import Observer
-from rolecall.target import probes
-from rolecall.target.run import Run
 
 
 def test_access(run: Run, access_cell: AccessCell, observe: Observer) -> None:

@@ -7,9 +7,9 @@ and `cognito:preferred_role` is decided by precedence.
 
 from __future__ import annotations
 
+from rolecall.account.run import Run
 from rolecall.cells.matrix import ClaimsCell, mismatch
 from rolecall.reporting.records import Observer
-from rolecall.target.run import Run
 
 
 def test_id_token_claims(run: Run, claims_cell: ClaimsCell, observe: Observer) -> None:

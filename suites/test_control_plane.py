@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import pytest
 
+from rolecall.account import control_probes
+from rolecall.account.run import Run
 from rolecall.cells import control
 from rolecall.cells.control import ControlCell
 from rolecall.cells.matrix import credential_observation, issued_to_probe_with, mismatch
 from rolecall.model import oracle
 from rolecall.reporting.records import Observer
-from rolecall.target import control_probes
-from rolecall.target.run import Run
 
 
 def test_control_plane(run: Run, control_cell: ControlCell, observe: Observer) -> None:

@@ -7,11 +7,11 @@ credentials, not the one the pool claims to have chosen.
 
 from __future__ import annotations
 
+from rolecall.account.flows import Issued
+from rolecall.account.run import Run
 from rolecall.cells import refusals
 from rolecall.cells.matrix import CredentialCell, credential_observation, mismatch, obtain
 from rolecall.reporting.records import Observer
-from rolecall.target.flows import Issued
-from rolecall.target.run import Run
 
 
 def test_credentials(run: Run, credential_cell: CredentialCell, observe: Observer) -> None:

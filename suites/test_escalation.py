@@ -9,10 +9,10 @@ found fails too, so the record stays true.
 
 from __future__ import annotations
 
+from rolecall.account.run import Run
 from rolecall.cells import escalation
 from rolecall.cells.escalation import EscalationCell
 from rolecall.reporting.records import Observer
-from rolecall.target.run import Run
 
 
 def test_no_path_exceeds_the_entitlement(run: Run, escalation_cell: EscalationCell,

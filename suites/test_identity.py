@@ -6,10 +6,10 @@ and every audit keyed on the identity rely on it.
 
 from __future__ import annotations
 
+from rolecall.account.run import Run
 from rolecall.cells.identity import IdentityCell, identity_problem
 from rolecall.cells.matrix import mismatch
 from rolecall.reporting.records import Observer
-from rolecall.target.run import Run
 
 
 def test_identity_id(run: Run, identity_cell: IdentityCell, observe: Observer) -> None:

@@ -9,12 +9,12 @@ ServerSideTokenCheck, and still works until it expires when it has not.
 
 from __future__ import annotations
 
+from rolecall.account import probes
+from rolecall.account.flows import Issued
+from rolecall.account.run import Run
 from rolecall.cells.matrix import NegativeCell, mismatch, observed_outcome
 from rolecall.model import oracle
 from rolecall.reporting.records import Observer
-from rolecall.target import probes
-from rolecall.target.flows import Issued
-from rolecall.target.run import Run
 
 
 def check(run: Run, observe: Observer, cell: NegativeCell, variant: str,

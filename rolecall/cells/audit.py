@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, replace
 from typing import Any, Literal
 
+from rolecall.account.provision import Stack, render, trust_policy
 from rolecall.cells.audit_facts import (
     AMR,
     AUD,
@@ -54,7 +55,6 @@ from rolecall.cells.audit_facts import (
 )
 from rolecall.model.scenario import AcceptedFinding, Scenario
 from rolecall.reporting.records import Description
-from rolecall.target.provision import Stack, render, trust_policy
 
 Severity = Literal["critical", "high", "medium", "low"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
@@ -363,7 +363,8 @@ def placeholder_stack(scenario: Scenario) -> Stack:
 def facts_from_scenario(scenario: Scenario, variants: Iterable[str] | None = None) -> StackFacts:
     """The stack a scenario describes, as the provisioner would build it."""
     stack = placeholder_stack(scenario)
-    roles = {name: RoleFacts(name, role.trust_policy or trust_policy(role.trust, stack),
+    pool_ids = stack.identity_pools.values()
+    roles = {name: RoleFacts(name, role.trust_policy or trust_policy(role.trust, pool_ids),
                              (render(role.policy, stack),))
              for name, role in scenario.roles.items()}
     writable = scenario_writable_claims(scenario)

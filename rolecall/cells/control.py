@@ -18,14 +18,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from rolecall.account.control_probes import CONTROL_PROBES, TABLE_FAMILIES, Context, ControlProbe
+from rolecall.account.flows import Flows, Issued
+from rolecall.account.probes import ProbeTarget
+from rolecall.account.provision import Stack
 from rolecall.cells.matrix import CredentialCell, credential_cells
 from rolecall.model import oracle
 from rolecall.model.scenario import Scenario
 from rolecall.reporting.records import Description
-from rolecall.target.control_probes import CONTROL_PROBES, TABLE_FAMILIES, Context, ControlProbe
-from rolecall.target.flows import Flows, Issued
-from rolecall.target.probes import ProbeTarget
-from rolecall.target.provision import Stack
 
 
 @dataclass(frozen=True)

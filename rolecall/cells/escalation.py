@@ -15,7 +15,7 @@ for guests) is a finding. Permissions are observed by probing, not read from
 policies: the check sees what AWS actually allows. Besides the DynamoDB actions,
 every path's credentials are probed for self-escalation on the identity stack (IAM
 on their own role, the identity pool's configuration and roles, the user pool's
-groups and users: rolecall/target/control_probes.py): a credential that can change
+groups and users: rolecall/account/control_probes.py): a credential that can change
 who gets what is a finding unless the entitlement names that action
 (`cognito-identity:*`, `iam:PutRolePolicy`...). It reads
 `<path> grants <action> (<what it changes>)`.
@@ -27,12 +27,13 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 
+from rolecall.account import control_probes, probes
+from rolecall.account.flows import Flows, Issued, Result
+from rolecall.account.provision import Stack
 from rolecall.model import oracle
-from rolecall.model.scenario import IAM_ACTIONS, Rule, Scenario
+from rolecall.model.actions import IAM_ACTIONS
+from rolecall.model.scenario import Rule, Scenario
 from rolecall.reporting.records import Description
-from rolecall.target import control_probes, probes
-from rolecall.target.flows import Flows, Issued, Result
-from rolecall.target.provision import Stack
 
 GUEST = "guest"
 

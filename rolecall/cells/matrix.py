@@ -18,14 +18,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
+from rolecall.account.flows import Flows, Issued, Refused, Result
+from rolecall.account.probes import PROBES, Probe, index_probes
+from rolecall.account.provision import Stack
 from rolecall.model import oracle
 from rolecall.model.oracle import Outcome
 from rolecall.model.scenario import ExpectedRole, Scenario
 from rolecall.reporting import rules_page
 from rolecall.reporting.records import Description, Observation
-from rolecall.target.flows import Flows, Issued, Refused, Result
-from rolecall.target.probes import PROBES, Probe, index_probes
-from rolecall.target.provision import Stack
 
 
 @dataclass(frozen=True)

@@ -33,10 +33,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rolecall.emulator import sigv4
+from rolecall.emulator.checks import Check
 from rolecall.emulator.errors import AwsError
 from rolecall.emulator.faults import Faults
 from rolecall.emulator.iam import actions, implied, policy, roles
-from rolecall.emulator.iam.checks import Check
 from rolecall.emulator.state import ACCOUNT_ID, EmulatorState, Session
 from rolecall.emulator.wire import Call
 

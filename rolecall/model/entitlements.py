@@ -9,7 +9,7 @@ The file is the team's, reviewed in its repository, and kept apart from the stac
       guest: {guest: true, allow: {}}
 
 `bind` joins it to a discovered stack (a Scenario without users, see
-rolecall/target/discovery.py) and returns the Scenario the cells run on: each
+rolecall/account/discovery.py) and returns the Scenario the cells run on: each
 persona becomes a user with exactly its groups, its `allow` becomes the access
 expected of the role it receives (and the entitlement the escalation check holds
 every credential path to), and a stated `role` is checked against the oracle
@@ -27,18 +27,9 @@ import yaml
 from pydantic import Field, ValidationError, model_validator
 
 from rolecall.model import oracle, yamlsource
-from rolecall.model.scenario import (
-    IAM_ACTIONS,
-    INDEX_ACTIONS,
-    AcceptedFinding,
-    Actions,
-    ExpectedRole,
-    Model,
-    Scenario,
-    ScenarioError,
-    User,
-    _as_scenario_error,
-)
+from rolecall.model.actions import IAM_ACTIONS, INDEX_ACTIONS, Actions
+from rolecall.model.errors import ScenarioError, as_scenario_error
+from rolecall.model.scenario import AcceptedFinding, ExpectedRole, Model, Scenario, User
 
 REFUSED = "refused"
 PersonaName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
@@ -109,7 +100,7 @@ def load(path: str | Path) -> Entitlements:
     try:
         return Entitlements.model_validate({**data, "file": str(path)})
     except ValidationError as exc:
-        raise _as_scenario_error(path, exc, yamlsource.Located(None)) from None
+        raise as_scenario_error(path, exc, yamlsource.Located(None)) from None
 
 
 # --- binding to a discovered stack --------------------------------------------------------

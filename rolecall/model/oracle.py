@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Literal
 
-from rolecall.model.scenario import IAM_ACTIONS, Rule, Scenario, ScenarioError
+from rolecall.model.actions import IAM_ACTIONS
+from rolecall.model.errors import ScenarioError
+from rolecall.model.scenario import Rule, Scenario
 
 # SPEC E5 as corrected in docs/semantics.md: the guest scope-down policy
 # (AmazonCognitoUnAuthedIdentitiesSessionPolicy v3) names no DynamoDB action.

@@ -12,14 +12,12 @@ Loading validates everything before anything is provisioned. A bad file raises
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
-    AfterValidator,
     BaseModel,
     ConfigDict,
     Field,
@@ -28,80 +26,14 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import PydanticCustomError
 
 from rolecall.model import yamlsource
-
-# The IAM actions a permission profile speaks of (SPEC D5). TransactGetItems and
-# TransactWriteItems are not permissions of their own: they need the contained actions.
-IAM_ACTIONS: tuple[str, ...] = (
-    "GetItem", "BatchGetItem", "Query", "Scan", "PutItem", "UpdateItem", "DeleteItem",
-    "BatchWriteItem", "ConditionCheckItem", "DescribeTable",
-)
-INDEX_ACTIONS = ("Query", "Scan")  # the actions that read a secondary index
-READ_ACTIONS = ("GetItem", "BatchGetItem", "Query", "Scan", "ConditionCheckItem", "DescribeTable")
-WRITE_ACTIONS = ("PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem")
-Flow = Literal["enhanced", "classic", "guest"]
-FLOWS: tuple[Flow, ...] = ("enhanced", "classic", "guest")
+from rolecall.model.actions import FLOWS, Actions, Flow
+from rolecall.model.errors import ScenarioError, as_scenario_error, refuse
 
 # Up to 64 characters: a discovered stack's roles and groups keep their AWS names.
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+=,@-]{0,63}$")]
 MAX_PRECEDENCE = 2**31 - 1
-
-
-# A control-plane or identity-stack action is written with its service prefix
-# (`dynamodb:DeleteTable`, `iam:PutRolePolicy`, `cognito-identity:*`); `*` and `?` are
-# IAM's wildcards. The data-plane actions above are written bare, as before.
-PREFIXED = re.compile(r"^[a-z][a-z0-9-]*:[A-Za-z*?]+$")
-
-
-def _actions(value: list[str]) -> list[str]:
-    """Validate a permission profile: bare DynamoDB data-plane actions ('*' = all of them),
-    then prefixed control-plane actions; canonical order, duplicates dropped."""
-    expanded: list[str] = []
-    prefixed: list[str] = []
-    for action in value:
-        bare = action.removeprefix("dynamodb:")
-        if action == "*":
-            expanded.extend(IAM_ACTIONS)
-        elif bare in IAM_ACTIONS:
-            expanded.append(bare)
-        elif PREFIXED.match(action):
-            prefixed.append(action)
-        else:
-            raise ValueError(f"{action!r} is not a DynamoDB permission rolecall probes; "
-                             f"use one of {', '.join(IAM_ACTIONS)} or '*', or a prefixed "
-                             "control-plane action such as dynamodb:DeleteTable, "
-                             "iam:PutRolePolicy or cognito-identity:*")
-    return sorted(set(expanded), key=IAM_ACTIONS.index) + sorted(set(prefixed))
-
-
-def data_plane(actions: Iterable[str]) -> list[str]:
-    """The bare DynamoDB data-plane actions of a profile (what the access cells probe)."""
-    return [a for a in actions if a in IAM_ACTIONS]
-
-
-Actions = Annotated[list[str], AfterValidator(_actions)]
-
-
-class ScenarioError(Exception):
-    """A scenario file that cannot be used: says which file, which line, where in it, how to fix.
-
-    The first line reads `<file>:<line>: <YAML path>: <problem>. Fix: <fix>` (editors
-    and terminals open `file:line`); further problems of the same file follow, one a line.
-    """
-
-    def __init__(self, file: str | Path, where: str, problem: str, fix: str = "",
-                 line: int | None = None, more: Iterable[str] = ()) -> None:
-        self.file, self.where, self.problem, self.fix, self.line = str(file), where, problem, fix, line
-        located = f"{file}:{line}" if line else str(file)
-        text = f"{located}: {where}: {problem}" + (f". Fix: {fix}" if fix else "")
-        super().__init__("\n".join([text, *more]))
-
-
-def _refuse(path: tuple[str | int, ...], problem: str) -> PydanticCustomError:
-    """A cross-field error that keeps the YAML path it is about (pydantic would say 'top level')."""
-    return PydanticCustomError("reference", "{problem}", {"problem": problem, "path": path})
 
 
 class Model(BaseModel):
@@ -375,36 +307,36 @@ class Scenario(Model):
                              "under table.items (the read probes use it)")
         for path, role in self._role_references():
             if role not in self.roles:
-                raise _refuse(path, f"names role {role!r}, which is not under roles: "
+                raise refuse(path, f"names role {role!r}, which is not under roles: "
                                     f"(known: {', '.join(self.roles)})")
         for user_name, user in self.users.items():
             for n, group in enumerate(user.groups):
                 if group not in self.groups:
-                    raise _refuse(("users", user_name, "groups", n),
+                    raise refuse(("users", user_name, "groups", n),
                                   f"names group {group!r}, which is not under groups: "
                                   f"(known: {', '.join(self.groups) or 'none'})")
             for attribute in user.attributes:
                 custom = attribute.removeprefix("custom:")
                 if attribute.startswith("custom:") and custom not in self.user_pool.custom_attributes:
-                    raise _refuse(("users", user_name, "attributes", attribute),
+                    raise refuse(("users", user_name, "attributes", attribute),
                                   f"uses {attribute!r}; declare {custom!r} under "
                                   "user_pool.custom_attributes")
         for variant_name, variant in self.variants.items():
             if variant.custom_roles and variant.mapping is None:
-                raise _refuse(("variants", variant_name, "custom_roles"),
+                raise refuse(("variants", variant_name, "custom_roles"),
                               "needs a Token or Rules mapping (CustomRoleArn picks among "
                               "cognito:roles, SPEC E7a, or among the matching rules' roles, E9c)")
         if self.negatives is not None:
             for part in ("user", "signed_out", "disabled", "deleted"):
                 user_name = getattr(self.negatives, part)
                 if user_name is not None and user_name not in self.users:
-                    raise _refuse(("negatives", part), f"names {user_name!r}, which is not under "
+                    raise refuse(("negatives", part), f"names {user_name!r}, which is not under "
                                                        "users:")
         for n, expected in enumerate(self.expect):
             if expected.user not in self.users:
-                raise _refuse(("expect", n, "user"), f"{expected.user!r} is not under users:")
+                raise refuse(("expect", n, "user"), f"{expected.user!r} is not under users:")
             if expected.variant not in self.variants:
-                raise _refuse(("expect", n, "variant"), f"{expected.variant!r} is not under "
+                raise refuse(("expect", n, "variant"), f"{expected.variant!r} is not under "
                                                         "variants:")
         return self
 
@@ -467,49 +399,9 @@ def load(path: str | Path) -> Scenario:
     try:
         loaded = Scenario.model_validate({**data, "file": str(path)})
     except ValidationError as exc:
-        raise _as_scenario_error(path, exc, located) from None
+        raise as_scenario_error(path, exc, located) from None
     loaded._lines = located
     return loaded
-
-
-FIXES = {  # pydantic error type -> what to write instead
-    "missing": "add this field",
-    "extra_forbidden": "remove or rename this field (it is not part of the schema; "
-                       "see README 'Writing a scenario')",
-    "literal_error": "use one of the allowed values",
-    "string_pattern_mismatch": "use letters, digits and - only (scenario names: lower case)",
-    "string_type": "write text here (quote it if YAML reads it as a number or true/false)",
-    "int_type": "write a whole number",
-    "int_parsing": "write a whole number",
-    "bool_type": "write true or false",
-    "bool_parsing": "write true or false",
-    "list_type": "write a YAML list, e.g. [a, b]",
-    "dict_type": "write a YAML mapping (key: value lines)",
-    "model_type": "write a YAML mapping (key: value lines)",
-    "model_attributes_type": "write a YAML mapping (key: value lines)",
-    "too_short": "add at least one entry",
-    "too_long": "remove entries",
-    "greater_than_equal": "use a larger number",
-    "less_than_equal": "use a smaller number",
-    "reference": "use a name defined in the section the message names, or define it there",
-}
-DEFAULT_FIX = "change the value as the message says (see README 'Writing a scenario')"
-
-
-def _as_scenario_error(path: Path, exc: ValidationError, located: yamlsource.Located
-                       ) -> ScenarioError:
-    """Every pydantic error as `file:line: yaml.path: problem. Fix: ...`, the first one first."""
-    lines = []
-    for error in exc.errors():
-        ctx = error.get("ctx") or {}
-        where = tuple(ctx.get("path") or (p for p in error["loc"] if p != "[key]"))
-        problem = re.sub(r"^(Value|Assertion) error, ", "", error["msg"])
-        fix = FIXES.get(error["type"], DEFAULT_FIX)
-        lines.append(ScenarioError(path, yamlsource.dotted(where) or "the whole file", problem,
-                                   fix, line=located.line_of(where)))
-    first = lines[0]
-    return ScenarioError(path, first.where, first.problem, first.fix, line=first.line,
-                         more=[f"  also {e}" for e in lines[1:]])
 
 
 def load_all(directory: str | Path, only: Iterable[str] = ()) -> list[Scenario]:

@@ -45,7 +45,7 @@ from rolecall.reporting.redact import mask_account, redact_text
 BUNDLE_KIND = "rolecall-evidence"
 SCHEMA = 2  # 2: evidence.json has `completeness`; NOT RUN rows for planned cells never run
 MANIFEST = "manifest.json"
-# The run's working state (rolecall/target/run.py) lives in this subfolder of the bundle's
+# The run's working state (rolecall/account/run.py) lives in this subfolder of the bundle's
 # folder while the run lasts; it is not evidence: never hashed, listed or verified.
 STATE_DIR = "state"
 EVIDENCE = "evidence.json"

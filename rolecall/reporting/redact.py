@@ -6,7 +6,7 @@ exactly one place to be caught and one test to prove it is. Three layers:
 
 - by value: every secret the run creates or receives (user passwords, ID, access
   and OIDC tokens, access key ids, secret keys, session tokens, the run's secret
-  key) is registered where it appears (rolecall/target/provision.py, flows.py,
+  key) is registered where it appears (rolecall/account/provision.py, flows.py,
   tokens.py, in each process, xdist workers too) and replaced wherever it occurs,
   whatever it looks like;
 - by name: a mapping key that names a secret (SecretKey, SecretAccessKey,

@@ -28,12 +28,12 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from rolecall.account import cleanup, clients, discovery, own_stack, testusers
 from rolecall.cells import audit, audit_live
 from rolecall.emulator import Emulator
 from rolecall.emulator.faults import CATALOGUE
 from rolecall.model import scenario
-from rolecall.model.scenario import ScenarioError
-from rolecall.target import cleanup, clients, discovery, own_stack, testusers
+from rolecall.model.errors import ScenarioError
 from rolecall.tools import evidence_cli, init_cli, mutation
 
 
@@ -253,7 +253,7 @@ def _audit(args: argparse.Namespace) -> int:
         else:
             results = [audit.audit_scenario(s)
                        for s in scenario.load_all(args.scenario_dir, args.scenario)]
-    except scenario.ScenarioError as exc:
+    except ScenarioError as exc:
         raise ValueError(str(exc)) from None
     except ClientError as exc:
         raise ValueError(f"cannot read the stack: {exc}") from None

@@ -28,13 +28,14 @@ from typing import Any
 
 import yaml
 
+from rolecall.account import own_stack
+from rolecall.account.clients import Target
+from rolecall.account.discovery import Discovery
 from rolecall.cells.audit import audit_scenario, scenario_writable_claims
 from rolecall.model import entitlements as ent
 from rolecall.model import oracle
-from rolecall.model.scenario import IAM_ACTIONS, INDEX_ACTIONS, Scenario, User
-from rolecall.target import own_stack
-from rolecall.target.clients import Target
-from rolecall.target.discovery import Discovery
+from rolecall.model.actions import IAM_ACTIONS, INDEX_ACTIONS
+from rolecall.model.scenario import Scenario, User
 
 HEADER = """\
 # OBSERVED, NOT REVIEWED: written by `rolecall init` on {date}, {source}.

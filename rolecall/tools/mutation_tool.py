@@ -29,10 +29,8 @@ added for them, and writes that report with their new outcomes.
 from __future__ import annotations
 
 import argparse
-import ast
 import hashlib
 import json
-import math
 import os
 import queue
 import random
@@ -46,9 +44,30 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from rolecall.tools.mutation_score import (
+    ANNOTATION,
+    FAULT_HOOK,
+    NOT_SAMPLED,
+    Mutant,
+    estimate,
+    estimated_text,
+    mutant_of,
+    read_report,
+    rejudged,
+    score,
+    survivors_of,
+    write_reports,
+)
+from rolecall.tools.mutation_spans import (
+    add_not_spans,
+    annotation_spans,
+    fault_only_spans,
+    in_spans,
+    within_spans,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -69,20 +88,6 @@ DEFAULT_SCENARIOS = ("near-miss-policy", "near-miss-precedence", "near-miss-rule
 COPY_IGNORE = shutil.ignore_patterns(".git", "reports", ".venv", ".tox", "node_modules",
                                      "__pycache__", "*.pyc", "mutants", ".mypy_cache",
                                      ".ruff_cache")
-
-
-@dataclass(frozen=True)
-class Mutant:
-    module: str
-    line: int
-    operator: str
-    occurrence: int
-    function: str
-    outcome: str  # killed | survived | incompetent | equivalent-annotation
-    #               | equivalent-fault-hook | not-sampled | pending
-
-    def to_json(self) -> dict[str, Any]:
-        return self.__dict__.copy()
 
 
 def config_text(module: str, scenarios: list[str], timeout_s: float) -> str:
@@ -122,131 +127,6 @@ def run_module(workdir: Path, module: str, scenarios: list[str], timeout_s: floa
     return [mutant_of(json.loads(line)) for line in dump.splitlines() if line.strip()]
 
 
-Span = tuple[int, int, int, int]  # (line, col, end line, end col), as ast and cosmic-ray count
-
-
-def _span(node: ast.expr | ast.stmt) -> Span:
-    return (node.lineno, node.col_offset, node.end_lineno or node.lineno, node.end_col_offset or 0)
-
-
-def annotation_spans(source: str) -> list[Span]:
-    """The span of every type annotation: code that never runs.
-
-    The modules use `from __future__ import annotations`, so `str | None` in a
-    signature is a string at run time; a mutant there (`str >> None`) is equivalent
-    by construction and would only cost a suite run to prove it.
-    """
-    spans: list[Span] = []
-    for node in ast.walk(ast.parse(source)):
-        found: list[ast.expr | None] = []
-        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
-            arguments = node.args
-            found += [a.annotation for a in (*arguments.posonlyargs, *arguments.args,
-                                             *arguments.kwonlyargs, arguments.vararg,
-                                             arguments.kwarg) if a is not None]
-            found.append(node.returns)
-        elif isinstance(node, ast.AnnAssign):
-            found.append(node.annotation)
-        spans += [_span(n) for n in found if n is not None]
-    return spans
-
-
-def _is_fault_check(node: ast.AST) -> bool:
-    """`faults.on("name")`: False on the faithful target, where no fault is on."""
-    return (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
-            and node.func.attr == "on" and isinstance(node.func.value, ast.Name)
-            and node.func.value.id == "faults")
-
-
-def _never_true(test: ast.AST) -> bool:
-    """A condition that is False whenever no fault is on: a fault check, an `and` with
-    one such operand, or an `or` of nothing but such operands."""
-    if _is_fault_check(test):
-        return True
-    if isinstance(test, ast.BoolOp):
-        found = [_never_true(value) for value in test.values]
-        return any(found) if isinstance(test.op, ast.And) else all(found)
-    return False
-
-
-def fault_only_spans(source: str) -> list[Span]:
-    """Code that runs, or whose value counts, only when an emulator fault is on.
-
-    The fault hooks (rolecall/emulator/faults.py) sit inside the decision code:
-    `if faults.on("x"): ...`, `a == b and faults.on("x")`. With every fault off,
-    which is the target the suite judges, such a branch never runs and such an
-    operand never decides anything, so a mutant there is equivalent by construction.
-    The spans are: the body of an `if`/ternary whose test is never true, the operands
-    of an `and` that is never true (not the `and` itself: turning it into `or` is a
-    live mutant), and private functions called only from those places. A mutant is
-    skipped only if it lies wholly inside one span, so `not` added to the whole test
-    (cosmic-ray's AddNot spans the test) still runs.
-    """
-    tree = ast.parse(source)
-    spans: list[Span] = []
-    for node in ast.walk(tree):
-        if isinstance(node, ast.If | ast.IfExp) and _never_true(node.test):
-            body = node.body if isinstance(node.body, list) else [node.body]
-            spans += [_span(statement) for statement in body]
-        if isinstance(node, ast.BoolOp) and isinstance(node.op, ast.And) and _never_true(node):
-            spans += [_span(value) for value in node.values]
-    return spans + _called_only_from(tree, spans)
-
-
-def add_not_spans(source: str) -> list[Span]:
-    """Tests where cosmic-ray's AddNot is equivalent by construction.
-
-    AddNot writes `not` before the test without parentheses, so on `a and faults.on("x")`
-    it gives `not a and faults.on("x")`: the `not` binds to the first operand only, and a
-    later fault check keeps the whole test False with every fault off. These are the
-    spans of such tests (an `and` with a never-true operand after its first).
-    """
-    spans: list[Span] = []
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.If | ast.IfExp | ast.While | ast.Assert):
-            test = node.test
-            if (isinstance(test, ast.BoolOp) and isinstance(test.op, ast.And)
-                    and any(_never_true(value) for value in test.values[1:])):
-                spans.append(_span(test))
-    return spans
-
-
-def _called_only_from(tree: ast.Module, spans: list[Span]) -> list[Span]:
-    """Private module functions whose every use is a call inside `spans` (to a fixpoint)."""
-    functions = {node.name: node for node in tree.body
-                 if isinstance(node, ast.FunctionDef) and node.name.startswith("_")}
-    uses: dict[str, list[ast.Name]] = {name: [] for name in functions}
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Name) and node.id in uses:
-            uses[node.id].append(node)
-    dead: list[Span] = []
-    changed = True
-    while changed:
-        changed = False
-        for name, function in functions.items():
-            span = _span(function)
-            if span in dead or not uses[name]:
-                continue
-            if all(in_spans((use.lineno, use.col_offset), spans + dead) for use in uses[name]):
-                dead.append(span)
-                changed = True
-    return dead
-
-
-def within_spans(start: tuple[int, int], end: tuple[int, int], spans: list[Span]) -> bool:
-    """The whole of [start, end] inside one span."""
-    return any((line, col) <= start and end <= (end_line, end_col)
-               for line, col, end_line, end_col in spans)
-
-
-def in_spans(position: tuple[int, int], spans: list[Span]) -> bool:
-    return within_spans(position, position, spans)
-
-
-ANNOTATION = "in a type annotation"
-FAULT_HOOK = "runs only with an emulator fault on"
-
-
 def _skip(session: Path, reasons: Callable[[list[Any]], dict[str, str]]) -> int:
     """Mark SKIPPED, with its reason, each pending work item that `reasons` names (job id
     -> reason) when given the pending items; cosmic-ray exec then runs only the rest."""
@@ -279,9 +159,6 @@ def skip_equivalent_mutants(session: Path, module: Path) -> int:
                                            if (why := reason(item)) is not None})
 
 
-NOT_SAMPLED = "not in the sample"
-
-
 def keep_a_sample(session: Path, size: int, rng: random.Random) -> int:
     """Leave `size` pending mutants (chosen by `rng`) and skip the others as not sampled;
     returns how many were left out."""
@@ -301,30 +178,6 @@ def keep_only(session: Path, wanted: frozenset[tuple[str, int]]) -> int:
 
     return _skip(session, lambda pending: {item.job_id: NOT_SAMPLED for item in pending
                                            if not named(item)})
-
-
-def survivors_of(report: list[Mutant]) -> dict[str, frozenset[tuple[str, int]]]:
-    """A previous report's survivors, per module, as (operator, occurrence)."""
-    found: dict[str, set[tuple[str, int]]] = {}
-    for mutant in report:
-        if mutant.outcome == "survived":
-            found.setdefault(mutant.module, set()).add((mutant.operator, mutant.occurrence))
-    return {module: frozenset(pairs) for module, pairs in found.items()}
-
-
-def rejudged(report: list[Mutant], rerun: list[Mutant]) -> list[Mutant]:
-    """The previous report with each survivor replaced by its outcome in the rerun (cells
-    added since may kill it); killed, equivalent and not-sampled mutants stay as they were."""
-    again = {(m.module, m.operator, m.occurrence): m for m in rerun
-             if m.outcome not in ("not-sampled", "pending")}
-    return [again.get((m.module, m.operator, m.occurrence), m) if m.outcome == "survived" else m
-            for m in report]
-
-
-def read_report(path: Path) -> tuple[list[Mutant], dict[str, str]]:
-    """An earlier report's mutants and the module hashes it recorded (none before hashes)."""
-    report = json.loads(path.read_text())
-    return [Mutant(**entry) for entry in report["mutants"]], report.get("module_sha256", {})
 
 
 def sampled_ids(items: list[Any], size: int, rng: random.Random) -> set[str]:
@@ -366,65 +219,6 @@ def _restore(workdir: Path, module: str) -> None:
     shutil.copyfile(ROOT / module, workdir / module)
 
 
-def mutant_of(entry: list[Any]) -> Mutant:
-    """One line of `cosmic-ray dump`: [work item, result or null]."""
-    item, result = entry
-    mutation = item["mutations"][0]
-    outcome = "pending"
-    if result is not None:
-        worker = result.get("worker_outcome")
-        outcome = result.get("test_outcome") or worker or "pending"
-        if worker in ("exception", "abnormal"):
-            outcome = "incompetent"
-        elif worker == "skipped":
-            outcome = {NOT_SAMPLED: "not-sampled", FAULT_HOOK: "equivalent-fault-hook"}.get(
-                result.get("output"), "equivalent-annotation")
-    return Mutant(mutation["module_path"], int(mutation["start_pos"][0]),
-                  mutation["operator_name"], int(mutation["occurrence"]),
-                  str(mutation.get("definition_name") or ""), str(outcome))
-
-
-def score(mutants: list[Mutant]) -> float | None:
-    """Killed / (killed + survived); incompetent mutants (they crash) and pending ones excluded."""
-    counts = Counter(m.outcome for m in mutants)
-    judged = counts["killed"] + counts["survived"]
-    return counts["killed"] / judged if judged else None
-
-
-def estimate(mutants: list[Mutant]) -> dict[str, float | None] | None:
-    """With a sample: the overall score as a stratified estimate (each module's sampled
-    score weighed by its share of the judgeable mutants) and its standard error. Without
-    one (nothing not-sampled): None, the score is exact."""
-    if not any(m.outcome == "not-sampled" for m in mutants):
-        return None
-    population = {module: sum(1 for m in mutants if m.module == module
-                              and m.outcome in ("killed", "survived", "not-sampled"))
-                  for module in {m.module for m in mutants}}
-    total = sum(population.values())
-    value = variance = 0.0
-    for module, size in population.items():
-        judged = [m for m in mutants if m.module == module and m.outcome in ("killed", "survived")]
-        if not judged or not total:
-            continue
-        rate = sum(m.outcome == "killed" for m in judged) / len(judged)
-        weight = size / total
-        value += weight * rate
-        finite = (size - len(judged)) / (size - 1) if size > 1 else 0.0  # sampled w/o replacement
-        if len(judged) == 1:  # one mutant says nothing about its module's spread
-            variance = math.inf
-        else:
-            variance += weight ** 2 * rate * (1 - rate) / (len(judged) - 1) * finite
-    error = None if math.isinf(variance) else math.sqrt(variance)  # None: unknown
-    return {"score": value, "standard_error": error, "modules": len(population)}
-
-
-def _estimated(sampled: dict[str, float | None]) -> str:
-    score, error = sampled["score"], sampled["standard_error"]
-    spread = "an unknown spread" if error is None else f"+/- {error:.1%} (one standard error)"
-    return f"estimated score over the modules {score or 0.0:.1%}, {spread}; modules weighed " \
-           "by their mutant counts"
-
-
 def module_hash(module: str) -> str:
     return hashlib.sha256((ROOT / module).read_bytes()).hexdigest()
 
@@ -433,32 +227,6 @@ def changed_since(recorded: dict[str, str], modules: list[str]) -> list[str]:
     """The modules whose source differs from the hashes a report recorded (cosmic-ray
     numbers mutants by position in the source, so an edit renames them)."""
     return [module for module in modules if recorded.get(module) != module_hash(module)]
-
-
-def write_reports(report_dir: Path, mutants: list[Mutant], scenarios: list[str],
-                  seconds: float, hashes: dict[str, str] | None = None) -> None:
-    report_dir.mkdir(parents=True, exist_ok=True)
-    counts = Counter(m.outcome for m in mutants)
-    rate = score(mutants)
-    sampled = estimate(mutants)
-    summary = {"tool": "cosmic-ray 8.7.0", "scenarios": scenarios, "seconds": round(seconds),
-               "counts": dict(counts), "score": rate, "sample_estimate": sampled,
-               "module_sha256": hashes or {}, "interrupted": STOP.is_set(),
-               "per_module": {module: dict(Counter(m.outcome for m in mutants
-                                                   if m.module == module))
-                              for module in sorted({m.module for m in mutants})},
-               "mutants": [m.to_json() for m in mutants]}
-    (report_dir / "mutation-tool.json").write_text(json.dumps(summary, indent=2))
-    lines = ["# cosmic-ray over the emulator's decision code", "",
-             f"score {'-' if rate is None else f'{rate:.1%}'} (killed / judged); "
-             f"counts {dict(counts)}; {seconds / 60:.0f} min; scenarios {', '.join(scenarios)}",
-             *([] if sampled is None else ["", f"A sample, not the whole run: {_estimated(sampled)}."]),
-             *(["", "INTERRUPTED: the mutants not judged before the stop are pending; "
-                    "this is a partial result."] if STOP.is_set() else []),
-             "", "| module | line | function | operator | occurrence |", "|---|---|---|---|---|"]
-    lines += [f"| {m.module} | {m.line} | {m.function} | {m.operator} | {m.occurrence} |"
-              for m in mutants if m.outcome == "survived"]
-    (report_dir / "mutation-tool.md").write_text("\n".join(lines) + "\n")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -527,11 +295,11 @@ def main(argv: list[str] | None = None) -> int:
     if previous is not None:
         mutants = rejudged(previous, mutants)
     elapsed = time.monotonic() - start
-    write_reports(args.report_dir, mutants, scenarios, elapsed, hashes)
+    write_reports(args.report_dir, mutants, scenarios, elapsed, hashes, STOP.is_set())
     rate = score(mutants)
     sampled = estimate(mutants)
     print(f"score {'-' if rate is None else f'{rate:.1%}'}"
-          + ("" if sampled is None else f" (a sample: {_estimated(sampled)})")
+          + ("" if sampled is None else f" (a sample: {estimated_text(sampled)})")
           + f"; reports in {args.report_dir}")
     if STOP.is_set():
         print("INTERRUPTED: a partial result; the mutants not judged are pending", file=sys.stderr)

@@ -18,10 +18,10 @@ from pathlib import Path
 
 import pytest
 
+from rolecall.account import clients
+from rolecall.account.cleanup import Journal
+from rolecall.account.provision import Provisioner, RunSecrets, Stack
 from rolecall.model import scenario as sc
-from rolecall.target import clients
-from rolecall.target.cleanup import Journal
-from rolecall.target.provision import Provisioner, RunSecrets, Stack
 
 ROOT = Path(__file__).resolve().parents[2]
 

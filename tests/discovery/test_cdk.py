@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rolecall.model.scenario import ScenarioError
-from rolecall.target import clients, own_stack
+from rolecall.account import clients, own_stack
+from rolecall.model.errors import ScenarioError
 from tests.discovery.conftest import ROOT, Running
 from tests.discovery.test_run import PYTHON
 

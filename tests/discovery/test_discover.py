@@ -6,10 +6,10 @@ import json
 
 import pytest
 
+from rolecall.account import clients
+from rolecall.account.discovery import discover
 from rolecall.emulator.cloudformation import engine
-from rolecall.model.scenario import ScenarioError
-from rolecall.target import clients
-from rolecall.target.discovery import discover
+from rolecall.model.errors import ScenarioError
 from tests.discovery.conftest import Running, TeamStack, variant_of
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from rolecall.account.discovery import Discovery, discover
 from rolecall.model import entitlements as ent
-from rolecall.model.scenario import ScenarioError
-from rolecall.target.discovery import Discovery, discover
+from rolecall.model.errors import ScenarioError
 from tests.discovery.conftest import TeamStack, entitlements_text, variant_of
 
 

@@ -85,7 +85,7 @@ def pytest_configure(config: pytest.Config) -> None:
 
     BaseClient._make_api_call = spying  # type: ignore[method-assign]
 
-    from rolecall.target import run
+    from rolecall.account import run
 
     make_run = run.Run.__init__
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from rolecall.account import clients
+from rolecall.account.cleanup import Journal
+from rolecall.account.provision import RunSecrets
 from rolecall.emulator import Emulator
-from rolecall.target import clients
-from rolecall.target.cleanup import Journal
-from rolecall.target.provision import RunSecrets
 
 
 @pytest.fixture(scope="session")

@@ -16,13 +16,13 @@ from typing import Any
 
 import pytest
 
+from rolecall.account import cleanup, clients, provision
+from rolecall.account.cleanup import Journal
+from rolecall.account.provision import Provisioner, RunSecrets
 from rolecall.cells import audit_facts, audit_live
 from rolecall.cells.audit import CHECKS, audit_scenario
 from rolecall.cells.audit_facts import RoleFacts, granted, trust_grants, trusts
 from rolecall.model.scenario import AcceptedFinding, Scenario
-from rolecall.target import cleanup, clients, provision
-from rolecall.target.cleanup import Journal
-from rolecall.target.provision import Provisioner, RunSecrets
 from rolecall.tools import cli
 
 ROOT = Path(__file__).resolve().parents[2]

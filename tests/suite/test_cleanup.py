@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from rolecall.target import cleanup, clients
-from rolecall.target.cleanup import Journal, Leftover, ResourceKind
-from rolecall.target.provision import Provisioner, RunSecrets
+from rolecall.account import cleanup, clients
+from rolecall.account.cleanup import Journal, Leftover, ResourceKind
+from rolecall.account.provision import Provisioner, RunSecrets
 from rolecall.tools import cli
 from tests.suite.test_provision import books, ours
 
@@ -232,6 +232,6 @@ def test_the_journal_refuses_a_kind_teardown_would_not_know(journal: Journal) ->
     class Unregistered(cleanup.Tables):
         name = "not_in_the_table"
 
-    with pytest.raises(ValueError, match=r"register it in rolecall/target/cleanup\.py"):
+    with pytest.raises(ValueError, match=r"register it in rolecall/account/cleanup\.py"):
         journal.record(Unregistered(), "x")
     assert not journal.path.exists()

@@ -9,8 +9,8 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from rolecall.target import flows
-from rolecall.target.flows import Errored, Flows, Refused
+from rolecall.account import flows
+from rolecall.account.flows import Errored, Flows, Refused
 
 
 def _client_error(code: str, status: int) -> ClientError:

@@ -6,11 +6,11 @@ import secrets
 
 import pytest
 
+from rolecall.account import cleanup, clients, tokens
+from rolecall.account.cleanup import Journal
+from rolecall.account.flows import BROKEN_CASES, Flows
+from rolecall.account.provision import Provisioner, RunSecrets
 from rolecall.model import oracle
-from rolecall.target import cleanup, clients, tokens
-from rolecall.target.cleanup import Journal
-from rolecall.target.flows import BROKEN_CASES, Flows
-from rolecall.target.provision import Provisioner, RunSecrets
 from tests.suite.test_provision import books
 
 

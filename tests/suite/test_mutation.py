@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from rolecall.emulator.faults import Fault
-from rolecall.tools import cli, mutation, mutation_verdict
+from rolecall.tools import cli, mutation, mutation_quick, mutation_verdict
 from rolecall.tools.mutation_verdict import (
     BROKEN,
     CANCELLED,
@@ -172,7 +172,7 @@ def test_judge(baseline: RunOutcome | None, statuses: list[str], min_rate: float
 def test_select_faults_keeps_catalogue_order_and_rejects_unknown_names() -> None:
     assert mutation.select_faults([], quick=False) == [f.name for f in mutation.CATALOGUE]
     quick = mutation.select_faults([], quick=True)
-    assert sorted(quick) == sorted(mutation.QUICK)
+    assert sorted(quick) == sorted(mutation_quick.QUICK)
     assert mutation.select_faults(["iam-notaction-inverted", "precedence-null-wins"], False) == [
         "precedence-null-wins", "iam-notaction-inverted"]
     # --quick --fault NAME: that fault alone, scoped as QUICK says
@@ -184,7 +184,7 @@ def test_select_faults_keeps_catalogue_order_and_rejects_unknown_names() -> None
 
 def test_quick_subset_is_critical_small_and_covers_every_critical_area() -> None:
     # CI's budget: mutation-quick must not grow with the catalogue (the full run is tox -e mutation)
-    quick = [mutation.BY_NAME[name] for name in mutation.QUICK]
+    quick = [mutation.BY_NAME[name] for name in mutation_quick.QUICK]
     assert len(quick) <= 37 and all(f.critical for f in quick)
     assert {f.area for f in quick} == {f.area for f in mutation.CATALOGUE if f.critical}
 
@@ -194,11 +194,11 @@ def test_quick_subset_names_scenarios_and_tests_that_exist() -> None:
     existing = {path.stem for path in (ROOT / "scenarios").glob("*.yaml")}
     tests = {name for path in (ROOT / "suites").glob("test_*.py")
              for name in re.findall(r"^def (test_\w+)", path.read_text(), re.M)}
-    for fault, quick in mutation.QUICK.items():
+    for fault, quick in mutation_quick.QUICK.items():
         assert quick.scenario in existing, (fault, quick.scenario)
         named = set(re.findall(r"test_\w+", quick.tests))
         assert named and named <= tests, (fault, sorted(named - tests))
-        assert mutation.QUICK_SCENARIOS[fault] == (quick.scenario,)
+        assert mutation_quick.QUICK_SCENARIOS[fault] == (quick.scenario,)
 
 
 def test_scoped_runs_name_their_scenarios_and_the_baseline_covers_them_all(tmp_path: Path) -> None:

@@ -22,13 +22,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from rolecall.account import tokens
 from rolecall.cells import identity, matrix, refusals
 from rolecall.emulator.faults import CATALOGUE
 from rolecall.emulator.faults_nearmiss import NEAR_MISS
 from rolecall.model import scenario
 from rolecall.model.scenario import Trust
-from rolecall.target import tokens
-from rolecall.tools import mutation_tool
+from rolecall.tools import mutation_score, mutation_spans, mutation_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 EMULATOR = ROOT / "rolecall" / "emulator"
@@ -135,38 +135,38 @@ def test_misigned_tokens_carry_the_algorithm_and_key_they_claim() -> None:
 def test_mutation_tool_reads_cosmic_ray_dumps_and_scores_judged_mutants() -> None:
     item = {"mutations": [{"module_path": "m.py", "operator_name": "core/X", "occurrence": 1,
                            "start_pos": [7, 1], "definition_name": "f"}]}
-    killed = mutation_tool.mutant_of([item, {"test_outcome": "killed", "worker_outcome": "normal"}])
-    survived = mutation_tool.mutant_of([item, {"test_outcome": "survived",
+    killed = mutation_score.mutant_of([item, {"test_outcome": "killed", "worker_outcome": "normal"}])
+    survived = mutation_score.mutant_of([item, {"test_outcome": "survived",
                                                "worker_outcome": "normal"}])
-    pending = mutation_tool.mutant_of([item, None])
-    crashed = mutation_tool.mutant_of([item, {"test_outcome": None, "worker_outcome": "exception"}])
+    pending = mutation_score.mutant_of([item, None])
+    crashed = mutation_score.mutant_of([item, {"test_outcome": None, "worker_outcome": "exception"}])
     assert (killed.outcome, survived.outcome, pending.outcome, crashed.outcome) == (
         "killed", "survived", "pending", "incompetent")
-    assert mutation_tool.score([killed, survived, pending, crashed]) == 0.5
+    assert mutation_score.score([killed, survived, pending, crashed]) == 0.5
     config = mutation_tool.config_text("m.py", ["books"], 60.0)
     assert 'module-path = "m.py"' in config and "--scenario books" in config and " -x " in config
 
 
 def test_mutation_tool_sample_is_an_estimate_weighed_by_module_size() -> None:
-    def mutant(module: str, outcome: str) -> mutation_tool.Mutant:
-        return mutation_tool.Mutant(module, 1, "core/X", 0, "f", outcome)
+    def mutant(module: str, outcome: str) -> mutation_score.Mutant:
+        return mutation_score.Mutant(module, 1, "core/X", 0, "f", outcome)
 
     item = {"mutations": [{"module_path": "m.py", "operator_name": "core/X", "occurrence": 1,
                            "start_pos": [7, 1], "definition_name": "f"}]}
-    left_out = mutation_tool.mutant_of([item, {"worker_outcome": "skipped",
-                                               "output": mutation_tool.NOT_SAMPLED}])
-    annotation = mutation_tool.mutant_of([item, {"worker_outcome": "skipped",
+    left_out = mutation_score.mutant_of([item, {"worker_outcome": "skipped",
+                                               "output": mutation_score.NOT_SAMPLED}])
+    annotation = mutation_score.mutant_of([item, {"worker_outcome": "skipped",
                                                  "output": "in a type annotation"}])
     assert (left_out.outcome, annotation.outcome) == ("not-sampled", "equivalent-annotation")
     # a.py: 30 mutants, 2 sampled, both killed; b.py: 10 mutants, 2 sampled, 1 killed
     mutants = ([mutant("a.py", "killed")] * 2 + [mutant("a.py", "not-sampled")] * 28
                + [mutant("b.py", "killed"), mutant("b.py", "survived")]
                + [mutant("b.py", "not-sampled")] * 8)
-    found = mutation_tool.estimate(mutants)
+    found = mutation_score.estimate(mutants)
     assert found is not None
     assert found["score"] == pytest.approx(0.75 * 1.0 + 0.25 * 0.5)  # not the raw 3/4
     assert 0 < found["standard_error"] < 0.25
-    assert mutation_tool.estimate([mutant("a.py", "killed")]) is None  # whole run: exact
+    assert mutation_score.estimate([mutant("a.py", "killed")]) is None  # whole run: exact
 
 
 FAULT_HOOKS = '''\
@@ -185,10 +185,10 @@ def _only_for_faults(a):
 
 
 def test_mutation_tool_skips_only_code_that_runs_with_a_fault_on() -> None:
-    spans = mutation_tool.fault_only_spans(FAULT_HOOKS)
+    spans = mutation_spans.fault_only_spans(FAULT_HOOKS)
 
     def skipped(start: tuple[int, int], end: tuple[int, int]) -> bool:
-        return mutation_tool.within_spans(start, end, spans)
+        return mutation_spans.within_spans(start, end, spans)
 
     assert skipped((2, 9), (2, 10))  # `==` in an `and` that is False with no fault on
     assert not skipped((2, 14), (2, 17))  # that `and` itself: as `or` it decides
@@ -218,16 +218,16 @@ def test_mutation_tool_sample_is_the_same_for_the_same_seed_whatever_the_job_ids
 
 
 def test_mutation_tool_rerun_rejudges_only_the_survivors() -> None:
-    def mutant(occurrence: int, outcome: str) -> mutation_tool.Mutant:
-        return mutation_tool.Mutant("m.py", occurrence, "core/X", occurrence, "f", outcome)
+    def mutant(occurrence: int, outcome: str) -> mutation_score.Mutant:
+        return mutation_score.Mutant("m.py", occurrence, "core/X", occurrence, "f", outcome)
 
     before = [mutant(0, "killed"), mutant(1, "survived"), mutant(2, "survived"),
               mutant(3, "not-sampled")]
-    assert mutation_tool.survivors_of(before) == {"m.py": frozenset({("core/X", 1),
+    assert mutation_score.survivors_of(before) == {"m.py": frozenset({("core/X", 1),
                                                                      ("core/X", 2)})}
     again = [mutant(0, "not-sampled"), mutant(1, "killed"), mutant(2, "survived"),
              mutant(3, "not-sampled")]
-    after = mutation_tool.rejudged(before, again)
+    after = mutation_score.rejudged(before, again)
     assert [m.outcome for m in after] == ["killed", "killed", "survived", "not-sampled"]
 
 
@@ -236,7 +236,7 @@ def test_mutation_tool_add_not_before_a_fault_checked_and_is_equivalent() -> Non
               'if faults.on("y") and a == b:\n    pass\n')
     # cosmic-ray's AddNot gives `not a == b and faults.on("x")`: still False, equivalent;
     # `not faults.on("y") and a == b` is `a == b`: live
-    assert mutation_tool.add_not_spans(source) == [(1, 3, 1, 28)]
+    assert mutation_spans.add_not_spans(source) == [(1, 3, 1, 28)]
 
 
 def test_mutation_tool_rerun_refuses_a_module_changed_since_its_report(tmp_path: Path) -> None:
@@ -245,7 +245,7 @@ def test_mutation_tool_rerun_refuses_a_module_changed_since_its_report(tmp_path:
 
     def recorded(content: dict[str, Any]) -> dict[str, str]:
         report.write_text(json.dumps({"mutants": [], **content}))
-        return mutation_tool.read_report(report)[1]
+        return mutation_score.read_report(report)[1]
 
     hashes = {"module_sha256": {module: mutation_tool.module_hash(module)}}
     assert mutation_tool.changed_since(recorded(hashes), [module]) == []

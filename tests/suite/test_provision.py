@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
+from rolecall.account import cleanup, clients
+from rolecall.account.cleanup import Journal
+from rolecall.account.provision import Provisioner, RunSecrets
 from rolecall.emulator import ACCOUNT_ID, Emulator
 from rolecall.model import scenario
-from rolecall.target import cleanup, clients
-from rolecall.target.cleanup import Journal
-from rolecall.target.provision import Provisioner, RunSecrets
 
 ROOT = Path(__file__).resolve().parents[2]
 

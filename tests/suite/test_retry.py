@@ -1,4 +1,4 @@
-"""The aws path's one retry policy (rolecall/target/retry.py), without a target.
+"""The aws path's one retry policy (rolecall/account/retry.py), without a target.
 
 Transient answers are retried within a budget and end as ERROR, never as a
 refusal; quotas and missing permissions are not retried at all; a refusal that
@@ -12,8 +12,8 @@ import time
 import pytest
 from botocore.exceptions import ClientError
 
-from rolecall.target import retry
-from rolecall.target.flows import Errored, Issued, Refused, _failure, _Trail, until_settled
+from rolecall.account import retry
+from rolecall.account.flows import Errored, Issued, Refused, _failure, _Trail, until_settled
 
 
 def client_error(code: str, status: int = 400, operation: str = "GetId") -> ClientError:

@@ -9,12 +9,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from rolecall.account import clients
+from rolecall.account.cleanup import Journal
+from rolecall.account.run import Run, RunConfig
 from rolecall.reporting import evidence
 from rolecall.reporting.completeness import COMPLETE, Completeness
 from rolecall.reporting.records import CELL_FIELDS
-from rolecall.target import clients
-from rolecall.target.cleanup import Journal
-from rolecall.target.run import Run, RunConfig
 from tests.suite.test_provision import books
 
 

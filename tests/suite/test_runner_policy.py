@@ -27,15 +27,15 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
+from rolecall.account import clients, control_probes
+from rolecall.account.cleanup import Journal, teardown
+from rolecall.account.flows import REVOCATIONS, Flows, Issued
+from rolecall.account.provision import Provisioner, RunSecrets
+from rolecall.account.retry import StopError
 from rolecall.cells import control
 from rolecall.cells.matrix import obtain
 from rolecall.emulator import ACCOUNT_ID, Emulator
 from rolecall.model import scenario as scenarios
-from rolecall.target import clients, control_probes
-from rolecall.target.cleanup import Journal, teardown
-from rolecall.target.flows import REVOCATIONS, Flows, Issued
-from rolecall.target.provision import Provisioner, RunSecrets
-from rolecall.target.retry import StopError
 
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = ROOT / "policies" / "runner-matrix.json"

@@ -11,6 +11,7 @@ import yaml
 from rolecall.cells import matrix
 from rolecall.cells.escalation import escalation_cells
 from rolecall.model import oracle, scenario
+from rolecall.model.errors import ScenarioError
 
 ROOT = Path(__file__).resolve().parents[2]
 BOOKS = yaml.safe_load((ROOT / "scenarios" / "books.yaml").read_text())
@@ -57,7 +58,7 @@ BROKEN = [  # (case, file content, YAML path in the message, words of the fix)
 def test_a_broken_file_says_file_path_and_fix(tmp_path: Path, case: str, content: object,
                                               where: str, fix: str) -> None:
     path = write(tmp_path, content)
-    with pytest.raises(scenario.ScenarioError) as caught:
+    with pytest.raises(ScenarioError) as caught:
         scenario.load(path)
     message = str(caught.value)
     assert str(path) in message
@@ -88,7 +89,7 @@ variants:
 
 def test_a_group_defined_twice_names_both_lines(tmp_path: Path) -> None:
     path = write(tmp_path, GROUPS)
-    with pytest.raises(scenario.ScenarioError) as caught:
+    with pytest.raises(ScenarioError) as caught:
         scenario.load(path)
     message = str(caught.value)
     assert message.startswith(f"{path}:10: groups.Admin: ")
@@ -98,7 +99,7 @@ def test_a_group_defined_twice_names_both_lines(tmp_path: Path) -> None:
 def test_a_duplicate_key_deep_inside_is_an_error_too(tmp_path: Path) -> None:
     path = write(tmp_path, GROUPS.replace("  Admin: {role: R, precedence: 2}\n", "").replace(
         "{role: R, precedence: 1}", "{role: R, precedence: 1, role: R}"))
-    with pytest.raises(scenario.ScenarioError, match=r":8: groups\.Admin\.role: .*line 8"):
+    with pytest.raises(ScenarioError, match=r":8: groups\.Admin\.role: .*line 8"):
         scenario.load(path)
 
 
@@ -109,7 +110,7 @@ def test_a_duplicate_key_deep_inside_is_an_error_too(tmp_path: Path) -> None:
 ])
 def test_a_yaml_syntax_error_points_at_the_line_to_fix(tmp_path: Path, text: str, line: int) -> None:
     path = write(tmp_path, text)
-    with pytest.raises(scenario.ScenarioError) as caught:
+    with pytest.raises(ScenarioError) as caught:
         scenario.load(path)
     assert str(caught.value).startswith(f"{path}:{line}: YAML: ")
 
@@ -117,7 +118,7 @@ def test_a_yaml_syntax_error_points_at_the_line_to_fix(tmp_path: Path, text: str
 def test_a_validation_error_names_the_line_of_the_field(tmp_path: Path) -> None:
     path = write(tmp_path, GROUPS.replace("  Admin: {role: R, precedence: 2}\n", "").replace(
         "Readers: {role: R}", "Readers: {role: Nope}"))
-    with pytest.raises(scenario.ScenarioError) as caught:
+    with pytest.raises(ScenarioError) as caught:
         scenario.load(path)
     assert str(caught.value).startswith(f"{path}:9: groups.Readers.role: names role 'Nope'")
 
@@ -125,7 +126,7 @@ def test_a_validation_error_names_the_line_of_the_field(tmp_path: Path) -> None:
 def test_every_problem_of_a_file_is_listed_each_with_its_fix(tmp_path: Path) -> None:
     path = write(tmp_path, GROUPS.replace("  Admin: {role: R, precedence: 2}\n", "").replace(
         "precedence: 1", "precedence: -1").replace("v: {}", "v: {mapping: {type: Tokn}}"))
-    with pytest.raises(scenario.ScenarioError) as caught:
+    with pytest.raises(ScenarioError) as caught:
         scenario.load(path)
     lines = str(caught.value).splitlines()
     assert len(lines) >= 3 and all("Fix: " in line for line in lines)
@@ -137,7 +138,7 @@ def test_a_stated_role_that_contradicts_the_spec_fails_at_load(tmp_path: Path) -
     data = books(expect=[{"user": "editor", "variant": "token-authrole", "role": "BooksReadAccess",
                           "source": "a mistaken reading of precedence"}])
     loaded = scenario.load(write(tmp_path, data))
-    with pytest.raises(scenario.ScenarioError) as caught:
+    with pytest.raises(ScenarioError) as caught:
         oracle.check(loaded)
     message = str(caught.value)
     assert "user editor" in message and "SPEC rule E7b" in message
@@ -145,7 +146,7 @@ def test_a_stated_role_that_contradicts_the_spec_fails_at_load(tmp_path: Path) -
 
 
 def test_unknown_scenario_name_lists_the_known_ones() -> None:
-    with pytest.raises(scenario.ScenarioError, match="choose from"):
+    with pytest.raises(ScenarioError, match="choose from"):
         scenario.load_all(ROOT / "scenarios", only=["nope"])
 
 

@@ -14,7 +14,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jwt
 from moto.utilities.utils import load_resource
@@ -31,12 +31,10 @@ from rolecall.emulator.cognitoidentity.exceptions import (
     USER_DISABLED,
     not_authorized,
 )
+from rolecall.emulator.cognitoidentity.pools import CognitoProvider, IdentityPool
 from rolecall.emulator.cognitoidp.patch import find_user_pool, is_revoked
 from rolecall.emulator.faults import Faults
 from rolecall.emulator.state import EmulatorState
-
-if TYPE_CHECKING:  # models imports this module: the backend verifies logins
-    from rolecall.emulator.cognitoidentity.models import CognitoProvider, IdentityPool
 
 _USER_POOL_PROVIDER = re.compile(r"^cognito-idp\.([a-z0-9-]+)\.amazonaws\.com/([\w-]+)$")
 

@@ -10,7 +10,7 @@ By SPEC id:
           AmbiguousRoleResolution
 - E9, E10 Rules mappings: the first matching rule wins (`rule_matches`)
 - E12     AmbiguousRoleResolution Deny: NotAuthorizedException
-- P3      a RoleMapping (`RoleMapping`, `MappingRule`) and its shape, checked by
+- P3      a RoleMapping (`RoleMapping`, `MappingRule`, in pools.py) and its shape, checked by
           SetIdentityPoolRoles (`validate_mapping`)
 
 Whether the chosen role may actually be assumed is `trust.py`'s question (E11).
@@ -19,8 +19,7 @@ Whether the chosen role may actually be assumed is `trust.py`'s question (E11).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from rolecall.emulator.cognitoidentity.exceptions import (
     AMBIGUOUS_DENIED,
@@ -30,10 +29,8 @@ from rolecall.emulator.cognitoidentity.exceptions import (
     not_authorized,
 )
 from rolecall.emulator.cognitoidentity.logins import VerifiedLogin
+from rolecall.emulator.cognitoidentity.pools import IdentityPool, MappingRule, RoleMapping
 from rolecall.emulator.faults import Faults
-
-if TYPE_CHECKING:  # models imports this module: the backend chooses roles
-    from rolecall.emulator.cognitoidentity.models import IdentityPool
 
 MAX_RULES = 25  # P3: the developer guide allows 25 rules per mapping (the API model says 400)
 
@@ -82,37 +79,6 @@ UNAUTH_SESSION_POLICY: dict[str, Any] = {
         }
     ],
 }
-
-
-@dataclass(frozen=True)
-class MappingRule:
-    """One rule of a Rules mapping (P3, E9)."""
-
-    claim: str
-    match_type: str
-    value: str
-    role_arn: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"Claim": self.claim, "MatchType": self.match_type, "Value": self.value,
-                "RoleARN": self.role_arn}
-
-
-@dataclass(frozen=True)
-class RoleMapping:
-    """How one provider's users get a role (P3)."""
-
-    type: str
-    ambiguous_role_resolution: str | None = None
-    rules: list[MappingRule] | None = None
-
-    def to_json(self) -> dict[str, Any]:
-        result: dict[str, Any] = {"Type": self.type}
-        if self.ambiguous_role_resolution is not None:
-            result["AmbiguousRoleResolution"] = self.ambiguous_role_resolution
-        if self.rules is not None:
-            result["RulesConfiguration"] = {"Rules": [rule.to_json() for rule in self.rules]}
-        return result
 
 
 def guest_role(pool: IdentityPool, faults: Faults) -> tuple[str, list[dict[str, Any]]]:

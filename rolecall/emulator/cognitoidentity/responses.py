@@ -21,15 +21,18 @@ from rolecall.emulator.cognitoidentity.exceptions import (
     not_found,
     unknown_operation,
 )
-from rolecall.emulator.cognitoidentity.mapping import MappingRule, RoleMapping
 from rolecall.emulator.cognitoidentity.models import (
     CREDENTIALS_SECONDS,
     SESSION_NAME,
     CognitoIdentityBackend,
+    backend_for,
+)
+from rolecall.emulator.cognitoidentity.pools import (
     CognitoProvider,
     IdentityPool,
+    MappingRule,
     PoolSettings,
-    backend_for,
+    RoleMapping,
 )
 from rolecall.emulator.errors import AwsError
 from rolecall.emulator.state import EmulatorState

@@ -31,7 +31,7 @@ from typing import Any
 from moto.dynamodb.models import dynamodb_backends
 from moto.dynamodb.parsing.key_condition_expression import parse_expression
 
-from rolecall.emulator.iam.checks import Check
+from rolecall.emulator.checks import Check
 
 __all__ = ["Check", "Target", "checks_for"]
 

@@ -20,8 +20,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from rolecall.emulator.checks import Check
 from rolecall.emulator.errors import AwsError
-from rolecall.emulator.iam.checks import Check
 
 __all__ = ["ACTIONS", "LEGACY_ACTIONS", "Statement", "checks", "parse"]
 

@@ -33,10 +33,10 @@ from typing import Any
 import botocore.session
 from moto.iam.models import iam_backends
 
+from rolecall.emulator.checks import Check
 from rolecall.emulator.dynamodb import authorize as dynamodb_checks
 from rolecall.emulator.dynamodb import partiql
 from rolecall.emulator.faults import Faults
-from rolecall.emulator.iam.checks import Check
 
 __all__ = ["RULES", "SERVICES", "Request", "Rule", "Service", "checks_for", "rule_for"]
 

@@ -21,8 +21,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from rolecall.emulator.checks import Check
 from rolecall.emulator.iam.actions import Request
-from rolecall.emulator.iam.checks import Check
 
 
 def checks_for(request: Request) -> list[Check]:

@@ -21,7 +21,7 @@ import threading
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from rolecall.emulator.errors import AwsError
 from rolecall.emulator.realism import latency
@@ -29,8 +29,15 @@ from rolecall.emulator.realism.propagation import Propagation
 from rolecall.emulator.realism.tables import Tables
 from rolecall.emulator.realism.throttle import Throttle
 
-if TYPE_CHECKING:
-    from rolecall.emulator.state import Session
+
+class Session(Protocol):
+    """The caller's session as realism reads it (the emulator's `state.Session` is one):
+    a Protocol, so that the state that holds a Realism need not be imported here."""
+
+    role_arn: str
+
+    @property
+    def assumed_role_arn(self) -> str: ...
 
 __all__ = ["PARTS", "Realism", "parse"]
 

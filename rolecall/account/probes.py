@@ -19,9 +19,9 @@ from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
+from rolecall.account import retry
+from rolecall.account.provision import to_attribute_values
 from rolecall.model.scenario import Index, Table
-from rolecall.target import retry
-from rolecall.target.provision import to_attribute_values
 
 Verdict = Literal["ALLOWED", "DENIED", "ERROR"]
 PROBE_VALUE = "rolecall-probe"
@@ -74,7 +74,7 @@ class ProbeTarget:
         probe = {s.name: ({"N": str(987654321 + writer_index())} if s.type == "N"
                           else {"S": probe_value()}) for s in specs}
         # A discovered table holds none of our seed data: the run writes one item of its
-        # own (SEED_VALUE keys, rolecall/target/own_stack.py) and removes it at the end.
+        # own (SEED_VALUE keys, rolecall/account/own_stack.py) and removes it at the end.
         seed = (to_attribute_values({k: table.items[0][k] for k in keys}) if table.items
                 else {s.name: ({"N": "987654320"} if s.type == "N" else {"S": SEED_VALUE})
                       for s in specs})

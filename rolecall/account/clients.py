@@ -29,11 +29,11 @@ from tenacity import (
     wait_exponential,
 )
 
+from rolecall.account import retry as retrying
 from rolecall.emulator import ACCOUNT_ID
 from rolecall.reporting.redact import register_secret
-from rolecall.target import retry as retrying
 
-log = logging.getLogger("rolecall.target.clients")
+log = logging.getLogger("rolecall.account.clients")
 
 TargetKind = Literal["emulated", "aws"]
 ACCOUNT_ID_SHAPE = re.compile(r"\d{12}")
@@ -41,7 +41,7 @@ MAX_WAIT_SECONDS = 960  # the longest a real-account run waits for a token or se
 EMULATED_REGION = "eu-west-1"
 EMULATED_ADMIN_KEYS = {"aws_access_key_id": "AKIAROLECALLADMIN000", "aws_secret_access_key": "x"}
 
-# botocore's retries are off: rolecall/target/retry.py retries what is transient
+# botocore's retries are off: rolecall/account/retry.py retries what is transient
 # (throttling, 5xx) within a budget and stops at once on quotas and permissions,
 # which botocore's standard mode would retry (LimitExceededException). Anything
 # still failing becomes an ERROR verdict, never a DENIED one.
@@ -54,7 +54,7 @@ AWS_PROPAGATION_SECONDS = 30.0
 
 # A resource still changing state (a table CREATING or DELETING cannot be deleted yet) is
 # waited for by `patiently` (provisioning and cleanup). Throttling and 5xx are every
-# client's own retries (rolecall/target/retry.py); quotas (LimitExceededException) and
+# client's own retries (rolecall/account/retry.py); quotas (LimitExceededException) and
 # invalid parameters are never retried: waiting cannot fix them.
 TRANSIENT = {"ResourceInUseException", "ConcurrentModification", "ConcurrentModificationException"}
 # What a delete answers when the resource is already gone: not a failure.

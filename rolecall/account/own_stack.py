@@ -16,14 +16,15 @@ from typing import Any
 
 from botocore.exceptions import ClientError, WaiterError
 
+from rolecall.account import testusers
+from rolecall.account.cleanup import Journal
+from rolecall.account.clients import Target
+from rolecall.account.discovery import Discovery, discover
+from rolecall.account.probes import ProbeTarget
+from rolecall.account.provision import RunSecrets, Stack
 from rolecall.model import entitlements as ent
-from rolecall.model.scenario import Scenario, ScenarioError
-from rolecall.target import testusers
-from rolecall.target.cleanup import Journal
-from rolecall.target.clients import Target
-from rolecall.target.discovery import Discovery, discover
-from rolecall.target.probes import ProbeTarget
-from rolecall.target.provision import RunSecrets, Stack
+from rolecall.model.errors import ScenarioError
+from rolecall.model.scenario import Scenario
 
 SCENARIO_FILE = "discovered.scenario.json"
 

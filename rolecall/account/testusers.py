@@ -9,7 +9,7 @@ is touched: only users whose name starts with `rc-` and whose creation time is
 old enough are deleted, never a group, client or another user.
 
 Kept in one small module so the cleanup table of resource kinds
-(rolecall/target/cleanup.py, branch `cleanup`) can register `test_user` by
+(rolecall/account/cleanup.py, branch `cleanup`) can register `test_user` by
 importing `delete_user` and `find_users`.
 """
 
@@ -25,13 +25,14 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from rolecall.model.scenario import Scenario, ScenarioError
-from rolecall.target.cleanup import Journal, Leftover, ResourceKind, register
-from rolecall.target.clients import Target
-from rolecall.target.flows import password_variable, supplied_password
-from rolecall.target.provision import RunSecrets, Stack
+from rolecall.account.cleanup import Journal, Leftover, ResourceKind, register
+from rolecall.account.clients import Target
+from rolecall.account.flows import password_variable, supplied_password
+from rolecall.account.provision import RunSecrets, Stack
+from rolecall.model.errors import ScenarioError
+from rolecall.model.scenario import Scenario
 
-log = logging.getLogger("rolecall.target.testusers")
+log = logging.getLogger("rolecall.account.testusers")
 
 
 

@@ -7,21 +7,20 @@ another principal or action) tell a faithful evaluator from a loose one.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:  # provision imports this module
-    from rolecall.target.provision import Stack
+from collections.abc import Iterable
+from typing import Any
 
 __all__ = ["FOREIGN_POOL", "trust_policy"]
 
 FOREIGN_POOL = "us-east-1:00000000-0000-0000-0000-000000000000"  # Trust(aud="other")
 
 
-def trust_policy(trust: Any, stack: Stack) -> dict[str, Any]:
-    """The trust policy a scenario's `trust:` stands for (SPEC T1, T2)."""
+def trust_policy(trust: Any, pool_ids: Iterable[str]) -> dict[str, Any]:
+    """The trust policy a scenario's `trust:` stands for (SPEC T1, T2), for a stack whose
+    identity pools are `pool_ids` (`aud: pool` names them)."""
     conditions: dict[str, dict[str, Any]] = {}
     if trust.aud == "pool":
-        pools = sorted(stack.identity_pools.values())
+        pools = sorted(pool_ids)
         form = getattr(trust, "aud_form", "exact")
         operator = "StringEqualsIgnoreCase" if form == "ignore-case" else "StringEquals"
         values = [p.upper() for p in pools] if form != "exact" else pools

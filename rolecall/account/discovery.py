@@ -25,7 +25,10 @@ from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
+from rolecall.account.clients import Target
+from rolecall.account.provision import Stack
 from rolecall.model.entitlements import Aliases
+from rolecall.model.errors import ScenarioError
 from rolecall.model.scenario import (
     Discovered,
     Group,
@@ -36,14 +39,11 @@ from rolecall.model.scenario import (
     Role,
     Rule,
     Scenario,
-    ScenarioError,
     Table,
     Trust,
     UserPool,
     Variant,
 )
-from rolecall.target.clients import Target
-from rolecall.target.provision import Stack
 
 COGNITO = "cognito-identity.amazonaws.com"
 TABLE_ARN = re.compile(r"^arn:aws[\w-]*:dynamodb:[\w-]+:\d{12}:table/([A-Za-z0-9_.-]+)(/index/.*)?$")
@@ -55,7 +55,7 @@ class Discovery:
     """A deployed stack as the suite sees it: the model, the physical ids, the names."""
 
     scenario: Scenario  # no users yet: bind an entitlements file
-    stack: Stack  # no users yet: rolecall/target/testusers.py adds them
+    stack: Stack  # no users yet: rolecall/account/testusers.py adds them
     aliases: Aliases
     clients: dict[str, dict[str, Any]] = field(default_factory=dict)  # variant -> app client
 

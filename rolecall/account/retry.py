@@ -34,7 +34,7 @@ from tenacity import (
     wait_random_exponential,
 )
 
-log = logging.getLogger("rolecall.target.retry")
+log = logging.getLogger("rolecall.account.retry")
 
 THROTTLING = frozenset({"Throttling", "ThrottlingException", "TooManyRequestsException",
                         "ProvisionedThroughputExceededException", "RequestLimitExceeded",

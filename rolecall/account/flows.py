@@ -31,11 +31,11 @@ import jwt
 from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.hazmat.primitives import serialization
 
+from rolecall.account import retry
+from rolecall.account import tokens as jwts
+from rolecall.account.clients import Target
+from rolecall.account.provision import RunSecrets, Stack
 from rolecall.reporting.redact import register_secret
-from rolecall.target import retry
-from rolecall.target import tokens as jwts
-from rolecall.target.clients import Target
-from rolecall.target.provision import RunSecrets, Stack
 
 CLASSIC_SESSION_NAME = "rolecall-classic"
 BROKEN_CASES = ("tampered", "resigned", "other-client", "other-pool", "other-provider",

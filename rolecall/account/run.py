@@ -29,17 +29,17 @@ from typing import Any
 
 from filelock import FileLock
 
+from rolecall.account import clients, own_stack
+from rolecall.account.cleanup import Journal, teardown
+from rolecall.account.flows import Flows, Issued
+from rolecall.account.probes import FOREIGN_PARTITION, ProbeTarget
+from rolecall.account.provision import Provisioner, RunSecrets, Stack
 from rolecall.model.scenario import Scenario
 from rolecall.reporting import evidence
 from rolecall.reporting.records import now
 from rolecall.reporting.redact import redact_text, register_secret
-from rolecall.target import clients, own_stack
-from rolecall.target.cleanup import Journal, teardown
-from rolecall.target.flows import Flows, Issued
-from rolecall.target.probes import FOREIGN_PARTITION, ProbeTarget
-from rolecall.target.provision import Provisioner, RunSecrets, Stack
 
-log = logging.getLogger("rolecall.target.run")
+log = logging.getLogger("rolecall.account.run")
 
 ACCOUNT_PLACEHOLDER = "{{account}}"  # the account id in state files; the run knows it in memory
 JOURNALS = "*.journal.jsonl"

@@ -35,10 +35,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_fixed
 
+from rolecall.account.flows import Flows
+from rolecall.account.probes import Observation, ProbeTarget, Verdict
+from rolecall.account.provision import Stack
 from rolecall.model.scenario import Scenario
-from rolecall.target.flows import Flows
-from rolecall.target.probes import Observation, ProbeTarget, Verdict
-from rolecall.target.provision import Stack
 
 DENIAL_CODES = ("AccessDeniedException", "AccessDenied")
 PROBE_TAG = "rolecall:probe"  # added and removed at once on a table with no tag of its own

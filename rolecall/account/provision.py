@@ -2,7 +2,7 @@
 
 Every resource is named `rc-<runid>-<scenario>-...` and tagged
 `rolecall:run=<runid>`. Each one is written to the run's journal the moment it
-exists, through the resource-kind table of rolecall/target/cleanup.py, so
+exists, through the resource-kind table of rolecall/account/cleanup.py, so
 teardown removes exactly what was made even when a run dies half-way through
 provisioning; the same table drives teardown and `rolecall sweep`.
 
@@ -23,9 +23,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_exponential
 
-from rolecall.model.scenario import Scenario
-from rolecall.reporting.redact import register_secret
-from rolecall.target.cleanup import (
+from rolecall.account.cleanup import (
     CREATED_TAG,
     IDENTITY_POOL,
     ROLE,
@@ -35,11 +33,13 @@ from rolecall.target.cleanup import (
     Journal,
     created_stamp,
 )
-from rolecall.target.clients import Target, patiently
-from rolecall.target.retry import explain_stop
-from rolecall.target.trust_policies import trust_policy
+from rolecall.account.clients import Target, patiently
+from rolecall.account.retry import explain_stop
+from rolecall.account.trust_policies import trust_policy
+from rolecall.model.scenario import Scenario
+from rolecall.reporting.redact import register_secret
 
-log = logging.getLogger("rolecall.target.provision")
+log = logging.getLogger("rolecall.account.provision")
 
 
 TABLE_ACTIVE_SECONDS = 300.0  # AWS: on-demand tables are usually ACTIVE within seconds
@@ -145,7 +145,7 @@ class Provisioner:
         """Build everything in dependency order; the journal knows each piece as it lands.
 
         A quota or a permission the runner lacks stops provisioning with a message
-        saying what to change (rolecall/target/retry.py); nothing else is swallowed.
+        saying what to change (rolecall/account/retry.py); nothing else is swallowed.
         """
         try:
             return self._provision(scenario)
@@ -276,7 +276,9 @@ class Provisioner:
         spec = scenario.roles[role]
         name = self.name(scenario, role)
         created = patiently(self.iam.create_role)(
-            RoleName=name, AssumeRolePolicyDocument=json.dumps(trust_policy(spec.trust, stack)),
+            RoleName=name,
+            AssumeRolePolicyDocument=json.dumps(trust_policy(spec.trust,
+                                                             stack.identity_pools.values())),
             Tags=[{"Key": k, "Value": v} for k, v in self.tags().items()])
         self.journal.record(ROLE, name)
         document = render(spec.policy, stack)

@@ -56,10 +56,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
-from rolecall.target.clients import GONE, Target, error_code, patiently
-from rolecall.target.retry import PERMISSION
+from rolecall.account.clients import GONE, Target, error_code, patiently
+from rolecall.account.retry import PERMISSION
 
-log = logging.getLogger("rolecall.target.cleanup")
+log = logging.getLogger("rolecall.account.cleanup")
 
 RUN_TAG = "rolecall:run"
 CREATED_TAG = "rolecall:created"
@@ -228,7 +228,7 @@ def kind_named(name: str) -> ResourceKind:
     try:
         return KINDS[name]
     except KeyError:
-        raise ValueError(f"unknown resource kind {name!r}: register it in rolecall/target/"
+        raise ValueError(f"unknown resource kind {name!r}: register it in rolecall/account/"
                          f"cleanup.py KINDS (known: {', '.join(sorted(KINDS))})") from None
 
 
