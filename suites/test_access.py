@@ -38,7 +38,12 @@ def test_access(run: Run, access_cell: AccessCell, observe: Observer) -> None:
         cell.id, cell.expected, probed.verdict, cell.rule, cell.source,
         f"{probed.code or ''} {probed.message or ''}".strip(), role=role,
         statement=deciding_statement(scenario, role, cell.probe.needs))
-    if probed.verdict == "DENIED":  # D4: AWS names the session, an action it refused, the ARN
+    if probed.verdict == "DENIED" and cell.refusal is not None:
+        # D4, B2: AWS's whole text, naming the first refused check and the policy type
+        wanted = cell.refusal.text(credential.session_arn, stack.table_arn)
+        assert probed.message == wanted, mismatch(cell.id, repr(wanted), repr(probed.message),
+                                                  "B2" if "boundary" in wanted else "D4", "spec")
+    elif probed.verdict == "DENIED":  # D4: AWS names the session, an action it refused, the ARN
         named = [f"dynamodb:{need}" for need in cell.probe.needs]
         problem = refusals.denial_problem(probed.message or "", credential.session_arn,
                                           stack.table_name, named)

@@ -1,8 +1,9 @@
 """DynamoDB probes: one small, harmless call per action, read as ALLOWED / DENIED / ERROR.
 
-Each probe says which IAM actions it needs (SPEC D5): TransactWriteItems with a
-ConditionCheck and a Put needs dynamodb:ConditionCheckItem and dynamodb:PutItem,
-a lone ConditionCheck needs ConditionCheckItem, and so on. Reads use the
+Each probe makes the request of one shape (rolecall/model/shapes.py: the checks IAM
+makes of it, SPEC D5): TransactWriteItems with a ConditionCheck and a Put needs
+dynamodb:ConditionCheckItem and dynamodb:PutItem, a lone ConditionCheck needs
+ConditionCheckItem, and so on. Reads use the
 scenario's first seed item; writes touch only this worker's probe item (`rolecall-probe-<n>`),
 so an allowed write never changes what the reads see.
 
@@ -22,13 +23,19 @@ from botocore.exceptions import BotoCoreError, ClientError
 from rolecall.account import retry
 from rolecall.account.provision import to_attribute_values
 from rolecall.model.scenario import Index, Table
+from rolecall.model.shapes import (
+    BY_NAME,
+    FOREIGN_PARTITION,
+    PROBE_VALUE,
+    SEED_NUMBER,
+    SEED_VALUE,
+    Shape,
+    index_shapes,
+)
 
 Verdict = Literal["ALLOWED", "DENIED", "ERROR"]
-PROBE_VALUE = "rolecall-probe"
-
-
-FOREIGN_PARTITION = "rolecall-someone-else"  # per-identity tables: a partition nobody owns
-SEED_VALUE = "rolecall-seed"  # per-identity tables: the sort key of each partition's seed item
+__all__ = ["FOREIGN_PARTITION", "PROBES", "Observation", "Probe", "ProbeTarget", "index_probes",
+           "run"]
 
 
 def writer_index() -> int:
@@ -58,9 +65,9 @@ class ProbeTarget:
 
     @classmethod
     def of(cls, table_name: str, table: Table, partition: str | None = None) -> ProbeTarget:
-        """Shared tables: the first seed item, and a probe item. Per-identity tables:
-        `partition` is the value to aim at (the caller's identity id, or FOREIGN_PARTITION);
-        reads and writes both use that partition."""
+        """Shared tables: the first seed item, and a probe item. Partitioned tables:
+        `partition` is the value to aim at (the caller's identity id or tenant, or
+        FOREIGN_PARTITION); reads and writes both use that partition."""
         keys = [table.partition_key.name] + ([table.sort_key.name] if table.sort_key else [])
         specs = [s for s in (table.partition_key, table.sort_key) if s is not None]
         if partition is not None:  # the schema guarantees a sort key for per-identity tables
@@ -76,16 +83,25 @@ class ProbeTarget:
         # A discovered table holds none of our seed data: the run writes one item of its
         # own (SEED_VALUE keys, rolecall/account/own_stack.py) and removes it at the end.
         seed = (to_attribute_values({k: table.items[0][k] for k in keys}) if table.items
-                else {s.name: ({"N": "987654320"} if s.type == "N" else {"S": SEED_VALUE})
+                else {s.name: ({"N": SEED_NUMBER} if s.type == "N" else {"S": SEED_VALUE})
                       for s in specs})
         return cls(table_name, seed, probe, table.partition_key.name)
 
 
 @dataclass(frozen=True)
 class Probe:
-    action: str
-    needs: tuple[str, ...]  # the IAM actions this call requires
+    shape: Shape  # the request as IAM checks it
     call: Callable[[Any, ProbeTarget], Any]
+
+    @property
+    def action(self) -> str:
+        """The probe's name in cell ids: the API called (`Query@<index>` on an index)."""
+        return self.shape.name
+
+    @property
+    def needs(self) -> tuple[str, ...]:
+        """The IAM actions this call requires."""
+        return self.shape.needs
 
 
 @dataclass
@@ -123,33 +139,30 @@ def _transact_write(db: Any, t: ProbeTarget) -> Any:
         {"Put": {"TableName": t.table, "Item": t.probe_key}}])
 
 
-PROBES: tuple[Probe, ...] = (
-    Probe("GetItem", ("GetItem",), lambda db, t: db.get_item(TableName=t.table, Key=t.seed_key)),
-    Probe("BatchGetItem", ("BatchGetItem",),
-          lambda db, t: db.batch_get_item(RequestItems={t.table: {"Keys": [t.seed_key]}})),
-    Probe("Query", ("Query",), _query),
-    Probe("Scan", ("Scan",), lambda db, t: db.scan(TableName=t.table, Limit=1)),
-    Probe("PutItem", ("PutItem",), lambda db, t: db.put_item(TableName=t.table, Item=t.probe_key)),
-    Probe("UpdateItem", ("UpdateItem",), _update),
-    Probe("DeleteItem", ("DeleteItem",),
-          lambda db, t: db.delete_item(TableName=t.table, Key=t.probe_key)),
-    Probe("BatchWriteItem", ("BatchWriteItem",), lambda db, t: db.batch_write_item(
-        RequestItems={t.table: [{"PutRequest": {"Item": t.probe_key}}]})),
-    Probe("ConditionCheckItem", ("ConditionCheckItem",), _condition_check),
-    Probe("TransactGetItems", ("GetItem",), lambda db, t: db.transact_get_items(
-        TransactItems=[{"Get": {"TableName": t.table, "Key": t.seed_key}}])),
-    # Two contained actions, the first one the cheaper permission: every contained
-    # action needs its own permission (SPEC D5), not just the first.
-    Probe("TransactWriteItems", ("ConditionCheckItem", "PutItem"), _transact_write),
-    Probe("DescribeTable", ("DescribeTable",), lambda db, t: db.describe_table(TableName=t.table)),
-)
+CALLS: dict[str, Callable[[Any, ProbeTarget], Any]] = {
+    "GetItem": lambda db, t: db.get_item(TableName=t.table, Key=t.seed_key),
+    "BatchGetItem": lambda db, t: db.batch_get_item(RequestItems={t.table: {"Keys": [t.seed_key]}}),
+    "Query": _query,
+    "Scan": lambda db, t: db.scan(TableName=t.table, Limit=1),
+    "PutItem": lambda db, t: db.put_item(TableName=t.table, Item=t.probe_key),
+    "UpdateItem": _update,
+    "DeleteItem": lambda db, t: db.delete_item(TableName=t.table, Key=t.probe_key),
+    "BatchWriteItem": lambda db, t: db.batch_write_item(
+        RequestItems={t.table: [{"PutRequest": {"Item": t.probe_key}}]}),
+    "ConditionCheckItem": _condition_check,
+    "TransactGetItems": lambda db, t: db.transact_get_items(
+        TransactItems=[{"Get": {"TableName": t.table, "Key": t.seed_key}}]),
+    "TransactWriteItems": _transact_write,
+    "DescribeTable": lambda db, t: db.describe_table(TableName=t.table),
+}
+PROBES: tuple[Probe, ...] = tuple(Probe(BY_NAME[name], call) for name, call in CALLS.items())
 BY_ACTION = {probe.action: probe for probe in PROBES}
 
 
 def index_probes(index: Index) -> tuple[Probe, ...]:
     """Query and Scan on a secondary index (`Query@<index>`): IAM checks the index's own ARN."""
     key = index.partition_key
-    value = {"N": "987654320"} if key.type == "N" else {"S": SEED_VALUE}
+    value = {"N": SEED_NUMBER} if key.type == "N" else {"S": SEED_VALUE}
 
     def query(db: Any, t: ProbeTarget) -> Any:
         return db.query(TableName=t.table, IndexName=index.name, KeyConditionExpression="#k = :v",
@@ -159,8 +172,8 @@ def index_probes(index: Index) -> tuple[Probe, ...]:
     def scan(db: Any, t: ProbeTarget) -> Any:
         return db.scan(TableName=t.table, IndexName=index.name, Limit=1)
 
-    return (Probe(f"Query@{index.name}", ("Query",), query),
-            Probe(f"Scan@{index.name}", ("Scan",), scan))
+    on_query, on_scan = index_shapes(index.name)
+    return (Probe(on_query, query), Probe(on_scan, scan))
 
 
 def run(probe: Probe, dynamodb: Any, target: ProbeTarget, settled_by: float = 0.0) -> Observation:

@@ -36,7 +36,9 @@ from rolecall.account.cleanup import (
 from rolecall.account.clients import Target, patiently
 from rolecall.account.retry import explain_stop
 from rolecall.account.trust_policies import trust_policy
+from rolecall.model import templates
 from rolecall.model.scenario import Scenario
+from rolecall.model.templates import physical_name
 from rolecall.reporting.redact import register_secret
 
 log = logging.getLogger("rolecall.account.provision")
@@ -110,15 +112,6 @@ class Stack:
     @property
     def mapping_key(self) -> str:
         return f"{self.provider_name}:{self.client_id}"
-
-
-def physical_name(runid: str, scenario: str, logical: str, limit: int = 64) -> str:
-    """`rc-<runid>-<scenario>-<logical>`, shortened with a hash when over `limit`."""
-    name = f"rc-{runid}-{scenario}-{logical}"
-    if len(name) <= limit:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[: limit - 9]}-{digest}"
 
 
 class Provisioner:
@@ -335,15 +328,9 @@ def _token_validity(minutes: int | None) -> dict[str, Any]:
 
 
 def render(document: Any, stack: Stack) -> Any:
-    """Fill `{{table_arn}}`, `{{region}}`, `{{account}}` in a scenario's policy document."""
-    if isinstance(document, dict):
-        return {k: render(v, stack) for k, v in document.items()}
-    if isinstance(document, list):
-        return [render(v, stack) for v in document]
-    if isinstance(document, str):
-        return (document.replace("{{table_arn}}", stack.table_arn)
-                .replace("{{region}}", stack.region).replace("{{account}}", stack.account_id))
-    return document
+    """A scenario's policy document with the stack's names filled in (model/templates.py)."""
+    return templates.render(document, table_arn=stack.table_arn, region=stack.region,
+                            account=stack.account_id, roles=stack.roles)
 
 
 def to_attribute_values(item: dict[str, str | int]) -> dict[str, dict[str, str]]:

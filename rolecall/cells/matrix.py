@@ -22,8 +22,9 @@ from rolecall.account.flows import Flows, Issued, Refused, Result
 from rolecall.account.probes import PROBES, Probe, index_probes
 from rolecall.account.provision import Stack
 from rolecall.model import oracle
+from rolecall.model.access import Flow, Partition, Refusal, Session
 from rolecall.model.oracle import Outcome
-from rolecall.model.scenario import ExpectedRole, Scenario
+from rolecall.model.scenario import PARTITIONED, ExpectedRole, Scenario
 from rolecall.reporting import rules_page
 from rolecall.reporting.records import Description, Observation
 
@@ -99,7 +100,10 @@ class AccessCell:
     probe: Probe
     expected: str  # ALLOWED | DENIED
     rule: str
-    partition: str | None = None  # per-identity tables: "own" or "other"
+    partition: str | None = None  # per-identity and per-tenant tables: "own" or "other"
+    # What AWS's refusal must say (the first refused check, SPEC D4, B2), when the oracle
+    # could read the policies; None: the looser D4 check only.
+    refusal: Refusal | None = None
 
     @property
     def id(self) -> str:
@@ -165,16 +169,30 @@ def access_cells(scenarios: list[Scenario]) -> list[AccessCell]:
             continue
         if credential.flow != "guest" and credential.scenario.roles[role].allowed is None:
             continue  # a discovered role nobody stated the access of: credential cells only
-        partitions: tuple[str | None, ...] = (
-            ("own", "other") if table.partition == "per-identity" else (None,))
+        partitions: tuple[Partition, ...] = (
+            ("own", "other") if table.partition in PARTITIONED else (None,))
         for probe in _probes_of(credential.scenario):
             for partition in partitions:
-                verdict, rule = oracle.access(credential.scenario, role, probe.needs,
-                                              guest_session=credential.flow == "guest",
-                                              foreign=partition == "other")
-                cells.append(AccessCell(credential, probe, verdict, rule, partition))
+                cells.append(_access_cell(credential, role, probe, partition))
         cells.extend(_index_cells(credential, role))
     return cells
+
+
+def session_of(credential: CredentialCell, role: str) -> Session | None:
+    """The session a credential cell's path issues, as the oracle reads it (None: a guest of
+    the enhanced flow, whose scope-down allows no DynamoDB action)."""
+    if credential.flow == "guest":
+        return None
+    flow: Flow = "classic" if credential.flow == "classic" else "enhanced"
+    return Session(role, flow, credential.variant, credential.user)
+
+
+def _access_cell(credential: CredentialCell, role: str, probe: Probe,
+                 partition: Partition) -> AccessCell:
+    expected = oracle.access(credential.scenario, session_of(credential, role), probe.shape,
+                             partition)
+    return AccessCell(credential, probe, expected.verdict, expected.rule, partition,
+                      expected.refusal)
 
 
 def _index_cells(credential: CredentialCell, role: str) -> Iterator[AccessCell]:
@@ -184,10 +202,7 @@ def _index_cells(credential: CredentialCell, role: str) -> Iterator[AccessCell]:
         return
     for index in table.indexes:
         for probe in index_probes(index):
-            verdict, rule = oracle.access(credential.scenario, role, probe.needs,
-                                          guest_session=credential.flow == "guest",
-                                          index=index.name)
-            yield AccessCell(credential, probe, verdict, rule)
+            yield _access_cell(credential, role, probe, None)
 
 
 def _probes_of(scenario: Scenario) -> tuple[Probe, ...]:

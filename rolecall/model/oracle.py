@@ -16,9 +16,11 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from typing import Literal
 
+from rolecall.model import access as policy_reading
 from rolecall.model.actions import IAM_ACTIONS
 from rolecall.model.errors import ScenarioError
-from rolecall.model.scenario import Rule, Scenario
+from rolecall.model.scenario import PARTITIONED, Rule, Scenario
+from rolecall.model.shapes import SHAPES, Shape, index_shapes
 
 # SPEC E5 as corrected in docs/semantics.md: the guest scope-down policy
 # (AmazonCognitoUnAuthedIdentitiesSessionPolicy v3) names no DynamoDB action.
@@ -207,28 +209,92 @@ def classic(scenario: Scenario, variant: str, role: str) -> Outcome:
 # --- access (SPEC D1-D5, E5) ------------------------------------------------------------
 
 Verdict = Literal["ALLOWED", "DENIED", "ERROR"]
+# The guest scope-down as the oracle reads it: a session policy naming no DynamoDB action.
+GUEST_SESSION_POLICY: dict[str, object] = {"Version": "2012-10-17", "Statement": []}
 
 
-def access(scenario: Scenario, role: str, needs: tuple[str, ...], guest_session: bool = False,
-           foreign: bool = False, index: str | None = None) -> tuple[Verdict, str]:
-    """Expected verdict of a probe that needs IAM actions `needs`, made with `role`'s session.
+@dataclass(frozen=True)
+class Expected:
+    """An access cell's expectation: the verdict, the rule, and what a refusal must say."""
 
-    `foreign`: on a per-identity table, the probe aims at a partition that is not the
-    caller's own (dynamodb:LeadingKeys, SPEC D3).
+    verdict: Verdict
+    rule: str
+    refusal: policy_reading.Refusal | None = None  # None: the policies could not be read
+
+
+def access(scenario: Scenario, session: policy_reading.Session | None, shape: Shape,
+           partition: policy_reading.Partition = None) -> Expected:
+    """Expected verdict of a probe of `shape` made with `session`'s credentials (None: a
+    guest of the enhanced flow, scoped down to no DynamoDB action, E5).
+
+    The role's stated profile decides (`allowed`, `allowed_foreign` on another's
+    partition, `allowed_indexes` on an index), as the scenario's author wrote it; the
+    policies themselves say which check AWS refuses first and in which words. Where no
+    profile speaks for the session (a classic-flow session on a pool that maps principal
+    tags carries none, A2), the policies decide alone.
     """
+    if session is None or (session.user is None and session.flow == "enhanced"):
+        return Expected("DENIED", "E5")
+    read = policy_reading.first_refusal(scenario, session, shape, partition)
+    rule = policy_reading.rule_of(scenario, session, shape, partition, read) \
+        if read is not None else _stated_rule(scenario, partition)
+    refusal = read if isinstance(read, policy_reading.Refusal) else None
+    if not _profile_speaks(scenario, session):
+        if read is None:
+            raise ScenarioError(scenario.file, f"roles.{session.role}.policy",
+                                f"the oracle cannot read what {shape.name} gives a "
+                                f"{session.flow}-flow session of {session.role}",
+                                "keep the policy's conditions to keys the oracle models "
+                                "(docs/semantics.md), or leave the classic flow out (flows:)")
+        return Expected("ALLOWED" if read is False else "DENIED", rule, refusal)
+    stated = _stated(scenario, session.role, shape, partition)
+    return Expected(stated, rule if read is not None else _stated_rule(scenario, partition),
+                    refusal if stated == "DENIED" else None)
+
+
+def _profile_speaks(scenario: Scenario, session: policy_reading.Session) -> bool:
+    """A stated profile is about the role's enhanced-flow sessions; a classic-flow session is
+    the same but for the principal tags it lacks (A2)."""
+    return session.flow == "enhanced" or not scenario.principal_tags(session.variant)
+
+
+def _stated(scenario: Scenario, role: str, shape: Shape,
+            partition: policy_reading.Partition) -> Verdict:
     spec = scenario.roles[role]
-    if guest_session and "dynamodb" not in GUEST_SCOPE_DOWN_SERVICES:
-        return "DENIED", "E5"
     assert spec.allowed is not None, f"role {role}: nobody stated what it may do (no access cells)"
-    allowed = set(spec.allowed_foreign if foreign and spec.allowed_foreign is not None
+    allowed = set(spec.allowed_foreign if partition == "other" and spec.allowed_foreign is not None
                   else spec.allowed)
+    index = next((c.index for c in shape.checks if c.index), None)
     if index is not None:  # D3: an index is a resource of its own (table/<name>/index/<index>)
         allowed = set((spec.allowed_indexes or {}).get(index, []))
-    missing = [a for a in needs if a not in allowed]
-    assert all(a in IAM_ACTIONS for a in needs)
-    per_identity = scenario.table is not None and scenario.table.partition == "per-identity"
-    rule = "D3" if foreign or per_identity else "D1"
-    return ("DENIED", rule) if missing else ("ALLOWED", rule)
+    assert all(a in IAM_ACTIONS for a in shape.needs)
+    return "DENIED" if any(a not in allowed for a in shape.needs) else "ALLOWED"
+
+
+def _stated_rule(scenario: Scenario, partition: policy_reading.Partition) -> str:
+    if scenario.table is not None and scenario.table.partition == "per-tenant":
+        return "A2"
+    return "D3" if partition is not None or (
+        scenario.table is not None and scenario.table.partition == "per-identity") else "D1"
+
+
+def cross_check(scenario: Scenario, session: policy_reading.Session, shape: Shape,
+                partition: policy_reading.Partition) -> str | None:
+    """Where the stated profile and the policies disagree, what a reader must fix."""
+    if not _profile_speaks(scenario, session):
+        return None
+    read = policy_reading.first_refusal(scenario, session, shape, partition)
+    if read is None:
+        return None
+    stated = _stated(scenario, session.role, shape, partition)
+    given = "DENIED" if isinstance(read, policy_reading.Refusal) else "ALLOWED"
+    if stated == given:
+        return None
+    where = f"@{partition}" if partition else ""
+    why = f" ({read.decision.phrase} {read.action})" if isinstance(read, policy_reading.Refusal) \
+        else ""
+    return (f"{shape.name}{where} for user {session.user} ({session.variant}): the profile "
+            f"says {stated}, the policies give {given}{why}")
 
 
 def deciding_statements(scenario: Scenario, role: str | None, needs: tuple[str, ...]
@@ -303,7 +369,8 @@ def control(scenario: Scenario, role: str, action: str,
 # --- cross-check of stated expectations -------------------------------------------------
 
 def check(scenario: Scenario) -> None:
-    """Fail the scenario when a stated role contradicts the spec (names file, user, rule)."""
+    """Fail the scenario when a stated role contradicts the spec (names file, user, rule),
+    or a role's stated profile contradicts what its policies give (`profile_problems`)."""
     for n, stated in enumerate(scenario.expect):
         expected = enhanced(scenario, stated.variant, stated.user, stated.custom_role)
         declared = (issued(stated.role, expected.rule) if stated.role
@@ -315,6 +382,41 @@ def check(scenario: Scenario) -> None:
                 "correct the expectation, or the groups/mapping it depends on; if you believe "
                 "the spec is wrong, say so in the spec, not in the scenario",
                 line=scenario.line_of("expect", n))
+    problems = profile_problems(scenario)
+    if problems:
+        role, first = problems[0]
+        raise ScenarioError(
+            scenario.file, f"roles.{role}.allowed", first,
+            "make the profile say what the policies give (boundary, table policy and principal "
+            "tags included), or the policies what the profile says",
+            line=scenario.line_of("roles", role, "allowed"),
+            more=[f"  also roles.{r}: {p}" for r, p in problems[1:]])
+
+
+def profile_problems(scenario: Scenario) -> list[tuple[str, str]]:
+    """Every enhanced-flow access expectation whose stated profile and policies disagree,
+    where the oracle can read the policies (docs/semantics.md: what it reads)."""
+    if scenario.table is None or scenario.discovered is not None:
+        return []
+    partitions: tuple[policy_reading.Partition, ...] = (
+        ("own", "other") if scenario.table.partition in PARTITIONED else (None,))
+    shapes = [s for s in SHAPES if scenario.probes is None or s.name in scenario.probes]
+    found: list[tuple[str, str]] = []
+    for variant in scenario.variants:
+        for user in scenario.matrix_users():
+            outcome = enhanced(scenario, variant, user)
+            role = outcome.role
+            if not outcome.issued or role is None or scenario.roles[role].allowed is None:
+                continue
+            session = policy_reading.Session(role, "enhanced", variant, user)
+            indexed = [index_shapes(i.name) for i in scenario.table.indexes] \
+                if scenario.roles[role].allowed_indexes is not None else []
+            for shape in [*shapes, *(s for pair in indexed for s in pair)]:
+                for partition in partitions if not shape.checks[0].index else (None,):
+                    problem = cross_check(scenario, session, shape, partition)
+                    if problem and (role, problem) not in found:
+                        found.append((role, problem))
+    return found
 
 
 # --- broken and revoked tokens (SPEC E2, E3, G8) ------------------------------------------

@@ -12,6 +12,8 @@ Loading validates everything before anything is provisioned. A bad file raises
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -50,12 +52,21 @@ class Index(Model):
     partition_key: KeyAttribute
 
 
+PARTITIONED = ("per-identity", "per-tenant")  # tables whose probes run @own and @other
+
+
 class Table(Model):
     name: Name
     # per-identity: each identity owns the partition keyed by its identity id (fine-grained
-    # access with dynamodb:LeadingKeys); probes then run on the caller's own partition and
-    # on another's.
-    partition: Literal["shared", "per-identity"] = "shared"
+    # access with dynamodb:LeadingKeys); per-tenant: each tenant owns the partition keyed by
+    # the value of the user's `tenant_claim` (e.g. custom:tenant), which the identity pool
+    # copies into a principal tag (SPEC A2). Probes then run on the caller's own partition
+    # (@own) and on another's (@other).
+    partition: Literal["shared", "per-identity", "per-tenant"] = "shared"
+    tenant_claim: str | None = None  # per-tenant: the claim whose value names the partition
+    # The table's resource-based policy (SPEC R1, R2): "{{table_arn}}", "{{role_arn:<role>}}"
+    # and "{{session_arn:<role>}}" (the role's Cognito session) are filled in.
+    policy: dict[str, Any] | None = None
     partition_key: KeyAttribute
     sort_key: KeyAttribute | None = None
     indexes: list[Index] = []
@@ -65,9 +76,14 @@ class Table(Model):
 
     @model_validator(mode="after")
     def _items_have_keys(self) -> Table:
-        if self.partition == "per-identity" and self.sort_key is None:
-            raise ValueError("a per-identity table needs a sort_key, so each partition can hold "
-                             "the probes' seed item and their written item apart")
+        if self.partition in PARTITIONED and self.sort_key is None:
+            raise ValueError(f"a {self.partition} table needs a sort_key, so each partition can "
+                             "hold the probes' seed item and their written item apart")
+        if (self.partition == "per-tenant") != (self.tenant_claim is not None):
+            raise ValueError("a per-tenant table names its tenant_claim (e.g. custom:tenant), "
+                             "and only a per-tenant table does")
+        if self.policy is not None and "Statement" not in self.policy:
+            raise ValueError("policy: a resource-based policy document needs a Statement list")
         keys = [self.partition_key.name] + ([self.sort_key.name] if self.sort_key else [])
         for n, item in enumerate(self.items):
             missing = [k for k in keys if k not in item]
@@ -99,6 +115,9 @@ class Trust(Model):
     # is sts:AssumeRole. Either way Cognito identities are not admitted (T1).
     principal: Literal["cognito", "other"] = "cognito"
     action: Literal["web-identity", "assume-role"] = "web-identity"
+    # The statement also allows sts:TagSession: needed when the identity pool passes
+    # principal tags (SPEC A3).
+    tag_session: bool = False
 
     def admits(self, amr: str) -> bool:
         """Does this trust policy admit an identity of this stack's pools with `amr` (T1, T2)?"""
@@ -132,11 +151,14 @@ class Role(Model):
     # actions an explicit Deny of this role refuses: AccessDenied must say "with an explicit
     # deny in an identity-based policy" for them (SPEC D4), not "no ... policy allows".
     denied_explicitly: Actions = []
+    # The role's permissions boundary: a managed policy document (SPEC B1) that caps what
+    # `policy` grants.
+    boundary: dict[str, Any] | None = None
 
-    @field_validator("policy")
+    @field_validator("policy", "boundary")
     @classmethod
-    def _is_policy(cls, value: dict[str, Any]) -> dict[str, Any]:
-        if "Statement" not in value:
+    def _is_policy(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None and "Statement" not in value:
             raise ValueError("an IAM policy document needs a Statement list")
         return value
 
@@ -192,6 +214,18 @@ class Mapping(Model):
         return self
 
 
+class PrincipalTags(Model):
+    """Attributes for access control (SPEC A1): which token claims become session tags."""
+
+    tags: dict[str, str] = {}  # tag key -> claim, e.g. {tenant: custom:tenant}
+    use_defaults: bool = False  # AWS's defaults: username <- sub, client <- aud
+
+    def mapped(self) -> dict[str, str]:
+        """Every tag the map sets, the defaults included (A1)."""
+        defaults = {"username": "sub", "client": "aud"} if self.use_defaults else {}
+        return {**defaults, **self.tags}
+
+
 class IdentityPool(Model):
     allow_unauthenticated: bool = False
     allow_classic_flow: bool | None = None  # None: never given to AWS (SPEC C2)
@@ -199,6 +233,7 @@ class IdentityPool(Model):
     authenticated_role: str | None = None
     unauthenticated_role: str | None = None
     guest_entitlement: Actions | None = None  # what guests may ever do (escalation check)
+    principal_tags: PrincipalTags | None = None  # SPEC A1: set for the user pool provider
 
 
 class Variant(Model):
@@ -208,6 +243,7 @@ class Variant(Model):
     allow_classic_flow: bool | None = None
     allow_unauthenticated: bool | None = None
     server_side_token_check: bool | None = None
+    principal_tags: PrincipalTags | None = None  # this variant's own map (else the pool's)
     # CustomRoleArn values to request in the enhanced flow (Token: among cognito:roles,
     # E7a; Rules: among the matching rules' roles, overriding their order, E9c)
     custom_roles: list[str] = []
@@ -326,6 +362,7 @@ class Scenario(Model):
                 raise refuse(("variants", variant_name, "custom_roles"),
                               "needs a Token or Rules mapping (CustomRoleArn picks among "
                               "cognito:roles, SPEC E7a, or among the matching rules' roles, E9c)")
+        self._tenants_resolve()
         if self.negatives is not None:
             for part in ("user", "signed_out", "disabled", "deleted"):
                 user_name = getattr(self.negatives, part)
@@ -339,6 +376,21 @@ class Scenario(Model):
                 raise refuse(("expect", n, "variant"), f"{expected.variant!r} is not under "
                                                         "variants:")
         return self
+
+    def _tenants_resolve(self) -> None:
+        """Per-tenant tables: each matrix user names a tenant; table policies name known roles."""
+        table = self.table
+        if table is not None and table.tenant_claim is not None:
+            for user_name in self.matrix_users():
+                if table.tenant_claim not in self.users[user_name].attributes:
+                    raise refuse(("users", user_name, "attributes"),
+                                 f"names no {table.tenant_claim!r}: on a per-tenant table every "
+                                 "user of the matrix belongs to a tenant")
+        policy = json.dumps(table.policy) if table is not None and table.policy else ""
+        for role in re.findall(r"\{\{(?:role|session)_arn:([^}]*)\}\}", policy):
+            if role not in self.roles:
+                raise refuse(("table", "policy"), f"names role {role!r}, which is not under "
+                                                  f"roles: (known: {', '.join(self.roles)})")
 
     def _role_references(self) -> Iterable[tuple[tuple[str | int, ...], str]]:
         for name, group in self.groups.items():
@@ -375,6 +427,17 @@ class Scenario(Model):
         if name in chosen.model_fields_set:
             return getattr(chosen, name)
         return getattr(self.identity_pool, name)
+
+    def principal_tags(self, variant: str) -> dict[str, str]:
+        """The tags a variant's pool sets from its user pool's tokens: tag -> claim (A1)."""
+        chosen = self.variants[variant].principal_tags or self.identity_pool.principal_tags
+        return chosen.mapped() if chosen is not None else {}
+
+    def tenant_of(self, user: str) -> str | None:
+        """A user's tenant on a per-tenant table: the value of the table's tenant claim."""
+        if self.table is None or self.table.tenant_claim is None:
+            return None
+        return self.users[user].attributes.get(self.table.tenant_claim)
 
 
 def load(path: str | Path) -> Scenario:

@@ -99,8 +99,10 @@ def scoped(faults: Sequence[str], scenarios: Mapping[str, tuple[str, ...]]
 def pytest_command(settings: Settings, fault: str | None, junit: Path) -> list[str]:
     """The pytest command line of one run (the baseline gets no --maxfail: it must run whole)."""
     label = fault or "faithful"
+    # -p no:randomly: `--cheapest-first` orders the cells; a random-order plugin where the
+    # user has one installed would undo that (a plugin that is absent is no error).
     command = [sys.executable, "-m", "pytest", str(settings.suites), "-q", "-p", "no:cacheprovider",
-               "-n", str(settings.xdist_workers), f"--junitxml={junit}",
+               "-p", "no:randomly", "-n", str(settings.xdist_workers), f"--junitxml={junit}",
                "--evidence-dir", str(settings.work_dir / f"evidence-{label}")]
     scenarios = settings.scenarios.get(fault, ()) if fault else settings.baseline_scenarios
     for name in scenarios:

@@ -22,6 +22,7 @@ from rolecall.account.provision import Provisioner, RunSecrets
 from rolecall.cells import audit_facts, audit_live
 from rolecall.cells.audit import CHECKS, audit_scenario
 from rolecall.cells.audit_facts import RoleFacts, granted, trust_grants, trusts
+from rolecall.model import templates
 from rolecall.model.scenario import AcceptedFinding, Scenario
 from rolecall.tools import cli
 
@@ -274,7 +275,7 @@ def live_findings(target: clients.Target, stack: provision.Stack, runid: str, va
     """The live audit of one variant's pool, with physical names read back as logical ones."""
     result = audit_live.audit_live(target, stack.identity_pools[variant], role_prefix=f"rc-{runid}-")
     logical = {audit_live.role_name(arn): name for name, arn in stack.roles.items()}
-    logical[provision.physical_name(runid, stack.scenario, variant, 128)] = variant
+    logical[templates.physical_name(runid, stack.scenario, variant, 128)] = variant
     assert result.notes == ()
     return {(f.check, logical.get(f.subject, f.subject), f.severity, f.rule) for f in result.findings}
 

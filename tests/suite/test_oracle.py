@@ -7,7 +7,9 @@ from typing import Any
 import pytest
 
 from rolecall.model import oracle
+from rolecall.model.access import Session
 from rolecall.model.scenario import Scenario
+from rolecall.model.shapes import BY_NAME
 
 POLICY = {"Version": "2012-10-17", "Statement": []}
 
@@ -150,8 +152,10 @@ def test_trust(rule: str, trust: dict[str, str], flow: str, expected: str) -> No
 def test_access_follows_the_profile_D1() -> None:
     scenario = make({}, {"u": {}}, roles={"A": {"allowed": ["GetItem"]}, "B": {}, "Auth": {},
                                          "Guest": {}})
-    assert oracle.access(scenario, "A", ("GetItem",))[0] == "ALLOWED"
-    assert oracle.access(scenario, "A", ("PutItem",))[0] == "DENIED"
+    session = Session("A", "enhanced", "v", "u")
+    assert oracle.access(scenario, session, BY_NAME["GetItem"]).verdict == "ALLOWED"
+    assert oracle.access(scenario, session, BY_NAME["PutItem"]).verdict == "DENIED"
+    assert oracle.access(scenario, None, BY_NAME["GetItem"]) == oracle.Expected("DENIED", "E5")
 
 
 RULES_CUSTOM = [  # (case, CustomRoleArn, expected): E9c, CustomRoleArn overrides the rule order
