@@ -27,7 +27,8 @@ def test_access(run: Run, access_cell: AccessCell, observe: Observer) -> None:
     credential = issued_to_probe_with(flows, stack, cell.credential, cell.id)
     assert scenario.table is not None  # access cells exist only for stacks with a table
     target = probes.ProbeTarget.of(stack.table_name, scenario.table,
-                                   run.partition_of(scenario, cell.partition, credential))
+                                   run.partition_of(scenario, cell.partition, credential,
+                                                    cell.credential.user))
     probed = probes.run(cell.probe, flows.dynamodb(credential), target, stack.iam_settled_by)
     role = stack.role_of(credential.role_arn)
     attachments = credential_observation(credential, stack, flows, None).attachments

@@ -17,6 +17,7 @@ from rolecall.cells import control
 from rolecall.cells.control import ControlCell
 from rolecall.cells.matrix import credential_observation, issued_to_probe_with, mismatch
 from rolecall.model import oracle
+from rolecall.model.scenario import PARTITIONED
 from rolecall.reporting.records import Observer
 
 
@@ -25,8 +26,9 @@ def test_control_plane(run: Run, control_cell: ControlCell, observe: Observer) -
     scenario = cell.credential.scenario
     stack, flows = run.stack(scenario), run.flows(scenario)
     credential = issued_to_probe_with(flows, stack, cell.credential, cell.id)
-    per_identity = scenario.table is not None and scenario.table.partition == "per-identity"
-    partition = run.partition_of(scenario, "own" if per_identity else None, credential)
+    partitioned = scenario.table is not None and scenario.table.partition in PARTITIONED
+    partition = run.partition_of(scenario, "own" if partitioned else None, credential,
+                                 cell.credential.user)
     try:
         probed = control_probes.run(cell.probe, control.context(flows, stack, cell.credential,
                                                                 credential, partition))

@@ -211,8 +211,31 @@ class Tables(ResourceKind):
                                              table.get("CreationDateTime"))
 
 
+class ManagedPolicies(ResourceKind):
+    """A customer-managed policy (a role's permissions boundary, SPEC B1), by its ARN; after
+    the roles whose boundary it is (IAM refuses to delete a policy still in use)."""
+
+    name, service, wave = "managed_policy", "iam", 2
+
+    def delete(self, client: Any, ident: str) -> None:
+        for version in client.list_policy_versions(PolicyArn=ident)["Versions"]:
+            if not version["IsDefaultVersion"]:
+                client.delete_policy_version(PolicyArn=ident, VersionId=version["VersionId"])
+        client.delete_policy(PolicyArn=ident)
+
+    def list_ours(self, client: Any) -> Iterator[Leftover]:
+        for page in client.get_paginator("list_policies").paginate(Scope="Local"):
+            for policy in page["Policies"]:
+                if policy["PolicyName"].startswith(PREFIX):
+                    tags = client.list_policy_tags(PolicyArn=policy["Arn"])["Tags"]
+                    yield from self.leftover(policy["Arn"], {t["Key"]: t["Value"] for t in tags},
+                                             policy.get("CreateDate"))
+
+
 USER_POOL, IDENTITY_POOL, ROLE, TABLE = UserPools(), IdentityPools(), Roles(), Tables()
-KINDS: dict[str, ResourceKind] = {kind.name: kind for kind in (USER_POOL, IDENTITY_POOL, ROLE, TABLE)}
+MANAGED_POLICY = ManagedPolicies()
+KINDS: dict[str, ResourceKind] = {kind.name: kind for kind in (
+    USER_POOL, IDENTITY_POOL, ROLE, TABLE, MANAGED_POLICY)}
 
 
 def register(kind: ResourceKind) -> ResourceKind:

@@ -40,10 +40,10 @@ from rolecall.model.scenario import (
     Rule,
     Scenario,
     Table,
-    Trust,
     UserPool,
     Variant,
 )
+from rolecall.model.trust import PrincipalTags, Trust
 
 COGNITO = "cognito-identity.amazonaws.com"
 TABLE_ARN = re.compile(r"^arn:aws[\w-]*:dynamodb:[\w-]+:\d{12}:table/([A-Za-z0-9_.-]+)(/index/.*)?$")
@@ -137,13 +137,17 @@ def _read_pool(reader: _Reader, pool_id: str, stack_name: str | None, runid: str
     roles = {arn: _role(reader, arn, pool_id, aliases) for arn in sorted(role_arns)}
     key = {arn: aliases.roles[arn] for arn in roles}
     table, table_arn = _table(reader, [r for _, r, _ in roles.values()], aliases)
+    identity_pool = _identity_pool(described, configured, key)
+    tags = _principal_tags(reader, pool_id, providers[0]["ProviderName"])
+    if tags is not None:
+        identity_pool = identity_pool.model_copy(update={"principal_tags": tags})
     scenario = Scenario(
         name=name, description=f"discovered {stack_name or pool_id}",
         source=f"discovered from {reader.where} {stack_name or pool_id} in {reader.target.region}",
         table=table, roles={key[arn]: role for arn, (role, _, _) in roles.items()},
         groups={g: Group(role=key.get(arn or ""), precedence=p) for g, (arn, p) in groups.items()},
         users={}, user_pool=_user_pool(reader, user_pool_id, list(clients.values())),
-        identity_pool=_identity_pool(described, configured, key),
+        identity_pool=identity_pool,
         variants={variant_of[p["ClientId"]]: _variant(p, configured, pool_id, key)
                   for p in providers},
         discovered=Discovered(stack=stack_name, identity_pool_id=pool_id, region=region),
@@ -230,8 +234,44 @@ def _role(reader: _Reader, arn: str, pool_id: str, aliases: Aliases
         aliases.roles[alias] = key
     aliases.display[key] = key
     spec = Role(policy=policy, allowed=None, source=f"discovered: {arn}",
-                trust=_trust(trust, pool_id), trust_policy=trust)
+                trust=_trust(trust, pool_id), trust_policy=trust,
+                boundary=_boundary(reader, role), arn=role["Arn"])
     return spec, policy, key
+
+
+def _boundary(reader: _Reader, role: dict[str, Any]) -> dict[str, Any] | None:
+    """The role's permissions boundary, its default version (SPEC B1); None when it has none."""
+    arn = role.get("PermissionsBoundary", {}).get("PermissionsBoundaryArn")
+    if not arn:
+        return None
+    version = reader.iam.get_policy(PolicyArn=arn)["Policy"]["DefaultVersionId"]
+    return _document(reader.iam.get_policy_version(PolicyArn=arn, VersionId=version)[
+        "PolicyVersion"]["Document"])
+
+
+def _principal_tags(reader: _Reader, pool_id: str, provider: str) -> PrincipalTags | None:
+    """Attributes for access control (SPEC A1): the claims the pool copies into session tags.
+    None when the pool maps none (or the map names no tag and no defaults)."""
+    try:
+        found = reader.identity.get_principal_tag_attribute_map(
+            IdentityPoolId=pool_id, IdentityProviderName=provider)
+    except ClientError as exc:
+        if exc.response["Error"].get("Code") in ("ResourceNotFoundException",):
+            return None
+        raise
+    tags = dict(found.get("PrincipalTags") or {})
+    use_defaults = bool(found.get("UseDefaults"))
+    return PrincipalTags(tags=tags, use_defaults=use_defaults) if tags or use_defaults else None
+
+
+def _table_policy(reader: _Reader, table_arn: str) -> dict[str, Any] | None:
+    """The table's resource-based policy (SPEC R1); None when it has none."""
+    try:
+        return _document(reader.dynamodb.get_resource_policy(ResourceArn=table_arn)["Policy"])
+    except ClientError as exc:
+        if exc.response["Error"].get("Code") == "PolicyNotFoundException":
+            return None
+        raise
 
 
 def _policies(reader: _Reader, name: str) -> list[dict[str, Any]]:
@@ -266,6 +306,7 @@ def _trust(document: dict[str, Any], pool_id: str) -> Trust:
         if (statement.get("Effect") != "Allow" or COGNITO not in _values(federated)
                 or not any(a in ("sts:AssumeRoleWithWebIdentity", "sts:*", "*") for a in actions)):
             continue
+        tag_session = any(a in ("sts:TagSession", "sts:*", "*") for a in actions)
         condition = statement.get("Condition", {})
         aud = [v for op, keys in condition.items() if op.startswith("String") and "Not" not in op
                for k, vals in keys.items() if k == f"{COGNITO}:aud" for v in _values(vals)]
@@ -273,7 +314,7 @@ def _trust(document: dict[str, Any], pool_id: str) -> Trust:
                for k, vals in keys.items() if k == f"{COGNITO}:amr" for v in _values(vals)]
         if aud and not any(re.fullmatch(re.escape(a).replace(r"\*", ".*"), pool_id) for a in aud):
             continue
-        return Trust(aud="pool" if aud else "none", amr=_amr(amr))
+        return Trust(aud="pool" if aud else "none", amr=_amr(amr), tag_session=tag_session)
     return Trust(aud="other")
 
 
@@ -304,7 +345,8 @@ def _table(reader: _Reader, policies: list[dict[str, Any]], aliases: Aliases
         for i in described.get("GlobalSecondaryIndexes", []) + described.get(
             "LocalSecondaryIndexes", [])]
     table = Table(name=names[0], partition_key=keys["HASH"], sort_key=keys.get("RANGE"),
-                  indexes=indexes)
+                  indexes=indexes, arn=described["TableArn"],
+                  policy=_table_policy(reader, described["TableArn"]))
     for alias in (names[0], reader.logical.get(names[0])):
         if alias:
             aliases.tables[alias] = names[0]

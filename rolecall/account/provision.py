@@ -26,6 +26,7 @@ from tenacity import retry, retry_if_exception_type, stop_after_delay, wait_expo
 from rolecall.account.cleanup import (
     CREATED_TAG,
     IDENTITY_POOL,
+    MANAGED_POLICY,
     ROLE,
     RUN_TAG,
     TABLE,
@@ -157,12 +158,14 @@ class Provisioner:
                       f"cognito-idp.{self.target.region}.amazonaws.com/{pool_id}")
         stack.identity_pools = {v: self._identity_pool(scenario, v, stack) for v in scenario.variants}
         stack.roles = {r: self._role(scenario, r, stack) for r in scenario.roles}
+        self._table_policy(scenario, stack)
         stack.iam_settled_by = time.time() + self.target.propagation_seconds  # no blind sleep
         for group in scenario.groups:
             self._group(scenario, group, stack)
         stack.users = {u: self._user(scenario, u, stack) for u in scenario.users}
         for variant in scenario.variants:
             self._pool_roles(scenario, variant, stack)
+            self._principal_tags(scenario, variant, stack)
         if scenario.negatives is not None:
             self._negative_fixtures(scenario, stack)
         return stack
@@ -268,8 +271,10 @@ class Provisioner:
     def _role(self, scenario: Scenario, role: str, stack: Stack) -> str:
         spec = scenario.roles[role]
         name = self.name(scenario, role)
+        boundary = ({"PermissionsBoundary": self._boundary(scenario, role, stack)}
+                    if spec.boundary is not None else {})
         created = patiently(self.iam.create_role)(
-            RoleName=name,
+            RoleName=name, **boundary,
             AssumeRolePolicyDocument=json.dumps(trust_policy(spec.trust,
                                                              stack.identity_pools.values())),
             Tags=[{"Key": k, "Value": v} for k, v in self.tags().items()])
@@ -278,6 +283,39 @@ class Provisioner:
         patiently(self.iam.put_role_policy)(RoleName=name, PolicyName="rolecall-access",
                                             PolicyDocument=json.dumps(document))
         return str(created["Role"]["Arn"])
+
+    def _boundary(self, scenario: Scenario, role: str, stack: Stack) -> str:
+        """A role's permissions boundary: a managed policy of its own (SPEC B1). A scenario
+        may give an earlier version too: created first, then replaced as the default."""
+        spec = scenario.roles[role]
+        first = spec.boundary_previous_version or spec.boundary
+        created = patiently(self.iam.create_policy)(
+            PolicyName=self.name(scenario, f"{role}-boundary", 128),
+            PolicyDocument=json.dumps(render(first, stack)),
+            Tags=[{"Key": k, "Value": v} for k, v in self.tags().items()])
+        arn = str(created["Policy"]["Arn"])
+        self.journal.record(MANAGED_POLICY, arn)
+        if spec.boundary_previous_version is not None:
+            patiently(self.iam.create_policy_version)(
+                PolicyArn=arn, PolicyDocument=json.dumps(render(spec.boundary, stack)),
+                SetAsDefault=True)
+        return arn
+
+    def _table_policy(self, scenario: Scenario, stack: Stack) -> None:
+        """The table's resource-based policy (SPEC R1), once the roles it names exist."""
+        table = scenario.table
+        if table is not None and table.policy is not None:
+            patiently(self.dynamodb.put_resource_policy)(
+                ResourceArn=stack.table_arn, Policy=json.dumps(render(table.policy, stack)))
+
+    def _principal_tags(self, scenario: Scenario, variant: str, stack: Stack) -> None:
+        """Attributes for access control (SPEC A1): the claims each session carries as tags."""
+        chosen = scenario.variants[variant].principal_tags or scenario.identity_pool.principal_tags
+        if chosen is None:
+            return
+        self.identity.set_principal_tag_attribute_map(
+            IdentityPoolId=stack.identity_pools[variant], IdentityProviderName=stack.provider_name,
+            UseDefaults=chosen.use_defaults, PrincipalTags=dict(chosen.tags))
 
     def _group(self, scenario: Scenario, group: str, stack: Stack) -> None:
         spec = scenario.groups[group]

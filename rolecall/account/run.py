@@ -150,24 +150,26 @@ class Run:
                 self._flows[scenario.name] = Flows(self.target, stack, self.secrets)
             return self._flows[scenario.name]
 
-    def partition_of(self, scenario: Scenario, partition: str | None,
-                     credential: Issued) -> str | None:
-        """The partition a per-identity probe aims at; the caller's own is seeded first.
+    def partition_of(self, scenario: Scenario, partition: str | None, credential: Issued,
+                     user: str | None = None) -> str | None:
+        """The partition a probe aims at on a partitioned table; the caller's own is seeded
+        first, as the app would have it.
 
-        The caller's partition is keyed by its identity id, known only once the pool
-        issued it; an admin write creates its item so reads and condition checks have
-        something to find, as the app would have.
+        Per-identity: the caller's own partition is keyed by its identity id, known only
+        once the pool issued it. Per-tenant: by the user's tenant (the table's tenant claim).
         """
         if partition is None:
             return None
         if partition == "other":
             return FOREIGN_PARTITION
-        own = credential.identity_id or ""
-        assert scenario.table is not None, "per-identity probes need the scenario's table"
+        table = scenario.table
+        assert table is not None, "partitioned probes need the scenario's table"
+        own = (scenario.tenant_of(user or "") if table.partition == "per-tenant"
+               else credential.identity_id) or ""
         table_name = self.stack(scenario).table_name  # before taking the lock: stack() takes it
         with self._lock:
             if own not in self._seeded:
-                seed = ProbeTarget.of(table_name, scenario.table, own).seed_key
+                seed = ProbeTarget.of(table_name, table, own).seed_key
                 self.target.client("dynamodb").put_item(TableName=table_name, Item=seed)
                 self._seeded.add(own)
         return own

@@ -35,11 +35,14 @@ def trust_policy(trust: Any, pool_ids: Iterable[str]) -> dict[str, Any]:
             values[0] if len(values) == 1 else values
     other = getattr(trust, "principal", "cognito") == "other"
     assume_role = getattr(trust, "action", "web-identity") == "assume-role"
+    action: str | list[str] = "sts:AssumeRole" if assume_role else "sts:AssumeRoleWithWebIdentity"
+    if getattr(trust, "tag_session", False):  # SPEC A3: principal tags need sts:TagSession
+        action = [str(action), "sts:TagSession"]
     statement: dict[str, Any] = {
         "Effect": "Allow",
         "Principal": {"Federated": "accounts.google.com" if other
                       else "cognito-identity.amazonaws.com"},
-        "Action": "sts:AssumeRole" if assume_role else "sts:AssumeRoleWithWebIdentity"}
+        "Action": action}
     if conditions:
         statement["Condition"] = conditions
     return {"Version": "2012-10-17", "Statement": [statement]}

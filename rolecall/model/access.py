@@ -75,15 +75,19 @@ class Refusal:
 
 
 def table_arn(scenario: Scenario) -> str:
-    """The table's ARN, named as provisioning names it (`rc-<runid>-<scenario>-<table>`)."""
+    """The table's ARN: a discovered table's own, else named as provisioning names it
+    (`rc-<runid>-<scenario>-<table>`)."""
+    if scenario.table is not None and scenario.table.arn:
+        return scenario.table.arn
     name = templates.physical_name(RUNID, scenario.name, scenario.table.name, 255) \
         if scenario.table else "no-table"
     return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
 
 
 def role_arn(scenario: Scenario, role: str) -> str:
-    """A role's ARN, named as provisioning names it."""
-    return f"arn:aws:iam::{ACCOUNT}:role/{templates.physical_name(RUNID, scenario.name, role)}"
+    """A role's ARN: a discovered role's own, else named as provisioning names it."""
+    known = scenario.roles[role].arn if role in scenario.roles else None
+    return known or f"arn:aws:iam::{ACCOUNT}:role/{templates.physical_name(RUNID, scenario.name, role)}"
 
 
 def _render(scenario: Scenario, document: Any) -> Any:
@@ -127,7 +131,7 @@ def _session_context(scenario: Scenario, session: Session) -> tuple[dict[str, li
     signed_in = session.user is not None
     context: dict[str, list[str]] = {
         "aws:PrincipalArn": [role_arn(scenario, session.role)],
-        "aws:PrincipalAccount": [ACCOUNT],
+        "aws:PrincipalAccount": [role_arn(scenario, session.role).split(":")[4]],
         "aws:RequestedRegion": [REGION],
         "aws:EpochTime": [str(int(time.time()))],
         "aws:ViaAWSService": ["false"],

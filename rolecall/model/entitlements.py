@@ -28,8 +28,9 @@ from pydantic import Field, ValidationError, model_validator
 
 from rolecall.model import oracle, yamlsource
 from rolecall.model.actions import IAM_ACTIONS, INDEX_ACTIONS, Actions
+from rolecall.model.base import Model
 from rolecall.model.errors import ScenarioError, as_scenario_error
-from rolecall.model.scenario import AcceptedFinding, ExpectedRole, Model, Scenario, User
+from rolecall.model.scenario import AcceptedFinding, ExpectedRole, Scenario, User
 
 REFUSED = "refused"
 PersonaName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]

@@ -20,8 +20,6 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     PrivateAttr,
     ValidationError,
@@ -31,15 +29,13 @@ from pydantic import (
 
 from rolecall.model import yamlsource
 from rolecall.model.actions import FLOWS, Actions, Flow
+from rolecall.model.base import Model
 from rolecall.model.errors import ScenarioError, as_scenario_error, refuse
+from rolecall.model.trust import PrincipalTags, Trust
 
 # Up to 64 characters: a discovered stack's roles and groups keep their AWS names.
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+=,@-]{0,63}$")]
 MAX_PRECEDENCE = 2**31 - 1
-
-
-class Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class KeyAttribute(Model):
@@ -67,6 +63,7 @@ class Table(Model):
     # The table's resource-based policy (SPEC R1, R2): "{{table_arn}}", "{{role_arn:<role>}}"
     # and "{{session_arn:<role>}}" (the role's Cognito session) are filled in.
     policy: dict[str, Any] | None = None
+    arn: str | None = None  # a discovered table's ARN
     partition_key: KeyAttribute
     sort_key: KeyAttribute | None = None
     indexes: list[Index] = []
@@ -93,45 +90,6 @@ class Table(Model):
         return self
 
 
-class Trust(Model):
-    """The trust policy rolecall writes for a role (SPEC T1-T3).
-
-    aud: `pool` = StringEquals aud on this stack's identity pools; `none` = no aud
-    condition (T3, any pool in any account); `other` = an identity pool that is not ours.
-    amr: which identities it admits: ForAnyValue:StringLike amr `authenticated` or
-    `unauthenticated`, `any` (both), `none` (no amr condition).
-    """
-
-    aud: Literal["pool", "none", "other"] = "pool"
-    amr: Literal["authenticated", "unauthenticated", "any", "none"] = "authenticated"
-    # How the conditions are written (near-miss scenarios, issue 13): `wildcard` = amr as
-    # StringLike "auth*" (admits like the exact value); `equals-wildcard` = ForAnyValue:
-    # StringEquals "auth*" (the * is literal: admits nobody); `wrong-case` = StringLike
-    # "Authenticated" (case-sensitive: admits nobody); aud `wrong-case` = StringEquals on
-    # the upper-cased pool id (admits nobody), `ignore-case` = StringEqualsIgnoreCase on it.
-    amr_form: Literal["exact", "wildcard", "equals-wildcard", "wrong-case"] = "exact"
-    aud_form: Literal["exact", "wrong-case", "ignore-case"] = "exact"
-    # `other`: the statement names another federated provider; `assume-role`: its Action
-    # is sts:AssumeRole. Either way Cognito identities are not admitted (T1).
-    principal: Literal["cognito", "other"] = "cognito"
-    action: Literal["web-identity", "assume-role"] = "web-identity"
-    # The statement also allows sts:TagSession: needed when the identity pool passes
-    # principal tags (SPEC A3).
-    tag_session: bool = False
-
-    def admits(self, amr: str) -> bool:
-        """Does this trust policy admit an identity of this stack's pools with `amr` (T1, T2)?"""
-        if self.aud == "other" or self.principal == "other" or self.action == "assume-role":
-            return False
-        if self.aud == "pool" and self.aud_form == "wrong-case":
-            return False
-        if self.amr == "none":
-            return True
-        if self.amr_form in ("equals-wildcard", "wrong-case"):
-            return False
-        return self.amr in ("any", amr)
-
-
 class Role(Model):
     policy: dict[str, Any]
     # None: nobody stated what the role may do (a discovered role no persona receives);
@@ -154,8 +112,11 @@ class Role(Model):
     # The role's permissions boundary: a managed policy document (SPEC B1) that caps what
     # `policy` grants.
     boundary: dict[str, Any] | None = None
+    # An earlier version of the boundary, kept but not the default: it must not count (B1).
+    boundary_previous_version: dict[str, Any] | None = None
+    arn: str | None = None  # a discovered role's ARN (its stack's policies name it)
 
-    @field_validator("policy", "boundary")
+    @field_validator("policy", "boundary", "boundary_previous_version")
     @classmethod
     def _is_policy(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value is not None and "Statement" not in value:
@@ -171,7 +132,6 @@ class Group(Model):
     entitlement: Actions | None = None
 
 
-
 class User(Model):
     groups: list[str] = []
     attributes: dict[str, str] = {}
@@ -179,7 +139,6 @@ class User(Model):
     # False: the user takes no part in the matrix (a user the negative tests sign out,
     # disable or delete, or whose attributes the escalation checks change).
     matrix: bool = True
-
 
 
 class AcceptedFinding(Model):
@@ -212,18 +171,6 @@ class Mapping(Model):
         if self.type == "Token" and self.rules:
             raise ValueError("a Token mapping takes no rules; use type: Rules")
         return self
-
-
-class PrincipalTags(Model):
-    """Attributes for access control (SPEC A1): which token claims become session tags."""
-
-    tags: dict[str, str] = {}  # tag key -> claim, e.g. {tenant: custom:tenant}
-    use_defaults: bool = False  # AWS's defaults: username <- sub, client <- aud
-
-    def mapped(self) -> dict[str, str]:
-        """Every tag the map sets, the defaults included (A1)."""
-        defaults = {"username": "sub", "client": "aud"} if self.use_defaults else {}
-        return {**defaults, **self.tags}
 
 
 class IdentityPool(Model):

@@ -26,7 +26,7 @@ def test_identity_pool_id_gives_groups_roles_mapping_and_table(team: TeamStack) 
     assert spec.mapping is not None and (spec.mapping.type, spec.mapping.ambiguous) == ("Token", "Deny")
     assert scenario.roles[admin].trust.model_dump() == {  # the plain form: exact operators
         "aud": "pool", "amr": "authenticated", "aud_form": "exact", "amr_form": "exact",
-        "principal": "cognito", "action": "web-identity"}
+        "principal": "cognito", "action": "web-identity", "tag_session": False}
     assert scenario.roles[admin].allowed is None  # nobody stated it yet: not made up
     assert scenario.table is not None and scenario.table.name == team.stack.table_name
     assert scenario.table.partition_key.name == "id"

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from rolecall.model import oracle
 from rolecall.model.access import Session
-from rolecall.model.scenario import Scenario
+from rolecall.model.scenario import Scenario, load
 from rolecall.model.shapes import BY_NAME
 
 POLICY = {"Version": "2012-10-17", "Statement": []}
@@ -206,3 +207,23 @@ def test_enhanced_guests_are_denied_every_control_action() -> None:
                     roles={"A": {"allowed": ["iam:*"]}, "Auth": {}, "Guest": {}})
     assert oracle.control(scenario, "A", "iam:PutRolePolicy", guest_session=True) == (
         "DENIED", "E5")
+
+
+def test_every_shipped_scenario_states_what_its_policies_give() -> None:
+    """The stated profiles of scenarios/ agree with the oracle's own reading of their
+    policies (boundaries, table policies and principal tags included), wherever it can read
+    them: a profile that says otherwise would make a faithful run red."""
+    for path in sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml")):
+        assert oracle.profile_problems(load(path)) == [], path.name
+
+
+def test_a_profile_its_policies_contradict_is_listed() -> None:
+    grants_get = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": "dynamodb:GetItem", "Resource": "{{table_arn}}"}]}
+    scenario = make({}, {"u": {}}, roles={"A": {"allowed": ["GetItem", "PutItem"],
+                                                "policy": grants_get},
+                                          "B": {}, "Auth": {}, "Guest": {}},
+                    variants={"plain": {}}, authenticated_role="A")
+    assert oracle.profile_problems(scenario) == [("A", (
+        "PutItem for user u (plain): the profile says ALLOWED, the policies give DENIED "
+        "(because no identity-based policy allows dynamodb:PutItem)"))]
