@@ -164,7 +164,13 @@ def _effect(documents: Iterable[Mapping[str, Any]], request: Request, effect: st
 
 
 def _resource_grants(document: Mapping[str, Any] | None, request: Request) -> tuple[Tri, Tri]:
-    """(granted to the session ARN, granted to the role ARN or the account) by an Allow."""
+    """(granted to the session itself, granted to the role) by an Allow of the table policy.
+
+    Principal names (IAM User Guide, Principal element; evaluation within one account):
+    the role session ARN, or `*` (anyone, so the session itself), grants to the session;
+    the role ARN grants to the role. The account (`123456789012`, `...:root`) grants
+    nothing by itself: it delegates to the account's own IAM policies.
+    """
     if document is None:
         return False, False
     variables = document.get("Version") == "2012-10-17"
@@ -178,9 +184,8 @@ def _resource_grants(document: Mapping[str, Any] | None, request: Request) -> tu
         if names is None:  # NotPrincipal, or a form the oracle does not read
             to_role.append(None if applies is not False else False)
             continue
-        session_named = any(_glob(n, request.session_arn) for n in names)
-        role_named = any(_glob(n, request.role_arn) for n in names) or any(
-            n in ("*", request.account, f"arn:aws:iam::{request.account}:root") for n in names)
+        session_named = any(n == "*" or _glob(n, request.session_arn) for n in names)
+        role_named = any(_glob(n, request.role_arn) for n in names)
         to_session.append(applies if session_named else False)
         to_role.append(applies if role_named and not session_named else False)
     return _any(to_session), _any(to_role)

@@ -75,6 +75,13 @@ CASES = [  # (case, policies, action, expected decision)
      Policies((), doc(allow("dynamodb:Query")), (doc(allow("dynamodb:Query")),),
               doc(allow("dynamodb:GetItem", TABLE, Principal={"AWS": SESSION_ARN}))),
      "dynamodb:GetItem", Decision(True)),
+    ("resource-to-account-delegates", Policies((), None, (), doc(allow(
+        "dynamodb:GetItem", TABLE, Principal={"AWS": "arn:aws:iam::111122223333:root"}))),
+     "dynamodb:GetItem", Decision(False, IDENTITY)),
+    ("resource-to-anyone-is-to-the-session",
+     Policies((), doc(allow("dynamodb:Query")), (), doc(allow("dynamodb:GetItem", TABLE,
+                                                                Principal="*"))),
+     "dynamodb:GetItem", Decision(True)),
     ("resource-to-other-principal", Policies((), None, (), doc(allow(
         "dynamodb:GetItem", TABLE, Principal={"AWS": "arn:aws:iam::111122223333:role/Other"}))),
      "dynamodb:GetItem", Decision(False, IDENTITY)),
