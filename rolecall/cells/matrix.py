@@ -69,9 +69,11 @@ class CredentialCell:
         return f"{self.scenario.name}-{self.variant}-{self.flow_label}-{self.user or 'anonymous'}"
 
     def _stated(self) -> ExpectedRole | None:
+        """The stated expectation about exactly this path: same flow, user, variant and
+        role asked for (the CustomRoleArn, or the classic flow's role)."""
         for stated in self.scenario.expect:
-            if (stated.user, stated.variant, stated.custom_role) == (
-                    self.user, self.variant, self.role) and self.flow == "enhanced":
+            if (stated.flow, stated.user, stated.variant, stated.custom_role) == (
+                    self.flow, self.user, self.variant, self.role):
                 return stated
         return None
 

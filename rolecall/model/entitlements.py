@@ -243,17 +243,18 @@ def _shown(outcome: oracle.Outcome, aliases: Aliases) -> str:
 
 def _stated(persona: Persona, pname: str, file: str, variant: str, outcome: oracle.Outcome,
             aliases: Aliases, draft: Scenario) -> ExpectedRole:
-    source = f"{file}: personas.{pname}.role"
-    if persona.flow == "classic":  # the classic flow's stated role is checked above only
-        source += " (classic flow)"
-    custom = (_resolve(aliases.roles, persona.custom_role_arn, file, "custom_role_arn", "role",
-                       draft.name) if persona.custom_role_arn and persona.flow == "enhanced"
-              else None)
+    """The persona's role as a stated expectation about its own path: the enhanced flow
+    (with its CustomRoleArn, if any), or the classic flow asking STS for `custom_role_arn`."""
+    source = f"{file}: personas.{pname}.role" + (" (classic flow)" if persona.flow == "classic"
+                                                 else "")
+    custom = (_resolve(aliases.roles, persona.custom_role_arn, file,
+                       f"personas.{pname}.custom_role_arn", "role", draft.name)
+              if persona.custom_role_arn else None)
     if outcome.issued:
         return ExpectedRole(user=pname, variant=variant, role=outcome.role, custom_role=custom,
-                            source=source)
+                            flow=persona.flow, source=source)
     return ExpectedRole(user=pname, variant=variant, refused=outcome.code, custom_role=custom,
-                        source=source)
+                        flow=persona.flow, source=source)
 
 
 def _record_access(role_access: dict[str, tuple[dict[str, list[str]], list[str]]], role: str,

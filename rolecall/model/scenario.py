@@ -218,13 +218,20 @@ class Variant(Model):
 
 
 class ExpectedRole(Model):
-    """A stated expectation: `user` in `variant` gets `role` (or is refused)."""
+    """A stated expectation: `user` in `variant` gets `role` (or is refused) through `flow`.
+
+    The classic flow (C1-C6) is checked against the oracle's classic answer and by the
+    `classic=<custom_role>` credential cell, never as if it were the enhanced flow.
+    """
 
     user: str
     variant: str
     role: str | None = None
     refused: str | None = None  # error code when no credentials are expected
+    # enhanced: the CustomRoleArn asked for (None: none); classic: the role the user asks
+    # STS for (AssumeRoleWithWebIdentity), required
     custom_role: str | None = None
+    flow: Literal["enhanced", "classic"] = "enhanced"
     source: str
     pins: str | None = None  # the 'assumed' SPEC rule this expectation pins
 
@@ -232,6 +239,9 @@ class ExpectedRole(Model):
     def _one_outcome(self) -> ExpectedRole:
         if (self.role is None) == (self.refused is None):
             raise ValueError("state exactly one of role: <role> or refused: <error code>")
+        if self.flow == "classic" and self.custom_role is None:
+            raise ValueError("flow: classic needs custom_role: the role the user asks STS for "
+                             "(AssumeRoleWithWebIdentity)")
         return self
 
 
@@ -338,6 +348,9 @@ class Scenario(Model):
             if expected.variant not in self.variants:
                 raise refuse(("expect", n, "variant"), f"{expected.variant!r} is not under "
                                                         "variants:")
+            if expected.flow not in self.flows:
+                raise refuse(("expect", n, "flow"), f"states a {expected.flow}-flow "
+                                                     "expectation, but flows: leaves that flow out")
         return self
 
     def _role_references(self) -> Iterable[tuple[tuple[str | int, ...], str]]:

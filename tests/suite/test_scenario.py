@@ -194,3 +194,63 @@ def test_self_service_attribute_writes_are_pinned_in_the_evidence() -> None:
     assert "escalation-open-reader-escalation" in pinned
     assert "escalation-open-guest-escalation" not in pinned  # guests write no attribute
     assert not any(cell_id.startswith("books-") for cell_id in pinned)  # no such rule there
+
+
+# --- the classic flow as a stated expectation (issue 24.1) -------------------------------
+
+FLOWS = yaml.safe_load((ROOT / "scenarios" / "flows.yaml").read_text())
+
+
+def flows(tmp_path: Path, *expect: dict[str, str]) -> scenario.Scenario:
+    stated = [{"user": "member", "flow": "classic", "source": "s", **e} for e in expect]
+    return scenario.load(write(tmp_path, {**FLOWS, "expect": stated}))
+
+
+def test_a_classic_expectation_is_checked_against_the_classic_flow(tmp_path: Path) -> None:
+    """member gets Authenticated in the enhanced flow; the classic flow answers by the pool
+    and the asked role's trust alone (C1, C3, C5, C6)."""
+    loaded = flows(
+        tmp_path,
+        {"variant": "classic-with-mappings", "custom_role": "Admin",
+         "refused": "InvalidParameterException"},  # C3
+        {"variant": "classic-off", "custom_role": "Admin", "refused": "InvalidParameterException"},
+        {"variant": "classic-on", "custom_role": "Admin", "role": "Admin"},  # C5
+        {"variant": "classic-on", "custom_role": "Guest", "refused": "AccessDenied"})  # C6
+    oracle.check(loaded)
+    rules = [oracle.stated_path(loaded, stated).rule for stated in loaded.expect]
+    assert rules == ["C3", "C1", "C5", "C6"]
+
+
+def test_a_classic_expectation_against_the_spec_names_the_path_and_rule(tmp_path: Path) -> None:
+    loaded = flows(tmp_path, {"variant": "classic-with-mappings", "custom_role": "Admin",
+                              "role": "Admin"})
+    with pytest.raises(ScenarioError) as caught:
+        oracle.check(loaded)
+    assert caught.value.where == "expect[0] (user member, variant classic-with-mappings, classic=Admin)"
+    assert "SPEC rule C3 gives REFUSED(InvalidParameterException)" in caught.value.problem
+
+
+def test_a_stated_classic_expectation_is_the_source_of_its_classic_cell_only(tmp_path: Path) -> None:
+    loaded = flows(tmp_path, {"variant": "classic-on", "custom_role": "Admin", "role": "Admin",
+                              "source": "the basic flow lets anyone be Admin"})
+    cells = {cell.id: cell for cell in matrix.credential_cells([loaded])}
+    assert cells["flows-classic-on-classic=Admin-member"].source == \
+        "the basic flow lets anyone be Admin"
+    assert cells["flows-classic-on-enhanced-member"].source == "SPEC E6"
+    assert cells["flows-classic-on-classic=Authenticated-member"].source == "SPEC C5"
+
+
+@pytest.mark.parametrize(("change", "where", "words"), [
+    ({"custom_role": None}, "expect[0]", "flow: classic needs custom_role"),
+    ({"flows": ["enhanced", "guest"]}, "expect[0].flow", "flows: leaves that flow out"),
+], ids=["no-role-asked", "classic-not-run"])
+def test_a_classic_expectation_needs_a_role_and_the_flow(tmp_path: Path, change: dict[str, object],
+                                                         where: str, words: str) -> None:
+    stated = {"user": "member", "variant": "classic-on", "flow": "classic", "custom_role": "Admin",
+              "role": "Admin", "source": "s"}
+    stated.update({k: v for k, v in change.items() if k == "custom_role"})
+    data = {**FLOWS, "expect": [{k: v for k, v in stated.items() if v is not None}],
+            **{k: v for k, v in change.items() if k == "flows"}}
+    with pytest.raises(ScenarioError) as caught:
+        scenario.load(write(tmp_path, data))
+    assert caught.value.where == where and words in caught.value.problem
