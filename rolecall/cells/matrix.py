@@ -58,10 +58,10 @@ class CredentialCell:
 
     @property
     def flow_label(self) -> str:
-        if self.flow == "classic":
-            return f"classic={self.role}"
+        if self.flow == "classic" and self.role:
+            return f"classic={self.scenario.role_label(self.role)}"
         if self.flow == "enhanced" and self.role:
-            return f"custom={self.role}"
+            return f"custom={self.scenario.role_label(self.role)}"
         return self.flow
 
     @property

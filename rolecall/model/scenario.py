@@ -132,6 +132,9 @@ class Role(Model):
     # actions an explicit Deny of this role refuses: AccessDenied must say "with an explicit
     # deny in an identity-based policy" for them (SPEC D4), not "no ... policy allows".
     denied_explicitly: Actions = []
+    # How test ids name the role when its key is noisy (a discovered CDK role: its logical
+    # id without the CDK's hash, rolecall/account/discovery.py); None: by its key.
+    label: Name | None = None
 
     @field_validator("policy")
     @classmethod
@@ -375,6 +378,10 @@ class Scenario(Model):
     def line_of(self, *path: str | int) -> int | None:
         """The line of the scenario file this YAML path (or its nearest parent) is on."""
         return self._lines.line_of(path)
+
+    def role_label(self, role: str) -> str:
+        """The role as test ids and path labels name it: its label, else its key."""
+        return self.roles[role].label or role
 
     def matrix_users(self) -> list[str]:
         """The users that take part in the matrix (claims, credential and access cells)."""
