@@ -16,7 +16,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -29,7 +28,7 @@ from pydantic import (
 
 from rolecall.model import yamlsource
 from rolecall.model.actions import FLOWS, Actions, Flow
-from rolecall.model.errors import ScenarioError, as_scenario_error, refuse
+from rolecall.model.errors import ScenarioError, as_scenario_error, read_yaml, refuse
 
 # Up to 64 characters: a discovered stack's roles and groups keep their AWS names.
 Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+=,@-]{0,63}$")]
@@ -400,16 +399,7 @@ class Scenario(Model):
 def load(path: str | Path) -> Scenario:
     """Read and validate one scenario file; ScenarioError says file, line, path and fix."""
     path = Path(path)
-    try:
-        located = yamlsource.read(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ScenarioError(path, "YAML", f"not valid YAML ({getattr(exc, 'problem', exc)})",
-                            "fix the YAML syntax on this line (indentation, quotes, colons, "
-                            "brackets)", line=yamlsource.syntax_error_line(exc)) from None
-    except yamlsource.DuplicateKeyError as exc:
-        raise ScenarioError(path, yamlsource.dotted(exc.path), str(exc).split(" ", 1)[1],
-                            f"keep one definition (lines {exc.first_line} and {exc.second_line}); "
-                            "rename the other if both are meant", line=exc.second_line) from None
+    located = read_yaml(path, path.read_text())
     data = located.data
     if not isinstance(data, dict):
         raise ScenarioError(path, "the whole file", "a scenario must be a YAML mapping",
@@ -419,7 +409,7 @@ def load(path: str | Path) -> Scenario:
     try:
         loaded = Scenario.model_validate({**data, "file": str(path)})
     except ValidationError as exc:
-        raise as_scenario_error(path, exc, located) from None
+        raise as_scenario_error(path, exc, located, Scenario) from None
     loaded._lines = located
     return loaded
 

@@ -33,7 +33,9 @@ BROKEN = [  # (case, file content, YAML path in the message, words of the fix)
     ("yaml-syntax", "name: [unclosed", "broken.yaml:1: YAML", "YAML syntax"),
     ("not-a-mapping", "- a\n- b\n", "broken.yaml:1: the whole file", "start the file"),
     ("missing-table", {k: v for k, v in books().items() if k != "table"}, "table", "add this field"),
-    ("unknown-field", books(tabel={}), "tabel", "remove or rename"),
+    ("unknown-field", books(tabel={}), "tabel", "did you mean table?"),
+    ("unknown-field-unlike-any", books(colour="red"), "colour",
+     "remove or rename this field; the fields here are name, description, source, table"),
     ("unknown-role-in-group", books(groups={"g": {"role": "Nope"}}), "groups.g.role", "Nope"),
     ("unknown-group-of-user", books(users={"u": {"groups": ["ghost"]}}), "users.u.groups", "ghost"),
     ("bad-action", books(roles={**BOOKS["roles"], "X": {"policy": {"Statement": []},
@@ -132,6 +134,31 @@ def test_every_problem_of_a_file_is_listed_each_with_its_fix(tmp_path: Path) -> 
     assert len(lines) >= 3 and all("Fix: " in line for line in lines)
     assert any(f"{path}:8: groups.Admin.precedence" in line for line in lines)
     assert any(f"{path}:13: variants.v.mapping.type" in line for line in lines)
+
+
+MISSPELLED = GROUPS.replace("  Admin: {role: R, precedence: 2}\n", "") + (
+    "expect:\n  - {user: u, variant: v, role: R, source: s}\n")
+
+
+@pytest.mark.parametrize(("old", "new", "line", "where", "meant"), [
+    ("description: d", "descripton: d", 2, "descripton", "description"),
+    ("{name: k}", "{name: k, tpye: S}", 4, "table.partition_key.tpye", "type"),
+    ("precedence: 1", "precedense: 1", 8, "groups.Admin.precedense", "precedence"),
+    ("v: {}", "v: {mapping: {type: Token, ambigous: Deny}}", 13, "variants.v.mapping.ambigous",
+     "ambiguous"),
+    ("role: R, source: s}", "role: R, sorce: s}", 15, "expect[0].sorce", "source"),
+], ids=["top-level", "table", "group", "mapping", "expect"])
+def test_a_misspelled_field_says_did_you_mean(tmp_path: Path, old: str, new: str, line: int,
+                                               where: str, meant: str) -> None:
+    """Issue 24.9: the nearest field of the model at that YAML path, on the first line (a
+    `Field required` the misspelling causes comes after it)."""
+    assert old in MISSPELLED
+    path = write(tmp_path, MISSPELLED.replace(old, new, 1))
+    with pytest.raises(ScenarioError) as caught:
+        scenario.load(path)
+    first = str(caught.value).splitlines()[0]
+    assert first.startswith(f"{path}:{line}: {where}: ")
+    assert f"Fix: did you mean {meant}?" in first
 
 
 def test_a_stated_role_that_contradicts_the_spec_fails_at_load(tmp_path: Path) -> None:
