@@ -63,9 +63,11 @@ class Discovery:
 class _Reader:
     """The calls of one discovery, on one target, with the stack's logical ids when known."""
 
-    def __init__(self, target: Target, logical: dict[str, str], where: str) -> None:
+    def __init__(self, target: Target, logical: dict[str, str], where: str,
+                 stack_roles: tuple[str, ...] = ()) -> None:
         self.target = target
         self.logical = logical  # physical id -> logical id (CloudFormation), else empty
+        self.stack_roles = stack_roles  # the stack's AWS::IAM::Role names (CloudFormation)
         self.where = where  # the command-line option errors are about
         self.idp = target.client("cognito-idp")
         self.identity = target.client("cognito-identity")
@@ -77,18 +79,20 @@ def discover(target: Target, *, stack: str | None = None, identity_pool_id: str 
              runid: str = "discovered") -> Discovery:
     """Read the stack named by exactly one of `stack` / `identity_pool_id`."""
     logical: dict[str, str] = {}
+    stack_roles: tuple[str, ...] = ()
     if stack is not None:
-        identity_pool_id, logical = _from_cloudformation(target, stack)
+        identity_pool_id, logical, stack_roles = _from_cloudformation(target, stack)
     if identity_pool_id is None:
         raise ScenarioError("command line", "--stack / --identity-pool-id", "no stack named",
                             "name the stack with --stack NAME or --identity-pool-id ID")
     where = "--stack" if stack else "--identity-pool-id"
-    reader = _Reader(target, logical, where)
+    reader = _Reader(target, logical, where, stack_roles)
     return _read_pool(reader, identity_pool_id, stack, runid)
 
 
-def _from_cloudformation(target: Target, name: str) -> tuple[str, dict[str, str]]:
-    """The stack's identity pool and a physical -> logical id map (ListStackResources)."""
+def _from_cloudformation(target: Target, name: str) -> tuple[str, dict[str, str], tuple[str, ...]]:
+    """The stack's identity pool, a physical -> logical id map and its IAM roles' names
+    (ListStackResources; a role's physical id is its name)."""
     cfn = target.client("cloudformation")
     try:
         resources = [r for page in cfn.get_paginator("list_stack_resources").paginate(StackName=name)
@@ -104,7 +108,9 @@ def _from_cloudformation(target: Target, name: str) -> tuple[str, dict[str, str]
                             "pools; rolecall tests one", "name the pool with --identity-pool-id")
     logical = {r["PhysicalResourceId"]: r["LogicalResourceId"] for r in resources
                if r.get("PhysicalResourceId")}
-    return pools[0]["PhysicalResourceId"], logical
+    roles = tuple(r["PhysicalResourceId"] for r in resources
+                  if r["ResourceType"] == "AWS::IAM::Role" and r.get("PhysicalResourceId"))
+    return pools[0]["PhysicalResourceId"], logical, roles
 
 
 def _read_pool(reader: _Reader, pool_id: str, stack_name: str | None, runid: str) -> Discovery:
@@ -134,8 +140,10 @@ def _read_pool(reader: _Reader, pool_id: str, stack_name: str | None, runid: str
         UserPoolId=user_pool_id, ClientId=p["ClientId"])["UserPoolClient"] for p in providers}
     variant_of = _variant_names(reader, clients, aliases)
     role_arns = _role_arns(configured, groups)
+    role_arns |= _askable_roles(reader, role_arns)
     roles = {arn: _role(reader, arn, pool_id, aliases) for arn in sorted(role_arns)}
     key = {arn: aliases.roles[arn] for arn in roles}
+    _label_roles(roles, key)
     table, table_arn = _table(reader, [r for _, r, _ in roles.values()], aliases)
     identity_pool = _identity_pool(described, configured, key)
     tags = _principal_tags(reader, pool_id, providers[0]["ProviderName"])
@@ -207,6 +215,46 @@ def _role_arns(configured: dict[str, Any], groups: dict[str, tuple[str | None, i
     for mapping in configured.get("RoleMappings", {}).values():
         arns |= {r["RoleARN"] for r in mapping.get("RulesConfiguration", {}).get("Rules", [])}
     return arns | {arn for arn, _ in groups.values() if arn}
+
+
+def _askable_roles(reader: _Reader, attached: set[str]) -> set[str]:
+    """The stack's roles for Cognito identities that the pool attaches nowhere (no pool
+    role, rule or group names them). The basic flow still reaches them: a signed-in user
+    asks STS for any role by ARN, and gets it when its trust admits the pool (SPEC C5), so
+    a classic-flow persona may name one, and the escalation check must try them."""
+    names = {arn.rsplit("/", 1)[-1] for arn in attached}
+    found = set()
+    for name in reader.stack_roles:
+        if name in names:
+            continue
+        try:
+            role = reader.iam.get_role(RoleName=name)["Role"]
+        except ClientError as exc:
+            raise ScenarioError("command line", reader.where, f"cannot read role {name} "
+                                f"({exc.response['Error'].get('Code')})",
+                                "run with credentials that may read IAM (iam:GetRole ...)") from None
+        trust = _document(role["AssumeRolePolicyDocument"])
+        if any(COGNITO in _values(_federated(s)) for s in _statements(trust)):
+            found.add(str(role["Arn"]))
+    return found
+
+
+def _federated(statement: dict[str, Any]) -> Any:
+    principal = statement.get("Principal", {})
+    return principal.get("Federated") if isinstance(principal, dict) else principal
+
+
+def _label_roles(roles: dict[str, tuple[Role, dict[str, Any], str]], key: dict[str, str]) -> None:
+    """Give each CDK role a readable label for test ids: its logical id without the hash the
+    CDK appends (`AdminRole38563C57` -> `AdminRole`), as variant names drop it, unless two
+    roles would then read the same."""
+    from_cdk = [arn for arn in roles if key[arn] != arn.rsplit("/", 1)[-1]]  # a logical id
+    labels = {arn: CDK_HASH.sub("", key[arn]) for arn in from_cdk if CDK_HASH.search(key[arn])}
+    for arn, label in labels.items():
+        clash = [a for a in roles if a != arn and label in (key[a], labels.get(a))]
+        if label and not clash:
+            role, policy, name = roles[arn]
+            roles[arn] = (role.model_copy(update={"label": label}), policy, name)
 
 
 def _document(value: Any) -> dict[str, Any]:
@@ -300,8 +348,7 @@ def _values(value: Any) -> list[str]:
 def _trust(document: dict[str, Any], pool_id: str) -> Trust:
     """The oracle's reading of a trust policy (SPEC T1-T3): which pool, which identities."""
     for statement in _statements(document):
-        principal = statement.get("Principal", {})
-        federated = principal.get("Federated") if isinstance(principal, dict) else principal
+        federated = _federated(statement)
         actions = _values(statement.get("Action", ""))
         if (statement.get("Effect") != "Allow" or COGNITO not in _values(federated)
                 or not any(a in ("sts:AssumeRoleWithWebIdentity", "sts:*", "*") for a in actions)):

@@ -59,10 +59,10 @@ class CredentialCell:
 
     @property
     def flow_label(self) -> str:
-        if self.flow == "classic":
-            return f"classic={self.role}"
+        if self.flow == "classic" and self.role:
+            return f"classic={self.scenario.role_label(self.role)}"
         if self.flow == "enhanced" and self.role:
-            return f"custom={self.role}"
+            return f"custom={self.scenario.role_label(self.role)}"
         return self.flow
 
     @property
@@ -70,9 +70,11 @@ class CredentialCell:
         return f"{self.scenario.name}-{self.variant}-{self.flow_label}-{self.user or 'anonymous'}"
 
     def _stated(self) -> ExpectedRole | None:
+        """The stated expectation about exactly this path: same flow, user, variant and
+        role asked for (the CustomRoleArn, or the classic flow's role)."""
         for stated in self.scenario.expect:
-            if (stated.user, stated.variant, stated.custom_role) == (
-                    self.user, self.variant, self.role) and self.flow == "enhanced":
+            if (stated.flow, stated.user, stated.variant, stated.custom_role) == (
+                    self.flow, self.user, self.variant, self.role):
                 return stated
         return None
 

@@ -23,13 +23,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
 from pydantic import Field, ValidationError, model_validator
 
-from rolecall.model import oracle, yamlsource
+from rolecall.model import oracle
 from rolecall.model.actions import IAM_ACTIONS, INDEX_ACTIONS, Actions
 from rolecall.model.base import Model
-from rolecall.model.errors import ScenarioError, as_scenario_error
+from rolecall.model.errors import ScenarioError, as_scenario_error, read_yaml
 from rolecall.model.scenario import AcceptedFinding, ExpectedRole, Scenario, User
 
 REFUSED = "refused"
@@ -85,23 +84,19 @@ def load(path: str | Path) -> Entitlements:
     """Read and validate an entitlements file (shape only; `bind` checks it against a stack)."""
     path = Path(path)
     try:
-        data = yaml.safe_load(path.read_text())
+        text = path.read_text()
     except FileNotFoundError:
         raise ScenarioError(path, "--entitlements", "no such file",
                             "give the path of an entitlements YAML file, or write a first one "
                             "with `rolecall init --out FILE`") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "YAML"
-        raise ScenarioError(path, where, f"not valid YAML ({getattr(exc, 'problem', exc)})",
-                            "fix the YAML syntax (indentation, quotes, colons)") from None
-    if not isinstance(data, dict):
+    located = read_yaml(path, text)
+    if not isinstance(located.data, dict):
         raise ScenarioError(path, "top level", "an entitlements file is a YAML mapping",
-                            "start the file with `personas:`")
+                            "start the file with `personas:`", line=1)
     try:
-        return Entitlements.model_validate({**data, "file": str(path)})
+        return Entitlements.model_validate({**located.data, "file": str(path)})
     except ValidationError as exc:
-        raise as_scenario_error(path, exc, yamlsource.Located(None)) from None
+        raise as_scenario_error(path, exc, located, Entitlements) from None
 
 
 # --- binding to a discovered stack --------------------------------------------------------
@@ -244,17 +239,18 @@ def _shown(outcome: oracle.Outcome, aliases: Aliases) -> str:
 
 def _stated(persona: Persona, pname: str, file: str, variant: str, outcome: oracle.Outcome,
             aliases: Aliases, draft: Scenario) -> ExpectedRole:
-    source = f"{file}: personas.{pname}.role"
-    if persona.flow == "classic":  # the classic flow's stated role is checked above only
-        source += " (classic flow)"
-    custom = (_resolve(aliases.roles, persona.custom_role_arn, file, "custom_role_arn", "role",
-                       draft.name) if persona.custom_role_arn and persona.flow == "enhanced"
-              else None)
+    """The persona's role as a stated expectation about its own path: the enhanced flow
+    (with its CustomRoleArn, if any), or the classic flow asking STS for `custom_role_arn`."""
+    source = f"{file}: personas.{pname}.role" + (" (classic flow)" if persona.flow == "classic"
+                                                 else "")
+    custom = (_resolve(aliases.roles, persona.custom_role_arn, file,
+                       f"personas.{pname}.custom_role_arn", "role", draft.name)
+              if persona.custom_role_arn else None)
     if outcome.issued:
         return ExpectedRole(user=pname, variant=variant, role=outcome.role, custom_role=custom,
-                            source=source)
+                            flow=persona.flow, source=source)
     return ExpectedRole(user=pname, variant=variant, refused=outcome.code, custom_role=custom,
-                        source=source)
+                        flow=persona.flow, source=source)
 
 
 def _record_access(role_access: dict[str, tuple[dict[str, list[str]], list[str]]], role: str,

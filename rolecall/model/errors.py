@@ -7,10 +7,14 @@ line an editor opens, where in the YAML, what is wrong and what to write instead
 from __future__ import annotations
 
 import re
+import types
 from collections.abc import Iterable
+from difflib import get_close_matches
 from pathlib import Path
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import ValidationError
+import yaml
+from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError
 
 from rolecall.model import yamlsource
@@ -34,6 +38,21 @@ class ScenarioError(Exception):
 def refuse(path: tuple[str | int, ...], problem: str) -> PydanticCustomError:
     """A cross-field error that keeps the YAML path it is about (pydantic would say 'top level')."""
     return PydanticCustomError("reference", "{problem}", {"problem": problem, "path": path})
+
+
+def read_yaml(path: Path, text: str) -> yamlsource.Located:
+    """A scenario or entitlements file's YAML with the line of every key; a syntax error or
+    a key written twice is a ScenarioError on the line to fix."""
+    try:
+        return yamlsource.read(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(path, "YAML", f"not valid YAML ({getattr(exc, 'problem', exc)})",
+                            "fix the YAML syntax on this line (indentation, quotes, colons, "
+                            "brackets)", line=yamlsource.syntax_error_line(exc)) from None
+    except yamlsource.DuplicateKeyError as exc:
+        raise ScenarioError(path, yamlsource.dotted(exc.path), str(exc).split(" ", 1)[1],
+                            f"keep one definition (lines {exc.first_line} and {exc.second_line}); "
+                            "rename the other if both are meant", line=exc.second_line) from None
 
 
 FIXES = {  # pydantic error type -> what to write instead
@@ -60,17 +79,81 @@ FIXES = {  # pydantic error type -> what to write instead
 DEFAULT_FIX = "change the value as the message says (see README 'Writing a scenario')"
 
 
-def as_scenario_error(path: Path, exc: ValidationError, located: yamlsource.Located
-                       ) -> ScenarioError:
-    """Every pydantic error as `file:line: yaml.path: problem. Fix: ...`, the first one first."""
+def as_scenario_error(path: Path, exc: ValidationError, located: yamlsource.Located,
+                      model: type[BaseModel] | None = None) -> ScenarioError:
+    """Every pydantic error as `file:line: yaml.path: problem. Fix: ...`, the first one first.
+
+    `model` is the class the whole file validates as (Scenario, Entitlements): a field it
+    does not know is answered with the nearest field name at that place of the file.
+    """
     lines = []
-    for error in exc.errors():
+    # A misspelled field first: a `Field required` beside it is most often the same mistake.
+    errors = sorted(exc.errors(), key=lambda error: error["type"] != "extra_forbidden")
+    for error in errors:
         ctx = error.get("ctx") or {}
         where = tuple(ctx.get("path") or (p for p in error["loc"] if p != "[key]"))
         problem = re.sub(r"^(Value|Assertion) error, ", "", error["msg"])
         fix = FIXES.get(error["type"], DEFAULT_FIX)
+        if error["type"] == "extra_forbidden" and model is not None and where:
+            problem, fix = unknown_field(model, where)
         lines.append(ScenarioError(path, yamlsource.dotted(where) or "the whole file", problem,
                                    fix, line=located.line_of(where)))
     first = lines[0]
     return ScenarioError(path, first.where, first.problem, first.fix, line=first.line,
                          more=[f"  also {e}" for e in lines[1:]])
+
+
+# --- a misspelled field --------------------------------------------------------------------
+
+LOADER_FIELDS = frozenset({"file"})  # set by the loader from the path, never written in a file
+
+
+def unknown_field(model: type[BaseModel], where: tuple[str | int, ...]) -> tuple[str, str]:
+    """Problem and fix for a field the schema does not have at `where` (`precedense` under
+    groups.Admins): the nearest known name, by difflib's ratio (as Python's own
+    "Did you mean" suggestions), else the names that are allowed there."""
+    name = str(where[-1])
+    known = [f for f in fields_at(model, where[:-1]) if f not in LOADER_FIELDS]
+    close = get_close_matches(name, known, n=1)
+    if close:
+        return (f"{name!r} is not a field here", f"did you mean {close[0]}? Rename it "
+                "(or remove it)")
+    listed = f"; the fields here are {', '.join(known)}" if known else ""
+    return f"{name!r} is not a field here", f"remove or rename this field{listed}"
+
+
+def fields_at(model: type[BaseModel], path: tuple[str | int, ...]) -> list[str]:
+    """The field names of the model a YAML path of a `model` document leads to: through a
+    model's fields, a mapping's values (groups.<name>) and a list's items (expect[0]).
+    Empty when the path does not end at a model."""
+    annotation: Any = model
+    for part in path:
+        annotation = _unwrap(annotation)
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            field = annotation.model_fields.get(part) if isinstance(part, str) else None
+            annotation = field.annotation if field else None
+        elif get_origin(annotation) is dict:
+            annotation = get_args(annotation)[1]
+        elif get_origin(annotation) is list and isinstance(part, int):
+            annotation = get_args(annotation)[0]
+        else:
+            return []
+    annotation = _unwrap(annotation)
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return list(annotation.model_fields)
+    return []
+
+
+def _unwrap(annotation: Any) -> Any:
+    """`Annotated[X, ...]` -> X; `X | None` -> X (the models' optional parts)."""
+    while True:
+        origin = get_origin(annotation)
+        if origin is Annotated:
+            annotation = get_args(annotation)[0]
+        elif origin in (Union, types.UnionType):
+            present = [a for a in get_args(annotation) if a is not type(None)]
+            if len(present) != 1:
+                return annotation
+            annotation = present[0]
+        else:
+            return annotation

@@ -19,7 +19,7 @@ from typing import Literal
 from rolecall.model import access as policy_reading
 from rolecall.model.actions import IAM_ACTIONS
 from rolecall.model.errors import ScenarioError
-from rolecall.model.scenario import PARTITIONED, Rule, Scenario
+from rolecall.model.scenario import PARTITIONED, ExpectedRole, Rule, Scenario
 from rolecall.model.shapes import SHAPES, Shape, index_shapes
 
 # SPEC E5 as corrected in docs/semantics.md: the guest scope-down policy
@@ -385,6 +385,15 @@ def control(scenario: Scenario, role: str, action: str,
 
 # --- cross-check of stated expectations -------------------------------------------------
 
+def stated_path(scenario: Scenario, stated: ExpectedRole) -> Outcome:
+    """What the spec gives on the credential path a stated expectation is about: the
+    classic flow asking for `custom_role` (C1-C6), else the enhanced flow (E4-E12)."""
+    if stated.flow == "classic":
+        assert stated.custom_role is not None  # ExpectedRole refuses a classic one without
+        return classic(scenario, stated.variant, stated.custom_role)
+    return enhanced(scenario, stated.variant, stated.user, stated.custom_role)
+
+
 def check(scenario: Scenario) -> None:
     """Fail the scenario when a stated role contradicts the spec (names file, user, rule).
 
@@ -393,12 +402,13 @@ def check(scenario: Scenario) -> None:
     run must show as red cells. `profile_problems` lists such contradictions; the
     project's tests hold the shipped scenarios to having none."""
     for n, stated in enumerate(scenario.expect):
-        expected = enhanced(scenario, stated.variant, stated.user, stated.custom_role)
+        expected = stated_path(scenario, stated)
         declared = (issued(stated.role, expected.rule) if stated.role
                     else refused(stated.refused or "", expected.rule))
         if not declared.same_as(expected):
             raise ScenarioError(
-                scenario.file, f"expect[{n}] (user {stated.user}, variant {stated.variant})",
+                scenario.file, f"expect[{n}] (user {stated.user}, variant {stated.variant}"
+                f"{f', classic={stated.custom_role}' if stated.flow == 'classic' else ''})",
                 f"states {declared} but SPEC rule {expected.rule} gives {expected}",
                 "correct the expectation, or the groups/mapping it depends on; if you believe "
                 "the spec is wrong, say so in the spec, not in the scenario",

@@ -18,7 +18,6 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
-import yaml
 from pydantic import (
     Field,
     PrivateAttr,
@@ -30,7 +29,7 @@ from pydantic import (
 from rolecall.model import yamlsource
 from rolecall.model.actions import FLOWS, Actions, Flow
 from rolecall.model.base import Model
-from rolecall.model.errors import ScenarioError, as_scenario_error, refuse
+from rolecall.model.errors import ScenarioError, as_scenario_error, read_yaml, refuse
 from rolecall.model.trust import PrincipalTags, Trust
 
 # Up to 64 characters: a discovered stack's roles and groups keep their AWS names.
@@ -115,6 +114,9 @@ class Role(Model):
     # An earlier version of the boundary, kept but not the default: it must not count (B1).
     boundary_previous_version: dict[str, Any] | None = None
     arn: str | None = None  # a discovered role's ARN (its stack's policies name it)
+    # How test ids name the role when its key is noisy (a discovered CDK role: its logical
+    # id without the CDK's hash, rolecall/account/discovery.py); None: by its key.
+    label: Name | None = None
 
     @field_validator("policy", "boundary", "boundary_previous_version")
     @classmethod
@@ -201,13 +203,20 @@ class Variant(Model):
 
 
 class ExpectedRole(Model):
-    """A stated expectation: `user` in `variant` gets `role` (or is refused)."""
+    """A stated expectation: `user` in `variant` gets `role` (or is refused) through `flow`.
+
+    The classic flow (C1-C6) is checked against the oracle's classic answer and by the
+    `classic=<custom_role>` credential cell, never as if it were the enhanced flow.
+    """
 
     user: str
     variant: str
     role: str | None = None
     refused: str | None = None  # error code when no credentials are expected
+    # enhanced: the CustomRoleArn asked for (None: none); classic: the role the user asks
+    # STS for (AssumeRoleWithWebIdentity), required
     custom_role: str | None = None
+    flow: Literal["enhanced", "classic"] = "enhanced"
     source: str
     pins: str | None = None  # the 'assumed' SPEC rule this expectation pins
 
@@ -215,6 +224,9 @@ class ExpectedRole(Model):
     def _one_outcome(self) -> ExpectedRole:
         if (self.role is None) == (self.refused is None):
             raise ValueError("state exactly one of role: <role> or refused: <error code>")
+        if self.flow == "classic" and self.custom_role is None:
+            raise ValueError("flow: classic needs custom_role: the role the user asks STS for "
+                             "(AssumeRoleWithWebIdentity)")
         return self
 
 
@@ -322,6 +334,9 @@ class Scenario(Model):
             if expected.variant not in self.variants:
                 raise refuse(("expect", n, "variant"), f"{expected.variant!r} is not under "
                                                         "variants:")
+            if expected.flow not in self.flows:
+                raise refuse(("expect", n, "flow"), f"states a {expected.flow}-flow "
+                                                     "expectation, but flows: leaves that flow out")
         return self
 
     def _tenants_resolve(self) -> None:
@@ -362,6 +377,10 @@ class Scenario(Model):
         """The line of the scenario file this YAML path (or its nearest parent) is on."""
         return self._lines.line_of(path)
 
+    def role_label(self, role: str) -> str:
+        """The role as test ids and path labels name it: its label, else its key."""
+        return self.roles[role].label or role
+
     def matrix_users(self) -> list[str]:
         """The users that take part in the matrix (claims, credential and access cells)."""
         return [name for name, user in self.users.items() if user.matrix]
@@ -390,16 +409,7 @@ class Scenario(Model):
 def load(path: str | Path) -> Scenario:
     """Read and validate one scenario file; ScenarioError says file, line, path and fix."""
     path = Path(path)
-    try:
-        located = yamlsource.read(path.read_text())
-    except yaml.YAMLError as exc:
-        raise ScenarioError(path, "YAML", f"not valid YAML ({getattr(exc, 'problem', exc)})",
-                            "fix the YAML syntax on this line (indentation, quotes, colons, "
-                            "brackets)", line=yamlsource.syntax_error_line(exc)) from None
-    except yamlsource.DuplicateKeyError as exc:
-        raise ScenarioError(path, yamlsource.dotted(exc.path), str(exc).split(" ", 1)[1],
-                            f"keep one definition (lines {exc.first_line} and {exc.second_line}); "
-                            "rename the other if both are meant", line=exc.second_line) from None
+    located = read_yaml(path, path.read_text())
     data = located.data
     if not isinstance(data, dict):
         raise ScenarioError(path, "the whole file", "a scenario must be a YAML mapping",
@@ -409,7 +419,7 @@ def load(path: str | Path) -> Scenario:
     try:
         loaded = Scenario.model_validate({**data, "file": str(path)})
     except ValidationError as exc:
-        raise as_scenario_error(path, exc, located) from None
+        raise as_scenario_error(path, exc, located, Scenario) from None
     loaded._lines = located
     return loaded
 

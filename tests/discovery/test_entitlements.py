@@ -100,3 +100,57 @@ def test_index_lines_take_query_and_scan_only(team: TeamStack, found: Discovery,
         bind(found, tmp_path, text)
     assert error.value.where == f"personas.no-group.allow.{table}/index/byTitle"
     assert "has no index 'byTitle'" in error.value.problem and error.value.fix == "use one of: none"
+
+
+FILE = """\
+stack: S
+personas:
+  readers:
+    groups: [Readers]
+    custom_role_arn: R
+    allow: {Books: [GetItem]}
+  guest: {guest: true}
+accepted_findings:
+  - {check: escalation, subject: web/readers, reason: known}
+"""
+
+
+@pytest.mark.parametrize(("old", "new", "line", "where", "meant"), [
+    ("stack: S", "stak: S", 1, "stak", "stack"),
+    ("custom_role_arn: R", "custom_role_ar: R", 5, "personas.readers.custom_role_ar",
+     "custom_role_arn"),
+    ("    allow:", "    alow:", 6, "personas.readers.alow", "allow"),
+    ("{guest: true}", "{gest: true}", 7, "personas.guest.gest", "guest"),
+    ("subject: web", "subjet: web", 9, "accepted_findings[0].subjet", "subject"),
+], ids=["top-level", "persona", "persona-block", "persona-flow-style", "accepted-finding"])
+def test_a_misspelled_field_says_did_you_mean(tmp_path: Path, old: str, new: str, line: int,
+                                               where: str, meant: str) -> None:
+    """Issue 24.9: file:line: path: problem. Fix: did you mean <the field at that path>?"""
+    path = tmp_path / "e.yaml"
+    assert old in FILE
+    path.write_text(FILE.replace(old, new, 1))
+    with pytest.raises(ScenarioError) as error:
+        ent.load(path)
+    first = str(error.value).splitlines()[0]
+    assert first.startswith(f"{path}:{line}: {where}: ")
+    assert f"Fix: did you mean {meant}?" in first
+
+
+def test_a_field_unlike_any_lists_the_fields_a_persona_has(tmp_path: Path) -> None:
+    path = tmp_path / "e.yaml"
+    path.write_text(FILE.replace("    allow:", "    colour: red\n    allow:"))
+    with pytest.raises(ScenarioError) as error:
+        ent.load(path)
+    assert error.value.where == "personas.readers.colour" and error.value.line == 6
+    assert error.value.fix == ("remove or rename this field; the fields here are groups, guest, "
+                               "role, allow, flow, custom_role_arn, user, client")
+
+
+def test_a_persona_written_twice_names_both_lines(tmp_path: Path) -> None:
+    """YAML would keep the second `readers:` silently; the reviewed file says two things."""
+    path = tmp_path / "e.yaml"
+    path.write_text(FILE.replace("  guest: {guest: true}", "  readers: {groups: []}"))
+    with pytest.raises(ScenarioError) as error:
+        ent.load(path)
+    assert str(error.value).startswith(f"{path}:7: personas.readers: ")
+    assert "line 3" in str(error.value) and "line 7" in str(error.value)

@@ -33,7 +33,9 @@ BROKEN = [  # (case, file content, YAML path in the message, words of the fix)
     ("yaml-syntax", "name: [unclosed", "broken.yaml:1: YAML", "YAML syntax"),
     ("not-a-mapping", "- a\n- b\n", "broken.yaml:1: the whole file", "start the file"),
     ("missing-table", {k: v for k, v in books().items() if k != "table"}, "table", "add this field"),
-    ("unknown-field", books(tabel={}), "tabel", "remove or rename"),
+    ("unknown-field", books(tabel={}), "tabel", "did you mean table?"),
+    ("unknown-field-unlike-any", books(colour="red"), "colour",
+     "remove or rename this field; the fields here are name, description, source, table"),
     ("unknown-role-in-group", books(groups={"g": {"role": "Nope"}}), "groups.g.role", "Nope"),
     ("unknown-group-of-user", books(users={"u": {"groups": ["ghost"]}}), "users.u.groups", "ghost"),
     ("bad-action", books(roles={**BOOKS["roles"], "X": {"policy": {"Statement": []},
@@ -134,6 +136,31 @@ def test_every_problem_of_a_file_is_listed_each_with_its_fix(tmp_path: Path) -> 
     assert any(f"{path}:13: variants.v.mapping.type" in line for line in lines)
 
 
+MISSPELLED = GROUPS.replace("  Admin: {role: R, precedence: 2}\n", "") + (
+    "expect:\n  - {user: u, variant: v, role: R, source: s}\n")
+
+
+@pytest.mark.parametrize(("old", "new", "line", "where", "meant"), [
+    ("description: d", "descripton: d", 2, "descripton", "description"),
+    ("{name: k}", "{name: k, tpye: S}", 4, "table.partition_key.tpye", "type"),
+    ("precedence: 1", "precedense: 1", 8, "groups.Admin.precedense", "precedence"),
+    ("v: {}", "v: {mapping: {type: Token, ambigous: Deny}}", 13, "variants.v.mapping.ambigous",
+     "ambiguous"),
+    ("role: R, source: s}", "role: R, sorce: s}", 15, "expect[0].sorce", "source"),
+], ids=["top-level", "table", "group", "mapping", "expect"])
+def test_a_misspelled_field_says_did_you_mean(tmp_path: Path, old: str, new: str, line: int,
+                                               where: str, meant: str) -> None:
+    """Issue 24.9: the nearest field of the model at that YAML path, on the first line (a
+    `Field required` the misspelling causes comes after it)."""
+    assert old in MISSPELLED
+    path = write(tmp_path, MISSPELLED.replace(old, new, 1))
+    with pytest.raises(ScenarioError) as caught:
+        scenario.load(path)
+    first = str(caught.value).splitlines()[0]
+    assert first.startswith(f"{path}:{line}: {where}: ")
+    assert f"Fix: did you mean {meant}?" in first
+
+
 def test_a_stated_role_that_contradicts_the_spec_fails_at_load(tmp_path: Path) -> None:
     data = books(expect=[{"user": "editor", "variant": "token-authrole", "role": "BooksReadAccess",
                           "source": "a mistaken reading of precedence"}])
@@ -194,3 +221,63 @@ def test_self_service_attribute_writes_are_pinned_in_the_evidence() -> None:
     assert "escalation-open-reader-escalation" in pinned
     assert "escalation-open-guest-escalation" not in pinned  # guests write no attribute
     assert not any(cell_id.startswith("books-") for cell_id in pinned)  # no such rule there
+
+
+# --- the classic flow as a stated expectation (issue 24.1) -------------------------------
+
+FLOWS = yaml.safe_load((ROOT / "scenarios" / "flows.yaml").read_text())
+
+
+def flows(tmp_path: Path, *expect: dict[str, str]) -> scenario.Scenario:
+    stated = [{"user": "member", "flow": "classic", "source": "s", **e} for e in expect]
+    return scenario.load(write(tmp_path, {**FLOWS, "expect": stated}))
+
+
+def test_a_classic_expectation_is_checked_against_the_classic_flow(tmp_path: Path) -> None:
+    """member gets Authenticated in the enhanced flow; the classic flow answers by the pool
+    and the asked role's trust alone (C1, C3, C5, C6)."""
+    loaded = flows(
+        tmp_path,
+        {"variant": "classic-with-mappings", "custom_role": "Admin",
+         "refused": "InvalidParameterException"},  # C3
+        {"variant": "classic-off", "custom_role": "Admin", "refused": "InvalidParameterException"},
+        {"variant": "classic-on", "custom_role": "Admin", "role": "Admin"},  # C5
+        {"variant": "classic-on", "custom_role": "Guest", "refused": "AccessDenied"})  # C6
+    oracle.check(loaded)
+    rules = [oracle.stated_path(loaded, stated).rule for stated in loaded.expect]
+    assert rules == ["C3", "C1", "C5", "C6"]
+
+
+def test_a_classic_expectation_against_the_spec_names_the_path_and_rule(tmp_path: Path) -> None:
+    loaded = flows(tmp_path, {"variant": "classic-with-mappings", "custom_role": "Admin",
+                              "role": "Admin"})
+    with pytest.raises(ScenarioError) as caught:
+        oracle.check(loaded)
+    assert caught.value.where == "expect[0] (user member, variant classic-with-mappings, classic=Admin)"
+    assert "SPEC rule C3 gives REFUSED(InvalidParameterException)" in caught.value.problem
+
+
+def test_a_stated_classic_expectation_is_the_source_of_its_classic_cell_only(tmp_path: Path) -> None:
+    loaded = flows(tmp_path, {"variant": "classic-on", "custom_role": "Admin", "role": "Admin",
+                              "source": "the basic flow lets anyone be Admin"})
+    cells = {cell.id: cell for cell in matrix.credential_cells([loaded])}
+    assert cells["flows-classic-on-classic=Admin-member"].source == \
+        "the basic flow lets anyone be Admin"
+    assert cells["flows-classic-on-enhanced-member"].source == "SPEC E6"
+    assert cells["flows-classic-on-classic=Authenticated-member"].source == "SPEC C5"
+
+
+@pytest.mark.parametrize(("change", "where", "words"), [
+    ({"custom_role": None}, "expect[0]", "flow: classic needs custom_role"),
+    ({"flows": ["enhanced", "guest"]}, "expect[0].flow", "flows: leaves that flow out"),
+], ids=["no-role-asked", "classic-not-run"])
+def test_a_classic_expectation_needs_a_role_and_the_flow(tmp_path: Path, change: dict[str, object],
+                                                         where: str, words: str) -> None:
+    stated = {"user": "member", "variant": "classic-on", "flow": "classic", "custom_role": "Admin",
+              "role": "Admin", "source": "s"}
+    stated.update({k: v for k, v in change.items() if k == "custom_role"})
+    data = {**FLOWS, "expect": [{k: v for k, v in stated.items() if v is not None}],
+            **{k: v for k, v in change.items() if k == "flows"}}
+    with pytest.raises(ScenarioError) as caught:
+        scenario.load(write(tmp_path, data))
+    assert caught.value.where == where and words in caught.value.problem
