@@ -149,6 +149,8 @@ def _read_pool(reader: _Reader, pool_id: str, stack_name: str | None, runid: str
     tags = _principal_tags(reader, pool_id, providers[0]["ProviderName"])
     if tags is not None:
         identity_pool = identity_pool.model_copy(update={"principal_tags": tags})
+    if table is not None:
+        table = _partitioned(table, [r for _, r, _ in roles.values()], tags)
     scenario = Scenario(
         name=name, description=f"discovered {stack_name or pool_id}",
         source=f"discovered from {reader.where} {stack_name or pool_id} in {reader.target.region}",
@@ -310,6 +312,36 @@ def _principal_tags(reader: _Reader, pool_id: str, provider: str) -> PrincipalTa
     tags = dict(found.get("PrincipalTags") or {})
     use_defaults = bool(found.get("UseDefaults"))
     return PrincipalTags(tags=tags, use_defaults=use_defaults) if tags or use_defaults else None
+
+
+_LEADING_KEYS_VARIABLE = re.compile(r"\$\{(aws:PrincipalTag/[^},]+|cognito-identity\.amazonaws\.com:sub)",
+                                    re.IGNORECASE)
+
+
+def _partitioned(table: Table, policies: list[dict[str, Any]], tags: PrincipalTags | None
+                 ) -> Table:
+    """How the roles confine callers to partitions, read from their dynamodb:LeadingKeys
+    conditions: keyed on a principal tag the pool maps from a claim -> per-tenant by that
+    claim (SPEC A2); keyed on the identity id -> per-identity (D3). A table without a sort
+    key stays shared: its partition would hold one item, the probes' reads and writes alike.
+    """
+    if table.sort_key is None:
+        return table
+    mapped = tags.mapped() if tags is not None else {}
+    for statement in (s for p in policies for s in _statements(p)):
+        for keys in (statement.get("Condition") or {}).values():
+            for key, values in (keys.items() if isinstance(keys, dict) else []):
+                if key.lower() != "dynamodb:leadingkeys":
+                    continue
+                for variable in (m.group(1) for v in _values(values)
+                                 for m in _LEADING_KEYS_VARIABLE.finditer(v)):
+                    if variable.lower().startswith("cognito-identity"):
+                        return table.model_copy(update={"partition": "per-identity"})
+                    claim = mapped.get(variable.split("/", 1)[1])
+                    if claim is not None and claim not in ("sub", "aud"):
+                        return table.model_copy(update={"partition": "per-tenant",
+                                                        "tenant_claim": claim})
+    return table
 
 
 def _table_policy(reader: _Reader, table_arn: str) -> dict[str, Any] | None:

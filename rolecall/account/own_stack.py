@@ -188,6 +188,18 @@ def journal_probe_item(state_dir: Path, scenario: Scenario, stack: Stack) -> Non
     Journal(journal).record(testusers.ITEM_KIND, f"{stack.table_name} {json.dumps(aim.probe_key)}")
 
 
+def journal_partition(state_dir: Path, scenario: Scenario, stack: Stack, partition: str) -> None:
+    """On a team's partitioned table, the seed and probe items of one partition (a caller's
+    own, or the foreign one a probe aims at) go in the journal before they are written."""
+    journal = users_journal(state_dir, scenario.name)
+    if scenario.table is None or not journal.exists():
+        return
+    aim = ProbeTarget.of(stack.table_name, scenario.table, partition)
+    for key in (aim.probe_key, aim.seed_key):
+        Journal(journal).record(testusers.ITEM_KIND,
+                                f"{stack.table_name} {json.dumps(key)}")
+
+
 def users_journal(state_dir: Path, scenario: str) -> Path:
     return state_dir / f"{scenario}.users.jsonl"
 

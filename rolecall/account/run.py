@@ -95,6 +95,7 @@ class Run:
         self._stacks: dict[str, Stack] = {}
         self._flows: dict[str, Flows] = {}
         self._seeded: set[str] = set()
+        self._journaled: set[str] = set()  # partitions whose items are in the journal
         self._lock = threading.Lock()
 
     def _target(self) -> clients.Target:
@@ -160,19 +161,28 @@ class Run:
         """
         if partition is None:
             return None
-        if partition == "other":
-            return FOREIGN_PARTITION
         table = scenario.table
         assert table is not None, "partitioned probes need the scenario's table"
+        stack = self.stack(scenario)  # before taking the lock: stack() takes it
+        if partition == "other":
+            self._journal_partition(scenario, stack, FOREIGN_PARTITION)
+            return FOREIGN_PARTITION
         own = (scenario.tenant_of(user or "") if table.partition == "per-tenant"
                else credential.identity_id) or ""
-        table_name = self.stack(scenario).table_name  # before taking the lock: stack() takes it
         with self._lock:
             if own not in self._seeded:
-                seed = ProbeTarget.of(table_name, table, own).seed_key
-                self.target.client("dynamodb").put_item(TableName=table_name, Item=seed)
+                self._journal_partition(scenario, stack, own)
+                seed = ProbeTarget.of(stack.table_name, table, own).seed_key
+                self.target.client("dynamodb").put_item(TableName=stack.table_name, Item=seed)
                 self._seeded.add(own)
         return own
+
+    def _journal_partition(self, scenario: Scenario, stack: Stack, partition: str) -> None:
+        """A team's table keeps nothing of the run: each partition's items are journaled
+        (once per process) before the first write there."""
+        if partition not in self._journaled:
+            own_stack.journal_partition(self.state_dir, scenario, stack, partition)
+            self._journaled.add(partition)
 
     def report_meta(self) -> dict[str, Any]:
         """Which run this was, for the evidence bundle (the account is masked there)."""

@@ -29,7 +29,7 @@ from rolecall.model import oracle
 from rolecall.model.actions import IAM_ACTIONS, INDEX_ACTIONS, Actions
 from rolecall.model.base import Model
 from rolecall.model.errors import ScenarioError, as_scenario_error, read_yaml
-from rolecall.model.scenario import AcceptedFinding, ExpectedRole, Scenario, User
+from rolecall.model.scenario import PARTITIONED, AcceptedFinding, ExpectedRole, Scenario, User
 
 REFUSED = "refused"
 PersonaName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]
@@ -42,6 +42,11 @@ class Persona(Model):
     guest: bool = False
     role: str | None = None  # a logical id, physical name or ARN, or `refused`
     allow: dict[str, Actions] = {}  # table or `table/index/name` -> actions (`*`: all)
+    # A partitioned table (per-tenant, per-identity): what the persona may do on a partition
+    # that is not its own (`allow` is about its own). Unset: nothing keyed (SPEC D3, A2).
+    allow_other_partition: dict[str, Actions] | None = None
+    # The persona's user attributes, e.g. {custom:tenant: acme}: its tenant, its claims
+    attributes: dict[str, str] = {}
     flow: Literal["enhanced", "classic"] = "enhanced"
     custom_role_arn: str | None = None  # enhanced: CustomRoleArn; classic: the role asked for
     user: str | None = None  # a supplied test user (password in ROLECALL_PASSWORD_<PERSONA>)
@@ -55,8 +60,8 @@ class Persona(Model):
         if self.flow == "classic" and self.custom_role_arn is None:
             raise ValueError("flow: classic needs custom_role_arn: the role the persona asks "
                              "STS for (AssumeRoleWithWebIdentity)")
-        if self.guest and (self.user or self.custom_role_arn):
-            raise ValueError("a guest has no user and no CustomRoleArn")
+        if self.guest and (self.user or self.custom_role_arn or self.attributes):
+            raise ValueError("a guest has no user, no attributes and no CustomRoleArn")
         return self
 
 
@@ -111,14 +116,16 @@ def _resolve(names: dict[str, str], value: str, file: str, where: str, what: str
 
 
 def _access(persona: Persona, pname: str, file: str, aliases: Aliases,
-            skeleton: Scenario) -> dict[str, list[str]]:
+            skeleton: Scenario, other_partition: bool = False) -> dict[str, list[str]]:
     """The persona's actions: "" -> on the table, <index> -> on that index (every index listed;
-    an index the file does not name allows nothing). Every key must name the stack's table."""
+    an index the file does not name allows nothing). Every key must name the stack's table.
+    `other_partition`: what `allow_other_partition` says (another's partition of the table)."""
     stack = skeleton.name
     indexes = [i.name for i in skeleton.table.indexes] if skeleton.table else []
     access: dict[str, list[str]] = {"": [], **{i: [] for i in indexes}}
-    for key, listed in persona.allow.items():
-        where = f"personas.{pname}.allow.{key}"
+    field_name = "allow_other_partition" if other_partition else "allow"
+    for key, listed in (getattr(persona, field_name) or {}).items():
+        where = f"personas.{pname}.{field_name}.{key}"
         table_part, _, index = key.partition("/index/")
         table = _resolve(aliases.tables, table_part, file, where, "table", stack)
         if index and index not in aliases.indexes.get(table, []):
@@ -154,7 +161,9 @@ def bind(entitlements: Entitlements, skeleton: Scenario, aliases: Aliases) -> Sc
             continue
         groups = [_resolve(aliases.groups, g, file, f"personas.{pname}.groups[{n}]", "group",
                            skeleton.name) for n, g in enumerate(persona.groups or [])]
-        users[pname] = User(groups=groups, entitlement=entitled).model_dump()
+        _check_partition(persona, pname, file, skeleton)
+        users[pname] = User(groups=groups, entitlement=entitled,
+                            attributes=dict(persona.attributes)).model_dump()
         if persona.custom_role_arn and persona.flow == "enhanced":
             custom = _resolve(aliases.roles, persona.custom_role_arn, file,
                               f"personas.{pname}.custom_role_arn", "role", skeleton.name)
@@ -166,8 +175,10 @@ def bind(entitlements: Entitlements, skeleton: Scenario, aliases: Aliases) -> Sc
     expect, role_access = _expectations(entitlements, draft, aliases)
     for role, (access, _) in role_access.items():
         data["roles"][role]["allowed"] = access[""]
-        indexes = {i: a for i, a in access.items() if i}
+        indexes = {i: a for i, a in access.items() if i and not i.startswith(OTHER)}
         data["roles"][role]["allowed_indexes"] = indexes or None
+        if OTHER in access:
+            data["roles"][role]["allowed_foreign"] = access[OTHER]
         data["roles"][role]["source"] = (f"{file}: {', '.join(role_access[role][1])} "
                                          f"(role {aliases.display.get(role, role)})")
     data["expect"] = [e.model_dump() for e in expect]
@@ -187,6 +198,8 @@ def _expectations(entitlements: Entitlements, draft: Scenario, aliases: Aliases
             _check_guest(persona, pname, file, draft, aliases)
             continue
         allowed = _access(persona, pname, file, aliases, draft)
+        if draft.table is not None and draft.table.partition in PARTITIONED:
+            allowed[OTHER] = _access(persona, pname, file, aliases, draft, other_partition=True)[""]
         issued: set[str] = set()
         for variant in _variants_of(persona, pname, file, aliases, draft):
             outcome = _outcome(persona, pname, file, draft, aliases, variant)
@@ -269,6 +282,27 @@ def _record_access(role_access: dict[str, tuple[dict[str, list[str]], list[str]]
 def _shown_access(access: dict[str, list[str]]) -> str:
     shown = [f"{index or 'table'}: {actions}" for index, actions in access.items() if actions]
     return "; ".join(shown) or "nothing"
+
+
+OTHER = "@other"  # the key of another's partition in a persona's access
+
+
+def _check_partition(persona: Persona, pname: str, file: str, skeleton: Scenario) -> None:
+    """A persona of a per-tenant table names its tenant; `allow_other_partition` needs a
+    partitioned table."""
+    table = skeleton.table
+    claim = table.tenant_claim if table is not None else None
+    if claim is not None and claim not in persona.attributes:
+        raise ScenarioError(file, f"personas.{pname}.attributes",
+                            f"names no {claim!r}: table {table.name if table else ''} is "
+                            f"partitioned by tenant (its roles key dynamodb:LeadingKeys on the "
+                            f"principal tag the pool maps from {claim})",
+                            f"add attributes: {{{claim}: <the persona's tenant>}}")
+    if persona.allow_other_partition is not None and (
+            table is None or table.partition not in PARTITIONED):
+        raise ScenarioError(file, f"personas.{pname}.allow_other_partition",
+                            "the stack's table is not partitioned by tenant or identity",
+                            "remove allow_other_partition; allow: is all the table")
 
 
 def _check_guest(persona: Persona, pname: str, file: str, draft: Scenario, aliases: Aliases) -> None:

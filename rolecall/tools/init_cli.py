@@ -32,19 +32,25 @@ from rolecall.account import own_stack
 from rolecall.account.clients import Target
 from rolecall.account.discovery import Discovery
 from rolecall.cells.audit import audit_scenario, scenario_writable_claims
+from rolecall.model import access as policy_reading
 from rolecall.model import entitlements as ent
 from rolecall.model import oracle
+from rolecall.model.access import Partition, Session
 from rolecall.model.actions import IAM_ACTIONS, INDEX_ACTIONS
-from rolecall.model.scenario import Scenario, User
+from rolecall.model.scenario import PARTITIONED, Scenario, User
+from rolecall.model.shapes import BY_NAME, Shape, index_shapes
 
 HEADER = """\
 # OBSERVED, NOT REVIEWED: written by `rolecall init` on {date}, {source}.
 # Roles are what the spec (the oracle) gives each persona on the discovered
-# configuration; actions are read from the roles' policies (statements with a
-# Condition are not counted). Review every line and edit it down to what each
-# persona SHOULD do, then keep this file in your repository. accepted_findings
-# lists what the audit found: accept a finding only with your own reason.
+# configuration; actions are what every policy that weighs on the persona's session
+# gives it (the role's policies and permissions boundary, the table's policy, the
+# principal tags its attributes carry), conditions evaluated. Review every line and
+# edit it down to what each persona SHOULD do, then keep this file in your
+# repository. accepted_findings lists what the audit found: accept a finding only
+# with your own reason.
 """
+SAMPLE_TENANT = "tenant-a"  # a persona's tenant on a per-tenant table (init's sample)
 
 
 def add_parser(commands: Any, target_options: Any) -> None:
@@ -97,7 +103,10 @@ def draft(discovery: Discovery) -> str:
                      default_flow_style=None)
     for name, note in notes.items():  # what the oracle gives where no one role can be stated
         text = text.replace(f"\n  {name}:\n", f"\n  {name}:\n    # {note}\n", 1)
-    return HEADER.format(date=_today(), source=skeleton.source) + text
+    unread = "".join(f"# {reading.aliases.display.get(r, r)}: a condition reads a key only the "
+                     "live stack knows; its statement was counted as if it held. Check it.\n"
+                     for r in sorted(reading.unread))
+    return HEADER.format(date=_today(), source=skeleton.source) + unread + text
 
 
 class _PlainDumper(yaml.SafeDumper):
@@ -123,33 +132,71 @@ def _slug(text: str) -> str:
 
 
 class _Reading:
-    """The oracle's roles and the policies' actions, for one discovered stack."""
+    """The oracle's roles and what each persona's sessions may do, for one discovered stack.
+
+    What a session may do is the oracle's own reading of every policy that weighs on it
+    (rolecall/model/access.py: the role's policies, its permissions boundary, the table's
+    policy, the principal tags the pool copies from the persona's attributes). A
+    statement whose condition reads a key only the live stack knows is counted as the
+    policy's plain reading (`granted`: Allow minus unconditional Deny) and noted."""
 
     def __init__(self, discovery: Discovery) -> None:
         self.skeleton = discovery.scenario
         self.aliases = discovery.aliases
         self.table_arn = discovery.stack.table_arn
         self.writable = scenario_writable_claims(self.skeleton)
+        self.unread: set[str] = set()  # roles with a statement the oracle could not read
 
-    def actions(self, role: str | None) -> list[str]:
-        if role is None or self.skeleton.table is None:
-            return []
-        return granted(self.skeleton.roles[role].policy, self.table_arn)
-
-    def allow(self, roles: set[str]) -> dict[str, list[str]]:
-        """What any of these roles may do, on the table and on each index, as `allow:` says it."""
+    @property
+    def partitioned(self) -> bool:
         table = self.skeleton.table
+        return table is not None and table.partition in PARTITIONED
+
+    def sample_attributes(self) -> dict[str, str]:
+        """A value for each custom attribute a principal tag is mapped from (A1), e.g. the
+        tenant: the persona's session then carries the tag, as a real user's would."""
+        claims = {c for v in self.skeleton.variants for c in self.skeleton.principal_tags(v).values()}
+        table = self.skeleton.table
+        if table is not None and table.tenant_claim:
+            claims.add(table.tenant_claim)
+        return {c: SAMPLE_TENANT if table is not None and c == table.tenant_claim
+                else f"sample-{c.removeprefix('custom:')}"
+                for c in sorted(claims) if c.startswith("custom:")}
+
+    def actions(self, scenario: Scenario, session: Session, shapes: tuple[Shape, ...],
+                partition: Partition = None) -> list[str]:
+        """The shapes a session may call (on its own partition, or another's)."""
+        found = []
+        for shape in shapes:
+            read = policy_reading.first_refusal(scenario, session, shape, partition)
+            if read is None:  # a condition on a key only the live stack knows
+                self.unread.add(session.role)
+                arn = self.table_arn + "".join(f"/index/{c.index}" for c in shape.checks[:1]
+                                               if c.index)
+                if all(a in granted(scenario.roles[session.role].policy, arn)
+                       for a in shape.needs):
+                    found.append(shape.name)
+            elif read is False:
+                found.append(shape.name)
+        return found
+
+    def allow(self, scenario: Scenario, sessions: list[Session],
+              partition: Partition = None) -> dict[str, list[str]]:
+        """What any of these sessions may do, on the table and on each index, as `allow:`
+        says it (`partition`: on the persona's own partition, or another's)."""
+        table = scenario.table
         if table is None:
             return {}
         name = self.aliases.display.get(table.name, table.name)
-        allow = {name: {a for r in roles for a in self.actions(r)}}
-        for index in table.indexes:
-            arn = f"{self.table_arn}/index/{index.name}"
-            allow[f"{name}/index/{index.name}"] = {
-                a for r in roles for a in granted(self.skeleton.roles[r].policy, arn)
-                if a in INDEX_ACTIONS}
+        table_shapes = tuple(BY_NAME[a] for a in IAM_ACTIONS)
+        allow = {name: {a for s in sessions for a in self.actions(scenario, s, table_shapes,
+                                                                  partition)}}
+        for index in table.indexes if partition != "other" else []:
+            found = {a.split("@", 1)[0] for s in sessions
+                     for a in self.actions(scenario, s, index_shapes(index.name))}
+            allow[f"{name}/index/{index.name}"] = found
         return {key: _listed(actions, IAM_ACTIONS if key == name else INDEX_ACTIONS)
-                for key, actions in allow.items() if actions}
+                for key, actions in allow.items() if actions or (key == name and partition)}
 
     def with_user(self, name: str, groups: list[str], **attributes: str) -> Scenario:
         return self.skeleton.model_copy(update={"users": {name: User(groups=groups,
@@ -157,12 +204,20 @@ class _Reading:
 
     def persona(self, groups: list[str]) -> dict[str, Any]:
         """Its role when every app client gives the same one; what its credentials can do."""
-        scenario = self.with_user("persona", groups)
+        attributes = self.sample_attributes()
+        scenario = self.with_user("persona", groups, **attributes)
         outcomes = [oracle.enhanced(scenario, v, "persona") for v in self.skeleton.variants]
-        issued = {o.role for o in outcomes if o.issued and o.role}
+        sessions = [Session(o.role, "enhanced", v, "persona")
+                    for v, o in zip(self.skeleton.variants, outcomes, strict=True)
+                    if o.issued and o.role]
         persona: dict[str, Any] = {"groups": groups}
+        if attributes:
+            persona["attributes"] = attributes
         persona.update(self._role_or_note(outcomes))
-        persona["allow"] = self.allow(issued)
+        own: Partition = "own" if self.partitioned else None
+        persona["allow"] = self.allow(scenario, sessions, own)
+        if self.partitioned:
+            persona["allow_other_partition"] = self.allow(scenario, sessions, "other")
         return persona
 
     def _role_or_note(self, outcomes: list[oracle.Outcome]) -> dict[str, str]:
@@ -205,21 +260,34 @@ class _Reading:
     def _reach(self, name: str, persona: dict[str, Any], variant: str) -> set[str]:
         """The union of actions over every credential path (as rolecall/cells/escalation.py)."""
         roles = list(self.skeleton.roles)
+        table_shapes = tuple(BY_NAME[a] for a in IAM_ACTIONS)
+        own: Partition = "own" if self.partitioned else None
         if persona.get("guest"):
             gate = oracle.classic_gate(self.skeleton, variant)
-            return {a for r in roles if gate is None and oracle.trusts(self.skeleton, r, "unauthenticated")
-                    for a in self.actions(r)}
-        scenario = self.with_user(name, persona["groups"])
+            return {a for r in roles
+                    if gate is None and oracle.trusts(self.skeleton, r, "unauthenticated")
+                    for a in self.actions(self.skeleton, Session(r, "classic", variant, None),
+                                          table_shapes)}
+        attributes = persona.get("attributes", {})
+        scenario = self.with_user(name, persona["groups"], **attributes)
+        reached: list[tuple[Scenario, Session]] = []
         outcomes = [oracle.enhanced(scenario, variant, name)]
         mapping = self.skeleton.variants[variant].mapping
         if mapping is not None and mapping.type == "Token":
             outcomes += [oracle.enhanced(scenario, variant, name, r) for r in roles]
-        outcomes += [oracle.classic(scenario, variant, r) for r in roles]
+        reached += [(scenario, Session(o.role, "enhanced", variant, name))
+                    for o in outcomes if o.issued and o.role]
+        reached += [(scenario, Session(r, "classic", variant, name)) for r in roles
+                    if oracle.classic(scenario, variant, r).issued]
         for rule in mapping.rules if mapping is not None else []:
             if rule.claim in self.writable and rule.match != "NotEqual":
-                changed = self.with_user(name, persona["groups"], **{rule.claim: rule.value})
-                outcomes.append(oracle.enhanced(changed, variant, name))
-        return {a for o in outcomes if o.issued for a in self.actions(o.role)}
+                changed = self.with_user(name, persona["groups"], **{**attributes,
+                                                                     rule.claim: rule.value})
+                outcome = oracle.enhanced(changed, variant, name)
+                if outcome.issued and outcome.role:
+                    reached.append((changed, Session(outcome.role, "enhanced", variant, name)))
+        return {a for sc, session in reached
+                for a in self.actions(sc, session, table_shapes, own)}
 
 
 def _listed(actions: set[str], every: tuple[str, ...]) -> list[str]:
