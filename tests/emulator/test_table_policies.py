@@ -181,8 +181,8 @@ def test_create_table_attaches_its_policy_and_delete_table_drops_it(admin: Clien
     create(text)
     assert dynamodb.get_resource_policy(ResourceArn=table_arn(name))["Policy"] == text
     dynamodb.delete_table(TableName=name)
-    dynamodb.create_table(  # the same name again, without a policy: none is inherited
-TableName=name, BillingMode="PAY_PER_REQUEST",
+    # the same name again, without a policy: none is inherited
+    dynamodb.create_table(TableName=name, BillingMode="PAY_PER_REQUEST",
                           KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
                           AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}])
     assert error_of(lambda: dynamodb.get_resource_policy(ResourceArn=table_arn(name)))[0] == (
