@@ -228,3 +228,27 @@ def test_boundaries_with_the_aws_cli(emulator: Emulator, admin: ClientFactory,
     missing = cli.run("iam", "put-role-permissions-boundary", "--role-name", name,
                       "--permissions-boundary", f"arn:aws:iam::{ACCOUNT_ID}:policy/none-{name}")
     assert missing.returncode != 0 and "NoSuchEntity" in missing.stderr
+
+
+def test_create_role_can_be_conditioned_on_the_boundary_it_sets(emulator: Emulator,
+                                                               admin: ClientFactory) -> None:
+    """The delegation pattern: iam:CreateRole only with the company boundary
+    (iam:PermissionsBoundary in the request context)."""
+    boundary = managed_policy(admin, allow(GET))
+    delegate = bounded_role(admin, None, allow(["iam:CreateRole", "iam:PutRolePolicy"],
+                                               Condition={"StringEquals": {
+                                                   "iam:PermissionsBoundary": boundary}}))
+    iam = as_session(emulator, session_for(emulator, delegate), "iam")
+    unbounded = unique("nobound")
+    code, message = error_of(lambda: iam.create_role(
+        RoleName=unbounded, AssumeRolePolicyDocument=json.dumps(TRUST)))
+    assert code == "AccessDenied" and "iam:CreateRole" in message
+    bounded = unique("bound")
+    iam.create_role(RoleName=bounded, AssumeRolePolicyDocument=json.dumps(TRUST),
+                    PermissionsBoundary=boundary)
+    iam.put_role_policy(RoleName=bounded, PolicyName="p", PolicyDocument=json.dumps(
+        policy(allow(GET))))  # the role carries the boundary: allowed
+    other = bounded_role(admin, None).rsplit("/", 1)[-1]
+    assert error_of(lambda: iam.put_role_policy(RoleName=other, PolicyName="p",
+                                                PolicyDocument=json.dumps(policy(allow(GET)))))[
+        0] == "AccessDenied"
