@@ -147,11 +147,13 @@ class IdentityPool:
         return [p for p in self.settings.providers if p.provider_name == provider_name]
 
     def provider_names(self) -> set[str]:
-        """Every identity provider the pool is configured with, by the name Logins uses:
-        user pools, social providers, OIDC provider ARNs, SAML provider ARNs."""
+        """Every identity provider the pool is configured with: user pools and social
+        providers by their Logins name, OIDC providers by ARN (as terraform's acceptance
+        test names one) or issuer, SAML providers by ARN."""
         names = {provider.provider_name for provider in self.settings.providers}
         names.update(self.settings.supported_login_providers or {})
-        names.update(self.settings.open_id_connect_provider_arns or [])
+        for arn in self.settings.open_id_connect_provider_arns or []:
+            names.update((arn, arn.rsplit("oidc-provider/", 1)[-1]))  # the ARN or its issuer
         names.update(self.settings.saml_provider_arns or [])
         return names
 
