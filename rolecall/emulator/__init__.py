@@ -56,12 +56,16 @@ class Emulator:
         """`realism`: AWS's operating conditions (rolecall/emulator/realism/), e.g. "aws";
         `runner_policy`: a policy file bound to every long-term key (else they are admin)."""
         from rolecall.emulator.cognitoidp import patch
+        from rolecall.emulator.dynamodb import resource_policies
+        from rolecall.emulator.iam import boundaries
         from rolecall.emulator.server import EmulatorApp
 
         self.state = EmulatorState(clock=clock, faults=Faults(faults),
                                    realism=Realism(parse(realism), realism_scale),
                                    runner_policies=_policies(runner_policy))
         patch.install(self.state)
+        resource_policies.install()  # AWS's table policies in moto's DynamoDB (SPEC R1)
+        boundaries.install()  # a boundary must be an existing managed policy (SPEC B1)
         self._app = EmulatorApp(self.state)
         self._host = host
         self._port = port

@@ -16,14 +16,18 @@ In AWS's order:
    https://docs.aws.amazon.com/IAM/latest/APIReference/CommonErrors.html).
 3. Who signed? A key the emulator issued is a session: its SigV4 signature is
    verified (rolecall/emulator/sigv4.py) and every check of the operation
-   (rolecall/emulator/iam/actions.py) is evaluated against the session role's
-   identity policies and its session policies (rolecall/emulator/iam/policy.py).
+   (rolecall/emulator/iam/actions.py) is evaluated by the one evaluator
+   (rolecall/emulator/iam/evaluation.py) against every policy type that applies: the
+   session role's identity policies, its permissions boundary, the session policies
+   and the resource-based policy of the resource (a DynamoDB table's,
+   rolecall/emulator/dynamodb/resource_policies.py).
    A temporary key it never issued is an invalid token. Any long-term key is the
    account's admin, or bound by the runner policy when one is given (see `Caller`).
 4. A refusal is the called service's own: DynamoDB, cognito-idp and
    cognito-identity AccessDeniedException (400, JSON), IAM and STS AccessDenied
    (403, XML), worded "User: <session ARN> is not authorized to perform: <action>
-   on resource: <resource> because no identity-based policy allows the <action> action".
+   on resource: <resource> because no identity-based policy allows the <action> action",
+   naming the policy type that decided.
 """
 
 from __future__ import annotations
@@ -34,9 +38,11 @@ from typing import Any
 
 from rolecall.emulator import sigv4
 from rolecall.emulator.checks import Check
+from rolecall.emulator.dynamodb import resource_policies
 from rolecall.emulator.errors import AwsError
 from rolecall.emulator.faults import Faults
-from rolecall.emulator.iam import actions, implied, policy, roles
+from rolecall.emulator.iam import actions, evaluation, implied, roles
+from rolecall.emulator.iam.evaluation import Decision, Policies, Principal, Verdict
 from rolecall.emulator.state import ACCOUNT_ID, EmulatorState, Session
 from rolecall.emulator.wire import Call
 
@@ -61,7 +67,9 @@ class Caller:
 
     `identity_policies` None means unrestricted: long-term keys are the account's
     admin unless the emulator was started with a runner policy (`--runner-policy`),
-    which then binds every long-term key (`_long_term_caller`).
+    which then binds every long-term key (`_long_term_caller`). `role_arn` is the role
+    behind a session (None for the runner, an IAM user); `boundary` the default version
+    of the role's permissions boundary, None when it has none.
     """
 
     arn: str
@@ -69,11 +77,18 @@ class Caller:
     identity_policies: Sequence[Mapping[str, Any]] | None
     session_policies: Sequence[Mapping[str, Any]] = ()
     context: Mapping[str, list[str]] = field(default_factory=dict)
+    role_arn: str | None = None
+    boundary: Mapping[str, Any] | None = None
+
+    @property
+    def principal(self) -> Principal:
+        return Principal(self.arn, self.account, self.role_arn)
 
 
 # Any long-term key: the account's admin, unrestricted, unless a runner policy is attached.
 ADMIN = Caller(arn="", account="", identity_policies=None)
 RUNNER_ARN = f"arn:aws:iam::{ACCOUNT_ID}:user/rolecall-runner"
+PRINCIPAL_TAG_PREFIX = "aws:principaltag/"
 
 
 def authorize(state: EmulatorState, call: Call) -> Session | None:
@@ -93,7 +108,7 @@ def authorize(state: EmulatorState, call: Call) -> Session | None:
         caller = _long_term_caller(state)
     else:
         sigv4.verify(call, session, state)
-        caller = _session_caller(session, call, state.clock.now())
+        caller = _session_caller(session, call, state)
     _evaluate(state, call, operation, rule, caller)
     return session
 
@@ -164,25 +179,43 @@ def _long_term_caller(state: EmulatorState) -> Caller:
                   context={"aws:PrincipalArn": [RUNNER_ARN], "aws:PrincipalAccount": [ACCOUNT_ID]})
 
 
-def _session_caller(session: Session, call: Call, now: float) -> Caller:
+def _session_caller(session: Session, call: Call, state: EmulatorState) -> Caller:
     role = roles.find_role(session.role_arn)
     account = session.role_arn.split(":")[4]
     context = {key: list(values) for key, values in session.context.items()}
     context.setdefault("aws:PrincipalArn", [session.role_arn])  # a role's ARN, not the session's
     context.setdefault("aws:PrincipalAccount", [account])
+    context.setdefault("aws:PrincipalType", ["AssumedRole"])
     context.setdefault("aws:RequestedRegion", [call.region])
     # Always in AWS's request context: a number and a Bool, so Numeric* and Bool conditions
     # have keys to read (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_condition-keys.html,
     # aws:EpochTime and aws:ViaAWSService)
-    context.setdefault("aws:EpochTime", [str(int(now))])
+    context.setdefault("aws:EpochTime", [str(int(state.clock.now()))])
     context.setdefault("aws:ViaAWSService", ["false"])  # always there; false: a direct call
+    if role is not None:
+        _add_role_tags(context, roles.role_tags(role))
     return Caller(
         arn=session.assumed_role_arn,
         account=account,
         identity_policies=roles.identity_policies(role) if role is not None else [],  # deleted
         session_policies=list(session.session_policies),
         context=context,
+        role_arn=session.role_arn,
+        boundary=roles.boundary_policy(
+            role, newest=state.faults.on("boundary-non-default-version"))
+        if role is not None else None,
     )
+
+
+def _add_role_tags(context: dict[str, list[str]], tags: Mapping[str, str]) -> None:
+    """The role's IAM tags are principal tags of its sessions too; a session tag with the same
+    key (case-insensitive) overrides the role tag (STS API reference, AssumeRoleWithWebIdentity:
+    "the session tag overrides the role tag with the same key")."""
+    present = {key.lower() for key in context if key.lower().startswith(PRINCIPAL_TAG_PREFIX)}
+    for key, value in tags.items():
+        name = f"aws:PrincipalTag/{key}"
+        if name.lower() not in present:
+            context[name] = [value]
 
 
 def _evaluate(state: EmulatorState, call: Call, operation: Operation,
@@ -196,9 +229,12 @@ def _evaluate(state: EmulatorState, call: Call, operation: Operation,
             and state.faults.on("authz-control-plane-unchecked")):
         return  # fault: DynamoDB's control plane (DeleteTable...) is served unchecked
     for check in _checks(state, call, operation, rule, caller):
-        verdict = policy.explain(check.action, check.resource, {**caller.context, **check.context},
-                                 caller.identity_policies, caller.session_policies, state.faults)
-        if verdict.decision is not policy.Decision.ALLOW:
+        policies = Policies(caller.identity_policies, caller.boundary, caller.session_policies,
+                            resource_policies.policy_for(check.resource, state.faults))
+        verdict = evaluation.decide(check.action, check.resource,
+                                    {**caller.context, **check.context}, caller.principal,
+                                    policies, state.faults)
+        if verdict.decision is not Decision.ALLOW:
             code, status = _denied_code(operation)
             raise AwsError(code, denial_message(caller.arn, check, verdict, state.faults), status)
         if caller.arn == RUNNER_ARN:
@@ -223,13 +259,16 @@ def _denied_code(operation: Operation) -> tuple[str, int]:
     return ("AccessDenied", 403) if operation.protocol == "query" else ("AccessDeniedException", 400)
 
 
-def denial_message(principal: str, check: Check, verdict: policy.Verdict,
+def denial_message(principal: str, check: Check, verdict: Verdict,
                    faults: Faults | None = None) -> str:
-    """AWS's AccessDenied text (SPEC D4; https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html).
+    """AWS's AccessDenied text (SPEC D4, B2; https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html).
 
     Implicit: "... because no identity-based policy allows the dynamodb:PutItem action"
-    (seed 002) or "... because no session policy allows ..."; explicit: "... with an
-    explicit deny in an identity-based policy" / "... in a session policy".
+    (seed 002), "... because no session policy allows ...", "... because no permissions
+    boundary allows ..."; explicit: "... with an explicit deny in an identity-based
+    policy", "... in a session policy", "... in a permissions boundary", "... in a
+    resource-based policy". AWS now also appends ": <policy ARN>" to some (security blog,
+    "Enhanced access denied error messages with policy ARNs", 2026); rolecall does not.
     """
     faults = faults or Faults()
     if faults.on("text-denial-role-arn") and ":assumed-role/" in principal:
@@ -239,9 +278,11 @@ def denial_message(principal: str, check: Check, verdict: policy.Verdict,
     if faults.on("text-denial-table-name"):
         resource = resource.split(":table/", 1)[-1]
     head = f"User: {principal} is not authorized to perform: {check.action} on resource: {resource}"
-    kind = verdict.policy_type or "identity-based"
-    if verdict.decision is policy.Decision.EXPLICIT_DENY \
+    if verdict.decision is Decision.EXPLICIT_DENY \
             and not faults.on("text-denial-explicit-as-implicit"):
-        article = "an" if kind[0] in "aeiou" else "a"
-        return f"{head} with an explicit deny in {article} {kind} policy"
-    return f"{head} because no {kind} policy allows the {check.action} action"
+        noun = verdict.noun
+        article = "an" if noun[0] in "aeiou" else "a"
+        return f"{head} with an explicit deny in {article} {noun}"
+    if verdict.policy_type == evaluation.BOUNDARY and faults.on("text-denial-boundary-as-identity"):
+        verdict = Verdict(verdict.decision, evaluation.IDENTITY)  # fault: the wrong type named
+    return f"{head} because no {verdict.noun} allows the {check.action} action"

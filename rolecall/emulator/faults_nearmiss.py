@@ -207,4 +207,40 @@ NEAR_MISS: tuple[NearMiss, ...] = (
      "AccessDenied names the table by name instead of its ARN", False),
     ("text-denial-explicit-as-implicit", "texts", "D4",
      "an explicit deny is reported as 'no identity-based policy allows'", False),
+    # ---- issue 22: every policy type that decides (B1, B2, R1, R2) and principal tags (A1-A4)
+    ("boundary-as-union", "boundaries", "B1",
+     "a permissions boundary is read as a union with the identity policies (either one "
+     "allowing is enough) instead of capping them", True),
+    ("boundary-non-default-version", "boundaries", "B1",
+     "a permissions boundary is read from its managed policy's newest version instead of "
+     "the default version", True),
+    ("text-denial-boundary-as-identity", "texts", "B2",
+     "an implicit deny by the permissions boundary is reported as 'no identity-based policy "
+     "allows'", False),
+    ("resource-deny-ignored", "resource policies", "R1",
+     "an explicit Deny in a table's resource-based policy does not win", True),
+    ("resource-policy-index-own", "resource policies", "R1",
+     "a call on an index reads a resource policy of the index itself, not the table's, so "
+     "the table policy's statements on the index (a Deny among them) are not read", True),
+    ("resource-allow-needs-identity", "resource policies", "R2",
+     "an Allow in a table's resource-based policy grants nothing unless the identity "
+     "policies allow too (the cross-account rule applied within one account)", False),
+    ("resource-role-arn-as-session", "resource policies", "R2",
+     "a resource policy naming the role ARN is treated like one naming the session ARN: "
+     "the permissions boundary and the session policy no longer limit it", True),
+    ("tags-default-mapping-swapped", "principal tags", "A1",
+     "UseDefaults maps the tag username to aud and client to sub (instead of username to "
+     "sub and client to aud)", True),
+    ("tags-on-classic-flow", "principal tags", "A2",
+     "the classic flow's OIDC token carries the pool's principal tags, so "
+     "AssumeRoleWithWebIdentity tags the session too", True),
+    ("tags-missing-claim-empty", "principal tags", "A2",
+     "a mapped claim missing from the ID token sets its tag to the empty string instead of "
+     "setting no tag", True),
+    ("tagsession-unchecked", "principal tags", "A3",
+     "credentials with principal tags are issued although the role's trust policy does not "
+     "allow sts:TagSession", True),
+    ("tags-from-first-login", "principal tags", "A4",
+     "principal tags keep the claim values of the identity's first sign-in, so a user who "
+     "changes the mapped attribute keeps the old tag", False),
 )

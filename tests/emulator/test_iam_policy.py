@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 
 from rolecall.emulator.faults import Faults
-from rolecall.emulator.iam.policy import Decision, Verdict, authorize, evaluate, explain, trust_allows
+from rolecall.emulator.iam.evaluation import Verdict, authorize, explain
+from rolecall.emulator.iam.policy import Decision, evaluate, trust_allows
 
 ALLOW, IMPLICIT, EXPLICIT = Decision.ALLOW, Decision.IMPLICIT_DENY, Decision.EXPLICIT_DENY
 GET = "dynamodb:GetItem"

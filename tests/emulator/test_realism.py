@@ -15,12 +15,13 @@ from typing import Any
 
 import pytest
 
-from rolecall.emulator import Emulator
+from rolecall.emulator import ACCOUNT_ID, Emulator
 from rolecall.emulator.errors import AwsError
 from rolecall.emulator.realism import parse
 from rolecall.emulator.realism.quotas import QUOTAS
 from rolecall.emulator.realism.throttle import Throttle
 from tests.emulator.stack import (
+    REGION,
     client,
     cognito_trust,
     create_identity_pool,
@@ -158,6 +159,45 @@ def test_runner_policy_binds_long_term_keys_and_names_the_missing_action(tmp_pat
         assert code == "AccessDeniedException" and "iam:PassRole" in message
         code, message = error_of(lambda: iam.delete_role(RoleName="whatever"))
         assert code == "AccessDenied" and "iam:DeleteRole" in message
+
+
+def test_runner_policy_covers_issue_22s_operations(tmp_path: Path) -> None:
+    """Boundaries, table policies and principal-tag maps are checked for long-term keys
+    bound by a runner policy like every other call, and what was used is recorded."""
+    policy = {"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Resource": "*", "Action": [
+            "iam:CreateRole", "iam:CreatePolicy", "dynamodb:CreateTable",
+            "cognito-identity:CreateIdentityPool"]}]}
+    path = tmp_path / "runner.json"
+    path.write_text(json.dumps(policy))
+    with Emulator(port=0, runner_policy=str(path)) as running:
+        iam, dynamodb = client(running.endpoint, "iam"), client(running.endpoint, "dynamodb")
+        identity = client(running.endpoint, "cognito-identity")
+        boundary = iam.create_policy(PolicyName=unique("b"), PolicyDocument=json.dumps(
+            policy))["Policy"]["Arn"]
+        role = unique("runner-bounded")
+        create_role(iam, role, cognito_trust())
+        table = unique("runner-table")
+        dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                              KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                              AttributeDefinitions=[{"AttributeName": "pk",
+                                                     "AttributeType": "S"}])
+        pool_id = create_identity_pool(identity)
+        refused = {
+            "iam:PutRolePermissionsBoundary": lambda: iam.put_role_permissions_boundary(
+                RoleName=role, PermissionsBoundary=boundary),
+            "dynamodb:PutResourcePolicy": lambda: dynamodb.put_resource_policy(
+                ResourceArn=f"arn:aws:dynamodb:{REGION}:{ACCOUNT_ID}:table/{table}",
+                Policy="{}"),
+            "cognito-identity:SetPrincipalTagAttributeMap":
+                lambda: identity.set_principal_tag_attribute_map(
+                    IdentityPoolId=pool_id, IdentityProviderName="accounts.google.com"),
+        }
+        for action, call in refused.items():
+            code, message = error_of(call)
+            assert code in ("AccessDenied", "AccessDeniedException") and action in message
+        assert "iam:createrole" in running.state.runner_actions
+        assert "iam:putrolepermissionsboundary" not in running.state.runner_actions
 
 
 def _no_retries() -> Any:

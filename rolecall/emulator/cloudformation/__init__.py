@@ -7,9 +7,12 @@ order): this package only teaches it what it lacks for rolecall's stacks.
 - `cognito_idp`       AWS::Cognito::UserPool, UserPoolClient, UserPoolGroup and
                       UserPoolUserToGroupAttachment, created in moto's cognito-idp backend
                       (so ID tokens carry role claims, as the emulator's patch makes them).
-- `cognito_identity`  AWS::Cognito::IdentityPool and IdentityPoolRoleAttachment, created
-                      through rolecall's own cognito-identity API (the same validation as
-                      CreateIdentityPool / SetIdentityPoolRoles, SPEC P1-P3).
+- `cognito_identity`  AWS::Cognito::IdentityPool, IdentityPoolRoleAttachment and
+                      IdentityPoolPrincipalTag, created through rolecall's own cognito-identity
+                      API (the same validation as CreateIdentityPool / SetIdentityPoolRoles /
+                      SetPrincipalTagAttributeMap, SPEC P1-P3, A1).
+- `dynamodb`          AWS::DynamoDB::Table's ResourcePolicy (SPEC R1), which moto's model
+                      ignores; AWS::DynamoDB::GlobalTable is not served (a placeholder).
 - `engine`            the changes to moto's engine: types the target does not serve become
                       placeholders with one warning per type, a failed resource rolls the
                       stack back (CREATE_FAILED event with AWS's error text, ROLLBACK_COMPLETE)
@@ -18,9 +21,10 @@ order): this package only teaches it what it lacks for rolecall's stacks.
 - `rules`             the template's Rules section (the CDK's CheckBootstrapVersion), which
                       moto ignores, checked before a stack or change set is created.
 
-moto 5.2.5 already models AWS::IAM::Role, Policy and ManagedPolicy, AWS::DynamoDB::Table
-(with GlobalSecondaryIndexes and LocalSecondaryIndexes) and AWS::SSM::Parameter; those
-are used unchanged.
+moto 5.2.5 already models AWS::IAM::Role (its PermissionsBoundary included, checked to be
+an existing managed policy by rolecall/emulator/iam/boundaries.py), Policy and
+ManagedPolicy, AWS::DynamoDB::Table (with GlobalSecondaryIndexes and
+LocalSecondaryIndexes) and AWS::SSM::Parameter; those are used as they are.
 
 Like the rest of rolecall.emulator, this package never imports the suite.
 """

@@ -1,4 +1,4 @@
-"""AWS::Cognito::IdentityPool and AWS::Cognito::IdentityPoolRoleAttachment.
+"""AWS::Cognito::IdentityPool, IdentityPoolRoleAttachment and IdentityPoolPrincipalTag.
 
 CloudFormation creates these by calling the cognito-identity API, and so does
 this module: each resource becomes a CreateIdentityPool / SetIdentityPoolRoles
@@ -19,6 +19,11 @@ property shapes and the API's:
 
 Ref: the identity pool id for both types (a role attachment's physical id is
 its pool's id on AWS: aws-cdk#27411 shows "<pool id> already exists in stack").
+
+AWS::Cognito::IdentityPoolPrincipalTag (SPEC A1) is one SetPrincipalTagAttributeMap:
+IdentityPoolId, IdentityProviderName, PrincipalTags (a JSON map tag -> claim) and
+UseDefaults; Ref is "<pool id>|<provider name>" (the resource reference's example,
+"us-east-1:1cf667a2-...|graph.facebook.com"). Deleting it removes the provider's map.
 """
 
 from __future__ import annotations
@@ -186,3 +191,58 @@ class IdentityPoolRoleAttachment(Handle, CloudFormationModel):
 
 def _region_of(pool_id: str) -> str:
     return pool_id.split(":", 1)[0]
+
+
+class IdentityPoolPrincipalTag(Handle, CloudFormationModel):
+    """A provider's attributes for access control. Ref: "<pool id>|<provider name>"."""
+
+    def __init__(self, pool_id: str, provider_name: str) -> None:
+        super().__init__(f"{pool_id}|{provider_name}")
+        self.pool_id = pool_id
+        self.provider_name = provider_name
+
+    @staticmethod
+    def cloudformation_name_type() -> str:
+        return ""
+
+    @staticmethod
+    def cloudformation_type() -> str:
+        return "AWS::Cognito::IdentityPoolPrincipalTag"
+
+    @classmethod
+    def create_from_cloudformation_json(
+        cls, resource_name: str, cloudformation_json: dict[str, Any], account_id: str,
+        region_name: str, **kwargs: Any,
+    ) -> IdentityPoolPrincipalTag:
+        properties = dict(cloudformation_json.get("Properties") or {})
+        pool_id, provider = properties.get("IdentityPoolId"), properties.get("IdentityProviderName")
+        if not isinstance(pool_id, str) or not isinstance(provider, str):
+            raise AwsError("InvalidParameterException", "IdentityPoolPrincipalTag: "
+                           "IdentityPoolId and IdentityProviderName are required.")
+        cls._set(pool_id, provider, properties)
+        return cls(pool_id, provider)
+
+    @classmethod
+    def update_from_cloudformation_json(
+        cls, original_resource: IdentityPoolPrincipalTag, new_resource_name: str,
+        cloudformation_json: dict[str, Any], account_id: str, region_name: str,
+    ) -> IdentityPoolPrincipalTag:
+        """PrincipalTags and UseDefaults update in place (the pool and provider replace)."""
+        properties = dict(cloudformation_json.get("Properties") or {})
+        cls._set(original_resource.pool_id, original_resource.provider_name, properties)
+        return original_resource
+
+    @staticmethod
+    def _set(pool_id: str, provider: str, properties: dict[str, Any]) -> None:
+        tags = properties.get("PrincipalTags") or {}
+        if isinstance(tags, str):  # a Json property may arrive as text
+            tags = json.loads(tags)
+        body: dict[str, Any] = {"IdentityPoolId": pool_id, "IdentityProviderName": provider,
+                                "PrincipalTags": tags,
+                                "UseDefaults": bool(properties.get("UseDefaults", False))}
+        call_api(_region_of(pool_id), "SetPrincipalTagAttributeMap", body)
+
+    def delete(self, account_id: str, region_name: str) -> None:
+        pool = backend_for(_region_of(self.pool_id)).pools.get(self.pool_id)
+        if pool is not None:
+            pool.principal_tag_maps.pop(self.provider_name, None)

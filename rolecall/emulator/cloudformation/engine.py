@@ -52,7 +52,7 @@ from moto.dynamodb.models.table import Table
 from moto.iam.models import Role, iam_backends
 from moto.ssm.models import ssm_backends
 
-from rolecall.emulator.cloudformation import cognito_identity, cognito_idp, rules
+from rolecall.emulator.cloudformation import cognito_identity, cognito_idp, dynamodb, rules
 from rolecall.emulator.cloudformation.common import Handle, failure_reason, stack_tags
 
 log = logging.getLogger("rolecall.emulator.cloudformation")
@@ -67,7 +67,7 @@ _BOOTSTRAP_PARAMETER = re.compile(r"^/cdk-bootstrap/[A-Za-z0-9_-]+/version$")
 _MODELS: tuple[type[CloudFormationModel], ...] = (
     cognito_idp.UserPool, cognito_idp.UserPoolClient, cognito_idp.UserPoolGroup,
     cognito_idp.UserPoolUserToGroupAttachment, cognito_identity.IdentityPool,
-    cognito_identity.IdentityPoolRoleAttachment,
+    cognito_identity.IdentityPoolRoleAttachment, cognito_identity.IdentityPoolPrincipalTag,
 )
 _lock = threading.Lock()
 _installed = False
@@ -130,6 +130,7 @@ def install() -> None:
             return
         _register_models()
         _wrap_engine()
+        dynamodb.install()  # AWS::DynamoDB::Table's ResourcePolicy (moto's model ignores it)
         _installed = True
 
 

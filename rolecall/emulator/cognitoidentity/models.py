@@ -11,6 +11,8 @@ their own modules:
 - E1, E4 GetId: one identity per (pool, login subject); guests (here)
 - E2, E3 checked login tokens (`logins.py`)
 - E5-E10 role choice (`mapping.py`); E11 trust (`trust.py`); E13 the session (here)
+- A1-A3  principal tags: the map per provider and the session's tags (`principal_tags.py`),
+         sts:TagSession in the trust policy (`trust.py`)
 - C1-C3  GetOpenIdToken's classic-flow gates (here); C4 the OIDC token (`oidc.py`)
 - errors and their texts: `exceptions.py`
 
@@ -49,9 +51,16 @@ from rolecall.emulator.cognitoidentity.pools import (
     Identity,
     IdentityPool,
     PoolSettings,
+    PrincipalTagMap,
     RoleMapping,
 )
-from rolecall.emulator.cognitoidentity.trust import check_trust, trust_context
+from rolecall.emulator.cognitoidentity.principal_tags import (
+    get_map,
+    session_tags,
+    set_map,
+    tag_context,
+)
+from rolecall.emulator.cognitoidentity.trust import check_tag_session, check_trust, trust_context
 from rolecall.emulator.faults import Faults
 from rolecall.emulator.state import EmulatorState
 
@@ -61,7 +70,8 @@ SESSION_NAME = "CognitoIdentityCredentials"  # E13: the session name in the assu
 
 @dataclass(frozen=True)
 class Grant:
-    """What GetCredentialsForIdentity decided: the role, its narrowing, its context."""
+    """What GetCredentialsForIdentity decided: the role, its narrowing, its context (with the
+    session's principal tags as aws:PrincipalTag/<key>)."""
 
     role_arn: str
     session_policies: list[dict[str, Any]]
@@ -161,6 +171,18 @@ class CognitoIdentityBackend:
     def get_identity_pool_roles(self, pool_id: str) -> IdentityPool:
         return self.describe_identity_pool(pool_id)
 
+    # -- attributes for access control (A1) ----------------------------------
+
+    def set_principal_tag_attribute_map(self, pool_id: str, provider_name: str,
+                                        use_defaults: bool,
+                                        tags: dict[str, str]) -> PrincipalTagMap:
+        with self._lock:
+            return set_map(self.describe_identity_pool(pool_id), provider_name, use_defaults, tags)
+
+    def get_principal_tag_attribute_map(self, pool_id: str, provider_name: str) -> PrincipalTagMap:
+        with self._lock:
+            return get_map(self.describe_identity_pool(pool_id), provider_name)
+
     # -- identities (E1-E4) --------------------------------------------------
 
     def get_id(self, state: EmulatorState, pool_id: str, logins: dict[str, str]) -> Identity:
@@ -217,6 +239,7 @@ class CognitoIdentityBackend:
             if key not in self._by_login:
                 self._by_login[key] = identity.identity_id
                 identity.logins[login.provider_name] = login.subject
+                identity.first_claims.setdefault(login.provider_name, dict(login.claims))
                 identity.last_modified = now
 
     @staticmethod
@@ -262,7 +285,9 @@ class CognitoIdentityBackend:
         else:
             role_arn, policies = authenticated_role(pool, login, custom_role_arn, faults), []
         check_trust(role_arn, context, faults)
-        return Grant(role_arn, policies, context)
+        tags = session_tags(pool, login, identity, faults)  # A2: enhanced flow only
+        check_tag_session(role_arn, context, tags, faults)  # A3
+        return Grant(role_arn, policies, {**context, **tag_context(tags)})
 
     def get_open_id_token(self, state: EmulatorState, identity_id: str,
                           logins: dict[str, str]) -> str:
@@ -282,7 +307,11 @@ class CognitoIdentityBackend:
         amr = login.amr if login is not None else ["unauthenticated"]
         if faults.on("oidc-amr-no-authenticated"):
             amr = [value for value in amr if value != "authenticated"]
-        return mint_open_id_token(pool.identity_pool_id, identity_id, amr, state.clock.now())
+        # A2: the classic flow's token carries no principal tags (assumed: pin it)
+        tags = session_tags(pool, login, identity, faults) \
+            if faults.on("tags-on-classic-flow") else {}
+        return mint_open_id_token(pool.identity_pool_id, identity_id, amr, state.clock.now(),
+                                  tags)
 
 
 def _page(items: list[Any], ids: list[str], max_results: int,

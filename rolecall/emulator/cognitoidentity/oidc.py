@@ -57,10 +57,20 @@ def oidc_jwks() -> dict[str, Any]:
     return {"keys": [jwk]}
 
 
-def mint_open_id_token(pool_id: str, identity_id: str, amr: list[str], now: float) -> str:
-    """An OIDC token as GetOpenIdToken returns it (C4)."""
+# The claim a web identity token passes session tags in, read by AssumeRoleWithWebIdentity
+# (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html, "Passing session
+# tags using AssumeRoleWithWebIdentity")
+TAGS_CLAIM = "https://aws.amazon.com/tags"
+
+
+def mint_open_id_token(pool_id: str, identity_id: str, amr: list[str], now: float,
+                       tags: dict[str, str] | None = None) -> str:
+    """An OIDC token as GetOpenIdToken returns it (C4). Cognito's carries no session tags
+    (A2, assumed); `tags` is for the fault tags-on-classic-flow only."""
     issued = int(now)
-    payload = {"iss": OIDC_ISSUER, "aud": pool_id, "sub": identity_id, "amr": amr,
-               "iat": issued, "exp": issued + OIDC_TOKEN_SECONDS}
+    payload: dict[str, Any] = {"iss": OIDC_ISSUER, "aud": pool_id, "sub": identity_id,
+                               "amr": amr, "iat": issued, "exp": issued + OIDC_TOKEN_SECONDS}
+    if tags:
+        payload[TAGS_CLAIM] = {"principal_tags": {key: [value] for key, value in tags.items()}}
     return jwt.encode(payload, oidc_signing_key(), algorithm="RS256",
                       headers={"kid": oidc_key_id()})

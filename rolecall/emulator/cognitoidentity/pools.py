@@ -104,6 +104,23 @@ class PoolSettings:
         return list(self.cognito_identity_providers or [])
 
 
+@dataclass(frozen=True)
+class PrincipalTagMap:
+    """Attributes for access control of one provider (SPEC A1): tag key -> claim name.
+
+    Stored as SetPrincipalTagAttributeMap gives it; `UseDefaults` adds the provider's
+    default tags when credentials are issued (principal_tags.py).
+    """
+
+    provider_name: str
+    use_defaults: bool
+    principal_tags: dict[str, str]
+
+    def to_json(self, pool_id: str) -> dict[str, Any]:
+        return {"IdentityPoolId": pool_id, "IdentityProviderName": self.provider_name,
+                "UseDefaults": self.use_defaults, "PrincipalTags": dict(self.principal_tags)}
+
+
 @dataclass
 class IdentityPool:
     identity_pool_id: str
@@ -112,6 +129,8 @@ class IdentityPool:
     tags: dict[str, str] = field(default_factory=dict)
     roles: dict[str, str] = field(default_factory=dict)
     role_mappings: dict[str, RoleMapping] = field(default_factory=dict)
+    # provider name -> its attributes for access control (SPEC A1)
+    principal_tag_maps: dict[str, PrincipalTagMap] = field(default_factory=dict)
 
     @property
     def arn(self) -> str:
@@ -126,6 +145,17 @@ class IdentityPool:
 
     def providers_named(self, provider_name: str) -> list[CognitoProvider]:
         return [p for p in self.settings.providers if p.provider_name == provider_name]
+
+    def provider_names(self) -> set[str]:
+        """Every identity provider the pool is configured with: user pools and social
+        providers by their Logins name, OIDC providers by ARN (as terraform's acceptance
+        test names one) or issuer, SAML providers by ARN."""
+        names = {provider.provider_name for provider in self.settings.providers}
+        names.update(self.settings.supported_login_providers or {})
+        for arn in self.settings.open_id_connect_provider_arns or []:
+            names.update((arn, arn.rsplit("oidc-provider/", 1)[-1]))  # the ARN or its issuer
+        names.update(self.settings.saml_provider_arns or [])
+        return names
 
     def mapping_keys(self) -> set[str]:
         """The RoleMappings keys this pool accepts: its user pool clients and other providers."""
@@ -144,6 +174,9 @@ class Identity:
     last_modified: float
     # Logins key (provider name) -> the login's subject, e.g. the user pool `sub`
     logins: dict[str, str] = field(default_factory=dict)
+    # provider name -> the claims of the first login linked (read only by the fault
+    # tags-from-first-login, an implementation that caches tag values at first sign-in)
+    first_claims: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def authenticated(self) -> bool:

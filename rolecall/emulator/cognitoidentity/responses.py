@@ -327,6 +327,23 @@ def get_identity_pool_roles(state: EmulatorState, call: Call, params: Params) ->
     return _roles_of(_backend_of(pool_id).get_identity_pool_roles(pool_id))
 
 
+def set_principal_tag_attribute_map(state: EmulatorState, call: Call, params: Params) -> Result:
+    """SPEC A1; the model's limits (50 tags, keys 1..128, claims 1..256) are the edge's."""
+    pool_id = _pool_id(params)
+    provider = params.required_string("IdentityProviderName", 1, 128)
+    use_defaults = bool(params.boolean("UseDefaults"))
+    tags = params.string_map("PrincipalTags", high=256, max_entries=50) or {}
+    stored = _backend_of(pool_id).set_principal_tag_attribute_map(pool_id, provider,
+                                                                  use_defaults, tags)
+    return stored.to_json(pool_id)
+
+
+def get_principal_tag_attribute_map(state: EmulatorState, call: Call, params: Params) -> Result:
+    pool_id = _pool_id(params)
+    provider = params.required_string("IdentityProviderName", 1, 128)
+    return _backend_of(pool_id).get_principal_tag_attribute_map(pool_id, provider).to_json(pool_id)
+
+
 def get_id(state: EmulatorState, call: Call, params: Params) -> Result:
     pool_id = _pool_id(params)
     params.string("AccountId", high=15)
@@ -406,6 +423,8 @@ OPERATIONS: dict[str, Operation] = {
     "ListTagsForResource": list_tags_for_resource,
     "SetIdentityPoolRoles": set_identity_pool_roles,
     "GetIdentityPoolRoles": get_identity_pool_roles,
+    "SetPrincipalTagAttributeMap": set_principal_tag_attribute_map,
+    "GetPrincipalTagAttributeMap": get_principal_tag_attribute_map,
     "GetId": get_id,
     "GetCredentialsForIdentity": get_credentials_for_identity,
     "GetOpenIdToken": get_open_id_token,

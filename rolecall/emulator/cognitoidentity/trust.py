@@ -1,9 +1,13 @@
-"""Trust: may the chosen role be assumed by this identity? (SPEC E11, T1, T2)
+"""Trust: may the chosen role be assumed by this identity, and tagged? (SPEC E11, T1, T2, A3)
 
 Cognito presents a web-identity request context to the role's trust policy:
 the pool id (`aud`), how the identity signed in (`amr`) and the identity id
 (`sub`). The enhanced flow checks it here before issuing credentials; STS
-checks the same keys for the classic flow (`sts.models`).
+checks the same keys for the classic flow (`sts.models`). Session tags (principal
+tags, A3) need the trust policy to allow `sts:TagSession` as well, evaluated for the
+same principal and context plus the tags requested (`aws:RequestTag/<key>`,
+`aws:TagKeys`: https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html,
+"Permissions required to add session tags").
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from rolecall.emulator.iam.roles import find_role, trust_policy
 
 FEDERATED_PRINCIPAL = "cognito-identity.amazonaws.com"
 ASSUME_ACTION = "sts:AssumeRoleWithWebIdentity"
+TAG_ACTION = "sts:TagSession"
 AUD_KEY = "cognito-identity.amazonaws.com:aud"
 AMR_KEY = "cognito-identity.amazonaws.com:amr"
 SUB_KEY = "cognito-identity.amazonaws.com:sub"
@@ -46,4 +51,34 @@ def check_trust(role_arn: str, context: Mapping[str, Sequence[str]], faults: Fau
         if faults.on("text-invalid-config-wrong"):
             raise AwsError("InvalidIdentityPoolConfigurationException",
                            "The role's trust policy does not allow this identity.")
+        raise invalid_configuration()
+
+
+def tag_request_context(context: Mapping[str, Sequence[str]],
+                        tags: Mapping[str, str]) -> dict[str, list[str]]:
+    """The trust policy's context for sts:TagSession: the web identity's keys plus the tags."""
+    result = {key: list(values) for key, values in context.items()}
+    result.update({f"aws:RequestTag/{key}": [value] for key, value in tags.items()})
+    result["aws:TagKeys"] = list(tags)
+    return result
+
+
+def tag_session_allowed(role_arn: str, context: Mapping[str, Sequence[str]],
+                        tags: Mapping[str, str], federated: str, faults: Faults) -> bool:
+    """May this web identity pass `tags` as session tags to the role? (A3)"""
+    role = find_role(role_arn)
+    if role is None:
+        return False
+    return trust_allows(trust_policy(role), action=TAG_ACTION, federated=federated,
+                        context=tag_request_context(context, tags), faults=faults)
+
+
+def check_tag_session(role_arn: str, context: Mapping[str, Sequence[str]],
+                      tags: Mapping[str, str], faults: Faults) -> None:
+    """A3: tags need sts:TagSession; without it Cognito refuses the credentials with
+    InvalidIdentityPoolConfigurationException (field: aws/aws-sdk-js#4112; the code and
+    text are assumed to be E11's: pin it)."""
+    if not tags or faults.on("tagsession-unchecked"):
+        return
+    if not tag_session_allowed(role_arn, context, tags, FEDERATED_PRINCIPAL, faults):
         raise invalid_configuration()

@@ -340,8 +340,36 @@ def checks_for(rule: Rule, request: Request) -> list[Check]:
         return rule.expand(request)
     if rule.action is None:
         return []
+    context = _boundary_context(request)
     for build in rule.resources:
         resource = build(request)
         if resource is not None:
-            return [Check(rule.action, resource.arn, shown=resource.shown)]
-    return [Check(rule.action, "*")]
+            return [Check(rule.action, resource.arn, context, shown=resource.shown)]
+    return [Check(rule.action, "*", context)]
+
+
+# iam:PermissionsBoundary: the boundary a call sets (CreateRole, PutRolePermissionsBoundary)
+# or the role it changes has (the role-policy calls). The IAM User Guide's delegation example
+# conditions CreateUser, AttachUserPolicy, DetachUserPolicy, DeleteUserPolicy and
+# PutUserPermissionsBoundary on it (access_policies_boundaries.html, "Delegating
+# responsibility to others using permissions boundaries"); the role calls are assumed to
+# carry it the same way (pin it).
+_SETS_BOUNDARY = ("CreateRole", "PutRolePermissionsBoundary")
+_ON_BOUNDED_ROLE = ("AttachRolePolicy", "DetachRolePolicy", "PutRolePolicy", "DeleteRolePolicy",
+                    "DeleteRolePermissionsBoundary")
+
+
+def _boundary_context(request: Request) -> dict[str, list[str]]:
+    if request.service != "iam":
+        return {}
+    if request.operation in _SETS_BOUNDARY:
+        given = _text(request, "PermissionsBoundary")
+        return {"iam:PermissionsBoundary": [given]} if given else {}
+    if request.operation in _ON_BOUNDED_ROLE and (name := _text(request, "RoleName")):
+        try:
+            role = iam_backends[request.account]["aws"].get_role(name)
+        except Exception:  # no such role: IAM answers NoSuchEntity once authorized
+            return {}
+        current = getattr(role, "permissions_boundary_arn", None)
+        return {"iam:PermissionsBoundary": [current]} if current else {}
+    return {}

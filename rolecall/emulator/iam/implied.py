@@ -6,6 +6,10 @@ The Service Authorization Reference lists them as "dependent actions":
   a RoleArn hand a role to the service: iam:PassRole on each role
   (https://docs.aws.amazon.com/cognito/latest/developerguide/iam-roles.html: "you
   must have iam:PassRole permission");
+- dynamodb:CreateTable with a ResourcePolicy needs dynamodb:PutResourcePolicy on the new
+  table ("You need to specify the CreateTable and PutResourcePolicy IAM actions for
+  authorizing a user to create a table with a resource-based policy", API reference,
+  CreateTable ResourcePolicy);
 - a create call that carries tags needs the service's tagging action: iam:CreateRole
   with Tags needs iam:TagRole (IAM User Guide, id_tags_roles.html), dynamodb:CreateTable
   with Tags needs dynamodb:TagResource, cognito-idp CreateUserPool with UserPoolTags and
@@ -32,6 +36,10 @@ def checks_for(request: Request) -> list[Check]:
     tag = _tagging(request)
     if tag is not None:
         checks.append(tag)
+    if (request.service, request.operation) == ("dynamodb", "CreateTable") \
+            and params.get("ResourcePolicy") is not None:
+        checks.append(Check("dynamodb:PutResourcePolicy", f"arn:aws:dynamodb:{request.region}:"
+                            f"{request.account}:table/{params.get('TableName', '')}"))
     return checks
 
 

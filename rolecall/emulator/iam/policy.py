@@ -1,10 +1,12 @@
-"""IAM policy evaluation: the part of AWS's authorization logic rolecall needs (SPEC D1, D2, T1-T3).
+"""IAM policy statements: does one set of policies allow, deny or say nothing? (SPEC D1, D2, T1-T3)
 
-Pure functions over parsed policy documents; nothing here touches moto. The
-semantics follow the IAM User Guide, and the subtle points cite their page:
+Pure functions over parsed policy documents; nothing here touches moto. How the
+policy types of a request combine (identity, permissions boundary, session,
+resource-based) is `evaluation.py`'s one evaluator; this module reads one set
+of policies at a time. The semantics follow the IAM User Guide, and the subtle
+points cite their page:
 
-- evaluation: an explicit Deny wins; otherwise an Allow is needed; a session
-  policy intersects with the identity policies
+- one set: an explicit Deny wins; otherwise any Allow allows
   (https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_evaluation-logic.html)
 - statements: Action / NotAction (case-insensitive), Resource / NotResource,
   Principal of trust policies (here); Condition blocks (`conditions.py`);
@@ -18,14 +20,14 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from rolecall.emulator.faults import Faults
 from rolecall.emulator.iam.conditions import Context, conditions_hold, normalise_context
 from rolecall.emulator.iam.patterns import Unresolvable, as_list, expand, glob_regex
 
-__all__ = ["Decision", "Verdict", "authorize", "evaluate", "explain", "trust_allows"]
+__all__ = ["Decision", "evaluate", "statement_applies", "statements_of", "trust_allows",
+           "variables_enabled"]
 
 VARIABLES_VERSION = "2012-10-17"  # the first policy language version with variables
 
@@ -34,19 +36,6 @@ class Decision(enum.Enum):
     ALLOW = "allow"
     IMPLICIT_DENY = "implicit-deny"
     EXPLICIT_DENY = "explicit-deny"
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """A decision plus the policy type AWS names in its AccessDenied text.
-
-    `policy_type` is "identity-based" or "session" for a denial (the phrase AWS
-    prints: "no identity-based policy allows", "an explicit deny in a session
-    policy"), None when allowed.
-    """
-
-    decision: Decision
-    policy_type: str | None = None
 
 
 # --------------------------------------------------------------------------- public API
@@ -67,15 +56,15 @@ def evaluate(
     ignore_conditions = faults.on("iam-conditions-ignored")
     allowed = False
     for document in policies:
-        variables = _variables_enabled(document, faults)
-        for statement in _statements(document, faults):
+        variables = variables_enabled(document, faults)
+        for statement in statements_of(document, faults):
             effect = str(statement.get("Effect", ""))
             if effect == "Deny" and faults.on("iam-explicit-deny-ignored"):
                 continue  # fault: Deny statements are skipped
             if effect == "Deny" and "Condition" in statement \
                     and faults.on("iam-deny-with-condition-skipped"):
                 continue
-            if not _statement_applies(statement, action, resource, ctx, variables, faults,
+            if not statement_applies(statement, action, resource, ctx, variables, faults,
                                       ignore_conditions or _condition_dropped(effect, faults)):
                 continue
             if effect == "Deny":
@@ -91,52 +80,6 @@ def _condition_dropped(effect: str, faults: Faults) -> bool:
     """Faults that read a statement as if its Condition were absent."""
     return (effect == "Deny" and faults.on("iam-deny-condition-dropped")) or \
         (effect == "Allow" and faults.on("iam-allow-condition-dropped"))
-
-
-def explain(
-    action: str,
-    resource: str,
-    context: Context,
-    identity_policies: Sequence[Mapping[str, Any]],
-    session_policies: Sequence[Mapping[str, Any]],
-    faults: Faults,
-) -> Verdict:
-    """SPEC D1 with the policy type that decided, for AWS's AccessDenied wording.
-
-    AWS names one policy type when several deny; it evaluates identity-based
-    policies before session policies, so an identity-based denial is reported
-    first (https://docs.aws.amazon.com/IAM/latest/UserGuide/troubleshoot_access-denied.html).
-    """
-    identity = evaluate(action, resource, context, identity_policies, faults)
-    use_session = bool(session_policies) and not faults.on("iam-session-policy-ignored")
-    session = (evaluate(action, resource, context, session_policies, faults)
-               if use_session else Decision.ALLOW)
-    if identity is Decision.EXPLICIT_DENY:
-        return Verdict(Decision.EXPLICIT_DENY, "identity-based")
-    if session is Decision.EXPLICIT_DENY:
-        return Verdict(Decision.EXPLICIT_DENY, "session")
-    if identity is not Decision.ALLOW:
-        return Verdict(Decision.IMPLICIT_DENY, "identity-based")
-    if session is not Decision.ALLOW:
-        return Verdict(Decision.IMPLICIT_DENY, "session")
-    return Verdict(Decision.ALLOW)
-
-
-def authorize(
-    action: str,
-    resource: str,
-    context: Context,
-    identity_policies: Sequence[Mapping[str, Any]],
-    session_policies: Sequence[Mapping[str, Any]],
-    faults: Faults,
-) -> Decision:
-    """SPEC D1: explicit deny in either set denies; otherwise both sets must allow.
-
-    An empty `session_policies` means "no session policy", not "a session
-    policy that allows nothing".
-    """
-    return explain(action, resource, context, identity_policies, session_policies,
-                   faults).decision
 
 
 def trust_allows(
@@ -161,9 +104,9 @@ def trust_allows(
         ignored.add("cognito-identity.amazonaws.com:aud")
     if faults.on("trust-amr-ignored"):
         ignored.add("cognito-identity.amazonaws.com:amr")
-    variables = _variables_enabled(trust_policy, faults)
+    variables = variables_enabled(trust_policy, faults)
     allowed = False
-    for statement in _statements(trust_policy, faults):
+    for statement in statements_of(trust_policy, faults):
         try:
             applies = (
                 (_principal_matches(statement.get("Principal"), federated)
@@ -198,7 +141,7 @@ def _names_aud(statement: Mapping[str, Any]) -> bool:
 # --------------------------------------------------------------------------- statements
 
 
-def _statements(document: Mapping[str, Any], faults: Faults) -> list[Mapping[str, Any]]:
+def statements_of(document: Mapping[str, Any], faults: Faults) -> list[Mapping[str, Any]]:
     """`Statement` may be one object or a list of them; every one of them counts."""
     raw = document.get("Statement", [])
     if isinstance(raw, Mapping):
@@ -213,7 +156,7 @@ def _statements(document: Mapping[str, Any], faults: Faults) -> list[Mapping[str
     return statements
 
 
-def _variables_enabled(document: Mapping[str, Any], faults: Faults) -> bool:
+def variables_enabled(document: Mapping[str, Any], faults: Faults) -> bool:
     """Without `Version: 2012-10-17`, `${...}` is literal text (policy variables page)."""
     if faults.on("iam-variables-unsubstituted"):
         return False
@@ -222,7 +165,7 @@ def _variables_enabled(document: Mapping[str, Any], faults: Faults) -> bool:
     return document.get("Version") == VARIABLES_VERSION
 
 
-def _statement_applies(
+def statement_applies(
     statement: Mapping[str, Any],
     action: str,
     resource: str,

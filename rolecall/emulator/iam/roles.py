@@ -14,6 +14,7 @@ from __future__ import annotations
 import copy
 import json
 import logging
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -23,8 +24,8 @@ from moto.iam.aws_managed_policies import aws_managed_policies_data
 from moto.iam.exceptions import NotFoundException
 from moto.iam.models import ManagedPolicy, Role, iam_backends
 
-__all__ = ["Role", "aws_managed_policy", "find_role", "identity_policies", "parse_document",
-           "trust_policy"]
+__all__ = ["Role", "aws_managed_policy", "boundary_policy", "find_role", "identity_policies",
+           "managed_policy_exists", "parse_document", "role_tags", "trust_policy"]
 
 log = logging.getLogger("rolecall.emulator")
 
@@ -50,6 +51,45 @@ def identity_policies(role: Role) -> list[dict[str, Any]]:
     for arn, policy in role.managed_policies.items():
         _append(documents, _default_document(policy), f"managed policy {arn}")
     return documents
+
+
+def boundary_policy(role: Role, *, newest: bool = False) -> dict[str, Any] | None:
+    """The role's permissions boundary: its managed policy's DEFAULT version; None without one.
+
+    "The default version is the version that is in effect for the IAM users, groups, and
+    roles to which the policy is attached" (IAM API reference, CreatePolicyVersion), for a
+    boundary as for an attached policy. `newest` reads the newest version instead (fault
+    boundary-non-default-version). A boundary whose policy cannot be read (deleted, or an
+    AWS-managed policy moto does not bundle) allows nothing: a cap that cannot be read
+    must not become no cap at all.
+    """
+    arn = getattr(role, "permissions_boundary_arn", None)
+    if not arn:
+        return None
+    policy = _managed_policy(role.account_id, arn)
+    if policy is not None:
+        text = _newest_document(policy) if newest else _default_document(policy)
+        return parse_document(text) or {}
+    if arn.split(":")[4] == "aws":
+        return aws_managed_policy(arn) or {}
+    log.warning("permissions boundary %s of role %s does not exist: it allows nothing",
+                arn, role.name)
+    return {}
+
+
+def managed_policy_exists(account: str, arn: str) -> bool:
+    """A customer-managed policy of the account, or an AWS-managed policy (by its ARN)."""
+    if _managed_policy(account, arn) is not None:
+        return True
+    return arn.startswith("arn:aws:iam::aws:policy/") and aws_managed_policy(arn) is not None
+
+
+def role_tags(role: Role) -> dict[str, str]:
+    """The role's own IAM tags, which a session of the role carries as aws:PrincipalTag/<key>
+    (https://docs.aws.amazon.com/IAM/latest/UserGuide/id_session-tags.html: "IAM tags - The
+    tags attached to your IAM assumed role")."""
+    return {str(tag["Key"]): str(tag["Value"]) for tag in getattr(role, "tags", None) or []
+            if isinstance(tag, Mapping) and "Key" in tag and "Value" in tag}
 
 
 def trust_policy(role: Role) -> dict[str, Any]:
@@ -98,6 +138,20 @@ def _default_document(policy: ManagedPolicy) -> str | None:
         if version.version_id == policy.default_version_id:
             return version.document
     return None
+
+
+def _managed_policy(account: str, arn: str) -> ManagedPolicy | None:
+    try:
+        return iam_backends[account]["aws"].managed_policies.get(arn)
+    except KeyError:
+        return None
+
+
+def _newest_document(policy: ManagedPolicy) -> str | None:
+    """The most recently created version (v1, v2, ... by number), default or not."""
+    versions = sorted(policy.versions, key=lambda v: int(re.sub(r"\D.*", "", str(v.version_id)[1:])
+                                                        or 0))
+    return versions[-1].document if versions else None
 
 
 @lru_cache(maxsize=1)

@@ -32,6 +32,12 @@ def access_denied() -> AwsError:
     return AwsError("AccessDenied", NOT_AUTHORIZED, 403)
 
 
+def tag_session_denied() -> AwsError:
+    """A token passing session tags to a role whose trust policy does not allow
+    sts:TagSession (assumed text, by analogy with NOT_AUTHORIZED: pin it)."""
+    return AwsError("AccessDenied", "Not authorized to perform sts:TagSession", 403)
+
+
 def validation_error(message: str) -> AwsError:
     return AwsError("ValidationError", message)
 

@@ -6,7 +6,10 @@ trust policy, nothing else: role mappings and groups play no part (C5), which
 is exactly the escalation path the suite must expose.
 
 Tokens are trusted only from the emulator's own issuer
-(https://cognito-identity.amazonaws.com, key in cognitoidentity.oidc).
+(https://cognito-identity.amazonaws.com, key in cognitoidentity.oidc). A token's
+`https://aws.amazon.com/tags` claim passes session tags, as STS documents for
+AssumeRoleWithWebIdentity (id_session-tags.html), and needs `sts:TagSession` in the
+trust policy; Cognito's own tokens carry none (SPEC A2, assumed: pin it).
 """
 
 from __future__ import annotations
@@ -19,8 +22,15 @@ from typing import Any
 import jwt
 
 from rolecall.emulator.cognitoidentity.mapping import UNAUTH_SESSION_POLICY
-from rolecall.emulator.cognitoidentity.oidc import OIDC_ISSUER, oidc_public_key
-from rolecall.emulator.cognitoidentity.trust import AMR_KEY, ASSUME_ACTION, AUD_KEY, SUB_KEY
+from rolecall.emulator.cognitoidentity.oidc import OIDC_ISSUER, TAGS_CLAIM, oidc_public_key
+from rolecall.emulator.cognitoidentity.principal_tags import tag_context
+from rolecall.emulator.cognitoidentity.trust import (
+    AMR_KEY,
+    ASSUME_ACTION,
+    AUD_KEY,
+    SUB_KEY,
+    tag_session_allowed,
+)
 from rolecall.emulator.iam.policy import trust_allows
 from rolecall.emulator.iam.roles import find_role, trust_policy
 from rolecall.emulator.state import ACCOUNT_ID, EmulatorState, Session
@@ -34,6 +44,7 @@ from rolecall.emulator.sts.exceptions import (
     expired_token,
     invalid_identity_token,
     malformed_policy,
+    tag_session_denied,
     validation_error,
 )
 
@@ -50,6 +61,7 @@ class WebIdentity:
     audience: str
     subject: str
     amr: list[str]
+    tags: dict[str, str]
 
     @property
     def provider(self) -> str:
@@ -77,7 +89,16 @@ def verify_web_identity_token(token: str, now: float) -> WebIdentity:
         raise invalid_identity_token(BAD_SIGNATURE) from None
     _check_expiry(claims, now)
     return WebIdentity(OIDC_ISSUER, _text(claims.get("aud")), _text(claims.get("sub")),
-                       _amr(claims.get("amr")))
+                       _amr(claims.get("amr")), _session_tags(claims.get(TAGS_CLAIM)))
+
+
+def _session_tags(claim: Any) -> dict[str, str]:
+    """`{"principal_tags": {"key": ["value"]}}`: each tag's one value (id_session-tags.html)."""
+    tags = claim.get("principal_tags") if isinstance(claim, Mapping) else None
+    if not isinstance(tags, Mapping):
+        return {}
+    return {str(key): str(values[0] if isinstance(values, list) and values else values)
+            for key, values in tags.items()}
 
 
 def _check_expiry(claims: Mapping[str, Any], now: float) -> None:
@@ -135,10 +156,13 @@ def assume_role_with_web_identity(
                         context=context, faults=state.faults) \
             and not state.faults.on("sts-trust-unchecked"):
         raise access_denied()
+    if identity.tags and not tag_session_allowed(role.arn, context, identity.tags,
+                                                 identity.provider, state.faults):
+        raise tag_session_denied()
     if state.faults.on("classic-scoped-down"):
         policies = [*policies, UNAUTH_SESSION_POLICY]
-    session = state.issue_session(role.arn, session_name, seconds,
-                                  session_policies=policies, context=context)
+    session = state.issue_session(role.arn, session_name, seconds, session_policies=policies,
+                                  context={**context, **tag_context(identity.tags)})
     return session, identity, str(role.id)
 
 
