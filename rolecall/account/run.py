@@ -94,8 +94,8 @@ class Run:
         self.state_dir = Path(config.state_dir)
         self._stacks: dict[str, Stack] = {}
         self._flows: dict[str, Flows] = {}
-        self._seeded: set[str] = set()
-        self._journaled: set[str] = set()  # partitions whose items are in the journal
+        self._seeded: set[tuple[str, str]] = set()  # (table, partition) seeded
+        self._journaled: set[tuple[str, str]] = set()  # (table, partition) journaled
         self._lock = threading.Lock()
 
     def _target(self) -> clients.Target:
@@ -169,20 +169,20 @@ class Run:
             return FOREIGN_PARTITION
         own = (scenario.tenant_of(user or "") if table.partition == "per-tenant"
                else credential.identity_id) or ""
-        with self._lock:
-            if own not in self._seeded:
+        with self._lock:  # two scenarios' tables may both have a tenant `acme`
+            if (stack.table_name, own) not in self._seeded:
                 self._journal_partition(scenario, stack, own)
                 seed = ProbeTarget.of(stack.table_name, table, own).seed_key
                 self.target.client("dynamodb").put_item(TableName=stack.table_name, Item=seed)
-                self._seeded.add(own)
+                self._seeded.add((stack.table_name, own))
         return own
 
     def _journal_partition(self, scenario: Scenario, stack: Stack, partition: str) -> None:
         """A team's table keeps nothing of the run: each partition's items are journaled
         (once per process) before the first write there."""
-        if partition not in self._journaled:
+        if (stack.table_name, partition) not in self._journaled:
             own_stack.journal_partition(self.state_dir, scenario, stack, partition)
-            self._journaled.add(partition)
+            self._journaled.add((stack.table_name, partition))
 
     def report_meta(self) -> dict[str, Any]:
         """Which run this was, for the evidence bundle (the account is masked there)."""

@@ -41,6 +41,7 @@ POOL_ID = f"{REGION}:00000000-0000-4000-8000-00000000000a"
 USER_POOL = f"cognito-idp.{REGION}.amazonaws.com/{REGION}_rolecall"
 CLASSIC_SESSION_NAME = "rolecall-classic"  # the RoleSessionName the classic flow asks for
 COGNITO = "cognito-identity.amazonaws.com"
+RUN_TAGS = ("rolecall:run", "rolecall:created")  # the tags provisioning puts on every role
 # Claims whose values only the live stack knows (the user's sub, the app client id).
 UNKNOWN_CLAIMS = frozenset({"sub", "aud", "email", "cognito:username"})
 
@@ -135,6 +136,7 @@ def _session_context(scenario: Scenario, session: Session) -> tuple[dict[str, li
         "aws:RequestedRegion": [REGION],
         "aws:EpochTime": [str(int(time.time()))],
         "aws:ViaAWSService": ["false"],
+        "aws:PrincipalType": ["AssumedRole"],
         f"{COGNITO}:aud": [POOL_ID],
         f"{COGNITO}:sub": [IDENTITY_ID],
         f"{COGNITO}:amr": ["authenticated", USER_POOL] if signed_in else ["unauthenticated"],
@@ -177,10 +179,13 @@ def request_of(scenario: Scenario, session: Session, check: Check,
     if not check.keyed:
         absent.add("dynamodb:LeadingKeys")
     name = templates.COGNITO_SESSION_NAME if session.flow == "enhanced" else CLASSIC_SESSION_NAME
+    # The session's tags are the role's own tags too (rolecall's run tags, whose values only
+    # the run knows; a discovered role's, which the oracle does not read) and the session's.
+    closed = () if scenario.discovered is not None else ("aws:PrincipalTag/",)
+    unknown = set(unknown_tags) | {f"aws:PrincipalTag/{tag}" for tag in RUN_TAGS}
     return Request(f"dynamodb:{check.action}", arn, role_arn(scenario, session.role),
                    templates.session_arn(role_arn(scenario, session.role), name), context,
-                   frozenset(absent), closed=("aws:PrincipalTag/",),
-                   unknown=frozenset(unknown_tags))
+                   frozenset(absent), closed=closed, unknown=frozenset(unknown))
 
 
 def first_refusal(scenario: Scenario, session: Session, shape: Shape,
