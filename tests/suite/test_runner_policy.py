@@ -40,8 +40,9 @@ from rolecall.model import scenario as scenarios
 ROOT = Path(__file__).resolve().parents[2]
 POLICY = ROOT / "policies" / "runner-matrix.json"
 USED = ROOT / "reports" / "aws-realism" / "runner-actions.json"
-# The smallest stack whose run needs every runner action: a table with an item, a role
-# and a group, a user, a writable attribute a rule keys on (self-service).
+# The smallest stack whose run needs every runner action: a table with an item and its own
+# policy, a role with a revised permissions boundary and a group, a user, a writable
+# attribute a rule keys on (self-service) and the pool maps to a principal tag.
 RUNNER_SCENARIO = """
 name: runner
 description: The smallest stack whose run needs every action of the runner policy.
@@ -50,6 +51,9 @@ table:
   name: t
   partition_key: {name: pk, type: S}
   items: [{pk: a}]
+  policy:
+    Version: "2012-10-17"
+    Statement: [{Effect: Deny, Principal: "*", Action: dynamodb:Scan, Resource: "{{table_arn}}"}]
 roles:
   Member:
     policy:
@@ -58,6 +62,9 @@ roles:
         - {Effect: Allow, Action: dynamodb:GetItem, Resource: "{{table_arn}}"}
         # an allowed backup is deleted at once with the runner's keys (control-plane probe)
         - {Effect: Allow, Action: dynamodb:CreateBackup, Resource: "{{table_arn}}"}
+    boundary: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "dynamodb:*", Resource: "*"}]}
+    boundary_previous_version: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "dynamodb:GetItem", Resource: "*"}]}
+    trust: {tag_session: true}
     allowed: [GetItem, "dynamodb:CreateBackup"]
     source: test
 groups:
@@ -65,7 +72,7 @@ groups:
 user_pool: {custom_attributes: [team]}
 users:
   ann: {groups: [members]}
-identity_pool: {authenticated_role: Member}
+identity_pool: {authenticated_role: Member, principal_tags: {tags: {team: "custom:team"}}}
 flows: [enhanced]
 variants:
   attribute:

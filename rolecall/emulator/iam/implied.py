@@ -11,7 +11,8 @@ The Service Authorization Reference lists them as "dependent actions":
   authorizing a user to create a table with a resource-based policy", API reference,
   CreateTable ResourcePolicy);
 - a create call that carries tags needs the service's tagging action: iam:CreateRole
-  with Tags needs iam:TagRole (IAM User Guide, id_tags_roles.html), dynamodb:CreateTable
+  with Tags needs iam:TagRole (IAM User Guide, id_tags_roles.html), iam:CreatePolicy
+  with Tags needs iam:TagPolicy (id_tags_customer-managed-policies.html), dynamodb:CreateTable
   with Tags needs dynamodb:TagResource, cognito-idp CreateUserPool with UserPoolTags and
   cognito-identity CreateIdentityPool with IdentityPoolTags need their TagResource
   (list_amazoncognitouserpools.html, list_amazoncognitoidentity.html).
@@ -61,6 +62,10 @@ def _tagging(request: Request) -> Check | None:
     if key == ("iam", "CreateRole") and _has_form_list(params, "Tags"):
         name = params.get("RoleName", "")
         return Check("iam:TagRole", f"arn:aws:iam::{account}:role{params.get('Path') or '/'}{name}")
+    if key == ("iam", "CreatePolicy") and _has_form_list(params, "Tags"):
+        name = params.get("PolicyName", "")
+        return Check("iam:TagPolicy",
+                     f"arn:aws:iam::{account}:policy{params.get('Path') or '/'}{name}")
     if key == ("dynamodb", "CreateTable") and params.get("Tags"):
         return Check("dynamodb:TagResource",
                      f"arn:aws:dynamodb:{region}:{account}:table/{params.get('TableName', '')}")
