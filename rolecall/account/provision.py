@@ -285,20 +285,22 @@ class Provisioner:
         return str(created["Role"]["Arn"])
 
     def _boundary(self, scenario: Scenario, role: str, stack: Stack) -> str:
-        """A role's permissions boundary: a managed policy of its own (SPEC B1). A scenario
-        may give an earlier version too: created first, then replaced as the default."""
+        """A role's permissions boundary: a managed policy of its own (SPEC B1). With a
+        scenario's `boundary_other_version`, that version is the policy's first and newest
+        (v1 and v3) and the boundary the default between them (v2)."""
         spec = scenario.roles[role]
-        first = spec.boundary_previous_version or spec.boundary
+        other = spec.boundary_other_version
         created = patiently(self.iam.create_policy)(
             PolicyName=self.name(scenario, f"{role}-boundary", 128),
-            PolicyDocument=json.dumps(render(first, stack)),
+            PolicyDocument=json.dumps(render(other or spec.boundary, stack)),
             Tags=[{"Key": k, "Value": v} for k, v in self.tags().items()])
         arn = str(created["Policy"]["Arn"])
         self.journal.record(MANAGED_POLICY, arn)
-        if spec.boundary_previous_version is not None:
-            patiently(self.iam.create_policy_version)(
-                PolicyArn=arn, PolicyDocument=json.dumps(render(spec.boundary, stack)),
-                SetAsDefault=True)
+        if other is not None:
+            for document, default in ((spec.boundary, True), (other, False)):
+                patiently(self.iam.create_policy_version)(
+                    PolicyArn=arn, PolicyDocument=json.dumps(render(document, stack)),
+                    SetAsDefault=default)
         return arn
 
     def _table_policy(self, scenario: Scenario, stack: Stack) -> None:

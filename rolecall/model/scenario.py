@@ -111,14 +111,16 @@ class Role(Model):
     # The role's permissions boundary: a managed policy document (SPEC B1) that caps what
     # `policy` grants.
     boundary: dict[str, Any] | None = None
-    # An earlier version of the boundary, kept but not the default: it must not count (B1).
-    boundary_previous_version: dict[str, Any] | None = None
+    # Another version of the boundary's policy that is not the default: provisioning puts it
+    # before and after the default one (versions 1 and 3), so that reading the first or the
+    # newest version instead of the default is wrong either way (B1).
+    boundary_other_version: dict[str, Any] | None = None
     arn: str | None = None  # a discovered role's ARN (its stack's policies name it)
     # How test ids name the role when its key is noisy (a discovered CDK role: its logical
     # id without the CDK's hash, rolecall/account/discovery.py); None: by its key.
     label: Name | None = None
 
-    @field_validator("policy", "boundary", "boundary_previous_version")
+    @field_validator("policy", "boundary", "boundary_other_version")
     @classmethod
     def _is_policy(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
         if value is not None and "Statement" not in value:
