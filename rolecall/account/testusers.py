@@ -117,8 +117,11 @@ def create_users(target: Target, scenario: Scenario, stack: Stack, secrets: RunS
             users[persona] = supplied[persona]
             continue
         name = username(stack.runid, persona)
+        # the persona's attributes (its tenant): the claims its tokens carry (SPEC A2)
         idp.admin_create_user(UserPoolId=stack.user_pool_id, Username=name,
-                              MessageAction="SUPPRESS")
+                              MessageAction="SUPPRESS",
+                              UserAttributes=[{"Name": k, "Value": v}
+                                              for k, v in spec.attributes.items()])
         journal.record(KIND, f"{stack.user_pool_id}/{name}")
         idp.admin_set_user_password(UserPoolId=stack.user_pool_id, Username=name,
                                     Password=secrets.password(stack.scenario, persona),

@@ -166,7 +166,9 @@ class _Reading:
     def actions(self, scenario: Scenario, session: Session, shapes: tuple[Shape, ...],
                 partition: Partition = None) -> list[str]:
         """The shapes a session may call (on its own partition, or another's)."""
-        found = []
+        found: list[str] = []
+        if scenario.table is None:  # a stack without a table: nothing to call
+            return found
         for shape in shapes:
             read = policy_reading.first_refusal(scenario, session, shape, partition)
             if read is None:  # a condition on a key only the live stack knows

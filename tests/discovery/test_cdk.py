@@ -24,12 +24,14 @@ TEMPLATES = ROOT / "fixtures" / "cdk" / "templates"
 HERE = Path(__file__).resolve().parent
 ENV = {**os.environ, "PYTHONPATH": str(ROOT), "AWS_ACCESS_KEY_ID": "AKIAROLECALLADMIN000",
        "AWS_SECRET_ACCESS_KEY": "x", "AWS_DEFAULT_REGION": "eu-west-1"}
-GROUPS = {"Seed000Stack": ["admin-users", "normal-users"], "Seed004Stack": ["editors", "readers"]}
+GROUPS = {"Seed000Stack": ["admin-users", "normal-users"], "Seed004Stack": ["editors", "readers"],
+          "TenancyStack": ["staff"]}
 
 
 @pytest.fixture(scope="module")
 def endpoint(emulator: Running) -> str:
-    """Both seed stacks deployed with the AWS CLI, as a team deploys cdk synth output."""
+    """The seed stacks and TenancyStack deployed with the AWS CLI, as a team deploys cdk synth
+    output."""
     for stack in GROUPS:
         done = subprocess.run(
             [*PYTHON, "awscli", "--endpoint-url", emulator.endpoint, "cloudformation", "deploy",
@@ -155,3 +157,31 @@ def test_stack_template_never_deploys_to_aws() -> None:
     with pytest.raises(ScenarioError) as error:
         own_stack.read(aws, own_stack.OwnStack(stack_template="X.template.json"), "run")
     assert error.value.where == "--stack-template" and "--stack NAME" in error.value.fix
+
+
+ORDERS = "OrdersA9B65338"
+
+
+def test_init_predicts_boundary_table_policy_and_tenant(endpoint: str, tmp_path: Path) -> None:
+    """Issue 22 on TenancyStack: init evaluates what weighs on the staff persona's session. Its
+    boundary denies DeleteItem, the table's policy denies Scan, and the tenant tag confines
+    every item call to the persona's tenant: on another tenant's partition only DescribeTable
+    (no partition key) is allowed. Granting DeleteItem by hand turns exactly that cell red."""
+    out = tmp_path / "tenancy.yaml"
+    done = subprocess.run([*PYTHON, "rolecall.tools.cli", "init", "--stack", "TenancyStack",
+                           "--endpoint-url", endpoint, "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, env=ENV)
+    assert done.returncode == 0, done.stderr
+    staff = yaml.safe_load(out.read_text())["personas"]["staff"]
+    assert staff["attributes"] == {"custom:tenant": "tenant-a"}
+    assert staff["allow"] == {ORDERS: ["GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem",
+                                       "BatchWriteItem", "ConditionCheckItem", "DescribeTable"]}
+    assert staff["allow_other_partition"] == {ORDERS: ["DescribeTable"]}
+    granted = tmp_path / "granted.yaml"
+    granted.write_text(out.read_text().replace("UpdateItem, BatchWriteItem",
+                                               "UpdateItem, DeleteItem, BatchWriteItem", 1))
+    code, output, failed = suites("--stack", "TenancyStack", "--entitlements", str(granted),
+                                  "--endpoint-url", endpoint, "--evidence-dir", str(tmp_path))
+    assert code == 1 and failed == ["tenancystack-usersapp-enhanced-staff-DeleteItem@own"], \
+        output[-3000:]
+    assert "expected ALLOWED, observed DENIED [SPEC B1]" in output

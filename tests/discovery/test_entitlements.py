@@ -143,7 +143,8 @@ def test_a_field_unlike_any_lists_the_fields_a_persona_has(tmp_path: Path) -> No
         ent.load(path)
     assert error.value.where == "personas.readers.colour" and error.value.line == 6
     assert error.value.fix == ("remove or rename this field; the fields here are groups, guest, "
-                               "role, allow, flow, custom_role_arn, user, client")
+                               "role, allow, allow_other_partition, attributes, flow, "
+                               "custom_role_arn, user, client")
 
 
 def test_a_persona_written_twice_names_both_lines(tmp_path: Path) -> None:
