@@ -7,7 +7,7 @@ line an editor opens, where in the YAML, what is wrong and what to write instead
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -60,15 +60,20 @@ FIXES = {  # pydantic error type -> what to write instead
 DEFAULT_FIX = "change the value as the message says (see README 'Writing a scenario')"
 
 
-def as_scenario_error(path: Path, exc: ValidationError, located: yamlsource.Located
-                       ) -> ScenarioError:
-    """Every pydantic error as `file:line: yaml.path: problem. Fix: ...`, the first one first."""
+def as_scenario_error(path: Path, exc: ValidationError, located: yamlsource.Located,
+                      fixes: Mapping[str, str] | None = None,
+                      default_fix: str = DEFAULT_FIX) -> ScenarioError:
+    """Every pydantic error as `file:line: yaml.path: problem. Fix: ...`, the first one first.
+
+    Files other than scenarios give their own fixes: `fixes` by field name, else by
+    pydantic error type (over FIXES), and `default_fix` where none is known."""
     lines = []
     for error in exc.errors():
         ctx = error.get("ctx") or {}
         where = tuple(ctx.get("path") or (p for p in error["loc"] if p != "[key]"))
         problem = re.sub(r"^(Value|Assertion) error, ", "", error["msg"])
-        fix = FIXES.get(error["type"], DEFAULT_FIX)
+        known = {**FIXES, **(fixes or {})}
+        fix = known.get(str(where[-1]) if where else "") or known.get(error["type"], default_fix)
         lines.append(ScenarioError(path, yamlsource.dotted(where) or "the whole file", problem,
                                    fix, line=located.line_of(where)))
     first = lines[0]
