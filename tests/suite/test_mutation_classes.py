@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from rolecall.model.errors import ScenarioError
-from rolecall.tools import mutation_classes, mutation_tool
+from rolecall.tools import mutation_classes, mutation_doc, mutation_tool
 from rolecall.tools.mutation_report import Scorecard, write_reports
 from rolecall.tools.mutation_score import Mutant, Run, combined, read_run
 
@@ -196,6 +196,31 @@ def test_reports_of_one_source_combine_counting_a_mutant_drawn_twice_once(tmp_pa
                           {"b.py": OTHER})
     with pytest.raises(ScenarioError, match="the same positions name other mutants"):
         combined([read_run(first), read_run(edited)])
+
+
+def test_the_docs_quote_the_tool_and_every_classification_is_a_kept_survivor() -> None:
+    """README.md and docs/mutation-survivors.md hold the tool's output for the kept
+    reports; each entry of docs/mutation-tool/survivors.yaml is one of their survivors,
+    and each of their survivors is classified on its own source."""
+    classes = mutation_classes.load()
+    assert mutation_doc.problems(classes) == []
+    for report in sorted((mutation_doc.ROOT / "docs" / "mutation-tool").glob("sample*.json")):
+        verdicts = mutation_classes.judge(read_run(report), classes)
+        assert not verdicts.unclassified and not verdicts.stale, report.name
+
+
+def test_the_docs_check_fails_when_a_figure_or_a_table_drifts(tmp_path: Path) -> None:
+    classes = mutation_classes.load()
+    readme = (mutation_doc.ROOT / "README.md").read_text()
+    survivors = (mutation_doc.ROOT / "docs" / "mutation-survivors.md").read_text()
+    typed = tmp_path / "README.md"
+    typed.write_text(readme.replace("91.3% +/- 3.4% net of", "92% +/- 3% net of"))
+    drifted = tmp_path / "mutation-survivors.md"
+    drifted.write_text(survivors.replace("| equivalent | a cache: same answers |",
+                                         "| accepted | a cache: same answers |", 1))
+    found = mutation_doc.problems(classes, (typed, drifted))
+    assert any("`92% +/- 3% net of` is not a figure the tool printed" in p for p in found)
+    assert any(p.startswith(f"{drifted}: a generated block differs") for p in found)
 
 
 def test_a_run_writes_the_same_net_figures_into_its_own_report(tmp_path: Path) -> None:
