@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 import types
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from difflib import get_close_matches
 from pathlib import Path
 from typing import Annotated, Any, Union, get_args, get_origin
@@ -80,11 +80,15 @@ DEFAULT_FIX = "change the value as the message says (see README 'Writing a scena
 
 
 def as_scenario_error(path: Path, exc: ValidationError, located: yamlsource.Located,
-                      model: type[BaseModel] | None = None) -> ScenarioError:
+                      model: type[BaseModel] | None = None,
+                      fixes: Mapping[str, str] | None = None,
+                      default_fix: str = DEFAULT_FIX) -> ScenarioError:
     """Every pydantic error as `file:line: yaml.path: problem. Fix: ...`, the first one first.
 
     `model` is the class the whole file validates as (Scenario, Entitlements): a field it
     does not know is answered with the nearest field name at that place of the file.
+    Files other than scenarios give their own fixes: `fixes` by field name, else by
+    pydantic error type (over FIXES), and `default_fix` where none is known.
     """
     lines = []
     # A misspelled field first: a `Field required` beside it is most often the same mistake.
@@ -93,7 +97,8 @@ def as_scenario_error(path: Path, exc: ValidationError, located: yamlsource.Loca
         ctx = error.get("ctx") or {}
         where = tuple(ctx.get("path") or (p for p in error["loc"] if p != "[key]"))
         problem = re.sub(r"^(Value|Assertion) error, ", "", error["msg"])
-        fix = FIXES.get(error["type"], DEFAULT_FIX)
+        known = {**FIXES, **(fixes or {})}
+        fix = known.get(str(where[-1]) if where else "") or known.get(error["type"], default_fix)
         if error["type"] == "extra_forbidden" and model is not None and where:
             problem, fix = unknown_field(model, where)
         lines.append(ScenarioError(path, yamlsource.dotted(where) or "the whole file", problem,

@@ -5,7 +5,9 @@ that kill them. This runs cosmic-ray (PyPI; works with Python 3.11 and this
 layout) over the emulator's decision code instead: every comparison, boolean
 operator, constant and branch it can flip, one at a time, with the conformance
 suite as the test command. A mutant the suite does not notice is listed in
-reports/mutation-tool.md; each is classified by hand in docs/mutation-survivors.md.
+reports/mutation-tool.md; each is classified by hand in docs/mutation-tool/survivors.yaml
+(docs/mutation-survivors.md shows them), and the tool prints and writes the score both
+raw and net of the survivors classified equivalent (rolecall/tools/mutation_report.py).
 
 cosmic-ray edits the module on disk for each mutant, so the run works on a copy
 of the tracked files in a scratch directory, never on the checkout. The suite is
@@ -15,7 +17,8 @@ emulator start, one provisioning and the cells up to the first red one.
 
     python -m rolecall.tools.mutation_tool [--module PATH ...] [--scenario NAME ...]
         [--budget-minutes N] [--jobs 2] [--sample K --seed S] [--rerun REPORT]
-        [--report-dir reports]
+        [--report-dir reports] [--classes docs/mutation-tool/survivors.yaml]
+    python -m rolecall.tools.mutation_tool --score REPORT [--score REPORT ...]
 
 The whole run is many hours on 2 cores (one suite run per mutant). `--sample K` runs
 a seeded uniform sample of K mutants per module instead (the rest stay `not-sampled`):
@@ -23,7 +26,9 @@ each module's score is then an estimate with its sampling error, and the overall
 score weighs modules by their mutant counts (a stratified estimate). `--jobs` runs
 modules side by side, each in its own scratch copy (cosmic-ray edits files on disk).
 `--rerun REPORT` judges only the survivors of an earlier report again, after cells were
-added for them, and writes that report with their new outcomes.
+added for them, and writes that report with their new outcomes. `--score REPORT` runs
+nothing: it scores a report the tool wrote (or several of one tree, as one sample) with
+today's classifications, into <report-dir>/mutation-score.{json,md}.
 """
 
 from __future__ import annotations
@@ -47,19 +52,21 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from rolecall.model.errors import ScenarioError
+from rolecall.tools.mutation_classes import CLASSES, Classifications, judge, load
+from rolecall.tools.mutation_report import Scorecard, write_reports
 from rolecall.tools.mutation_score import (
     ANNOTATION,
     FAULT_HOOK,
     NOT_SAMPLED,
     Mutant,
-    estimate,
-    estimated_text,
+    Run,
+    combined,
     mutant_of,
     read_report,
+    read_run,
     rejudged,
-    score,
     survivors_of,
-    write_reports,
 )
 from rolecall.tools.mutation_spans import (
     add_not_spans,
@@ -250,7 +257,21 @@ def main(argv: list[str] | None = None) -> int:
                              "(after adding cells); the new report is that one, rejudged")
     parser.add_argument("--min-score", type=float, default=0.0,
                         help="exit 1 below this score (0: report only)")
+    parser.add_argument("--score", type=Path, action="append", default=[], metavar="REPORT",
+                        help="run nothing: score a report the tool wrote (repeat to combine "
+                             "reports of one tree), raw and net of classified equivalents; "
+                             "writes <report-dir>/mutation-score.{json,md}")
+    parser.add_argument("--classes", type=Path, default=CLASSES, metavar="YAML",
+                        help="the classified survivors (default docs/mutation-tool/survivors.yaml)")
     args = parser.parse_args(argv)
+    if args.score and (args.rerun or args.sample is not None or args.module):
+        parser.error("--score runs nothing: give it without --rerun, --sample or --module")
+    try:  # a bad classifications file fails now, not after hours of mutants
+        classes = load(args.classes)
+        if args.score:
+            return score_reports(args.score, classes, args.classes, args.report_dir)
+    except ScenarioError as exc:
+        parser.exit(2, f"error: {exc}\n")
     previous, recorded = read_report(args.rerun) if args.rerun else (None, {})
     survivors = survivors_of(previous) if previous is not None else {}
     if args.rerun:
@@ -294,17 +315,30 @@ def main(argv: list[str] | None = None) -> int:
                 mutants += found
     if previous is not None:
         mutants = rejudged(previous, mutants)
-    elapsed = time.monotonic() - start
-    write_reports(args.report_dir, mutants, scenarios, elapsed, hashes, STOP.is_set())
-    rate = score(mutants)
-    sampled = estimate(mutants)
-    print(f"score {'-' if rate is None else f'{rate:.1%}'}"
-          + ("" if sampled is None else f" (a sample: {estimated_text(sampled)})")
-          + f"; reports in {args.report_dir}")
+    run = Run.of(mutants, scenarios, time.monotonic() - start, hashes, STOP.is_set())
+    try:
+        card = Scorecard(run, judge(run, classes, args.classes), args.classes)
+    except ScenarioError as exc:  # hours of mutants are kept: the report applies no class
+        print(f"error: {exc}\nthe figures below apply no classification", file=sys.stderr)
+        card = Scorecard(run, judge(run, Classifications(modules=[])), args.classes)
+    write_reports(args.report_dir, card)
+    print("\n".join(card.lines()) + f"\nreports in {args.report_dir}")
+    rate = card.raw()
     if STOP.is_set():
         print("INTERRUPTED: a partial result; the mutants not judged are pending", file=sys.stderr)
         return 130
     return 1 if rate is not None and rate < args.min_score else 0
+
+
+def score_reports(paths: list[Path], classes: Classifications, classes_file: Path,
+                  report_dir: Path) -> int:
+    """`--score`: the figures of kept reports, raw and net, printed and written to
+    <report_dir>/mutation-score.{json,md}; no mutant is run."""
+    run = combined([read_run(path) for path in paths])
+    card = Scorecard(run, judge(run, classes, classes_file), classes_file)
+    write_reports(report_dir, card, name="mutation-score")
+    print("\n".join(card.lines()))
+    return 130 if run.interrupted else 0
 
 
 if __name__ == "__main__":

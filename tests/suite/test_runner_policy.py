@@ -63,7 +63,8 @@ roles:
         # an allowed backup is deleted at once with the runner's keys (control-plane probe)
         - {Effect: Allow, Action: dynamodb:CreateBackup, Resource: "{{table_arn}}"}
     boundary: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "dynamodb:*", Resource: "*"}]}
-    boundary_other_version: {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "dynamodb:GetItem", Resource: "*"}]}
+    boundary_other_version:
+      {Version: "2012-10-17", Statement: [{Effect: Allow, Action: "dynamodb:GetItem", Resource: "*"}]}
     trust: {tag_session: true}
     allowed: [GetItem, "dynamodb:CreateBackup"]
     source: test
