@@ -57,7 +57,7 @@ class CellReporting:
 
     def __init__(self, state_dir: Path | None, worker: str, selection: Sequence[str] = ()) -> None:
         self.store = RecordStore(state_dir, worker) if state_dir is not None else None
-        self.failed_cells: list[tuple[str, str]] = []
+        self.failed_cells: dict[str, str] = {}  # node id -> why, every failed or errored cell
         self.controller = worker == "main"
         self.selection = list(selection)
         self.interruption: str | None = None
@@ -144,17 +144,22 @@ class CellReporting:
         if call.when == "call" and OBSERVER in item.stash:
             allure_labels.show_observations(item.stash[OBSERVER].observations)
         report = yield
-        if report.when == "call" and report.failed and description_of(item) is not None:
+        cell = description_of(item) is not None
+        if report.when == "call" and report.failed and cell:
             verdict_first(report, call)
         redact_report(report)
+        if cell and report.failed:
+            setattr(report, FAILURE_ATTR, failure_text(report))
         if report.when == "call" or (report.when == "setup" and not report.passed):
             self._write(item, report)
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        verdict = getattr(report, VERDICT_ATTR, None)
-        if verdict and report.failed:
-            self.failed_cells.append((report.nodeid, str(verdict)))
+        failure = getattr(report, FAILURE_ATTR, None)
+        if failure and report.failed and report.nodeid not in self.failed_cells:
+            # pytest counts a failed call as failed and a failed setup or teardown as an error
+            error = "" if report.when == "call" else f"ERROR in {report.when}: "
+            self.failed_cells[report.nodeid] = error + str(failure)
         if self.controller and report.failed and "crashed while running" in str(report.longrepr):
             self.crashed[report.nodeid] = redact_text(str(report.longrepr))
 
@@ -164,8 +169,12 @@ class CellReporting:
         yield
         if self.failed_cells:
             terminalreporter.write_sep("=", f"rolecall: {len(self.failed_cells)} cell(s) failed")
-            for nodeid, verdict in self.failed_cells:
-                terminalreporter.write_line(f"{nodeid.rsplit('[', 1)[-1].rstrip(']')}: {verdict}")
+            for nodeid, why in self.failed_cells.items():
+                cell = nodeid.rsplit("[", 1)[-1].rstrip("]")
+                first, *more = why.splitlines() or [""]
+                terminalreporter.write_line(f"{cell}: {first.removeprefix(f'{cell}: ')}")
+                for line in more:
+                    terminalreporter.write_line(f"    {line.strip()}")
         extent = self.assess()  # last: how much of the plan the verdicts above cover
         if extent is not None:
             markup = {"red": True} if extent.status == completeness.INCOMPLETE else {
@@ -186,6 +195,26 @@ class CellReporting:
 
 
 VERDICT_ATTR = "rolecall_verdict"  # travels with the report from xdist workers (plain JSON)
+FAILURE_ATTR = "rolecall_failure"  # every failed cell's why, for the closing list (the same way)
+
+
+def failure_text(report: pytest.TestReport) -> str:
+    """Why a cell failed, for the closing list: its verdict, or its failure message
+    (an escalation or audit cell's assertion, all its lines: the paths and findings), or
+    the crash line of an exception. Never trimmed; already redacted."""
+    verdict = getattr(report, VERDICT_ATTR, None)
+    if verdict:
+        return str(verdict)
+    longrepr = report.longrepr
+    entries = getattr(getattr(longrepr, "reprtraceback", None), "reprentries", None) or []
+    crash = getattr(longrepr, "reprcrash", None)
+    message = str(getattr(crash, "message", "") or "")
+    if message.startswith(("AssertionError", "Failed")) and entries and \
+            isinstance(getattr(entries[0], "lines", None), list):
+        return "\n".join(entries[0].lines)  # verdict_first left the message, without source
+    if isinstance(longrepr, str | _RedactedRepr) or message == "":
+        return str(longrepr).strip().splitlines()[-1] if str(longrepr).strip() else "failed"
+    return message
 
 
 def verdict_first(report: pytest.TestReport, call: pytest.CallInfo[None]) -> None:
