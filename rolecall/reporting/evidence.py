@@ -37,7 +37,13 @@ from typing import Any
 import rolecall
 from rolecall.model.scenario import Scenario
 from rolecall.reporting import oscal, rules_page
-from rolecall.reporting.completeness import Completeness, banner_html, not_run_lines, summary_lines
+from rolecall.reporting.completeness import (
+    SELECTION,
+    Completeness,
+    banner_html,
+    not_run_lines,
+    summary_lines,
+)
 from rolecall.reporting.matrix_html import by, counts, render_matrix, show
 from rolecall.reporting.records import NOT_RUN, NOT_RUN_OUTCOME, now
 from rolecall.reporting.redact import mask_account, redact_text
@@ -242,7 +248,8 @@ def load_cells(bundle: Path) -> dict[str, dict[str, Any]]:
 class Change:
     """One cell that differs between two runs: field -> (old, new).
 
-    `only` ("old"/"new"): the cell is in one run only (added or removed from the suite).
+    `only` ("old"/"new"): the cell is in one run only: added to the suite or removed
+    from it, unless `outside` says the other run was a selection that left it out.
     `not_run` ("old"/"new"/"both"): a run planned the cell but never ran it, so nothing
     can be said about it: missing, never "unchanged".
     """
@@ -251,33 +258,63 @@ class Change:
     fields: dict[str, tuple[Any, Any]]
     only: str | None = None
     not_run: str | None = None
+    outside: str | None = None  # "old"/"new": that run's selection left the cell out ...
+    selection: str = ""  # ... by these options
+
+    @property
+    def kind(self) -> str:
+        """changed, added, removed, or missing (NOT RUN, or outside a selection: not compared)."""
+        if self.not_run or self.outside:
+            return "missing"
+        if self.only:
+            return "added" if self.only == "new" else "removed"
+        return "changed"
 
     def describe(self) -> str:
         if self.not_run:
             where = "either run" if self.not_run == "both" else f"the {self.not_run} run"
             return f"{self.id}: NOT RUN in {where}: missing, not compared"
+        if self.outside:
+            how = f" ({self.selection})" if self.selection else ""
+            return f"{self.id}: not in the {self.outside} run's selection{how}: missing, not compared"
         if self.only:
-            return f"{self.id}: only in the {self.only} run"
+            return f"{self.id}: {self.kind} (only in the {self.only} run)"
         return f"{self.id}: " + "; ".join(f"{name} {show(old)} -> {show(new)}"
                                           for name, (old, new) in self.fields.items())
 
 
+def _selection_of(bundle: Path) -> str | None:
+    """How a bundle's run was narrowed on purpose ("" when unnamed), None for a whole run.
+
+    An interrupted run keeps its planned cells as NOT RUN rows; only a selection (or a
+    deselection) leaves cells of the suite out of its evidence altogether."""
+    verdict = completeness_of(bundle)
+    if verdict is None or not (verdict.status == SELECTION or verdict.selection
+                               or verdict.deselected):
+        return None
+    return ", ".join(verdict.selection)
+
+
 def diff(old: Path, new: Path) -> list[Change]:
     """Cells whose observed outcome or role (or expectation, or verdict) changed, by id;
-    and cells one run did not run, which are missing rather than unchanged."""
+    cells one run did not run, or its selection left out, which are missing rather than
+    unchanged; and cells added to the suite or removed from it."""
     before, after = load_cells(old), load_cells(new)
+    narrowed = {"old": _selection_of(old), "new": _selection_of(new)}
     changes: list[Change] = []
     for cell_id in sorted(set(before) | set(after)):
         old_cell, new_cell = before.get(cell_id), after.get(cell_id)
         missing = [side for side, cell in (("old", old_cell), ("new", new_cell))
                    if cell is not None and cell.get("observed") == NOT_RUN]
+        absent = "new" if new_cell is None else "old" if old_cell is None else None
         if missing:
             changes.append(Change(cell_id, {}, not_run="both" if len(missing) == 2 else missing[0]))
-        elif new_cell is None:
-            changes.append(Change(cell_id, {}, "old"))
-        elif old_cell is None:
-            changes.append(Change(cell_id, {}, "new"))
+        elif absent is not None and narrowed[absent] is not None:
+            changes.append(Change(cell_id, {}, outside=absent, selection=narrowed[absent] or ""))
+        elif absent is not None:
+            changes.append(Change(cell_id, {}, "old" if absent == "new" else "new"))
         else:
+            assert old_cell is not None and new_cell is not None
             fields = {name: (old_cell.get(name), new_cell.get(name)) for name in DIFF_FIELDS
                       if old_cell.get(name) != new_cell.get(name)}
             if fields:

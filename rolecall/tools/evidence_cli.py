@@ -6,7 +6,7 @@
     rolecall merge --out reports/merged BUNDLE [BUNDLE ...]
 
 Exit codes: 0 fine (intact and complete; no change), 1 the answer is "no" (tampered
-bundle; an incomplete run; cells changed or missing), 2 the command could not run
+bundle; an incomplete run; cells changed, added, removed or missing), 2 the command could not run
 (the message names the file and the fix).
 
 `verify` judges extent as well as integrity. An INCOMPLETE bundle (interrupted,
@@ -132,14 +132,17 @@ def _diff(args: argparse.Namespace) -> int:
             said = verdict.headline if verdict else "completeness not recorded"
             print(f"warning: the {side} bundle {bundle} is {said}", file=sys.stderr)
     if args.json:
-        print(json.dumps([{"id": c.id, "only": c.only, "not_run": c.not_run,
+        print(json.dumps([{"id": c.id, "kind": c.kind, "only": c.only, "not_run": c.not_run,
+                           "outside_selection": c.outside,
                            "changed": {k: {"old": o, "new": n} for k, (o, n) in c.fields.items()}}
                           for c in changes], indent=2))
     else:
         for change in changes:
             print(change.describe())
-        missing = sum(1 for c in changes if c.not_run)
-        print(f"{len(changes) - missing} cell(s) changed and {missing} cell(s) missing (NOT RUN, "
+        kinds = {kind: sum(1 for c in changes if c.kind == kind)
+                 for kind in ("changed", "added", "removed", "missing")}
+        print(f"{kinds['changed']} cell(s) changed, {kinds['added']} added, {kinds['removed']} "
+              f"removed; {kinds['missing']} cell(s) missing (NOT RUN, or outside a selection: "
               f"not compared) between {args.old} and {args.new}", file=sys.stderr)
     return 1 if changes else 0
 

@@ -176,6 +176,41 @@ def test_diff_reports_cells_not_run_as_missing_not_unchanged(tmp_path: Path, cap
     assert {c.not_run for c in both} == {"both"} and len(both) == 4  # never "unchanged"
 
 
+def test_diff_of_a_full_run_and_a_selection_never_calls_a_cell_changed(
+        tmp_path: Path, capsys: Any) -> None:
+    """Cells in one run only are added or removed; outside a selection they are missing."""
+    rows = cells()
+    full, full_cells = completeness.assess(_plan(rows), _records(rows), None, [])
+    old = evidence.write_bundle(full_cells, {**RUN, "runid": "full"}, tmp_path / "r", full)
+    chosen = [r for r in rows if "testuser1" in r["id"]]
+    picked, picked_cells = completeness.assess(_plan(chosen, deselected=len(rows) - len(chosen)),
+                                               _records(chosen), None, ["-k 'testuser1'"])
+    new = evidence.write_bundle(picked_cells, {**RUN, "runid": "picked"}, tmp_path / "r", picked)
+    assert old is not None and new is not None
+    changes = evidence.diff(old, new)
+    assert sorted(c.id for c in changes) == sorted(r["id"] for r in rows if r not in chosen)
+    assert {c.kind for c in changes} == {"missing"}
+    assert "not in the new run's selection (-k 'testuser1'): missing, not compared" in (
+        changes[0].describe())
+    assert evidence_cli_main(["diff", str(old), str(new)]) == 1
+    err = capsys.readouterr().err
+    assert f"0 cell(s) changed, 0 added, 0 removed; {len(changes)} cell(s) missing" in err
+    assert [c.kind for c in evidence.diff(new, old)] == ["missing"] * len(changes)
+
+    # Two whole runs: a cell of one only was added to the suite, or removed from it.
+    grown = [*rows, {**rows[-1], "id": "books-token-authrole-enhanced-writer-Scan",
+                     "test": "suites/test_access.py::test_access[books-x-Scan]"}]
+    more, more_cells = completeness.assess(_plan(grown), _records(grown), None, [])
+    bigger = evidence.write_bundle(more_cells, {**RUN, "runid": "grown"}, tmp_path / "r", more)
+    assert bigger is not None
+    assert [(c.id, c.kind) for c in evidence.diff(old, bigger)] == [
+        ("books-token-authrole-enhanced-writer-Scan", "added")]
+    assert [(c.kind, c.describe()) for c in evidence.diff(bigger, old)] == [
+        ("removed", "books-token-authrole-enhanced-writer-Scan: removed (only in the old run)")]
+    assert evidence_cli_main(["diff", str(bigger), str(old)]) == 1
+    assert "0 cell(s) changed, 0 added, 1 removed; 0 cell(s) missing" in capsys.readouterr().err
+
+
 def test_a_skipped_cell_is_never_counted_as_passed() -> None:
     described = Description(id="c", kind="access", expected="DENIED")
     skipped = records_of(described, [Observation(observed="DENIED")], "skipped", "t", "now")
