@@ -53,6 +53,7 @@ from rolecall.cells.audit_facts import (
     trusts,
     writes,
 )
+from rolecall.model.oracle import classic_flow_setting
 from rolecall.model.scenario import AcceptedFinding, Scenario
 from rolecall.reporting.records import Description
 
@@ -185,13 +186,12 @@ def _check_classic_flow_multiple_roles(facts: StackFacts, pool: PoolFacts) -> It
     if len(trusting) < 2:
         return
     writers = [r.name for r in trusting if writes(r)]
-    setting = ("AllowClassicFlow is true" if pool.allow_classic_flow
-               else "AllowClassicFlow is not set, which behaves as enabled (C2)")
+    setting = classic_flow_setting(pool.allow_classic_flow, bool(pool.mappings))
     names = ", ".join(r.name for r in trusting)
     if pool.mappings:
         severity: Severity = "medium"
-        impact = ("today the pool's RoleMappings refuse the basic flow (C3, field report), so "
-                  "this is latent: remove the mappings and any signed-in user picks any of them")
+        impact = ("so this is latent: remove the mappings and any signed-in user picks any of "
+                  "them")
     else:
         severity = "critical" if writers else "high"
         impact = "in the basic flow the caller picks the role (C5): any signed-in user can " \
@@ -200,7 +200,7 @@ def _check_classic_flow_multiple_roles(facts: StackFacts, pool: PoolFacts) -> It
         impact += f"; {', '.join(writers)} can write"
     yield Finding(
         "classic-flow-multiple-roles", severity, "C5", pool.name,
-        f"identity pool {pool.name}: {setting} and {len(trusting)} roles trust it for signed-in "
+        f"identity pool {pool.name}: {setting}; {len(trusting)} roles trust it for signed-in "
         f"identities ({names}); {impact}",
         f"set AllowClassicFlow to false (aws cognito-identity update-identity-pool "
         f"--identity-pool-id {pool.pool_id} --no-allow-classic-flow ...), or give every role "

@@ -41,11 +41,12 @@ from rolecall.reporting.completeness import (
     SELECTION,
     Completeness,
     banner_html,
+    not_probed_lines,
     not_run_lines,
     summary_lines,
 )
 from rolecall.reporting.matrix_html import by, counts, render_matrix, show
-from rolecall.reporting.records import NOT_RUN, NOT_RUN_OUTCOME, now
+from rolecall.reporting.records import NOT_RUN, NOT_RUN_OUTCOME, SKIPPED, now
 from rolecall.reporting.redact import mask_account, redact_text
 
 BUNDLE_KIND = "rolecall-evidence"
@@ -344,25 +345,28 @@ def render_summary(cells: list[dict[str, Any]], meta: dict[str, Any],
     lines = [f"# rolecall conformance run {meta['runid']}", "", *summary_lines(completeness),
              f"- target: {meta['target']} ({meta['region']}, account {meta['account']})",
              f"- started: {meta['started_at']}", f"- ended: {meta['ended_at']}", "",
-             "## Totals", "", "| cells | passed | failed | skipped | not run |",
+             "## Totals", "", "| cells | passed | failed | not probed | not run |",
              "|---:|---:|---:|---:|---:|",
              f"| {totals['cells']} | {totals['passed']} | {totals['failed']} | "
-             f"{totals['skipped']} | {totals['not_run']} |", "", *_tests_note(cells),
+             f"{totals['not_probed']} | {totals['not_run']} |", "", *_tests_note(cells),
              "## Per scenario", "",
-             "| scenario | cells | passed | failed | skipped | not run |",
+             "| scenario | cells | passed | failed | not probed | not run |",
              "|---|---:|---:|---:|---:|---:|"]
     for scenario, of_scenario in by(cells, "scenario").items():
         sc = counts(of_scenario)
         lines.append(f"| {_md(scenario)} | {sc['cells']} | {sc['passed']} | {sc['failed']} | "
-                     f"{sc['skipped']} | {sc['not_run']} |")
+                     f"{sc['not_probed']} | {sc['not_run']} |")
     lines += _pins(cells)
     lines += _escalation_paths(cells)
     failures = [c for c in cells if not c["passed"]
-                and c.get("test_outcome") not in ("skipped", NOT_RUN_OUTCOME)]
+                and c.get("test_outcome") not in (SKIPPED, NOT_RUN_OUTCOME)]
     lines += ["", f"## Failures ({len(failures)})", ""]
     if not failures and totals["not_run"]:
         lines.append(f"None among the cells that ran; {totals['not_run']} planned cell(s) did "
                      "not run (see above): this is not a clean run.")
+    elif not failures and totals["not_probed"]:
+        lines.append(f"None among the cells observed; {totals['not_probed']} cell(s) were not "
+                     "probed (see \"Not probed\"): not every cell was observed.")
     elif not failures:
         lines.append("None: every cell observed what the spec and the scenarios expect.")
     else:
@@ -371,27 +375,42 @@ def render_summary(cells: list[dict[str, Any]], meta: dict[str, Any],
         lines += [f"| {_md(c['id'])} | {_md(c['expected'])} | {_md(c['observed'])} | "
                   f"{_md(c['expected_role'])} / {_md(c['observed_role'])} | {_md(c['rule'])} | "
                   f"{_md(c['source'])} |" for c in failures]
+    lines += not_probed_lines(completeness)
     lines += not_run_lines(completeness)
     return "\n".join(lines) + "\n"
 
 
 def _escalation_paths(cells: list[dict[str, Any]]) -> list[str]:
-    """Every escalation path the run found, accepted or not: `<variant>/<subject>:
-    <credential path> grants <API> (<what it changes>)`."""
+    """Every escalation path the run found, accepted or not, each with the SPEC rule of the
+    path it takes (a CustomRoleArn request E7a, the classic flow C5 ...): `<variant>/<subject>`,
+    the credential path, its rule, and what it grants beyond the entitlement."""
     found = [(c, path) for c in cells if c.get("kind") == "escalation"
-             for path in (c.get("details") or {}).get("findings") or []]
+             for path in _paths_of(c)]
     if not found:
         return []
     lines = ["", f"## Escalation paths ({len(found)})", "",
-             "| cell | accepted | path: credential grants API (what it changes) |",
-             "|---|---|---|"]
-    lines += [f"| {_md(c['id'])} | {_accepted(c, path)} | {_md(path)} |" for c, path in found]
+             "| cell | accepted | subject | credential path | rule | grants (what it changes) |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {_md(c['id'])} | {_accepted(c, path['subject'])} | {_md(path['subject'])} | "
+              f"{_md(path['path'])} | {_md(path['rule'])} | {_md(', '.join(path['grants']))} |"
+              for c, path in found]
     return lines
 
 
-def _accepted(cell: dict[str, Any], path: Any) -> str:
-    """yes when the path's subject (`<variant>/<user>: ...`) is an accepted finding."""
-    return "yes" if str(path).split(":", 1)[0] in (cell.get("expected") or []) else "no"
+def _paths_of(cell: dict[str, Any]) -> list[dict[str, Any]]:
+    """An escalation cell's paths; a bundle written before paths were recorded says each
+    finding as text (`<variant>/<subject>: <path> grants ...`), the cell's rule for all."""
+    details = cell.get("details") or {}
+    if details.get("paths") is not None:
+        return list(details["paths"])
+    return [{"subject": str(text).split(":", 1)[0], "path": str(text).split(": ", 1)[-1],
+             "rule": cell.get("rule"), "grants": []}
+            for text in details.get("findings") or []]
+
+
+def _accepted(cell: dict[str, Any], subject: Any) -> str:
+    """yes when the path's subject (`<variant>/<user>`) is an accepted finding."""
+    return "yes" if str(subject) in (cell.get("expected") or []) else "no"
 
 
 def _pins(cells: list[dict[str, Any]]) -> list[str]:

@@ -187,10 +187,12 @@ class CellReporting:
             return
         observer = item.stash.get(OBSERVER, None)
         observations = observer.observations if observer else []
+        reason = skip_reason(report, description.id) if report.skipped else None
         records = records_of(description, observations, report.outcome, item.nodeid,
-                             item.stash.get(STARTED, now()))
-        if not observations and report.longrepr:
-            records[0]["code"] = _first_line(report)
+                             item.stash.get(STARTED, now()), reason)
+        if not observations and report.longrepr and not report.skipped:
+            for record in records:
+                record["code"] = _first_line(report)
         self.store.write(records)
 
 
@@ -242,6 +244,16 @@ def verdict_first(report: pytest.TestReport, call: pytest.CallInfo[None]) -> Non
     if lines[0].startswith("expected "):  # a verdict: it is the crash line (other failures
         longrepr.reprcrash.message = lines[0]  # keep "AssertionError: ...", mutation reads it)
         setattr(report, VERDICT_ATTR, redact_text(lines[0]))
+
+
+def skip_reason(report: pytest.TestReport, cell_id: str) -> str:
+    """Why a skipped cell asked nothing: pytest.skip's message, without pytest's `Skipped: `
+    and the cell id and `not probed: ` a suite puts in front of it (the record names both)."""
+    longrepr = report.longrepr
+    text = str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr or "skipped")
+    for prefix in ("Skipped: ", f"{cell_id}: ", "not probed: "):
+        text = text.removeprefix(prefix)
+    return redact_text(text.strip() or "skipped")
 
 
 def _first_line(report: pytest.TestReport) -> str | None:

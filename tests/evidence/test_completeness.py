@@ -13,7 +13,14 @@ from typing import Any
 from rolecall.reporting import allure_run, completeness, evidence
 from rolecall.reporting.completeness import COMPLETE, INCOMPLETE, SELECTION, Completeness, Plan
 from rolecall.reporting.matrix_html import counts
-from rolecall.reporting.records import CELL_FIELDS, NOT_RUN, Description, Observation, records_of
+from rolecall.reporting.records import (
+    CELL_FIELDS,
+    NOT_PROBED,
+    NOT_RUN,
+    Description,
+    Observation,
+    records_of,
+)
 from tests.evidence.test_bundle import RUN, cells, evidence_cli_main
 
 
@@ -215,7 +222,72 @@ def test_a_skipped_cell_is_never_counted_as_passed() -> None:
     described = Description(id="c", kind="access", expected="DENIED")
     skipped = records_of(described, [Observation(observed="DENIED")], "skipped", "t", "now")
     assert skipped[0]["passed"] is False
-    assert counts(skipped) == {"cells": 1, "passed": 0, "failed": 0, "skipped": 1, "not_run": 0}
+    assert counts(skipped) == {"cells": 1, "passed": 0, "failed": 0, "not_probed": 1,
+                               "not_run": 0}
+
+
+def test_the_plan_counts_each_part_of_a_cell_so_one_number_holds_everywhere() -> None:
+    """A test that checks several variants is several cells in the plan too (item 7)."""
+    rows = cells()
+    plan = _plan(rows)
+    revoked = {"id": "books-signed-out", "kind": "negative", "scenario": "books",
+               "parts": ["token-authrole", "token-deny"]}
+    plan = Plan([*plan.cells, ("suites/t.py::t[books-signed-out]", revoked)], [])
+    records = _records(rows) + _records([
+        {"id": f"books-signed-out[{part}]", "kind": "negative", "scenario": "books",
+         "variant": part, "passed": True, "test": "suites/t.py::t[books-signed-out]"}
+        for part in ("token-authrole", "token-deny")])
+    verdict, all_cells = completeness.assess(plan, records, None, [])
+    assert (verdict.planned, verdict.observed, len(all_cells)) == (len(rows) + 2,) * 3
+    assert verdict.headline == f"COMPLETE: all {len(rows) + 2:,} planned cells observed"
+    cut, cut_cells = completeness.assess(plan, _records(rows), "interrupted by SIGINT", [])
+    assert cut.missing == ["books-signed-out[token-authrole]", "books-signed-out[token-deny]"]
+    assert len(cut_cells) == cut.planned == len(rows) + 2
+
+
+def _not_probed_bundle(tmp_path: Path) -> tuple[Path, Completeness, str, str]:
+    """A run whose control cell was skipped: no safe way to ask (a team's table)."""
+    rows = cells()
+    skipped = rows[-1]["id"]
+    reason = ("table T is not deletion-protected: an allowed DeleteTable would delete it "
+              "(turn DeletionProtectionEnabled on to have this probed)")
+    skip = {**_records([rows[-1]], "skipped")[0], "observed": NOT_PROBED, "passed": False,
+            "code": reason}
+    records = [*_records(rows[:-1]), skip]
+    verdict, all_cells = completeness.assess(_plan(rows), records, None, [])
+    bundle = evidence.write_bundle(all_cells, {**RUN, "runid": "np"}, tmp_path / "reports",
+                                   verdict, action_order=["GetItem", "Query", "PutItem"])
+    assert bundle is not None
+    return bundle, verdict, skipped, reason
+
+
+def test_a_cell_not_probed_is_counted_and_named_apart_everywhere(tmp_path: Path,
+                                                                 capsys: Any) -> None:
+    """Item 10: not probed is not observed, in every reader's words, with the reason."""
+    bundle, verdict, skipped, reason = _not_probed_bundle(tmp_path)
+    headline = f"COMPLETE: 7 of 8 planned cells observed; 1 not probed: {reason}"
+    assert (verdict.status, verdict.observed, verdict.headline) == (COMPLETE, 7, headline)
+    assert verdict.not_probed == {skipped: reason}
+    summary = (bundle / "summary.md").read_text()
+    assert f"**{headline}**" in summary and "| 8 | 7 | 0 | 1 | 0 |" in summary
+    assert "## Not probed (1)" in summary and f"- {skipped}: {reason}" in summary
+    assert "every cell observed what the spec" not in summary
+    page = (bundle / "matrix.html").read_text()
+    assert headline in page and "all cells passed" not in page and "1 NOT PROBED" in page
+    assert f'class="v NOTPROBED" title="{skipped}: NOTPROBED' in page  # never red, never "fail"
+    data = json.loads((bundle / "evidence.json").read_text())
+    assert data["completeness"]["not_probed"] == {skipped: reason}
+    results = json.loads((bundle / "assessment-results.json").read_text())
+    result = results["assessment-results"]["results"][0]
+    assert skipped not in {o["title"] for o in result["observations"]}  # nothing was observed
+    assert not result.get("findings")
+    assert result["remarks"].startswith(headline) and f"{skipped}: {reason}" in result["remarks"]
+    assert {"name": "not-probed", "value": "1"} in result["props"]
+    assert evidence_cli_main(["verify", str(bundle)]) == 0  # a reasoned gap, stated everywhere
+    out = capsys.readouterr().out
+    assert "1 cell(s) NOT PROBED" in out and f"{skipped}: {reason}" in out
+    assert evidence_cli_main(["verify", "--require-full", str(bundle)]) == 1
+    assert "refused (--require-full)" in capsys.readouterr().out
 
 
 def test_allure_environment_says_the_runs_status_on_one_redacted_line(tmp_path: Path) -> None:

@@ -244,7 +244,8 @@ def test_cli_on_the_seed_setups_prints_what_a_reviewer_raises(
     books = printed.split("\n\n")[0]
     assert "trust-without-amr" in books and "BooksReadAccess" in books and "Seed 002" in books
     assert printed.count("classic-flow-multiple-roles") == 3  # seed-rules x2, seed-admin-editor
-    assert "AllowClassicFlow is not set" in printed
+    # the words matrix.html uses for the same setting (issue 24, item 2: one truth)
+    assert "AllowClassicFlow unset: enabled (C2)" in printed and "(off)" not in printed
 
 
 def test_cli_names_an_unknown_scenario(capsys: pytest.CaptureFixture[str]) -> None:
