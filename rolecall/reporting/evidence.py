@@ -358,6 +358,7 @@ def render_summary(cells: list[dict[str, Any]], meta: dict[str, Any],
                      f"{sc['not_probed']} | {sc['not_run']} |")
     lines += _pins(cells)
     lines += _escalation_paths(cells)
+    lines += _below_threshold(cells)
     failures = [c for c in cells if not c["passed"]
                 and c.get("test_outcome") not in (SKIPPED, NOT_RUN_OUTCOME)]
     lines += ["", f"## Failures ({len(failures)})", ""]
@@ -394,6 +395,24 @@ def _escalation_paths(cells: list[dict[str, Any]]) -> list[str]:
     lines += [f"| {_md(c['id'])} | {_accepted(c, path['subject'])} | {_md(path['subject'])} | "
               f"{_md(path['path'])} | {_md(path['rule'])} | {_md(', '.join(path['grants']))} |"
               for c, path in found]
+    return lines
+
+
+def _below_threshold(cells: list[dict[str, Any]]) -> list[str]:
+    """Audit findings nobody accepted that passed their cell only because they are less
+    severe than --audit-fail-on: reported here, never hidden."""
+    found = [(c, f) for c in cells if c.get("kind") == "audit"
+             for f in (c.get("details") or {}).get("findings") or []
+             if isinstance(f, dict) and f.get("accepted") is None and f.get("fails") is False]
+    if not found:
+        return []
+    threshold = (found[0][0].get("details") or {}).get("fail_on")
+    lines = ["", f"## Audit findings open below the threshold ({len(found)})", "",
+             f"Not accepted, and less severe than `--audit-fail-on {threshold}`: their cells "
+             "passed, the holes are open.", "",
+             "| cell | severity | subject | finding | fix |", "|---|---|---|---|---|"]
+    lines += [f"| {_md(c['id'])} | {_md(f.get('severity'))} | {_md(f.get('subject'))} | "
+              f"{_md(f.get('message'))} | {_md(f.get('fix'))} |" for c, f in found]
     return lines
 
 

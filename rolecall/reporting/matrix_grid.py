@@ -326,6 +326,11 @@ def _audit_text(details: dict[str, Any], passed: bool) -> str:
     checked = f"checked: {details['title']}"
     if not findings and not details.get("stale"):
         return f"{checked}; nothing found"
+    below = [f for f in findings if isinstance(f, dict) and f.get("accepted") is None
+             and f.get("fails") is False]
+    if passed and below:
+        return (f"{checked}; open below --audit-fail-on {details.get('fail_on')}: "
+                + ", ".join(f"{f.get('subject')} ({f.get('severity')})" for f in below))
     if passed:
         return f"{checked}; found and accepted with a reason: {subjects}"
     stale = details.get("stale") or []

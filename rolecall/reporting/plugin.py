@@ -175,11 +175,23 @@ class CellReporting:
                 terminalreporter.write_line(f"{cell}: {first.removeprefix(f'{cell}: ')}")
                 for line in more:
                     terminalreporter.write_line(f"    {line.strip()}")
+        self._report_below_threshold(terminalreporter)
         extent = self.assess()  # last: how much of the plan the verdicts above cover
         if extent is not None:
             markup = {"red": True} if extent.status == completeness.INCOMPLETE else {
                 "yellow": True} if extent.status == completeness.SELECTION else {"green": True}
             terminalreporter.write_sep("=", f"rolecall: {extent.headline}", bold=True, **markup)
+
+    def _report_below_threshold(self, terminalreporter: Any) -> None:
+        """Audit findings open but below --audit-fail-on passed their cells: said, not hidden."""
+        below = [(str(cell["id"]), str(line), str((cell.get("details") or {}).get("fail_on")))
+                 for cell in self.cells for line in (cell.get("details") or {}).get("below") or []]
+        if not below:
+            return
+        terminalreporter.write_sep("=", f"rolecall: {len(below)} audit finding(s) open below "
+                                        f"--audit-fail-on {below[0][2]} (reported, not failing)")
+        for cell, line, _ in below:
+            terminalreporter.write_line(f"{cell}: {line}")
 
     def _write(self, item: pytest.Item, report: pytest.TestReport) -> None:
         description = description_of(item)
