@@ -288,6 +288,9 @@ def test_a_cell_not_probed_is_counted_and_named_apart_everywhere(tmp_path: Path,
     assert "1 cell(s) NOT PROBED" in out and f"{skipped}: {reason}" in out
     assert evidence_cli_main(["verify", "--require-full", str(bundle)]) == 1
     assert "refused (--require-full)" in capsys.readouterr().out
+    allure_run.write(tmp_path / "allure", RUN, ["books"], "abc123", verdict)
+    properties = (tmp_path / "allure" / "environment.properties").read_text().splitlines()
+    assert f"run.status={headline}" in properties and "run.cells.not_probed=1" in properties
 
 
 def test_allure_environment_says_the_runs_status_on_one_redacted_line(tmp_path: Path) -> None:
