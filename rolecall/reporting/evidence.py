@@ -50,7 +50,10 @@ from rolecall.reporting.records import NOT_RUN, NOT_RUN_OUTCOME, SKIPPED, now
 from rolecall.reporting.redact import mask_account, redact_text
 
 BUNDLE_KIND = "rolecall-evidence"
-SCHEMA = 2  # 2: evidence.json has `completeness`; NOT RUN rows for planned cells never run
+# 2: evidence.json has `completeness`; NOT RUN rows for planned cells never run.
+# 3: `completeness.not_probed` (cell id -> why it asked nothing); a cell that checks several
+#    variants is planned, recorded and counted per variant (one count in every file).
+SCHEMA = 3
 MANIFEST = "manifest.json"
 # The run's working state (rolecall/account/run.py) lives in this subfolder of the bundle's
 # folder while the run lasts; it is not evidence: never hashed, listed or verified.
