@@ -219,12 +219,14 @@ def not_run_lines(verdict: Completeness) -> list[str]:
 BANNER_STYLE = (".banner{padding:.6em 1em;margin:0 0 1em;font-size:1.15em;font-weight:700;"
                 "border:3px solid}.banner.incomplete{background:#ffcdd2;color:#8e0000}"
                 ".banner.selection{background:#fff3cd;color:#5d4037}"
-                ".banner.complete{background:#c8e6c9;color:#1b5e20}")
+                ".banner.complete{background:#c8e6c9;color:#1b5e20}"
+                ".banner.notprobed{background:#fff3cd;color:#5d4037}")
 
 
 def banner_html(verdict: Completeness) -> str:
     """The first thing matrix.html shows: complete, a selection, or INCOMPLETE and why."""
-    return (f"<style>{BANNER_STYLE}</style><div class=\"banner {verdict.status}\" "
+    shade = " notprobed" if verdict.not_probed else ""  # never the all-observed green
+    return (f"<style>{BANNER_STYLE}</style><div class=\"banner {verdict.status}{shade}\" "
             f"role=\"status\">{html.escape(verdict.headline)}</div>")
 
 

@@ -88,10 +88,12 @@ def td(cell: dict[str, Any] | None, shown: Any | None = None) -> str:
 
 
 def rule_link(rule: Any) -> str:
-    """A rule id linked to its entry in rules.html, which the bundle carries beside this page."""
+    """Each rule id (`E7b/E7a/C5`: an escalation cell's paths) linked to its entry in
+    rules.html, which the bundle carries beside this page."""
     if not rule:
         return "-"
-    return f'<a href="{html.escape(rules_page.rule_href(str(rule)))}">{e(rule)}</a>'
+    return "/".join(f'<a href="{html.escape(rules_page.rule_href(part))}">{e(part)}</a>'
+                    for part in str(rule).split("/"))
 
 
 def by(cells: Iterable[dict[str, Any]], key: str) -> dict[str, list[dict[str, Any]]]:

@@ -179,7 +179,8 @@ class CellReporting:
         extent = self.assess()  # last: how much of the plan the verdicts above cover
         if extent is not None:
             markup = {"red": True} if extent.status == completeness.INCOMPLETE else {
-                "yellow": True} if extent.status == completeness.SELECTION else {"green": True}
+                "yellow": True} if extent.status == completeness.SELECTION or extent.not_probed \
+                else {"green": True}
             terminalreporter.write_sep("=", f"rolecall: {extent.headline}", bold=True, **markup)
 
     def _report_below_threshold(self, terminalreporter: Any) -> None:

@@ -274,6 +274,7 @@ def test_a_cell_not_probed_is_counted_and_named_apart_everywhere(tmp_path: Path,
     assert "every cell observed what the spec" not in summary
     page = (bundle / "matrix.html").read_text()
     assert headline in page and "all cells passed" not in page and "1 NOT PROBED" in page
+    assert 'class="banner complete notprobed"' in page  # not the all-observed green
     assert f'class="v NOTPROBED" title="{skipped}: NOTPROBED' in page  # never red, never "fail"
     data = json.loads((bundle / "evidence.json").read_text())
     assert data["completeness"]["not_probed"] == {skipped: reason}
