@@ -19,7 +19,7 @@ from rolecall.account import cleanup, clients, own_stack
 from rolecall.account.probes import PROBES
 from rolecall.account.run import Run, RunConfig
 from rolecall.cells import control, escalation, matrix
-from rolecall.cells.audit import audit_cells
+from rolecall.cells.audit import DEFAULT_FAIL_ON, SEVERITIES, audit_cells
 from rolecall.cells.identity import identity_cells
 from rolecall.emulator import Emulator
 from rolecall.model import oracle, scenario
@@ -84,6 +84,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
                          "with --endpoint-url embedded: the embedded target's own window)")
     group.addoption("--retry-budget", type=float, default=60.0,
                     help="seconds one AWS call may spend waiting out throttling before ERROR")
+    group.addoption("--audit-fail-on", choices=SEVERITIES, default=DEFAULT_FAIL_ON,
+                    help="the least severe open audit finding that fails its cell (default "
+                         f"{DEFAULT_FAIL_ON}: every open finding, as `rolecall audit --fail-on`); "
+                         "findings below it are reported in the terminal and the evidence")
 
 
 def _is_worker(config: pytest.Config) -> bool:

@@ -1,4 +1,5 @@
-"""No credential path grants more than the entitlement (issue 6.2; SPEC C5, E5, E10).
+"""No credential path grants more than the entitlement (issue 6.2; each path's own rule:
+C5, E5, E7a, E9, E9c, E10 ...: rolecall/cells/escalation.py).
 
 Each user with a declared entitlement (and guests, when the scenario declares
 theirs) is taken down every credential path of every variant; the union of
@@ -20,7 +21,10 @@ def test_no_path_exceeds_the_entitlement(run: Run, escalation_cell: EscalationCe
     cell = escalation_cell
     found = escalation.find(run.flows(cell.scenario), run.stack(cell.scenario), cell)
     subjects = {finding.subject for finding in found}
-    observe(observed=sorted(subjects), details={"findings": [f.describe() for f in found]})
+    rules = "/".join(dict.fromkeys(rule for f in found for rule in f.rules.values()))
+    observe(observed=sorted(subjects), rule=rules or None,  # the rules of the paths found
+            details={"findings": [f.describe() for f in found],
+                     "paths": [path for f in found for path in f.paths()]})
 
     unaccepted = [f.describe() for f in found if f.subject not in cell.accepted]
     assert not unaccepted, (f"{cell.id}: escalation beyond the entitlement "

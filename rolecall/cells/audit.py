@@ -53,12 +53,20 @@ from rolecall.cells.audit_facts import (
     trusts,
     writes,
 )
+from rolecall.model.oracle import classic_flow_setting
 from rolecall.model.scenario import AcceptedFinding, Scenario
 from rolecall.reporting.records import Description
 
 Severity = Literal["critical", "high", "medium", "low"]
 SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
-FAILING: frozenset[Severity] = frozenset({"critical", "high"})  # unaccepted -> exit 1
+# One policy for `rolecall audit --fail-on` and the suite's audit cells (`--audit-fail-on`):
+# an open (unaccepted) finding at or above the threshold fails; one below it is reported,
+# never hidden. The default fails on every open finding, as Checkov does ("a result is
+# passing if all checks are passed or skipped", https://checkov.io/2.Basics/Hard%20and%20soft%20fail.html)
+# and Prowler (exit code 3 on a failed check): a hole is either fixed or accepted with a
+# reason (accepted_findings), and a higher threshold is a team's deliberate choice
+# (README, "Auditing a stack").
+DEFAULT_FAIL_ON: Severity = "low"
 
 GROUPS_CLAIM = "cognito:groups"
 STATIC_REGION = "us-east-1"
@@ -80,13 +88,17 @@ class Finding:
     fix: str  # how to shut it
     accepted: str | None = None  # the owners' reason, when the scenario accepts it
 
-    @property
-    def failing(self) -> bool:
-        """An unaccepted critical or high finding fails `rolecall audit` (exit 1)."""
-        return self.accepted is None and self.severity in FAILING
+    def fails(self, threshold: Severity) -> bool:
+        """Open (not accepted) and at least as severe as the threshold: it fails the audit."""
+        return self.accepted is None and at_least(self.severity, threshold)
 
-    def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+    def as_dict(self, threshold: Severity = DEFAULT_FAIL_ON) -> dict[str, Any]:
+        return {**asdict(self), "fails": self.fails(threshold)}
+
+
+def at_least(severity: Severity, threshold: Severity) -> bool:
+    """critical > high > medium > low."""
+    return SEVERITIES.index(severity) <= SEVERITIES.index(threshold)
 
 
 @dataclass(frozen=True)
@@ -99,16 +111,17 @@ class Audit:
     stale: tuple[AcceptedFinding, ...] = ()  # accepted, but no longer found
     notes: tuple[str, ...] = ()  # what the audit could not read
 
-    @property
-    def failing(self) -> bool:
-        return any(f.failing for f in self.findings)
+    def failing_at(self, threshold: Severity) -> bool:
+        """A finding fails at this threshold, or an acceptance is stale (the list is wrong)."""
+        return bool(self.stale) or any(f.fails(threshold) for f in self.findings)
 
     def of_check(self, check: str) -> list[Finding]:
         return [f for f in self.findings if f.check == check]
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"stack": self.stack, "source": self.source, "failing": self.failing,
-                "findings": [f.as_dict() for f in self.findings],
+    def as_dict(self, threshold: Severity = DEFAULT_FAIL_ON) -> dict[str, Any]:
+        return {"stack": self.stack, "source": self.source,
+                "failing": self.failing_at(threshold),
+                "findings": [f.as_dict(threshold) for f in self.findings],
                 "stale": [a.model_dump() for a in self.stale], "notes": list(self.notes)}
 
 
@@ -185,13 +198,12 @@ def _check_classic_flow_multiple_roles(facts: StackFacts, pool: PoolFacts) -> It
     if len(trusting) < 2:
         return
     writers = [r.name for r in trusting if writes(r)]
-    setting = ("AllowClassicFlow is true" if pool.allow_classic_flow
-               else "AllowClassicFlow is not set, which behaves as enabled (C2)")
+    setting = classic_flow_setting(pool.allow_classic_flow, bool(pool.mappings))
     names = ", ".join(r.name for r in trusting)
     if pool.mappings:
         severity: Severity = "medium"
-        impact = ("today the pool's RoleMappings refuse the basic flow (C3, field report), so "
-                  "this is latent: remove the mappings and any signed-in user picks any of them")
+        impact = ("so this is latent: remove the mappings and any signed-in user picks any of "
+                  "them")
     else:
         severity = "critical" if writers else "high"
         impact = "in the basic flow the caller picks the role (C5): any signed-in user can " \
@@ -200,7 +212,7 @@ def _check_classic_flow_multiple_roles(facts: StackFacts, pool: PoolFacts) -> It
         impact += f"; {', '.join(writers)} can write"
     yield Finding(
         "classic-flow-multiple-roles", severity, "C5", pool.name,
-        f"identity pool {pool.name}: {setting} and {len(trusting)} roles trust it for signed-in "
+        f"identity pool {pool.name}: {setting}; {len(trusting)} roles trust it for signed-in "
         f"identities ({names}); {impact}",
         f"set AllowClassicFlow to false (aws cognito-identity update-identity-pool "
         f"--identity-pool-id {pool.pool_id} --no-allow-classic-flow ...), or give every role "
@@ -428,13 +440,15 @@ def audit_cells(scenarios: list[Scenario]) -> list[AuditCell]:
 
 # --- printing ---------------------------------------------------------------------------
 
-def format_audit(audit: Audit) -> str:
-    """A reviewer's reading: one block per finding, worst first, accepted ones marked."""
+def format_audit(audit: Audit, threshold: Severity = DEFAULT_FAIL_ON) -> str:
+    """A reviewer's reading: one block per finding, worst first; each says whether it is
+    accepted, open (fails), or open below the threshold (reported, not failing)."""
     lines = [f"{audit.stack}  ({audit.source})"]
     if not audit.findings:
         lines.append("  no findings")
     for f in audit.findings:
-        state = "ACCEPTED" if f.accepted else "OPEN"
+        state = ("ACCEPTED" if f.accepted else "OPEN" if f.fails(threshold)
+                 else f"OPEN, below --fail-on {threshold}: reported, not failing")
         lines.append(f"  {f.severity.upper():8} {f.check:32} SPEC {f.rule:4} {f.subject}  [{state}]")
         lines.append(_wrap(f.message))
         lines.append(_wrap(f"fix: {f.fix}"))
@@ -452,10 +466,15 @@ def _wrap(text: str) -> str:
                          break_on_hyphens=False, break_long_words=False)
 
 
-def summary(audits: Sequence[Audit]) -> str:
+def summary(audits: Sequence[Audit], threshold: Severity = DEFAULT_FAIL_ON) -> str:
     findings = [f for a in audits for f in a.findings]
     counts = ", ".join(f"{sum(f.severity == s for f in findings)} {s}" for s in SEVERITIES)
-    open_failing = sum(f.failing for f in findings)
+    failing = sum(f.fails(threshold) for f in findings)
+    below = sum(f.accepted is None and not f.fails(threshold) for f in findings)
     accepted = sum(f.accepted is not None for f in findings)
+    stale = sum(len(a.stale) for a in audits)
     return (f"{len(findings)} finding(s) in {len(audits)} stack(s): {counts}; {accepted} accepted; "
-            f"{open_failing} open critical/high")
+            f"{failing} open at or above the threshold (failing)"
+            + (f"; {below} open below the threshold (reported, not failing)" if below else "")
+            + (f"; {stale} stale acceptance(s) (failing)" if stale else "")
+            + f"\nfail on: {threshold} and above (--fail-on {threshold})")

@@ -10,6 +10,13 @@ DynamoDB permissions the resulting credentials were observed to have:
   a `custom:` attribute (a self-service UpdateUserAttributes, as any app user can),
 - for guests: the enhanced guest flow, and the classic flow with every role.
 
+Each path names the SPEC rule it takes (`path_rule`): the enhanced flow the rule that
+resolves the user's role (E6, E7b, E9, E10 ...), a CustomRoleArn request E7a (Token
+mapping) or E9c (Rules), the classic flow C5 (the caller names the role), a self-service
+attribute change E9 (a rule keyed on an attribute the user can write), the guest's
+enhanced flow E5. A finding cites the rule of each path it found, the cell the rules of
+every path it takes.
+
 Anything beyond the entitlement the scenario declares (per group, per user, or
 for guests) is a finding. Permissions are observed by probing, not read from
 policies: the check sees what AWS actually allows. Besides the DynamoDB actions,
@@ -73,10 +80,12 @@ class EscalationCell:
             # one, custom too. The self-service path assumes the latter; the evidence
             # lists what the target answered, so a nightly run on AWS settles it.
             details["pin"] = "self-service write of a custom attribute (no WriteAttributes)"
+        rules = dict.fromkeys(rule for variant in self.scenario.variants
+                              for _, rule, _ in routes(self.scenario, variant, self.subject))
         return Description(self.id, "escalation", self.scenario.name, user=self.subject,
-                           groups=groups, expected=sorted(self.accepted), rule="C5/E10/E5",
-                           source="scenario entitlements", scenario_file=self.scenario.file,
-                           details=details)
+                           groups=groups, expected=sorted(self.accepted),
+                           rule="/".join(rules) or None, source="scenario entitlements",
+                           scenario_file=self.scenario.file, details=details)
 
 
 @dataclass
@@ -84,10 +93,17 @@ class Finding:
     check: str
     subject: str  # "<variant>/<user or guest>"
     beyond: dict[str, list[str]] = field(default_factory=dict)  # path -> permissions beyond
+    rules: dict[str, str] = field(default_factory=dict)  # path -> the SPEC rule it takes
 
     def describe(self) -> str:
-        paths = "; ".join(f"{path} grants {', '.join(extra)}" for path, extra in self.beyond.items())
+        paths = "; ".join(f"{path} grants {', '.join(extra)} [SPEC {self.rules.get(path, '-')}]"
+                          for path, extra in self.beyond.items())
         return f"{self.subject}: {paths}"
+
+    def paths(self) -> list[dict[str, object]]:
+        """One entry per path for the evidence: subject, path, its rule, what it grants."""
+        return [{"subject": self.subject, "path": path, "rule": self.rules.get(path),
+                 "grants": extra} for path, extra in self.beyond.items()]
 
 
 def entitlement_of(scenario: Scenario, user: str) -> tuple[str, ...] | None:
@@ -116,27 +132,35 @@ def escalation_cells(scenarios: list[Scenario]) -> list[EscalationCell]:
     return cells
 
 
-Path = tuple[str, Callable[[], Result]]
+Path = tuple[str, str, Callable[[], Result]]  # label, SPEC rule, take it
+Route = tuple[str, str, tuple[str, tuple[str, ...]]]  # label, SPEC rule, (Flows method, args)
+
+
+def routes(scenario: Scenario, variant: str, subject: str) -> list[Route]:
+    """Every credential path open to `subject` on one variant, with the rule it takes:
+    what `paths` takes, known before anything runs (the cell's description cites them)."""
+    roles = list(scenario.roles)
+    if subject == GUEST:
+        return [("enhanced-guest", "E5", ("guest", (variant,)))] + [
+            (f"classic-guest={role}", "C5", ("classic_guest", (variant, role))) for role in roles]
+    found: list[Route] = [("enhanced", oracle.enhanced(scenario, variant, subject).rule,
+                           ("enhanced", (variant, subject)))]
+    mapping = scenario.variants[variant].mapping
+    if mapping is not None:  # E7a (Token), E9c (Rules: overrides the rule order)
+        custom = "E7a" if mapping.type == "Token" else "E9c"
+        found += [(f"custom={role}", custom, ("enhanced", (variant, subject, role)))
+                  for role in roles]
+    found += [(f"classic={role}", "C5", ("classic", (variant, subject, role))) for role in roles]
+    found += [(f"self-service {rule.claim}={rule.value}", "E9",
+               ("after_self_service", (variant, subject, rule.claim, rule.value)))
+              for rule in self_service_rules(scenario, variant)]
+    return found
 
 
 def paths(flows: Flows, scenario: Scenario, variant: str, subject: str) -> Iterator[Path]:
-    """Every credential path open to `subject` on one variant (identity pool)."""
-    roles = list(scenario.roles)
-    if subject == GUEST:
-        yield "enhanced-guest", partial(flows.guest, variant)
-        for role in roles:
-            yield f"classic-guest={role}", partial(flows.classic_guest, variant, role)
-        return
-    yield "enhanced", partial(flows.enhanced, variant, subject)
-    mapping = scenario.variants[variant].mapping
-    if mapping is not None:  # E7a (Token), E9c (Rules: overrides the rule order)
-        for role in roles:
-            yield f"custom={role}", partial(flows.enhanced, variant, subject, role)
-    for role in roles:
-        yield f"classic={role}", partial(flows.classic, variant, subject, role)
-    for rule in self_service_rules(scenario, variant):
-        yield (f"self-service {rule.claim}={rule.value}",
-               partial(flows.after_self_service, variant, subject, rule.claim, rule.value))
+    """Every credential path open to `subject` on one variant (identity pool), ready to take."""
+    for label, rule, (method, args) in routes(scenario, variant, subject):
+        yield label, rule, partial(getattr(flows, method), *args)
 
 
 def self_service_rules(scenario: Scenario, variant: str) -> list[Rule]:
@@ -211,7 +235,7 @@ def find(flows: Flows, stack: Stack, cell: EscalationCell) -> list[Finding]:
     findings = []
     for variant in cell.scenario.variants:
         finding = Finding("escalation", f"{variant}/{cell.subject}")
-        for label, take in paths(flows, cell.scenario, variant, cell.subject):
+        for label, rule, take in paths(flows, cell.scenario, variant, cell.subject):
             result = take()
             beyond = permissions_beyond(flows, stack, cell.scenario, result,
                                         frozenset(cell.entitlement))
@@ -222,6 +246,7 @@ def find(flows: Flows, stack: Stack, cell: EscalationCell) -> list[Finding]:
                 if not oracle.permits(cell.entitlement, change.split(" ", 1)[0])]
             if extra:
                 finding.beyond[label] = extra
+                finding.rules[label] = rule
         if finding.beyond:
             findings.append(finding)
     return findings

@@ -208,6 +208,23 @@ def classic_gate(scenario: Scenario, variant: str) -> Outcome | None:
     return None
 
 
+def classic_flow_setting(allow: bool | None, mapped: bool) -> str:
+    """A pool's classic-flow setting in the words every report uses (matrix.html, the audit):
+    one truth for AllowClassicFlow never set, which behaves as enabled (C2), never "off"."""
+    said = ("AllowClassicFlow unset: enabled (C2)" if allow is None
+            else "AllowClassicFlow true: enabled" if allow
+            else "AllowClassicFlow false: disabled (C1)")
+    if mapped and allow is not False:
+        said += ", but the pool's RoleMappings refuse it (C3)"
+    return said
+
+
+def classic_setting(scenario: Scenario, variant: str) -> str:
+    """`classic_flow_setting` of one variant's identity pool."""
+    return classic_flow_setting(scenario.pool_setting(variant, "allow_classic_flow"),
+                                scenario.variants[variant].mapping is not None)
+
+
 def classic(scenario: Scenario, variant: str, role: str) -> Outcome:
     """AssumeRoleWithWebIdentity on `role` with an authenticated OIDC token (C5, C6)."""
     gate = classic_gate(scenario, variant)

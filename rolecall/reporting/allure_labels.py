@@ -83,6 +83,8 @@ def label(description: Description) -> None:
     for name in ("user", "groups", "expected_role", "action", "expected"):
         if described.get(name) not in (None, []):
             allure.dynamic.parameter(name.replace("_", " "), _text(described[name]))
+    if (described.get("details") or {}).get("needs"):  # TransactGetItems: no permission of its own
+        allure.dynamic.parameter("needs", _text(described["details"]["needs"]), excluded=True)
     if described["rule"]:
         for rule in str(described["rule"]).split("/"):
             allure.dynamic.link(_spec_link(rule), link_type="spec", name=f"SPEC {rule}")

@@ -52,6 +52,8 @@ def environment(meta: dict[str, Any], scenarios: list[str], git_sha: str,
                     "run cells planned": "-" if completeness.planned is None
                     else str(completeness.planned),
                     "run cells observed": str(completeness.observed)})
+        if completeness.not_probed:  # ran, asked nothing on purpose: not observed either
+            env["run cells not_probed"] = str(len(completeness.not_probed))
     return env
 
 

@@ -13,8 +13,16 @@ path left out), and at the end compares it with the records. A run is:
                 after failures, a crashed xdist worker), or the plan was never made.
 
 Missing cells become NOT RUN rows in the evidence: never passed, never failed, never a
-verdict. summary.md, matrix.html, evidence.json, Allure's environment.properties, the
-JUnit properties and the terminal all carry the same `headline`.
+verdict. A cell that ran but did not probe on purpose (skipped: a team's table without
+deletion protection gives no safe way to ask DeleteTable) is NOT PROBED: not observed
+either, so the headline counts it apart and says why ("COMPLETE: 214 of 215 planned
+cells observed; 1 not probed: table ... is not deletion-protected ..."); the run is
+still complete (it ran every planned cell), but never reads as if every cell were
+observed. The unit is the cell: a test that checks several variants is one cell per
+variant in the plan as in the evidence, so every file counts the same number.
+summary.md, matrix.html, evidence.json, assessment-results.json, Allure's
+environment.properties, the JUnit properties and the terminal all carry the same
+`headline`.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from rolecall.reporting.records import not_run_record
+from rolecall.reporting.records import SKIPPED, not_run_records
 
 COMPLETE, SELECTION, INCOMPLETE = "complete", "selection", "incomplete"
 PLAN = "plan.json"
@@ -55,22 +63,36 @@ class Completeness:
     reason: str | None = None  # "interrupted by SIGINT", "stopping after 1 failures" ...
     selection: list[str] = field(default_factory=list)  # "--scenario books", "-k 'x'" ...
     deselected: int = 0
+    not_probed: dict[str, str] = field(default_factory=dict)  # cell id -> why it asked nothing
 
     @property
     def headline(self) -> str:
         """One line for every reader: `INCOMPLETE: 684 of 1,793 cells; interrupted by SIGINT`."""
         chosen = f"selected by {', '.join(self.selection)}" if self.selection else ""
         left_out = f"{self.deselected:,} cell(s) deselected" if self.deselected else ""
-        if self.status == COMPLETE:
-            return f"COMPLETE: all {self.planned or 0:,} planned cells observed"
-        if self.status == SELECTION:
-            parts = [f"SELECTION: all {self.planned or 0:,} selected cells observed", chosen,
-                     left_out, "not the whole suite"]
+        planned = self.planned or 0
+        if self.status in (COMPLETE, SELECTION):
+            which = "planned" if self.status == COMPLETE else "selected"
+            counted = (f"{self.observed:,} of {planned:,} {which} cells observed" if self.not_probed
+                       else f"all {planned:,} {which} cells observed")
+            parts = [f"{self.status.upper()}: {counted}", self.not_probed_line]
+            if self.status == SELECTION:
+                parts += [chosen, left_out, "not the whole suite"]
             return "; ".join(p for p in parts if p)
         counted = (f"{self.observed:,} of {self.planned:,} cells" if self.planned is not None
                    else f"{self.observed:,} cells observed, no plan (collection never finished)")
-        parts = [f"INCOMPLETE: {counted}", self.reason or "", chosen]
+        parts = [f"INCOMPLETE: {counted}", self.not_probed_line, self.reason or "", chosen]
         return "; ".join(p for p in parts if p)
+
+    @property
+    def not_probed_line(self) -> str:
+        """`1 not probed: <why>`; with several reasons, where they are listed."""
+        if not self.not_probed:
+            return ""
+        reasons = sorted(set(self.not_probed.values()))
+        why = (f": {reasons[0]}" if len(reasons) == 1
+               else f" for {len(reasons)} reasons (summary.md: Not probed)")
+        return f"{len(self.not_probed):,} not probed{why}"
 
     @property
     def acceptable(self) -> bool:
@@ -83,7 +105,7 @@ class Completeness:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Completeness:
         return cls(**{k: data[k] for k in ("status", "planned", "observed", "missing", "reason",
-                                           "selection", "deselected") if k in data})
+                                           "selection", "deselected", "not_probed") if k in data})
 
 
 # --- the plan, written once by whichever process collected first --------------------------------
@@ -114,25 +136,31 @@ def read_plan(folder: Path) -> Plan | None:
 def assess(plan: Plan | None, records: list[dict[str, Any]], reason: str | None,
            selection: list[str], crashed: dict[str, str] | None = None
            ) -> tuple[Completeness, list[dict[str, Any]]]:
-    """The run's completeness, and its cells: the records plus a NOT RUN row per missing cell."""
+    """The run's completeness, and its cells: the records plus a NOT RUN row per missing cell
+    (per part of a cell that checks several variants: the plan's unit is the cell)."""
     crashed = crashed or {}
     seen = {str(r.get("test")) for r in records}
     planned = plan.cells if plan is not None else []
+    tests = {test for test, _ in planned}
     missing = [(test, cell) for test, cell in planned if test not in seen]
     default = "interrupted before it ran" if reason else "never recorded"
-    not_run = [not_run_record(cell, test, crashed.get(test, default)) for test, cell in missing]
+    not_run = [row for test, cell in missing
+               for row in not_run_records(cell, test, crashed.get(test, default))]
     if missing and not reason:
-        reason = _unexplained(len(missing), crashed)
+        reason = _unexplained(len(not_run), crashed)
     deselected = len(plan.deselected) if plan is not None else 0
     if deselected and not selection:
         selection = ["deselection"]
-    observed = len(seen & {test for test, _ in planned}) if plan is not None else len(seen)
+    ran = [r for r in records if plan is None or str(r.get("test")) in tests]
+    not_probed = {str(r["id"]): str(r.get("code") or "skipped") for r in ran
+                  if r.get("test_outcome") == SKIPPED}
     incomplete = plan is None or bool(missing)
     status = INCOMPLETE if incomplete else SELECTION if selection or deselected else COMPLETE
-    verdict = Completeness(status, len(planned) if plan is not None else None, observed,
-                           sorted(str(cell.get("id")) for _, cell in missing),
+    verdict = Completeness(status, sum(max(1, len(cell.get("parts") or [])) for _, cell in planned)
+                           if plan is not None else None, len(ran) - len(not_probed),
+                           sorted(str(row["id"]) for row in not_run),
                            reason if incomplete else None,
-                           list(selection), deselected)
+                           list(selection), deselected, not_probed)
     return verdict, sorted([*records, *not_run], key=lambda c: str(c["id"]))
 
 
@@ -155,6 +183,24 @@ def summary_lines(verdict: Completeness) -> list[str]:
     elif verdict.status == SELECTION:
         lines += ["A deliberate selection: every selected cell ran, but cells outside the "
                   "selection were not tested.", ""]
+    if verdict.not_probed:
+        lines += [f"{len(verdict.not_probed):,} cell(s) ran but were NOT PROBED, on purpose and "
+                  "with a reason (listed under \"Not probed\"): they are not observations, "
+                  "neither passed nor failed; `rolecall verify --require-full` refuses this "
+                  "bundle.", ""]
+    return lines
+
+
+def not_probed_lines(verdict: Completeness) -> list[str]:
+    """summary.md's "Not probed" section: each such cell and why nothing was asked."""
+    if not verdict.not_probed:
+        return []
+    shown = sorted(verdict.not_probed.items())[:SHOWN_MISSING]
+    more = len(verdict.not_probed) - len(shown)
+    lines = ["", f"## Not probed ({len(verdict.not_probed):,})", "",
+             *[f"- {cell_id}: {why}" for cell_id, why in shown]]
+    if more:
+        lines.append(f"- ... and {more:,} more (evidence.json: completeness.not_probed)")
     return lines
 
 
@@ -173,12 +219,14 @@ def not_run_lines(verdict: Completeness) -> list[str]:
 BANNER_STYLE = (".banner{padding:.6em 1em;margin:0 0 1em;font-size:1.15em;font-weight:700;"
                 "border:3px solid}.banner.incomplete{background:#ffcdd2;color:#8e0000}"
                 ".banner.selection{background:#fff3cd;color:#5d4037}"
-                ".banner.complete{background:#c8e6c9;color:#1b5e20}")
+                ".banner.complete{background:#c8e6c9;color:#1b5e20}"
+                ".banner.notprobed{background:#fff3cd;color:#5d4037}")
 
 
 def banner_html(verdict: Completeness) -> str:
     """The first thing matrix.html shows: complete, a selection, or INCOMPLETE and why."""
-    return (f"<style>{BANNER_STYLE}</style><div class=\"banner {verdict.status}\" "
+    shade = " notprobed" if verdict.not_probed else ""  # never the all-observed green
+    return (f"<style>{BANNER_STYLE}</style><div class=\"banner {verdict.status}{shade}\" "
             f"role=\"status\">{html.escape(verdict.headline)}</div>")
 
 

@@ -37,13 +37,23 @@ from typing import Any
 import rolecall
 from rolecall.model.scenario import Scenario
 from rolecall.reporting import oscal, rules_page
-from rolecall.reporting.completeness import Completeness, banner_html, not_run_lines, summary_lines
+from rolecall.reporting.completeness import (
+    SELECTION,
+    Completeness,
+    banner_html,
+    not_probed_lines,
+    not_run_lines,
+    summary_lines,
+)
 from rolecall.reporting.matrix_html import by, counts, render_matrix, show
-from rolecall.reporting.records import NOT_RUN, NOT_RUN_OUTCOME, now
+from rolecall.reporting.records import NOT_RUN, NOT_RUN_OUTCOME, SKIPPED, now
 from rolecall.reporting.redact import mask_account, redact_text
 
 BUNDLE_KIND = "rolecall-evidence"
-SCHEMA = 2  # 2: evidence.json has `completeness`; NOT RUN rows for planned cells never run
+# 2: evidence.json has `completeness`; NOT RUN rows for planned cells never run.
+# 3: `completeness.not_probed` (cell id -> why it asked nothing); a cell that checks several
+#    variants is planned, recorded and counted per variant (one count in every file).
+SCHEMA = 3
 MANIFEST = "manifest.json"
 # The run's working state (rolecall/account/run.py) lives in this subfolder of the bundle's
 # folder while the run lasts; it is not evidence: never hashed, listed or verified.
@@ -242,7 +252,8 @@ def load_cells(bundle: Path) -> dict[str, dict[str, Any]]:
 class Change:
     """One cell that differs between two runs: field -> (old, new).
 
-    `only` ("old"/"new"): the cell is in one run only (added or removed from the suite).
+    `only` ("old"/"new"): the cell is in one run only: added to the suite or removed
+    from it, unless `outside` says the other run was a selection that left it out.
     `not_run` ("old"/"new"/"both"): a run planned the cell but never ran it, so nothing
     can be said about it: missing, never "unchanged".
     """
@@ -251,33 +262,63 @@ class Change:
     fields: dict[str, tuple[Any, Any]]
     only: str | None = None
     not_run: str | None = None
+    outside: str | None = None  # "old"/"new": that run's selection left the cell out ...
+    selection: str = ""  # ... by these options
+
+    @property
+    def kind(self) -> str:
+        """changed, added, removed, or missing (NOT RUN, or outside a selection: not compared)."""
+        if self.not_run or self.outside:
+            return "missing"
+        if self.only:
+            return "added" if self.only == "new" else "removed"
+        return "changed"
 
     def describe(self) -> str:
         if self.not_run:
             where = "either run" if self.not_run == "both" else f"the {self.not_run} run"
             return f"{self.id}: NOT RUN in {where}: missing, not compared"
+        if self.outside:
+            how = f" ({self.selection})" if self.selection else ""
+            return f"{self.id}: not in the {self.outside} run's selection{how}: missing, not compared"
         if self.only:
-            return f"{self.id}: only in the {self.only} run"
+            return f"{self.id}: {self.kind} (only in the {self.only} run)"
         return f"{self.id}: " + "; ".join(f"{name} {show(old)} -> {show(new)}"
                                           for name, (old, new) in self.fields.items())
 
 
+def _selection_of(bundle: Path) -> str | None:
+    """How a bundle's run was narrowed on purpose ("" when unnamed), None for a whole run.
+
+    An interrupted run keeps its planned cells as NOT RUN rows; only a selection (or a
+    deselection) leaves cells of the suite out of its evidence altogether."""
+    verdict = completeness_of(bundle)
+    if verdict is None or not (verdict.status == SELECTION or verdict.selection
+                               or verdict.deselected):
+        return None
+    return ", ".join(verdict.selection)
+
+
 def diff(old: Path, new: Path) -> list[Change]:
     """Cells whose observed outcome or role (or expectation, or verdict) changed, by id;
-    and cells one run did not run, which are missing rather than unchanged."""
+    cells one run did not run, or its selection left out, which are missing rather than
+    unchanged; and cells added to the suite or removed from it."""
     before, after = load_cells(old), load_cells(new)
+    narrowed = {"old": _selection_of(old), "new": _selection_of(new)}
     changes: list[Change] = []
     for cell_id in sorted(set(before) | set(after)):
         old_cell, new_cell = before.get(cell_id), after.get(cell_id)
         missing = [side for side, cell in (("old", old_cell), ("new", new_cell))
                    if cell is not None and cell.get("observed") == NOT_RUN]
+        absent = "new" if new_cell is None else "old" if old_cell is None else None
         if missing:
             changes.append(Change(cell_id, {}, not_run="both" if len(missing) == 2 else missing[0]))
-        elif new_cell is None:
-            changes.append(Change(cell_id, {}, "old"))
-        elif old_cell is None:
-            changes.append(Change(cell_id, {}, "new"))
+        elif absent is not None and narrowed[absent] is not None:
+            changes.append(Change(cell_id, {}, outside=absent, selection=narrowed[absent] or ""))
+        elif absent is not None:
+            changes.append(Change(cell_id, {}, "old" if absent == "new" else "new"))
         else:
+            assert old_cell is not None and new_cell is not None
             fields = {name: (old_cell.get(name), new_cell.get(name)) for name in DIFF_FIELDS
                       if old_cell.get(name) != new_cell.get(name)}
             if fields:
@@ -307,25 +348,29 @@ def render_summary(cells: list[dict[str, Any]], meta: dict[str, Any],
     lines = [f"# rolecall conformance run {meta['runid']}", "", *summary_lines(completeness),
              f"- target: {meta['target']} ({meta['region']}, account {meta['account']})",
              f"- started: {meta['started_at']}", f"- ended: {meta['ended_at']}", "",
-             "## Totals", "", "| cells | passed | failed | skipped | not run |",
+             "## Totals", "", "| cells | passed | failed | not probed | not run |",
              "|---:|---:|---:|---:|---:|",
              f"| {totals['cells']} | {totals['passed']} | {totals['failed']} | "
-             f"{totals['skipped']} | {totals['not_run']} |", "", *_tests_note(cells),
+             f"{totals['not_probed']} | {totals['not_run']} |", "", *_tests_note(cells),
              "## Per scenario", "",
-             "| scenario | cells | passed | failed | skipped | not run |",
+             "| scenario | cells | passed | failed | not probed | not run |",
              "|---|---:|---:|---:|---:|---:|"]
     for scenario, of_scenario in by(cells, "scenario").items():
         sc = counts(of_scenario)
         lines.append(f"| {_md(scenario)} | {sc['cells']} | {sc['passed']} | {sc['failed']} | "
-                     f"{sc['skipped']} | {sc['not_run']} |")
+                     f"{sc['not_probed']} | {sc['not_run']} |")
     lines += _pins(cells)
     lines += _escalation_paths(cells)
+    lines += _below_threshold(cells)
     failures = [c for c in cells if not c["passed"]
-                and c.get("test_outcome") not in ("skipped", NOT_RUN_OUTCOME)]
+                and c.get("test_outcome") not in (SKIPPED, NOT_RUN_OUTCOME)]
     lines += ["", f"## Failures ({len(failures)})", ""]
     if not failures and totals["not_run"]:
         lines.append(f"None among the cells that ran; {totals['not_run']} planned cell(s) did "
                      "not run (see above): this is not a clean run.")
+    elif not failures and totals["not_probed"]:
+        lines.append(f"None among the cells observed; {totals['not_probed']} cell(s) were not "
+                     "probed (see \"Not probed\"): not every cell was observed.")
     elif not failures:
         lines.append("None: every cell observed what the spec and the scenarios expect.")
     else:
@@ -334,27 +379,60 @@ def render_summary(cells: list[dict[str, Any]], meta: dict[str, Any],
         lines += [f"| {_md(c['id'])} | {_md(c['expected'])} | {_md(c['observed'])} | "
                   f"{_md(c['expected_role'])} / {_md(c['observed_role'])} | {_md(c['rule'])} | "
                   f"{_md(c['source'])} |" for c in failures]
+    lines += not_probed_lines(completeness)
     lines += not_run_lines(completeness)
     return "\n".join(lines) + "\n"
 
 
 def _escalation_paths(cells: list[dict[str, Any]]) -> list[str]:
-    """Every escalation path the run found, accepted or not: `<variant>/<subject>:
-    <credential path> grants <API> (<what it changes>)`."""
+    """Every escalation path the run found, accepted or not, each with the SPEC rule of the
+    path it takes (a CustomRoleArn request E7a, the classic flow C5 ...): `<variant>/<subject>`,
+    the credential path, its rule, and what it grants beyond the entitlement."""
     found = [(c, path) for c in cells if c.get("kind") == "escalation"
-             for path in (c.get("details") or {}).get("findings") or []]
+             for path in _paths_of(c)]
     if not found:
         return []
     lines = ["", f"## Escalation paths ({len(found)})", "",
-             "| cell | accepted | path: credential grants API (what it changes) |",
-             "|---|---|---|"]
-    lines += [f"| {_md(c['id'])} | {_accepted(c, path)} | {_md(path)} |" for c, path in found]
+             "| cell | accepted | subject | credential path | rule | grants (what it changes) |",
+             "|---|---|---|---|---|---|"]
+    lines += [f"| {_md(c['id'])} | {_accepted(c, path['subject'])} | {_md(path['subject'])} | "
+              f"{_md(path['path'])} | {_md(path['rule'])} | {_md(', '.join(path['grants']))} |"
+              for c, path in found]
     return lines
 
 
-def _accepted(cell: dict[str, Any], path: Any) -> str:
-    """yes when the path's subject (`<variant>/<user>: ...`) is an accepted finding."""
-    return "yes" if str(path).split(":", 1)[0] in (cell.get("expected") or []) else "no"
+def _below_threshold(cells: list[dict[str, Any]]) -> list[str]:
+    """Audit findings nobody accepted that passed their cell only because they are less
+    severe than --audit-fail-on: reported here, never hidden."""
+    found = [(c, f) for c in cells if c.get("kind") == "audit"
+             for f in (c.get("details") or {}).get("findings") or []
+             if isinstance(f, dict) and f.get("accepted") is None and f.get("fails") is False]
+    if not found:
+        return []
+    threshold = (found[0][0].get("details") or {}).get("fail_on")
+    lines = ["", f"## Audit findings open below the threshold ({len(found)})", "",
+             f"Not accepted, and less severe than `--audit-fail-on {threshold}`: their cells "
+             "passed, the holes are open.", "",
+             "| cell | severity | subject | finding | fix |", "|---|---|---|---|---|"]
+    lines += [f"| {_md(c['id'])} | {_md(f.get('severity'))} | {_md(f.get('subject'))} | "
+              f"{_md(f.get('message'))} | {_md(f.get('fix'))} |" for c, f in found]
+    return lines
+
+
+def _paths_of(cell: dict[str, Any]) -> list[dict[str, Any]]:
+    """An escalation cell's paths; a bundle written before paths were recorded says each
+    finding as text (`<variant>/<subject>: <path> grants ...`), the cell's rule for all."""
+    details = cell.get("details") or {}
+    if details.get("paths") is not None:
+        return list(details["paths"])
+    return [{"subject": str(text).split(":", 1)[0], "path": str(text).split(": ", 1)[-1],
+             "rule": cell.get("rule"), "grants": []}
+            for text in details.get("findings") or []]
+
+
+def _accepted(cell: dict[str, Any], subject: Any) -> str:
+    """yes when the path's subject (`<variant>/<user>`) is an accepted finding."""
+    return "yes" if str(subject) in (cell.get("expected") or []) else "no"
 
 
 def _pins(cells: list[dict[str, Any]]) -> list[str]:

@@ -71,13 +71,16 @@ def _joined(extents: list[tuple[str, Completeness]]) -> Completeness:
     total = sum(p for p in planned if p is not None) if None not in planned else None
     observed = sum(e.observed for _, e in extents)
     missing = [f"{where}/{cell}" for where, e in extents for cell in e.missing]
+    not_probed = {f"{where}/{cell}": why for where, e in extents
+                  for cell, why in e.not_probed.items()}  # never observed, in any job
     short = [f"{where}: {e.headline}" for where, e in extents if not e.acceptable]
     if short:
-        return Completeness(INCOMPLETE, total, observed, missing, reason="; ".join(short))
+        return Completeness(INCOMPLETE, total, observed, missing, reason="; ".join(short),
+                            not_probed=not_probed)
     chosen = [f"{where}: {' '.join(e.selection)}" for where, e in extents if e.status == SELECTION]
     status = SELECTION if chosen else COMPLETE
     return Completeness(status, total, observed, missing, selection=chosen,
-                        deselected=sum(e.deselected for _, e in extents))
+                        deselected=sum(e.deselected for _, e in extents), not_probed=not_probed)
 
 
 def _label(bundle: Path, run: dict[str, Any]) -> str:

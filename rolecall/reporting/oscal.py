@@ -15,6 +15,8 @@ A run's completeness (rolecall/reporting/completeness.py) travels with it: the r
 INCOMPLETE) and a `run-status` prop says it in one word. A planned cell that never
 ran (NOT RUN) is no observation and no finding: nothing was observed, so a GRC tool
 must not count it as tested; the remarks say how many there are and where their ids are.
+Nor is a cell that ran but was NOT PROBED on purpose (a skip, with its reason): the
+remarks name each with its reason, and a `not-probed` prop counts them.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import yaml
 
 import rolecall
 from rolecall.reporting.completeness import SELECTION, Completeness
-from rolecall.reporting.records import NOT_RUN_OUTCOME
+from rolecall.reporting.records import NOT_RUN_OUTCOME, SKIPPED
 
 OSCAL_VERSION = "1.0.6"
 ASSESSMENT_RESULTS = "assessment-results.json"
@@ -83,7 +85,9 @@ def assessment_results(cells: list[dict[str, Any]], meta: dict[str, Any],
     mapping = mapping or controls_map()
     runid = str(meta["runid"])
     ended = str(meta.get("ended_at") or meta.get("started_at"))
-    ran = [cell for cell in cells if cell.get("test_outcome") != NOT_RUN_OUTCOME]
+    ran = [cell for cell in cells if cell.get("test_outcome") not in (NOT_RUN_OUTCOME, SKIPPED)]
+    not_probed = {str(c["id"]): str(c.get("code") or "skipped") for c in cells
+                  if c.get("test_outcome") == SKIPPED}
     observations = [_observation(runid, cell) for cell in ran]
     findings = [f for cell in ran for f in _findings(runid, cell, mapping)]
     reviewed = sorted({c for cell in (ran or cells)
@@ -109,7 +113,10 @@ def assessment_results(cells: list[dict[str, Any]], meta: dict[str, Any],
         result["findings"] = findings
     if completeness is not None:
         result["props"].append({"name": "run-status", "value": completeness.status})
-        result["remarks"] = _remarks(completeness, len(cells) - len(ran))
+        result["remarks"] = _remarks(completeness, len(cells) - len(ran) - len(not_probed),
+                                     not_probed)
+    if not_probed:
+        result["props"].append({"name": "not-probed", "value": str(len(not_probed))})
     return {"assessment-results": {
         "uuid": uuid_of(runid, "assessment-results"),
         "metadata": {"title": f"rolecall assessment results, run {runid}", "last-modified": ended,
@@ -120,7 +127,7 @@ def assessment_results(cells: list[dict[str, Any]], meta: dict[str, Any],
         "results": [result]}}
 
 
-def _remarks(completeness: Completeness, not_run: int) -> str:
+def _remarks(completeness: Completeness, not_run: int, not_probed: dict[str, str]) -> str:
     """The run's extent, first: an auditor must not read a partial run as a clean one."""
     lines = [completeness.headline]
     if not_run:
@@ -128,6 +135,10 @@ def _remarks(completeness: Completeness, not_run: int) -> str:
                      "were not tested; their ids are in evidence.json (completeness.missing).")
     elif completeness.status == SELECTION:
         lines.append("A deliberate selection: cells outside it were not tested.")
+    if not_probed:
+        lines.append(f"{len(not_probed)} cell(s) ran but were NOT PROBED, on purpose: they are "
+                     "not observations and were not tested:\n"
+                     + "\n".join(f"- {cell}: {why}" for cell, why in sorted(not_probed.items())))
     return "\n\n".join(lines)
 
 
@@ -152,7 +163,7 @@ def _findings(runid: str, cell: dict[str, Any], mapping: dict[str, list[str]]
     """A finding for a failed cell, and one per escalation path the cell found."""
     observation = uuid_of(runid, "observation", str(cell["id"]))
     found: list[tuple[str, str, str]] = []  # (key, title, description)
-    if not cell["passed"] and cell.get("test_outcome") != "skipped":
+    if not cell["passed"]:  # NOT RUN and NOT PROBED cells never get here
         found.append(("failed", f"{cell['id']} failed",
                       f"expected {cell.get('expected')}, observed {cell.get('observed')} "
                       f"[rule {cell.get('rule') or '-'}]; expectation source: {cell.get('source')}"))

@@ -57,7 +57,7 @@ class CellReporting:
 
     def __init__(self, state_dir: Path | None, worker: str, selection: Sequence[str] = ()) -> None:
         self.store = RecordStore(state_dir, worker) if state_dir is not None else None
-        self.failed_cells: list[tuple[str, str]] = []
+        self.failed_cells: dict[str, str] = {}  # node id -> why, every failed or errored cell
         self.controller = worker == "main"
         self.selection = list(selection)
         self.interruption: str | None = None
@@ -144,17 +144,22 @@ class CellReporting:
         if call.when == "call" and OBSERVER in item.stash:
             allure_labels.show_observations(item.stash[OBSERVER].observations)
         report = yield
-        if report.when == "call" and report.failed and description_of(item) is not None:
+        cell = description_of(item) is not None
+        if report.when == "call" and report.failed and cell:
             verdict_first(report, call)
         redact_report(report)
+        if cell and report.failed:
+            setattr(report, FAILURE_ATTR, failure_text(report))
         if report.when == "call" or (report.when == "setup" and not report.passed):
             self._write(item, report)
         return report
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        verdict = getattr(report, VERDICT_ATTR, None)
-        if verdict and report.failed:
-            self.failed_cells.append((report.nodeid, str(verdict)))
+        failure = getattr(report, FAILURE_ATTR, None)
+        if failure and report.failed and report.nodeid not in self.failed_cells:
+            # pytest counts a failed call as failed and a failed setup or teardown as an error
+            error = "" if report.when == "call" else f"ERROR in {report.when}: "
+            self.failed_cells[report.nodeid] = error + str(failure)
         if self.controller and report.failed and "crashed while running" in str(report.longrepr):
             self.crashed[report.nodeid] = redact_text(str(report.longrepr))
 
@@ -164,13 +169,30 @@ class CellReporting:
         yield
         if self.failed_cells:
             terminalreporter.write_sep("=", f"rolecall: {len(self.failed_cells)} cell(s) failed")
-            for nodeid, verdict in self.failed_cells:
-                terminalreporter.write_line(f"{nodeid.rsplit('[', 1)[-1].rstrip(']')}: {verdict}")
+            for nodeid, why in self.failed_cells.items():
+                cell = nodeid.rsplit("[", 1)[-1].rstrip("]")
+                first, *more = why.splitlines() or [""]
+                terminalreporter.write_line(f"{cell}: {first.removeprefix(f'{cell}: ')}")
+                for line in more:
+                    terminalreporter.write_line(f"    {line.strip()}")
+        self._report_below_threshold(terminalreporter)
         extent = self.assess()  # last: how much of the plan the verdicts above cover
         if extent is not None:
             markup = {"red": True} if extent.status == completeness.INCOMPLETE else {
-                "yellow": True} if extent.status == completeness.SELECTION else {"green": True}
+                "yellow": True} if extent.status == completeness.SELECTION or extent.not_probed \
+                else {"green": True}
             terminalreporter.write_sep("=", f"rolecall: {extent.headline}", bold=True, **markup)
+
+    def _report_below_threshold(self, terminalreporter: Any) -> None:
+        """Audit findings open but below --audit-fail-on passed their cells: said, not hidden."""
+        below = [(str(cell["id"]), str(line), str((cell.get("details") or {}).get("fail_on")))
+                 for cell in self.cells for line in (cell.get("details") or {}).get("below") or []]
+        if not below:
+            return
+        terminalreporter.write_sep("=", f"rolecall: {len(below)} audit finding(s) open below "
+                                        f"--audit-fail-on {below[0][2]} (reported, not failing)")
+        for cell, line, _ in below:
+            terminalreporter.write_line(f"{cell}: {line}")
 
     def _write(self, item: pytest.Item, report: pytest.TestReport) -> None:
         description = description_of(item)
@@ -178,14 +200,36 @@ class CellReporting:
             return
         observer = item.stash.get(OBSERVER, None)
         observations = observer.observations if observer else []
+        reason = skip_reason(report, description.id) if report.skipped else None
         records = records_of(description, observations, report.outcome, item.nodeid,
-                             item.stash.get(STARTED, now()))
-        if not observations and report.longrepr:
-            records[0]["code"] = _first_line(report)
+                             item.stash.get(STARTED, now()), reason)
+        if not observations and report.longrepr and not report.skipped:
+            for record in records:
+                record["code"] = _first_line(report)
         self.store.write(records)
 
 
 VERDICT_ATTR = "rolecall_verdict"  # travels with the report from xdist workers (plain JSON)
+FAILURE_ATTR = "rolecall_failure"  # every failed cell's why, for the closing list (the same way)
+
+
+def failure_text(report: pytest.TestReport) -> str:
+    """Why a cell failed, for the closing list: its verdict, or its failure message
+    (an escalation or audit cell's assertion, all its lines: the paths and findings), or
+    the crash line of an exception. Never trimmed; already redacted."""
+    verdict = getattr(report, VERDICT_ATTR, None)
+    if verdict:
+        return str(verdict)
+    longrepr = report.longrepr
+    entries = getattr(getattr(longrepr, "reprtraceback", None), "reprentries", None) or []
+    crash = getattr(longrepr, "reprcrash", None)
+    message = str(getattr(crash, "message", "") or "")
+    if message.startswith(("AssertionError", "Failed")) and entries and \
+            isinstance(getattr(entries[0], "lines", None), list):
+        return "\n".join(entries[0].lines)  # verdict_first left the message, without source
+    if isinstance(longrepr, str | _RedactedRepr) or message == "":
+        return str(longrepr).strip().splitlines()[-1] if str(longrepr).strip() else "failed"
+    return message
 
 
 def verdict_first(report: pytest.TestReport, call: pytest.CallInfo[None]) -> None:
@@ -213,6 +257,16 @@ def verdict_first(report: pytest.TestReport, call: pytest.CallInfo[None]) -> Non
     if lines[0].startswith("expected "):  # a verdict: it is the crash line (other failures
         longrepr.reprcrash.message = lines[0]  # keep "AssertionError: ...", mutation reads it)
         setattr(report, VERDICT_ATTR, redact_text(lines[0]))
+
+
+def skip_reason(report: pytest.TestReport, cell_id: str) -> str:
+    """Why a skipped cell asked nothing: pytest.skip's message, without pytest's `Skipped: `
+    and the cell id and `not probed: ` a suite puts in front of it (the record names both)."""
+    longrepr = report.longrepr
+    text = str(longrepr[2]) if isinstance(longrepr, tuple) else str(longrepr or "skipped")
+    for prefix in ("Skipped: ", f"{cell_id}: ", "not probed: "):
+        text = text.removeprefix(prefix)
+    return redact_text(text.strip() or "skipped")
 
 
 def _first_line(report: pytest.TestReport) -> str | None:

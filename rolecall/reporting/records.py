@@ -30,6 +30,8 @@ CELL_FIELDS = ("id", "kind", "scenario", "variant", "flow", "user", "groups", "e
                "observed_role", "action", "expected", "observed", "code", "request_ids", "rule",
                "source", "passed", "test_outcome", "test", "recorded_at", "finished_at")
 NOT_OBSERVED = "NOT OBSERVED"
+NOT_PROBED = "NOT PROBED"  # the cell ran, and did not probe on purpose: a reason, no verdict
+SKIPPED = "skipped"  # pytest's outcome of such a cell
 NOT_RUN = "NOT RUN"  # planned, never recorded (rolecall/reporting/completeness.py)
 NOT_RUN_OUTCOME = "not run"
 
@@ -57,10 +59,14 @@ class Description:
     source: str | None = None
     scenario_file: str | None = None
     details: dict[str, Any] = field(default_factory=dict)  # kind-specific facts (audit check)
+    # A cell that checks several variants in one test: its parts, each a cell of its own
+    # in the plan and in the evidence (`<id>[<part>]`), so a run counts one number of cells.
+    parts: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         described = asdict(self)
         described["groups"] = list(self.groups)
+        described["parts"] = list(self.parts)
         return redact(described)
 
 
@@ -99,31 +105,48 @@ class Observer:
 
 
 def records_of(description: Description, observations: list[Observation], outcome: str,
-               test: str, started: str) -> list[dict[str, Any]]:
-    """The cell's records: one per observation (one NOT OBSERVED row if there was none)."""
+               test: str, started: str, reason: str | None = None) -> list[dict[str, Any]]:
+    """The cell's records: one per observation, and one per planned part it did not observe.
+
+    A cell that observed nothing is one NOT OBSERVED row (per part); a skipped one is NOT
+    PROBED, with `reason` as its code: it ran, but asked nothing on purpose.
+    """
     finished = now()
-    if not observations:
+    if outcome == SKIPPED and not observations:
+        return [_record(description, Observation(observed=NOT_PROBED, code=reason, part=part),
+                        outcome, test, started, finished, passed=False)
+                for part in description.parts or (None,)]
+    seen_parts = {seen.part for seen in observations}
+    unseen = [Observation(observed=NOT_OBSERVED, part=part) for part in description.parts
+              if part not in seen_parts]  # the test stopped before it checked them
+    if not observations and not unseen:
         return [_record(description, Observation(observed=NOT_OBSERVED), outcome, test, started,
                         finished, passed=False)]
-    several = len(observations) > 1 or observations[0].part is not None
-    if not several:
+    several = len(observations) > 1 or any(seen.part is not None for seen in observations)
+    if not several and not unseen:
         return [_record(description, observations[0], outcome, test, started, finished,
                         passed=outcome == "passed")]
     matches = [_matches(description, seen) for seen in observations]
     failed_elsewhere = outcome != "passed" and all(matches)  # every part matched: not theirs
     return [_record(description, seen, outcome, test, started, finished,
                     passed=matched and not failed_elsewhere)
-            for seen, matched in zip(observations, matches, strict=True)]
+            for seen, matched in zip(observations, matches, strict=True)] + [
+        _record(description, seen, outcome, test, started, finished, passed=False)
+        for seen in unseen]
 
 
-def not_run_record(described: dict[str, Any], test: str, why: str) -> dict[str, Any]:
-    """A planned cell with no record: NOT RUN, never passed, never a verdict."""
+def not_run_records(described: dict[str, Any], test: str, why: str) -> list[dict[str, Any]]:
+    """A planned cell with no record: NOT RUN (one row per part), never passed, no verdict."""
     record: dict[str, Any] = {name: described.get(name) for name in CELL_FIELDS}
     record.update({"observed": NOT_RUN, "observed_role": None, "code": why, "request_ids": [],
                    "passed": False, "test_outcome": NOT_RUN_OUTCOME, "test": test,
                    "expected": _text(described.get("expected")), "recorded_at": None,
                    "finished_at": None})
-    return redact(record)
+    parts = described.get("parts") or []
+    if not parts:
+        return [redact(record)]
+    return [redact({**record, "id": f"{record['id']}[{part}]", "variant": part})
+            for part in parts]
 
 
 def _expected(description: Description, seen: Observation) -> Any:

@@ -6,6 +6,7 @@
                    [--stack NAME | --identity-pool-id ID | --user-pool-id ID]   (test users)
     rolecall init (--stack NAME | --identity-pool-id ID) --out FILE [--endpoint-url URL]
     rolecall audit [--scenario NAME ...] | --identity-pool-id ID [--target ...] [--json]
+                   [--fail-on critical|high|medium|low]
     rolecall report [--results reports/allure-results] [--out reports/allure-report]
     rolecall verify reports/<runid>
     rolecall diff reports/<old runid> reports/<new runid> [--json]
@@ -223,24 +224,31 @@ def _sweep_users(args: argparse.Namespace, target: clients.Target) -> int:
 # --- audit: trust and configuration findings (rolecall/cells/audit.py) -------------------------
 
 def _add_audit(commands: Any) -> None:
-    audit = commands.add_parser(
+    parser = commands.add_parser(
         "audit", help="trust and configuration findings of scenarios or a live pool",
         description="Static audit of scenario files (default), or of a live identity pool with "
-                    "--identity-pool-id. Exit 1 when a critical or high finding is not accepted.")
-    audit.add_argument("--scenario-dir", default="scenarios", help="folder of scenario YAML files")
-    audit.add_argument("--scenario", action="append", default=[],
-                       help="audit only this scenario (repeatable); default: all")
-    audit.add_argument("--identity-pool-id", default=None,
-                       help="audit this live identity pool instead of scenario files")
-    audit.add_argument("--role-prefix", default=None,
-                       help="live: only scan roles whose name starts with this for trust of the pool")
-    audit.add_argument("--stack", default=None,
-                       help="audit this deployed CloudFormation stack (as `pytest suites --stack`)")
-    audit.add_argument("--entitlements", default=None,
-                       help="with --stack / --identity-pool-id: accept the findings it accepts")
-    _target_options(audit)
-    audit.add_argument("--json", action="store_true", help="print JSON for machines")
-    audit.set_defaults(handler=_audit)
+                    "--identity-pool-id. Exit 1 when a finding at or above --fail-on is not "
+                    "accepted, or an acceptance is stale; findings below it are printed too.")
+    parser.add_argument("--scenario-dir", default="scenarios", help="folder of scenario YAML files")
+    parser.add_argument("--scenario", action="append", default=[],
+                        help="audit only this scenario (repeatable); default: all")
+    parser.add_argument("--identity-pool-id", default=None,
+                        help="audit this live identity pool instead of scenario files")
+    parser.add_argument("--role-prefix", default=None,
+                        help="live: only scan roles whose name starts with this for trust of the pool")
+    parser.add_argument("--stack", default=None,
+                        help="audit this deployed CloudFormation stack (as `pytest suites --stack`)")
+    parser.add_argument("--entitlements", default=None,
+                        help="with --stack / --identity-pool-id: accept the findings it accepts")
+    parser.add_argument("--fail-on", choices=audit.SEVERITIES,
+                        default=audit.DEFAULT_FAIL_ON,
+                        help="the least severe open finding that fails (exit 1); default "
+                             f"{audit.DEFAULT_FAIL_ON}: every open finding. Findings below "
+                             "it are printed, marked as such, never hidden. The suite's audit "
+                             "cells take the same threshold (pytest --audit-fail-on)")
+    _target_options(parser)
+    parser.add_argument("--json", action="store_true", help="print JSON for machines")
+    parser.set_defaults(handler=_audit)
 
 
 def _audit(args: argparse.Namespace) -> int:
@@ -257,12 +265,13 @@ def _audit(args: argparse.Namespace) -> int:
         raise ValueError(str(exc)) from None
     except ClientError as exc:
         raise ValueError(f"cannot read the stack: {exc}") from None
-    failing = any(r.failing for r in results)
+    failing = any(r.failing_at(args.fail_on) for r in results)
     if args.json:
-        print(json.dumps({"stacks": [r.as_dict() for r in results], "failing": failing}, indent=2))
+        print(json.dumps({"stacks": [r.as_dict(args.fail_on) for r in results],
+                          "fail_on": args.fail_on, "failing": failing}, indent=2))
     else:
-        print("\n\n".join(audit.format_audit(r) for r in results))
-        print(f"\n{audit.summary(results)}")
+        print("\n\n".join(audit.format_audit(r, args.fail_on) for r in results))
+        print(f"\n{audit.summary(results, args.fail_on)}")
     return 1 if failing else 0
 
 

@@ -6,7 +6,7 @@
     rolecall merge --out reports/merged BUNDLE [BUNDLE ...]
 
 Exit codes: 0 fine (intact and complete; no change), 1 the answer is "no" (tampered
-bundle; an incomplete run; cells changed or missing), 2 the command could not run
+bundle; an incomplete run; cells changed, added, removed or missing), 2 the command could not run
 (the message names the file and the fix).
 
 `verify` judges extent as well as integrity. An INCOMPLETE bundle (interrupted,
@@ -14,7 +14,10 @@ stopped early, a worker lost, or a bundle that does not record its extent) exits
 unless `--allow-partial`. A deliberate SELECTION (`--scenario books`, `-k ...`)
 exits 0 and prints what the selection was: it covers exactly what it says it does,
 in every file of the bundle; `--require-full` refuses it too, for a gate that needs
-the whole suite.
+the whole suite. Cells NOT PROBED (ran, asked nothing on purpose: no safe way to ask
+on a team's table) are treated like a selection: printed with their reasons, accepted
+by default (the suite chose not to ask, and every file says so), refused by
+`--require-full`, which demands every cell of the suite observed.
 """
 
 from __future__ import annotations
@@ -45,7 +48,8 @@ def add_parsers(commands: Any) -> None:
     extent.add_argument("--allow-partial", action="store_true",
                         help="accept an incomplete run (interrupted, stopped early) if intact")
     extent.add_argument("--require-full", action="store_true",
-                        help="refuse a deliberate selection (--scenario, -k ...) as well")
+                        help="refuse a deliberate selection (--scenario, -k ...) and cells NOT "
+                             "PROBED as well: every cell of the suite observed")
     verify.set_defaults(handler=_verify)
 
     diff = commands.add_parser("diff", help="cells whose outcome or role changed between runs")
@@ -98,6 +102,11 @@ def _judge_extent(args: argparse.Namespace, verdict: Completeness | None) -> int
               "it cannot show it holds the whole run")
         return _partial(args)
     print(f"{args.bundle}: {verdict.headline}")
+    if verdict.not_probed:
+        print(f"  {len(verdict.not_probed):,} cell(s) NOT PROBED (ran, asked nothing on "
+              "purpose; not observed):")
+        for cell, why in sorted(verdict.not_probed.items()):
+            print(f"    {cell}: {why}")
     if verdict.status == INCOMPLETE:
         if verdict.missing:
             print(f"  {len(verdict.missing):,} planned cell(s) NOT RUN, e.g. "
@@ -109,6 +118,12 @@ def _judge_extent(args: argparse.Namespace, verdict: Completeness | None) -> int
             return 1
         print("  accepted: a deliberate selection, recorded as such in every file of the bundle "
               "(--require-full refuses it)")
+    if verdict.not_probed:
+        if args.require_full:
+            print("  refused (--require-full): cells NOT PROBED were not observed")
+            return 1
+        print("  accepted: cells NOT PROBED are a reasoned gap, named with their reason in "
+              "every file of the bundle (--require-full refuses them)")
     return 0
 
 
@@ -132,14 +147,17 @@ def _diff(args: argparse.Namespace) -> int:
             said = verdict.headline if verdict else "completeness not recorded"
             print(f"warning: the {side} bundle {bundle} is {said}", file=sys.stderr)
     if args.json:
-        print(json.dumps([{"id": c.id, "only": c.only, "not_run": c.not_run,
+        print(json.dumps([{"id": c.id, "kind": c.kind, "only": c.only, "not_run": c.not_run,
+                           "outside_selection": c.outside,
                            "changed": {k: {"old": o, "new": n} for k, (o, n) in c.fields.items()}}
                           for c in changes], indent=2))
     else:
         for change in changes:
             print(change.describe())
-        missing = sum(1 for c in changes if c.not_run)
-        print(f"{len(changes) - missing} cell(s) changed and {missing} cell(s) missing (NOT RUN, "
+        kinds = {kind: sum(1 for c in changes if c.kind == kind)
+                 for kind in ("changed", "added", "removed", "missing")}
+        print(f"{kinds['changed']} cell(s) changed, {kinds['added']} added, {kinds['removed']} "
+              f"removed; {kinds['missing']} cell(s) missing (NOT RUN, or outside a selection: "
               f"not compared) between {args.old} and {args.new}", file=sys.stderr)
     return 1 if changes else 0
 

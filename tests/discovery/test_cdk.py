@@ -8,6 +8,7 @@ and with the hand-written, reviewed ones (tests/discovery/seed00*.entitlements.y
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -122,6 +123,30 @@ def test_stack_template_needs_nothing_running(tmp_path: Path) -> None:
     # prefixed action, so no signed-in role gets control-plane cells
     # (docs/control-plane-probes.md).
     assert "214 passed, 1 skipped" in output
+    # The skipped cell is NOT PROBED, never observed: the headline, the bundle's files and
+    # `rolecall verify` count it apart and say why (issue 24, item 10).
+    skipped = "seed004stack-pooladminclient-guest-anonymous-dynamodb:DeleteTable"
+    headline = "COMPLETE: 214 of 215 planned cells observed; 1 not probed: table Seed004Stack-"
+    assert f"rolecall: {headline}" in output and "all 215 planned cells observed" not in output
+    [bundle] = [p for p in tmp_path.iterdir() if (p / "manifest.json").is_file()]
+    summary = (bundle / "summary.md").read_text()
+    assert f"**{headline}" in summary and "## Not probed (1)" in summary
+    assert f"- {skipped}: table Seed004Stack-" in summary and "is not deletion-protected" in summary
+    page = (bundle / "matrix.html").read_text()
+    assert headline in page
+    # The L2 IdentityPool leaves AllowClassicFlow unset: the page words it as the audit does,
+    # enabled (C2) and refused by the pool's RoleMappings (C3), never "off" (item 2).
+    setting = "AllowClassicFlow unset: enabled (C2), but the pool&#x27;s RoleMappings refuse it (C3)"
+    assert setting in page and "(off)" not in page
+    remarks = json.loads((bundle / "assessment-results.json").read_text())[
+        "assessment-results"]["results"][0]["remarks"]
+    assert remarks.startswith(headline) and f"- {skipped}: table" in remarks
+    verify = [*PYTHON, "rolecall.tools.cli", "verify", str(bundle)]
+    done = subprocess.run(verify, cwd=ROOT, capture_output=True, text=True, timeout=120, env=ENV)
+    assert done.returncode == 0 and f"{skipped}: table" in done.stdout, done.stdout
+    done = subprocess.run([*verify, "--require-full"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=120, env=ENV)
+    assert done.returncode == 1 and "NOT PROBED were not observed" in done.stdout, done.stdout
 
 
 def test_unsupported_template_is_a_usage_error(tmp_path: Path) -> None:

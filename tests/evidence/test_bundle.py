@@ -178,18 +178,23 @@ def test_matrix_html_is_self_contained_and_shows_the_grid(tmp_path: Path) -> Non
     assert not re.search(r"""(src|href)\s*=\s*["']?\s*(https?:)?//""", page, re.I)
     assert not re.search(r"<(script|link|img|iframe|object)\b|@import|url\(", page, re.I)
     grid = page[page.index('<table class="grid">'):]
-    head = re.findall(r"<th>([^<]+)</th>", grid[:grid.index("</thead>")])
-    assert head[-3:] == ["GetItem", "Query", "PutItem"]  # probe order, not alphabetical
-    assert head[:6] == ["user", "flow", "groups", "credential", "role expected", "role observed"]
-    rows = re.findall(r"<tr><th>(\w+)</th>", grid[grid.index("<tbody>"):])
+    head = [re.sub(r"<(?!wbr)[^>]+>", " ", h).replace("<wbr>", "").split() for h in
+            re.findall(r"<th[^>]*>(.*?)</th>", grid[:grid.index("</thead>")])]
+    assert [h[0] for h in head[-3:]] == ["GetItem", "Query", "PutItem"]  # probe order
+    assert head[:2] == [["user", "flow,", "groups"], ["credential", "(role)"]]
+    rows = re.findall(r'<tr><th class="who">(\w+)<', grid[grid.index("<tbody>"):])
     assert rows == ["testuser1", "writer"]
     # Coloured by verdict, never by observation: the failed cell observed ALLOWED and is red.
     assert grid.count('class="v pass"') == 6 and grid.count('class="v fail"') == 1
     failed = re.search(r'<td class="v fail"[^>]*>([^<]+)<span class="exp">([^<]+)</span>', grid)
     assert failed and failed.groups() == ("ALLOWED", "expected DENIED")
-    assert "ISSUED(BooksReadAccess)" in grid and "BooksReadAccess" in grid  # the role the user got
-    assert "thead th{position:sticky" in page and 'class="scroll"' in page
+    text = grid.replace("<wbr>", "")
+    assert "ISSUED(BooksReadAccess)" in text  # the role testuser1's credential cell got ...
+    assert 'role BooksWriteAccess</span>' in text  # ... and the writer's, who has none here
+    assert ".grid .who{position:sticky;left:0" in page and 'class="scroll"' in page
     assert '<a href="#scenario-books">books</a>' in page  # the table of contents
+    assert '<a href="#variant-books-token-authrole">token-authrole</a>' in page
+    assert '<details class="scenario" id="scenario-books" open>' in page  # it failed: open
 
 
 def test_every_link_in_a_bundle_stays_inside_it(tmp_path: Path) -> None:
@@ -284,7 +289,9 @@ def test_matrix_html_answers_an_auditors_questions(tmp_path: Path) -> None:
     page = (bundle / "matrix.html").read_text()
     assert "declared profile and policy" in page and "<pre>" in page and "seed 002" in page
     assert "who can do what" in page and "GetItem, Query" in page  # testuser1's persona
-    assert page.count("<td>classic") == 1 and "all 4 classic cells" in page  # one row, not four
+    assert page.count('<tr class="collapsed">') == 1 and "All 4 classic cells" in page  # one row
+    assert "classic flow: AllowClassicFlow false: disabled (C1)" in page  # why, from the rule
+    assert "(off)" not in page
     assert "checked: trust policy without aud; nothing found" in page
     assert '<a href="rules.html#t3">T3</a>' in page
     data = json.loads((bundle / "evidence.json").read_text())
@@ -300,13 +307,20 @@ def test_summary_lists_each_pinned_assumption_with_the_observed_answer(tmp_path:
             "ISSUED(BooksReadAccess) |") in summary
 
 
-def test_summary_lists_each_escalation_path_with_what_it_changes(tmp_path: Path) -> None:
-    path = ("token/editor: enhanced grants cognito-identity:SetIdentityPoolRoles (changes "
-            "which role every user of the pool gets)")
+def test_summary_lists_each_escalation_path_with_its_rule_and_what_it_changes(
+        tmp_path: Path) -> None:
+    change = ("cognito-identity:SetIdentityPoolRoles (changes which role every user of the "
+              "pool gets)")
+    paths = [{"subject": "token/editor", "path": "enhanced", "rule": "E7b", "grants": [change]},
+             {"subject": "token/editor", "path": "custom=Admin", "rule": "E7a",
+              "grants": ["PutItem", "DeleteItem"]}]
     rows = [*cells(), {"kind": "escalation", "id": "grant-editor-escalation", "scenario": "grant",
                        "user": "editor", "expected": ["token/editor"], "observed": ["token/editor"],
-                       "rule": "C5/E10/E5", "passed": True, "details": {"findings": [path]},
+                       "rule": "E7b/E7a", "passed": True,
+                       "details": {"findings": ["token/editor: ..."], "paths": paths},
                        "test": "suites/test_escalation.py::t[grant-editor-escalation]"}]
     summary = (write(tmp_path, "run1", rows) / evidence.SUMMARY).read_text()
-    assert "## Escalation paths (1)" in summary
-    assert f"| grant-editor-escalation | yes | {path} |" in summary
+    assert "## Escalation paths (2)" in summary
+    assert f"| grant-editor-escalation | yes | token/editor | enhanced | E7b | {change} |" in summary
+    assert ("| grant-editor-escalation | yes | token/editor | custom=Admin | E7a | PutItem, "
+            "DeleteItem |") in summary  # a CustomRoleArn request cites E7a, not C5/E10/E5

@@ -13,7 +13,14 @@ from typing import Any
 from rolecall.reporting import allure_run, completeness, evidence
 from rolecall.reporting.completeness import COMPLETE, INCOMPLETE, SELECTION, Completeness, Plan
 from rolecall.reporting.matrix_html import counts
-from rolecall.reporting.records import CELL_FIELDS, NOT_RUN, Description, Observation, records_of
+from rolecall.reporting.records import (
+    CELL_FIELDS,
+    NOT_PROBED,
+    NOT_RUN,
+    Description,
+    Observation,
+    records_of,
+)
 from tests.evidence.test_bundle import RUN, cells, evidence_cli_main
 
 
@@ -176,11 +183,115 @@ def test_diff_reports_cells_not_run_as_missing_not_unchanged(tmp_path: Path, cap
     assert {c.not_run for c in both} == {"both"} and len(both) == 4  # never "unchanged"
 
 
+def test_diff_of_a_full_run_and_a_selection_never_calls_a_cell_changed(
+        tmp_path: Path, capsys: Any) -> None:
+    """Cells in one run only are added or removed; outside a selection they are missing."""
+    rows = cells()
+    full, full_cells = completeness.assess(_plan(rows), _records(rows), None, [])
+    old = evidence.write_bundle(full_cells, {**RUN, "runid": "full"}, tmp_path / "r", full)
+    chosen = [r for r in rows if "testuser1" in r["id"]]
+    picked, picked_cells = completeness.assess(_plan(chosen, deselected=len(rows) - len(chosen)),
+                                               _records(chosen), None, ["-k 'testuser1'"])
+    new = evidence.write_bundle(picked_cells, {**RUN, "runid": "picked"}, tmp_path / "r", picked)
+    assert old is not None and new is not None
+    changes = evidence.diff(old, new)
+    assert sorted(c.id for c in changes) == sorted(r["id"] for r in rows if r not in chosen)
+    assert {c.kind for c in changes} == {"missing"}
+    assert "not in the new run's selection (-k 'testuser1'): missing, not compared" in (
+        changes[0].describe())
+    assert evidence_cli_main(["diff", str(old), str(new)]) == 1
+    err = capsys.readouterr().err
+    assert f"0 cell(s) changed, 0 added, 0 removed; {len(changes)} cell(s) missing" in err
+    assert [c.kind for c in evidence.diff(new, old)] == ["missing"] * len(changes)
+
+    # Two whole runs: a cell of one only was added to the suite, or removed from it.
+    grown = [*rows, {**rows[-1], "id": "books-token-authrole-enhanced-writer-Scan",
+                     "test": "suites/test_access.py::test_access[books-x-Scan]"}]
+    more, more_cells = completeness.assess(_plan(grown), _records(grown), None, [])
+    bigger = evidence.write_bundle(more_cells, {**RUN, "runid": "grown"}, tmp_path / "r", more)
+    assert bigger is not None
+    assert [(c.id, c.kind) for c in evidence.diff(old, bigger)] == [
+        ("books-token-authrole-enhanced-writer-Scan", "added")]
+    assert [(c.kind, c.describe()) for c in evidence.diff(bigger, old)] == [
+        ("removed", "books-token-authrole-enhanced-writer-Scan: removed (only in the old run)")]
+    assert evidence_cli_main(["diff", str(bigger), str(old)]) == 1
+    assert "0 cell(s) changed, 0 added, 1 removed; 0 cell(s) missing" in capsys.readouterr().err
+
+
 def test_a_skipped_cell_is_never_counted_as_passed() -> None:
     described = Description(id="c", kind="access", expected="DENIED")
     skipped = records_of(described, [Observation(observed="DENIED")], "skipped", "t", "now")
     assert skipped[0]["passed"] is False
-    assert counts(skipped) == {"cells": 1, "passed": 0, "failed": 0, "skipped": 1, "not_run": 0}
+    assert counts(skipped) == {"cells": 1, "passed": 0, "failed": 0, "not_probed": 1,
+                               "not_run": 0}
+
+
+def test_the_plan_counts_each_part_of_a_cell_so_one_number_holds_everywhere() -> None:
+    """A test that checks several variants is several cells in the plan too (item 7)."""
+    rows = cells()
+    plan = _plan(rows)
+    revoked = {"id": "books-signed-out", "kind": "negative", "scenario": "books",
+               "parts": ["token-authrole", "token-deny"]}
+    plan = Plan([*plan.cells, ("suites/t.py::t[books-signed-out]", revoked)], [])
+    records = _records(rows) + _records([
+        {"id": f"books-signed-out[{part}]", "kind": "negative", "scenario": "books",
+         "variant": part, "passed": True, "test": "suites/t.py::t[books-signed-out]"}
+        for part in ("token-authrole", "token-deny")])
+    verdict, all_cells = completeness.assess(plan, records, None, [])
+    assert (verdict.planned, verdict.observed, len(all_cells)) == (len(rows) + 2,) * 3
+    assert verdict.headline == f"COMPLETE: all {len(rows) + 2:,} planned cells observed"
+    cut, cut_cells = completeness.assess(plan, _records(rows), "interrupted by SIGINT", [])
+    assert cut.missing == ["books-signed-out[token-authrole]", "books-signed-out[token-deny]"]
+    assert len(cut_cells) == cut.planned == len(rows) + 2
+
+
+def _not_probed_bundle(tmp_path: Path) -> tuple[Path, Completeness, str, str]:
+    """A run whose control cell was skipped: no safe way to ask (a team's table)."""
+    rows = cells()
+    skipped = rows[-1]["id"]
+    reason = ("table T is not deletion-protected: an allowed DeleteTable would delete it "
+              "(turn DeletionProtectionEnabled on to have this probed)")
+    skip = {**_records([rows[-1]], "skipped")[0], "observed": NOT_PROBED, "passed": False,
+            "code": reason}
+    records = [*_records(rows[:-1]), skip]
+    verdict, all_cells = completeness.assess(_plan(rows), records, None, [])
+    bundle = evidence.write_bundle(all_cells, {**RUN, "runid": "np"}, tmp_path / "reports",
+                                   verdict, action_order=["GetItem", "Query", "PutItem"])
+    assert bundle is not None
+    return bundle, verdict, skipped, reason
+
+
+def test_a_cell_not_probed_is_counted_and_named_apart_everywhere(tmp_path: Path,
+                                                                 capsys: Any) -> None:
+    """Item 10: not probed is not observed, in every reader's words, with the reason."""
+    bundle, verdict, skipped, reason = _not_probed_bundle(tmp_path)
+    headline = f"COMPLETE: 7 of 8 planned cells observed; 1 not probed: {reason}"
+    assert (verdict.status, verdict.observed, verdict.headline) == (COMPLETE, 7, headline)
+    assert verdict.not_probed == {skipped: reason}
+    summary = (bundle / "summary.md").read_text()
+    assert f"**{headline}**" in summary and "| 8 | 7 | 0 | 1 | 0 |" in summary
+    assert "## Not probed (1)" in summary and f"- {skipped}: {reason}" in summary
+    assert "every cell observed what the spec" not in summary
+    page = (bundle / "matrix.html").read_text()
+    assert headline in page and "all cells passed" not in page and "1 NOT PROBED" in page
+    assert 'class="banner complete notprobed"' in page  # not the all-observed green
+    assert f'class="v NOTPROBED" title="{skipped}: NOTPROBED' in page  # never red, never "fail"
+    data = json.loads((bundle / "evidence.json").read_text())
+    assert data["completeness"]["not_probed"] == {skipped: reason}
+    results = json.loads((bundle / "assessment-results.json").read_text())
+    result = results["assessment-results"]["results"][0]
+    assert skipped not in {o["title"] for o in result["observations"]}  # nothing was observed
+    assert not result.get("findings")
+    assert result["remarks"].startswith(headline) and f"{skipped}: {reason}" in result["remarks"]
+    assert {"name": "not-probed", "value": "1"} in result["props"]
+    assert evidence_cli_main(["verify", str(bundle)]) == 0  # a reasoned gap, stated everywhere
+    out = capsys.readouterr().out
+    assert "1 cell(s) NOT PROBED" in out and f"{skipped}: {reason}" in out
+    assert evidence_cli_main(["verify", "--require-full", str(bundle)]) == 1
+    assert "refused (--require-full)" in capsys.readouterr().out
+    allure_run.write(tmp_path / "allure", RUN, ["books"], "abc123", verdict)
+    properties = (tmp_path / "allure" / "environment.properties").read_text().splitlines()
+    assert f"run.status={headline}" in properties and "run.cells.not_probed=1" in properties
 
 
 def test_allure_environment_says_the_runs_status_on_one_redacted_line(tmp_path: Path) -> None:

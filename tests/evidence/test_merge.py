@@ -73,3 +73,20 @@ def test_a_merge_is_no_more_complete_than_its_worst_job(tmp_path: Path) -> None:
 
 def _extent(bundle: Path) -> dict[str, Any]:
     return dict(json.loads((bundle / evidence.EVIDENCE).read_text())["completeness"])
+
+
+def test_a_cell_not_probed_in_a_job_stays_not_probed_in_the_merge(tmp_path: Path) -> None:
+    """A job's NOT PROBED cell keeps its reason and is never counted as observed."""
+    from tests.evidence.test_completeness import _not_probed_bundle
+
+    staging = job(tmp_path, "staging-books")
+    team = tmp_path / "team-stack"
+    team.mkdir()
+    skipped_bundle, _, skipped, reason = _not_probed_bundle(team)
+    merged = merge([staging, skipped_bundle], tmp_path / "out")
+    extent = _extent(merged)
+    [(cell, why)] = extent["not_probed"].items()
+    assert cell.endswith(f"/{skipped}") and why == reason
+    assert extent["observed"] == extent["planned"] - 1
+    assert "1 not probed" in extent["headline"]
+    assert "## Not probed (1)" in (merged / evidence.SUMMARY).read_text()

@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from rolecall.reporting.records import NOT_OBSERVED, Description, Observation, records_of
+from rolecall.reporting.records import (
+    NOT_OBSERVED,
+    NOT_PROBED,
+    Description,
+    Observation,
+    records_of,
+)
 
 ACCESS = Description("books-v-enhanced-u-PutItem", "access", "books", "v", "enhanced", "u",
                      ("Readers",), "ReadRole", "PutItem", "DENIED", "D1", "seed 002")
@@ -42,3 +48,26 @@ def test_secrets_in_an_observation_are_redacted() -> None:
     token = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJlc2lnbmF0dXJl"
     [row] = records_of(ACCESS, [Observation("DENIED", code=token)], "passed", "t", "s")
     assert token not in str(row)
+
+
+REVOKED = Description("tokens-signed-out", "negative", "tokens", user="u",
+                      parts=("check-off", "check-on"))
+
+
+def test_a_cell_of_several_parts_records_every_part_it_planned() -> None:
+    """A test that stopped at its first part leaves the second NOT OBSERVED, not absent:
+    the run's cells are the plan's cells, one count everywhere (issue 24, item 7)."""
+    first = [Observation("ISSUED(Auth)", part="check-off", expected="REFUSED(X)", rule="E3")]
+    rows = {r["id"]: r for r in records_of(REVOKED, first, "failed", "t", "s")}
+    assert sorted(rows) == ["tokens-signed-out[check-off]", "tokens-signed-out[check-on]"]
+    second = rows["tokens-signed-out[check-on]"]
+    assert (second["observed"], second["passed"], second["variant"]) == (
+        NOT_OBSERVED, False, "check-on")
+    none = records_of(REVOKED, [], "failed", "t", "s")
+    assert [r["id"] for r in none] == sorted(rows) and not any(r["passed"] for r in none)
+
+
+def test_a_skipped_cell_is_not_probed_with_its_reason_never_observed() -> None:
+    [row] = records_of(ACCESS, [], "skipped", "t", "s", reason="no safe way to ask")
+    assert (row["observed"], row["passed"], row["code"]) == (NOT_PROBED, False,
+                                                             "no safe way to ask")

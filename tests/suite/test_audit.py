@@ -211,7 +211,8 @@ def test_acceptances_mark_findings_and_stale_ones_are_reported() -> None:
                          {"check": "escalation", "subject": "u", "reason": "not the audit's"}])
     result = audit_scenario(holes)
     assert [(f.check, f.accepted) for f in result.findings] == [("trust-without-aud", "known")]
-    assert not result.failing
+    assert not [f for f in result.findings if f.fails("low")]  # the finding is accepted ...
+    assert result.failing_at("critical")  # ... but the stale acceptance fails at any threshold
     assert result.stale == (AcceptedFinding(check="guest-write", subject="Nobody", reason="old"),)
 
 
@@ -236,6 +237,86 @@ def test_cli_exits_1_on_an_open_critical_and_prints_json(tmp_path: Path,
     assert cli.main(["audit", "--scenario-dir", str(tmp_path)]) == 0
 
 
+MEDIUM_ONLY = merge(rules(("cognito:groups", "Contains", "admin", "Writer")),
+                   {"groups": {"admins-readonly": {}}})  # contains-rule-overmatch: medium
+
+
+def test_one_threshold_decides_what_fails_and_findings_below_it_are_still_printed(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 24, item 11: `--fail-on` (default low: every open finding fails, as the
+    suite's cells do); a finding below the threshold is printed and in the JSON, never hidden."""
+    write_scenario(tmp_path, merge(BASE, MEDIUM_ONLY))
+    base = ["audit", "--scenario-dir", str(tmp_path)]
+    assert cli.main(base) == 1  # a medium finding nobody accepted fails by default
+    printed = capsys.readouterr().out
+    assert "MEDIUM   contains-rule-overmatch" in printed and "[OPEN]" in printed
+    assert "fail on: low and above (--fail-on low)" in printed
+    assert cli.main([*base, "--fail-on", "high"]) == 0
+    printed = capsys.readouterr().out
+    assert "contains-rule-overmatch" in printed  # reported, not hidden
+    assert "[OPEN, below --fail-on high: reported, not failing]" in printed
+    assert "1 open below the threshold (reported, not failing)" in printed
+    assert cli.main([*base, "--fail-on", "medium", "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert (data["fail_on"], data["failing"]) == ("medium", True)
+    assert cli.main([*base, "--fail-on", "critical", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    [finding] = data["stacks"][0]["findings"]
+    assert (data["failing"], finding["severity"], finding["fails"]) == (False, "medium", False)
+    with pytest.raises(SystemExit):
+        cli.main([*base, "--fail-on", "severe"])  # argparse names the choices
+    assert "invalid choice: 'severe'" in capsys.readouterr().err
+
+
+def test_the_suites_audit_cells_take_the_same_threshold(tmp_path: Path) -> None:
+    """`pytest suites --audit-fail-on high`: the medium finding no longer fails its cell, and
+    the terminal, summary.md and evidence.json still say it is open."""
+    import subprocess
+    import sys
+
+    import yaml
+
+    data = yaml.safe_load((ROOT / "scenarios" / "escalation-open.yaml").read_text())
+    data = {k: v for k, v in data.items() if not k.startswith("x-")}
+    data["accepted_findings"] = [a for a in data["accepted_findings"]
+                                 if a["check"] != "contains-rule-overmatch"]  # medium, open
+    (tmp_path / "scenarios").mkdir()
+    (tmp_path / "scenarios" / "escalation-open.yaml").write_text(yaml.safe_dump(data))
+
+    def run(*extra: str) -> tuple[int, str, Path]:
+        out = tmp_path / f"reports{len(extra)}"
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", str(ROOT / "suites"), "-q", "-n", "0",
+             "-p", "no:cacheprovider", "-p", "no:randomly", "--scenario-dir",
+             str(tmp_path / "scenarios"), "-k", "audit-contains", "--evidence-dir", str(out),
+             *extra], cwd=ROOT, capture_output=True, text=True, timeout=300)
+        [bundle] = [p for p in out.iterdir() if p.is_dir()]
+        return done.returncode, done.stdout, bundle
+
+    code, out, _ = run()
+    assert code == 1 and "1 failed" in out, out[-2000:]  # default: every open finding fails
+    code, out, bundle = run("--audit-fail-on", "high")
+    assert code == 0 and "1 passed" in out, out[-2000:]
+    said = "rolecall: 1 audit finding(s) open below --audit-fail-on high (reported, not failing)"
+    assert said in out and "MEDIUM contains: identity pool contains" in out
+    summary = (bundle / "summary.md").read_text()
+    assert "## Audit findings open below the threshold (1)" in summary
+    assert "| escalation-open-audit-contains-rule-overmatch | medium | contains |" in summary
+    [cell] = json.loads((bundle / "evidence.json").read_text())["cells"]
+    assert cell["details"]["fail_on"] == "high"
+    assert [(f["subject"], f["fails"]) for f in cell["details"]["findings"]] == [
+        ("contains", False)]
+    assert "open below --audit-fail-on high: contains" in (bundle / "matrix.html").read_text()
+
+
+def test_a_stale_acceptance_fails_the_cli_as_it_fails_the_suite(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    write_scenario(tmp_path, merge(BASE, {"accepted_findings": [
+        {"check": "guest-write", "subject": "Nobody", "reason": "old"}]}))
+    assert cli.main(["audit", "--scenario-dir", str(tmp_path), "--fail-on", "critical"]) == 1
+    assert "STALE" in capsys.readouterr().out
+
+
 def test_cli_on_the_seed_setups_prints_what_a_reviewer_raises(
         capsys: pytest.CaptureFixture[str]) -> None:
     code = cli.main(["audit", "--scenario-dir", str(ROOT / "scenarios"), "--scenario", "books",
@@ -245,7 +326,8 @@ def test_cli_on_the_seed_setups_prints_what_a_reviewer_raises(
     books = printed.split("\n\n")[0]
     assert "trust-without-amr" in books and "BooksReadAccess" in books and "Seed 002" in books
     assert printed.count("classic-flow-multiple-roles") == 3  # seed-rules x2, seed-admin-editor
-    assert "AllowClassicFlow is not set" in printed
+    # the words matrix.html uses for the same setting (issue 24, item 2: one truth)
+    assert "AllowClassicFlow unset: enabled (C2)" in printed and "(off)" not in printed
 
 
 def test_cli_names_an_unknown_scenario(capsys: pytest.CaptureFixture[str]) -> None:
