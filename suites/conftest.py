@@ -19,7 +19,8 @@ from rolecall.account import cleanup, clients, own_stack
 from rolecall.account.probes import PROBES
 from rolecall.account.run import Run, RunConfig
 from rolecall.cells import control, escalation, matrix
-from rolecall.cells.audit import DEFAULT_FAIL_ON, SEVERITIES, audit_cells
+from rolecall.cells.audit import audit_cells
+from rolecall.cells.audit_facts import DEFAULT_FAIL_ON, SEVERITIES
 from rolecall.cells.identity import identity_cells
 from rolecall.emulator import Emulator
 from rolecall.model import oracle, scenario

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import pytest
 
-from rolecall.cells.audit import CHECKS, AuditCell, audit_scenario
+from rolecall.cells.audit import AuditCell, audit_scenario
+from rolecall.cells.audit_checks import CHECKS
 from rolecall.reporting.records import Observer
 
 

@@ -404,8 +404,12 @@ class Flows:
         clone = self._clone(idp_admin, user)
         try:
             try:
+                signed_in = self.sign_in(clone, self.stack.client_of(variant))
+                # the user already has credentials (an identity, its tags) before the change:
+                # what they get after it must follow the new claims, not the first sign-in
+                self._enhanced(variant, {self.stack.provider_name: signed_in["IdToken"]}, None)
                 trail(self.idp.update_user_attributes(
-                    AccessToken=self.sign_in(clone, self.stack.client_of(variant))["AccessToken"],
+                    AccessToken=signed_in["AccessToken"],
                     UserAttributes=[{"Name": attribute, "Value": value}]))
             except (ClientError, BotoCoreError) as exc:
                 return _failure(exc, trail)  # the app client does not let users write it

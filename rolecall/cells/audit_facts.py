@@ -1,4 +1,5 @@
-"""What the audit reads a stack as: roles, pools and mappings as plain facts, and IAM JSON.
+"""What the audit reads a stack as (roles, pools and mappings as plain facts, IAM JSON) and
+what it says about one (a Finding, with its severity).
 
 Both of the audit's sources (a scenario, statically; a live identity pool, via
 boto3, rolecall/cells/audit_live.py) produce these facts, and every check in
@@ -10,10 +11,10 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import asdict, dataclass, field
 from functools import cache
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import unquote
 
 COGNITO = "cognito-identity.amazonaws.com"
@@ -73,6 +74,10 @@ class PoolFacts:
     unauthenticated_role: str | None
     mappings: tuple[MappingFacts, ...] = ()
     group_roles: tuple[str, ...] = ()  # roles of the user pool groups (cognito:roles)
+    # Attributes for access control (SPEC A1): tag -> the claim it copies (defaults included),
+    # and the claims users of the pool's app clients can set themselves.
+    principal_tags: Mapping[str, str] = field(default_factory=dict)
+    writable_claims: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,7 @@ class StackFacts:
     pools: tuple[PoolFacts, ...]
     roles: Mapping[str, RoleFacts]
     notes: tuple[str, ...] = ()
+    table_policies: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # table -> policy
 
 
 # --- reading IAM JSON -------------------------------------------------------------------
@@ -193,6 +199,17 @@ def trust_grants(trust: Mapping[str, Any]) -> list[TrustGrant]:
     return grants
 
 
+def allows_tag_session(role: RoleFacts) -> bool:
+    """Does the role's trust policy let Cognito web identities tag their sessions (A3)?"""
+    return any(s.get("Effect") == "Allow" and _admits_cognito(s)
+               and _names_action(s, "sts:TagSession") for s in _statements(role.trust))
+
+
+def statements_of(document: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """A policy document's statements (one object or a list)."""
+    return _statements(document)
+
+
 def trusts(role: RoleFacts, pool_id: str, kind: str) -> bool:
     """Would the role's trust policy let a `kind` identity of this pool assume it?"""
     return any(g.admits_pool(pool_id) and g.admits(kind) for g in trust_grants(role.trust))
@@ -210,3 +227,63 @@ def parse_document(document: Any) -> dict[str, Any]:
     except ValueError:
         return {}
     return parsed if isinstance(parsed, dict) else {}
+
+
+Severity = Literal["critical", "high", "medium", "low"]
+
+
+SEVERITIES: tuple[Severity, ...] = ("critical", "high", "medium", "low")
+
+
+# One policy for `rolecall audit --fail-on` and the suite's audit cells (`--audit-fail-on`):
+# an open (unaccepted) finding at or above the threshold fails; one below it is reported,
+# never hidden. The default fails on every open finding, as Checkov does ("a result is
+# passing if all checks are passed or skipped", https://checkov.io/2.Basics/Hard%20and%20soft%20fail.html)
+# and Prowler (exit code 3 on a failed check): a hole is either fixed or accepted with a
+# reason (accepted_findings), and a higher threshold is a team's deliberate choice
+# (README, "Auditing a stack").
+DEFAULT_FAIL_ON: Severity = "low"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One hole: which check found it, how bad, which SPEC rule, about what, and the fix."""
+
+    check: str
+    severity: Severity
+    rule: str  # SPEC rule, e.g. T3
+    subject: str  # a role name, or the identity pool (scenario: the variant)
+    message: str  # what is wrong, in the stack's own names
+    fix: str  # how to shut it
+    accepted: str | None = None  # the owners' reason, when the scenario accepts it
+
+    def fails(self, threshold: Severity) -> bool:
+        """Open (not accepted) and at least as severe as the threshold: it fails the audit."""
+        return self.accepted is None and at_least(self.severity, threshold)
+
+    def as_dict(self, threshold: Severity = DEFAULT_FAIL_ON) -> dict[str, Any]:
+        return {**asdict(self), "fails": self.fails(threshold)}
+
+
+def at_least(severity: Severity, threshold: Severity) -> bool:
+    """critical > high > medium > low."""
+    return SEVERITIES.index(severity) <= SEVERITIES.index(threshold)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check: its id (test cells and accepted_findings use it), SPEC rule and title."""
+
+    id: str
+    rule: str
+    title: str
+    run: Callable[[StackFacts, PoolFacts], Iterator[Finding]]
+
+
+def relevant_roles(facts: StackFacts, pool: PoolFacts) -> list[RoleFacts]:
+    """Roles the pool names (defaults, mappings, groups) plus every role that trusts it."""
+    named = {pool.authenticated_role, pool.unauthenticated_role, *pool.group_roles,
+             *(r.role for m in pool.mappings for r in m.rules)}
+    return [role for name, role in sorted(facts.roles.items())
+            if name in named or trusts(role, pool.pool_id, "authenticated")
+            or trusts(role, pool.pool_id, "unauthenticated")]

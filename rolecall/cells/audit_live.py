@@ -13,6 +13,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from botocore.exceptions import ClientError
+
+from rolecall.account.discovery import TABLE_ARN
 from rolecall.cells.audit import Audit, accept, run_checks
 from rolecall.cells.audit_facts import (
     STANDARD_WRITABLE,
@@ -22,6 +25,7 @@ from rolecall.cells.audit_facts import (
     RuleFacts,
     StackFacts,
     parse_document,
+    statements_of,
     trusts,
 )
 from rolecall.model.scenario import AcceptedFinding
@@ -58,10 +62,57 @@ def facts_live(target: Any, identity_pool_id: str, role_prefix: str | None = Non
         bool(described.get("AllowUnauthenticatedIdentities")),
         role_name(defaults["authenticated"]) if defaults.get("authenticated") else None,
         role_name(defaults["unauthenticated"]) if defaults.get("unauthenticated") else None,
-        mappings, tuple(sorted({role_name(a) for a in group_arns})))
+        mappings, tuple(sorted({role_name(a) for a in group_arns})),
+        _principal_tags(identity, identity_pool_id, providers.values(), notes),
+        frozenset(c for up in user_pools.values() for c in up.writable))
     return StackFacts(described["IdentityPoolName"],
                       f"live {target.region} identity pool {identity_pool_id}", (pool,), roles,
-                      tuple(notes))
+                      tuple(notes), _table_policies(target, roles.values(), notes))
+
+
+def _principal_tags(identity: Any, pool_id: str, providers: Iterable[Mapping[str, Any]],
+                    notes: list[str]) -> dict[str, str]:
+    """tag -> claim for the pool's user pool providers (SPEC A1: UseDefaults adds username
+    <- sub and client <- aud)."""
+    tags: dict[str, str] = {}
+    for name in sorted({str(p["ProviderName"]) for p in providers}):
+        try:
+            found = identity.get_principal_tag_attribute_map(IdentityPoolId=pool_id,
+                                                            IdentityProviderName=name)
+        except ClientError as exc:
+            if exc.response["Error"].get("Code") != "ResourceNotFoundException":
+                notes.append(f"could not read the principal tags of {name}: "
+                             f"{exc.response['Error'].get('Code')}")
+            continue
+        if found.get("UseDefaults"):
+            tags.update({"username": "sub", "client": "aud"})
+        tags.update(found.get("PrincipalTags") or {})
+    return tags
+
+
+def _table_policies(target: Any, roles: Iterable[RoleFacts], notes: list[str]
+                    ) -> dict[str, Mapping[str, Any]]:
+    """The resource-based policies of the tables the roles' policies name (SPEC R1)."""
+    names = sorted({m.group(1) for role in roles for doc in role.policies
+                    for statement in statements_of(doc)
+                    for resource in _listed(statement.get("Resource"))
+                    if (m := TABLE_ARN.match(str(resource)))})
+    dynamodb = target.client("dynamodb")
+    policies: dict[str, Mapping[str, Any]] = {}
+    for name in names:
+        try:
+            arn = dynamodb.describe_table(TableName=name)["Table"]["TableArn"]
+            policies[name] = parse_document(dynamodb.get_resource_policy(ResourceArn=arn)["Policy"])
+        except ClientError as exc:
+            if exc.response["Error"].get("Code") not in ("PolicyNotFoundException",
+                                                         "ResourceNotFoundException"):
+                notes.append(f"could not read table {name}'s policy: "
+                             f"{exc.response['Error'].get('Code')}")
+    return policies
+
+
+def _listed(value: Any) -> list[Any]:
+    return list(value) if isinstance(value, list) else [] if value is None else [value]
 
 
 @dataclass(frozen=True)

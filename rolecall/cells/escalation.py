@@ -1,31 +1,34 @@
 """Escalation paths: what a user can really do, over every way to credentials (issue 6.2).
 
-A user's effective access is the union, over every credential path, of the
-DynamoDB permissions the resulting credentials were observed to have:
+A user's effective access is the union, over every credential path, of the DynamoDB
+permissions the resulting credentials were observed to have:
 
 - the enhanced flow, plain and with each role of the stack as CustomRoleArn
   (Token and Rules mappings: with no mapping it is ignored),
 - the classic flow with every role of the stack (SPEC C5: the caller chooses),
 - the enhanced flow after changing their own attributes, for every rule keyed on
   a `custom:` attribute (a self-service UpdateUserAttributes, as any app user can),
+  and, on a per-tenant table whose tenant claim users may write, after setting their
+  tenant to another's (SPEC A4: the principal tag follows the claim),
 - for guests: the enhanced guest flow, and the classic flow with every role.
 
 Each path names the SPEC rule it takes (`path_rule`): the enhanced flow the rule that
 resolves the user's role (E6, E7b, E9, E10 ...), a CustomRoleArn request E7a (Token
 mapping) or E9c (Rules), the classic flow C5 (the caller names the role), a self-service
-attribute change E9 (a rule keyed on an attribute the user can write), the guest's
-enhanced flow E5. A finding cites the rule of each path it found, the cell the rules of
-every path it takes.
+attribute change E9 (a rule keyed on an attribute the user can write) or A4 (a tenant
+claim the pool copies into a principal tag), the guest's enhanced flow E5. A finding
+cites the rule of each path it found, the cell the rules of every path it takes.
 
-Anything beyond the entitlement the scenario declares (per group, per user, or
-for guests) is a finding. Permissions are observed by probing, not read from
-policies: the check sees what AWS actually allows. Besides the DynamoDB actions,
-every path's credentials are probed for self-escalation on the identity stack (IAM
-on their own role, the identity pool's configuration and roles, the user pool's
-groups and users: rolecall/account/control_probes.py): a credential that can change
-who gets what is a finding unless the entitlement names that action
-(`cognito-identity:*`, `iam:PutRolePolicy`...). It reads
-`<path> grants <action> (<what it changes>)`.
+Anything beyond the entitlement the scenario declares (per group, per user, or for
+guests) is a finding. On a partitioned table (per-tenant, per-identity) the probes aim
+at another's partition: there, a call that names a partition key is never entitled, only
+one that names none (Scan, DescribeTable) can be. Permissions are observed by probing,
+not read from policies: the check sees what AWS actually allows. Besides the DynamoDB
+actions, every path's credentials are probed for self-escalation on the identity stack
+(IAM on their own role, the identity pool's configuration and roles, the user pool's
+groups and users: rolecall/account/control_probes.py): a credential that can change who
+gets what is a finding unless the entitlement names that action (`cognito-identity:*`,
+`iam:PutRolePolicy`...). It reads `<path> grants <action> (<what it changes>)`.
 """
 
 from __future__ import annotations
@@ -37,12 +40,16 @@ from functools import partial
 from rolecall.account import control_probes, probes
 from rolecall.account.flows import Flows, Issued, Result
 from rolecall.account.provision import Stack
+from rolecall.cells.audit import scenario_writable_claims
 from rolecall.model import oracle
 from rolecall.model.actions import IAM_ACTIONS
-from rolecall.model.scenario import Rule, Scenario
+from rolecall.model.scenario import PARTITIONED, Rule, Scenario
+from rolecall.model.shapes import FOREIGN_PARTITION, SHAPES
 from rolecall.reporting.records import Description
 
 GUEST = "guest"
+# The actions whose requests name no partition key (dynamodb:LeadingKeys is absent).
+UNKEYED = frozenset(c.action for shape in SHAPES for c in shape.checks if not c.keyed)
 
 
 @dataclass(frozen=True)
@@ -154,7 +161,21 @@ def routes(scenario: Scenario, variant: str, subject: str) -> list[Route]:
     found += [(f"self-service {rule.claim}={rule.value}", "E9",
                ("after_self_service", (variant, subject, rule.claim, rule.value)))
               for rule in self_service_rules(scenario, variant)]
+    claim = self_service_tenant(scenario, variant)
+    if claim is not None:  # A4: the user names another's tenant, the tag follows
+        found.append((f"self-service {claim}={FOREIGN_PARTITION}", "A4",
+                      ("after_self_service", (variant, subject, claim, FOREIGN_PARTITION))))
     return found
+
+
+def self_service_tenant(scenario: Scenario, variant: str) -> str | None:
+    """The tenant claim of a per-tenant table, when users may write it and the variant's
+    pool copies it into a principal tag (SPEC A4); None otherwise."""
+    table = scenario.table
+    claim = table.tenant_claim if table is not None else None
+    if claim is None or claim not in scenario_writable_claims(scenario):
+        return None
+    return claim if claim in scenario.principal_tags(variant).values() else None
 
 
 def paths(flows: Flows, scenario: Scenario, variant: str, subject: str) -> Iterator[Path]:
@@ -179,7 +200,11 @@ def permissions_beyond(flows: Flows, stack: Stack, scenario: Scenario, result: R
     it answers, it adds nothing beyond the entitlement (it was a third of the cost)."""
     if not isinstance(result, Issued) or scenario.table is None:
         return set()
-    target = probes.ProbeTarget.of(stack.table_name, scenario.table)
+    partitioned = scenario.table.partition in PARTITIONED
+    target = probes.ProbeTarget.of(stack.table_name, scenario.table,
+                                   FOREIGN_PARTITION if partitioned else None)
+    if partitioned:  # on another's partition only a call naming no partition key is entitled
+        entitled = frozenset(a for a in entitled if a in UNKEYED)
     allowed: set[str] = set()
     for probe in probes.PROBES:
         if set(probe.needs) <= entitled:

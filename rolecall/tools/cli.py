@@ -30,7 +30,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from rolecall.account import cleanup, clients, discovery, own_stack, testusers
-from rolecall.cells import audit, audit_live
+from rolecall.cells import audit, audit_facts, audit_live
 from rolecall.emulator import Emulator
 from rolecall.emulator.faults import CATALOGUE
 from rolecall.model import scenario
@@ -240,10 +240,10 @@ def _add_audit(commands: Any) -> None:
                         help="audit this deployed CloudFormation stack (as `pytest suites --stack`)")
     parser.add_argument("--entitlements", default=None,
                         help="with --stack / --identity-pool-id: accept the findings it accepts")
-    parser.add_argument("--fail-on", choices=audit.SEVERITIES,
-                        default=audit.DEFAULT_FAIL_ON,
+    parser.add_argument("--fail-on", choices=audit_facts.SEVERITIES,
+                        default=audit_facts.DEFAULT_FAIL_ON,
                         help="the least severe open finding that fails (exit 1); default "
-                             f"{audit.DEFAULT_FAIL_ON}: every open finding. Findings below "
+                             f"{audit_facts.DEFAULT_FAIL_ON}: every open finding. Findings below "
                              "it are printed, marked as such, never hidden. The suite's audit "
                              "cells take the same threshold (pytest --audit-fail-on)")
     _target_options(parser)

@@ -20,7 +20,8 @@ from rolecall.account import cleanup, clients, provision
 from rolecall.account.cleanup import Journal
 from rolecall.account.provision import Provisioner, RunSecrets
 from rolecall.cells import audit_facts, audit_live
-from rolecall.cells.audit import CHECKS, audit_scenario
+from rolecall.cells.audit import audit_scenario
+from rolecall.cells.audit_checks import CHECKS
 from rolecall.cells.audit_facts import RoleFacts, granted, trust_grants, trusts
 from rolecall.model import templates
 from rolecall.model.scenario import AcceptedFinding, Scenario
