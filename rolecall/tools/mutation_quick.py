@@ -72,12 +72,10 @@ QUICK: dict[str, Quick] = {
     # fault per kind of cell to stay inside CI's budget.
     "authz-control-plane-unchecked": Quick("seed-admin-editor", "test_control_plane"),
     "rules-custom-role-ignored": Quick("seed-rules", "test_credentials"),
-    # issue 22: one critical fault per policy type (boundary, table policy, principal tags)
+    # issue 22: one critical fault per new area (boundaries, table policies, principal tags)
     "boundary-as-union": Quick("boundaries", "test_access"),
     "resource-deny-ignored": Quick("table-policies", "test_access"),
-    "resource-role-arn-as-session": Quick("table-policies", "test_access"),
     "tags-on-classic-flow": Quick("tag-flows", "test_access"),
-    "tagsession-unchecked": Quick("tenants", "test_credentials"),
 }
 
 
