@@ -26,9 +26,7 @@ def test_access(run: Run, access_cell: AccessCell, observe: Observer) -> None:
     stack, flows = run.stack(scenario), run.flows(scenario)
     credential = issued_to_probe_with(flows, stack, cell.credential, cell.id)
     assert scenario.table is not None  # access cells exist only for stacks with a table
-    target = probes.ProbeTarget.of(stack.table_name, scenario.table,
-                                   run.partition_of(scenario, cell.partition, credential,
-                                                    cell.credential.user))
+    target = run.aim(scenario, cell.partition, credential, cell.credential.user, cell.on)
     probed = probes.run(cell.probe, flows.dynamodb(credential), target, stack.iam_settled_by)
     role = stack.role_of(credential.role_arn)
     attachments = credential_observation(credential, stack, flows, None).attachments
@@ -41,13 +39,18 @@ def test_access(run: Run, access_cell: AccessCell, observe: Observer) -> None:
         statement=deciding_statement(scenario, role, cell.probe.needs))
     if probed.verdict == "DENIED" and cell.refusal is not None:
         # D4, B2: AWS's whole text, naming the first refused check and the policy type
-        wanted = cell.refusal.text(credential.session_arn, stack.table_arn)
+        seconds = list(stack.other_table_arns.values())[:1]
+        wanted = cell.refusal.text(credential.session_arn,
+                                   stack.other_table_arns[cell.on] if cell.on else stack.table_arn,
+                                   *seconds)
         assert probed.message == wanted, mismatch(cell.id, repr(wanted), repr(probed.message),
                                                   "B2" if "boundary" in wanted else "D4", "spec")
     elif probed.verdict == "DENIED":  # D4: AWS names the session, an action it refused, the ARN
-        named = [f"dynamodb:{need}" for need in cell.probe.needs]
+        named = [check.permission for check in cell.probe.shape.checks]
+        tables = ([stack.other_tables[cell.on]] if cell.on
+                  else [stack.table_name, *list(stack.other_tables.values())[:1]])
         problem = refusals.denial_problem(probed.message or "", credential.session_arn,
-                                          stack.table_name, named)
+                                          tables, named)
         assert problem is None, mismatch(cell.id, problem, probed.message, "D4", "spec")
         explicit = set(cell.probe.needs) & set(scenario.roles[role].denied_explicitly) \
             if role in scenario.roles else set()

@@ -15,16 +15,18 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from rolecall.account import retry
+from rolecall.account import probe_calls, retry
 from rolecall.account.provision import to_attribute_values
-from rolecall.model.scenario import Index, Table
+from rolecall.model.scenario import Index, KeyAttribute, Table
 from rolecall.model.shapes import (
     BY_NAME,
+    DEFAULT,
+    FOREIGN_NUMBER,
     FOREIGN_PARTITION,
     PROBE_VALUE,
     SEED_NUMBER,
@@ -54,38 +56,72 @@ def probe_value() -> str:
     return f"{PROBE_VALUE}-{writer_index()}"
 
 
+Key = dict[str, dict[str, str]]
+
+
 @dataclass(frozen=True)
 class ProbeTarget:
-    """Where probes aim: the table's physical name and the keys to read and write."""
+    """Where probes aim: the table's physical name and the items they name.
+
+    `seed_key` is the item reads find; `probe_key` (and `probe2_key`, for a batch of two
+    writes) this worker's own items, which writes create; `foreign_key` an item of
+    someone else's partition (a batch where one key is another's). `second` is the
+    stack's second table, for requests that span two.
+    """
 
     table: str
-    seed_key: dict[str, dict[str, str]]
-    probe_key: dict[str, dict[str, str]]
+    seed_key: Key
+    probe_key: Key
     partition_key: str
+    probe2_key: Key = field(default_factory=dict)
+    foreign_key: Key = field(default_factory=dict)
+    second: ProbeTarget | None = None
 
     @classmethod
-    def of(cls, table_name: str, table: Table, partition: str | None = None) -> ProbeTarget:
-        """Shared tables: the first seed item, and a probe item. Partitioned tables:
+    def of(cls, table_name: str, table: Table, partition: str | None = None,
+           second: ProbeTarget | None = None) -> ProbeTarget:
+        """Shared tables: the first seed item, and probe items. Partitioned tables:
         `partition` is the value to aim at (the caller's identity id or tenant, or
         FOREIGN_PARTITION); reads and writes both use that partition."""
         keys = [table.partition_key.name] + ([table.sort_key.name] if table.sort_key else [])
         specs = [s for s in (table.partition_key, table.sort_key) if s is not None]
-        if partition is not None:  # the schema guarantees a sort key for per-identity tables
-            sort = specs[1]
-            seed = {table.partition_key.name: {"S": partition},
-                    sort.name: {"N": "1"} if sort.type == "N" else {"S": SEED_VALUE}}
-            probe = {table.partition_key.name: {"S": partition},
-                     sort.name: {"N": str(1000 + writer_index())} if sort.type == "N"
-                     else {"S": probe_value()}}
-            return cls(table_name, seed, probe, table.partition_key.name)
-        probe = {s.name: ({"N": str(987654321 + writer_index())} if s.type == "N"
-                          else {"S": probe_value()}) for s in specs}
+        foreign = _keyed(specs, FOREIGN_NUMBER, FOREIGN_PARTITION, SEED_VALUE, "1")
+        if partition is not None:  # the schema guarantees a sort key for partitioned tables
+            pk, sort = table.partition_key.name, specs[1]
+            seed = {pk: {"S": partition}, sort.name: _value(sort.type, "1", SEED_VALUE)}
+            probe = {pk: {"S": partition},
+                     sort.name: _value(sort.type, str(1000 + writer_index()), probe_value())}
+            probe2 = {pk: {"S": partition},
+                      sort.name: _value(sort.type, str(2000 + writer_index()),
+                                        f"{probe_value()}-2")}
+            return cls(table_name, seed, probe, pk, probe2, foreign, second)
+        probe = {s.name: _value(s.type, str(987654321 + writer_index()), probe_value())
+                 for s in specs}
+        probe2 = {s.name: _value(s.type, str(987655321 + writer_index()), f"{probe_value()}-2")
+                  for s in specs}
         # A discovered table holds none of our seed data: the run writes one item of its
         # own (SEED_VALUE keys, rolecall/account/own_stack.py) and removes it at the end.
         seed = (to_attribute_values({k: table.items[0][k] for k in keys}) if table.items
-                else {s.name: ({"N": SEED_NUMBER} if s.type == "N" else {"S": SEED_VALUE})
-                      for s in specs})
-        return cls(table_name, seed, probe, table.partition_key.name)
+                else {s.name: _value(s.type, SEED_NUMBER, SEED_VALUE) for s in specs})
+        return cls(table_name, seed, probe, table.partition_key.name, probe2, foreign, second)
+
+    @property
+    def sort_key(self) -> str | None:
+        return next((k for k in self.seed_key if k != self.partition_key), None)
+
+
+def _value(kind: str, number: str, text: str) -> dict[str, str]:
+    return {"N": number} if kind == "N" else {"S": text}
+
+
+def _keyed(specs: list[KeyAttribute], number: str, text: str, sort_text: str,
+           sort_number: str) -> Key:
+    """A key whose partition value is `number`/`text` (by type), its sort key the seed's."""
+    first, *rest = specs
+    key = {first.name: _value(first.type, number, text)}
+    for spec in rest:
+        key[spec.name] = _value(spec.type, sort_number, sort_text)
+    return key
 
 
 @dataclass(frozen=True)
@@ -155,8 +191,10 @@ CALLS: dict[str, Callable[[Any, ProbeTarget], Any]] = {
     "TransactWriteItems": _transact_write,
     "DescribeTable": lambda db, t: db.describe_table(TableName=t.table),
 }
-PROBES: tuple[Probe, ...] = tuple(Probe(BY_NAME[name], call) for name, call in CALLS.items())
+PROBES: tuple[Probe, ...] = tuple(Probe(BY_NAME[name], call) for name, call in
+                                  {**CALLS, **probe_calls.CALLS}.items())
 BY_ACTION = {probe.action: probe for probe in PROBES}
+DEFAULT_PROBES = tuple(BY_ACTION[shape.name] for shape in DEFAULT)
 
 
 def index_probes(index: Index) -> tuple[Probe, ...]:
@@ -172,8 +210,9 @@ def index_probes(index: Index) -> tuple[Probe, ...]:
     def scan(db: Any, t: ProbeTarget) -> Any:
         return db.scan(TableName=t.table, IndexName=index.name, Limit=1)
 
-    on_query, on_scan = index_shapes(index.name)
-    return (Probe(on_query, query), Probe(on_scan, scan))
+    on_query, on_scan, on_select = index_shapes(index.name)
+    return (Probe(on_query, query), Probe(on_scan, scan),
+            Probe(on_select, probe_calls.index_select(index.name, key.name, value)))
 
 
 def run(probe: Probe, dynamodb: Any, target: ProbeTarget, settled_by: float = 0.0) -> Observation:

@@ -38,7 +38,7 @@ from rolecall.account.clients import Target, patiently
 from rolecall.account.retry import explain_stop
 from rolecall.account.trust_policies import trust_policy
 from rolecall.model import templates
-from rolecall.model.scenario import Scenario
+from rolecall.model.scenario import Scenario, Table
 from rolecall.model.templates import physical_name
 from rolecall.reporting.redact import register_secret
 
@@ -88,6 +88,9 @@ class Stack:
     # providers), and the users the team supplied (password from ROLECALL_PASSWORD_<USER>).
     variant_clients: dict[str, str] = field(default_factory=dict)
     supplied_users: list[str] = field(default_factory=list)
+    # The scenario's other tables (issue 23): logical name -> physical name, and -> ARN
+    other_tables: dict[str, str] = field(default_factory=dict)
+    other_table_arns: dict[str, str] = field(default_factory=dict)
     admin_sign_in: bool = False  # sign in with ADMIN_USER_PASSWORD_AUTH (admin credentials)
 
     # Epoch seconds until which a refusal may be IAM still propagating the stack's
@@ -152,10 +155,14 @@ class Provisioner:
     def _provision(self, scenario: Scenario) -> Stack:
         log.info("provisioning scenario %s (run %s)", scenario.name, self.runid)
         pool_id, client_id = self._user_pool(scenario)
-        table_name, table_arn = self._table(scenario)
+        assert scenario.table is not None, "a scenario file always has a table"
+        table_name, table_arn = self._table(scenario, scenario.table)
         stack = Stack(scenario.name, self.runid, self.target.region, self.target.account_id,
                       table_name, table_arn, pool_id, client_id,
                       f"cognito-idp.{self.target.region}.amazonaws.com/{pool_id}")
+        for other in scenario.other_tables:
+            name, arn = self._table(scenario, other)
+            stack.other_tables[other.name], stack.other_table_arns[other.name] = name, arn
         stack.identity_pools = {v: self._identity_pool(scenario, v, stack) for v in scenario.variants}
         stack.roles = {r: self._role(scenario, r, stack) for r in scenario.roles}
         self._table_policy(scenario, stack)
@@ -208,9 +215,7 @@ class Provisioner:
             **_token_validity(scenario.user_pool.id_token_minutes))
         return pool_id, client["UserPoolClient"]["ClientId"]
 
-    def _table(self, scenario: Scenario) -> tuple[str, str]:
-        table = scenario.table
-        assert table is not None, "a scenario file always has a table (only discovered stacks lack one)"
+    def _table(self, scenario: Scenario, table: Table) -> tuple[str, str]:
         name = self.name(scenario, table.name, 255)
         keys = [table.partition_key] + ([table.sort_key] if table.sort_key else [])
         attributes = {k.name: k.type for k in keys} | {i.partition_key.name: i.partition_key.type
@@ -370,7 +375,8 @@ def _token_validity(minutes: int | None) -> dict[str, Any]:
 def render(document: Any, stack: Stack) -> Any:
     """A scenario's policy document with the stack's names filled in (model/templates.py)."""
     return templates.render(document, table_arn=stack.table_arn, region=stack.region,
-                            account=stack.account_id, roles=stack.roles)
+                            account=stack.account_id, roles=stack.roles,
+                            tables=stack.other_table_arns)
 
 
 def to_attribute_values(item: dict[str, str | int]) -> dict[str, dict[str, str]]:

@@ -177,6 +177,21 @@ class Run:
                 self._seeded.add((stack.table_name, own))
         return own
 
+    def aim(self, scenario: Scenario, partition: str | None, credential: Issued,
+            user: str | None = None, on: str | None = None) -> ProbeTarget:
+        """Where an access cell's probe aims: the main table (on the cell's partition) with
+        the stack's second table beside it, or one of the scenario's other tables (`on`)."""
+        stack = self.stack(scenario)
+        if on is not None:
+            return ProbeTarget.of(stack.other_tables[on], scenario.other_table(on))
+        assert scenario.table is not None, "access cells need the scenario's table"
+        second = None
+        if scenario.other_tables:
+            other = scenario.other_tables[0]
+            second = ProbeTarget.of(stack.other_tables[other.name], other)
+        return ProbeTarget.of(stack.table_name, scenario.table,
+                              self.partition_of(scenario, partition, credential, user), second)
+
     def _journal_partition(self, scenario: Scenario, stack: Stack, partition: str) -> None:
         """A team's table keeps nothing of the run: each partition's items are journaled
         (once per process) before the first write there."""

@@ -206,7 +206,7 @@ def permissions_beyond(flows: Flows, stack: Stack, scenario: Scenario, result: R
     if partitioned:  # on another's partition only a call naming no partition key is entitled
         entitled = frozenset(a for a in entitled if a in UNKEYED)
     allowed: set[str] = set()
-    for probe in probes.PROBES:
+    for probe in probes.DEFAULT_PROBES:
         if set(probe.needs) <= entitled:
             continue
         if probes.run(probe, flows.dynamodb(result), target,

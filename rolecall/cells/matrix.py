@@ -19,12 +19,14 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from rolecall.account.flows import Flows, Issued, Refused, Result
-from rolecall.account.probes import PROBES, Probe, index_probes
+from rolecall.account.probes import BY_ACTION, Probe, index_probes
 from rolecall.account.provision import Stack
 from rolecall.model import oracle
-from rolecall.model.access import Flow, Partition, Refusal, Session
+from rolecall.model.access import Flow, Refusal, Session
 from rolecall.model.oracle import Outcome
-from rolecall.model.scenario import PARTITIONED, ExpectedRole, Scenario
+from rolecall.model.plan import Planned, plan
+from rolecall.model.scenario import ExpectedRole, Scenario
+from rolecall.model.shapes import Shape
 from rolecall.reporting import rules_page
 from rolecall.reporting.records import Description, Observation
 
@@ -108,11 +110,13 @@ class AccessCell:
     # What AWS's refusal must say (the first refused check, SPEC D4, B2), when the oracle
     # could read the policies; None: the looser D4 check only.
     refusal: Refusal | None = None
+    on: str | None = None  # one of the scenario's other tables; None: the main table
 
     @property
     def id(self) -> str:
         where = f"@{self.partition}" if self.partition else ""
-        return f"{self.credential.id}-{self.probe.action}{where}"
+        table = f"{self.on}-" if self.on else ""
+        return f"{self.credential.id}-{table}{self.probe.action}{where}"
 
     @property
     def source(self) -> str:
@@ -127,8 +131,12 @@ class AccessCell:
             # A probe that is no permission of its own (TransactGetItems needs GetItem): the
             # reports say so, so every action they list traces to a line of a profile.
             details["needs"] = list(self.probe.needs)
+        if self.on:
+            details["table"] = self.on
+        table = f"{self.on}-" if self.on else ""
         return replace(described, id=self.id, kind="access",
-                       action=self.probe.action + (f"@{self.partition}" if self.partition else ""),
+                       action=table + self.probe.action
+                       + (f"@{self.partition}" if self.partition else ""),
                        expected=self.expected, rule=self.rule,
                        source=self.source, details=details)
 
@@ -179,12 +187,8 @@ def access_cells(scenarios: list[Scenario]) -> list[AccessCell]:
             continue
         if credential.flow != "guest" and credential.scenario.roles[role].allowed is None:
             continue  # a discovered role nobody stated the access of: credential cells only
-        partitions: tuple[Partition, ...] = (
-            ("own", "other") if table.partition in PARTITIONED else (None,))
-        for probe in _probes_of(credential.scenario):
-            for partition in partitions:
-                cells.append(_access_cell(credential, role, probe, partition))
-        cells.extend(_index_cells(credential, role))
+        cells += [_access_cell(credential, role, planned)
+                  for planned in plan(credential.scenario, role)]
     return cells
 
 
@@ -197,34 +201,23 @@ def session_of(credential: CredentialCell, role: str) -> Session | None:
     return Session(role, flow, credential.variant, credential.user)
 
 
-def _access_cell(credential: CredentialCell, role: str, probe: Probe,
-                 partition: Partition) -> AccessCell:
-    expected = oracle.access(credential.scenario, session_of(credential, role), probe.shape,
-                             partition)
-    return AccessCell(credential, probe, expected.verdict, expected.rule, partition,
-                      expected.refusal)
+def _access_cell(credential: CredentialCell, role: str, planned: Planned) -> AccessCell:
+    expected = oracle.access(credential.scenario, session_of(credential, role), planned.shape,
+                             planned.partition, planned.on)
+    return AccessCell(credential, probe_for(credential.scenario, planned.shape),
+                      expected.verdict, expected.rule, planned.partition, expected.refusal,
+                      planned.on)
 
 
-def _index_cells(credential: CredentialCell, role: str) -> Iterator[AccessCell]:
-    """Query and Scan on each secondary index, for roles whose index access was stated."""
-    table = credential.scenario.table
-    if table is None or credential.scenario.roles[role].allowed_indexes is None:
-        return
-    for index in table.indexes:
-        for probe in index_probes(index):
-            yield _access_cell(credential, role, probe, None)
-
-
-def _probes_of(scenario: Scenario) -> tuple[Probe, ...]:
-    """The scenario's `probes:` (every probe when not given); an unknown name is an error."""
-    if scenario.probes is None:
-        return PROBES
-    known = {probe.action: probe for probe in PROBES}
-    unknown = sorted(set(scenario.probes) - set(known))
-    if unknown:
-        raise ValueError(f"{scenario.file or scenario.name}: probes names unknown action(s) "
-                         f"{unknown}; known: {', '.join(known)}")
-    return tuple(known[name] for name in scenario.probes)
+def probe_for(scenario: Scenario, shape: Shape) -> Probe:
+    """The probe that makes a shape's request (an index's, by the index it names)."""
+    if shape.name in BY_ACTION:
+        return BY_ACTION[shape.name]
+    index = shape.name.split("@", 1)[1]
+    table = scenario.table
+    assert table is not None
+    found = next(i for i in table.indexes if i.name == index)
+    return next(p for p in index_probes(found) if p.action == shape.name)
 
 
 # --- running a cell -----------------------------------------------------------------------

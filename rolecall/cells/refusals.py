@@ -54,7 +54,7 @@ def lifetime_problem(credentials: dict[str, Any], now: float | None = None) -> s
     return f"Expiration about {CREDENTIAL_SECONDS} s after issue (got {left:.0f} s left)"
 
 
-def denial_problem(message: str, session_arn: str, table_name: str,
+def denial_problem(message: str, session_arn: str, tables: list[str],
                    actions: list[str]) -> str | None:
     """D4: "User: <session arn> is not authorized to perform: <action> on resource: <arn> ..."."""
     head = f"User: {session_arn} is not authorized to perform: "
@@ -63,6 +63,6 @@ def denial_problem(message: str, session_arn: str, table_name: str,
     if not any(f"perform: {action} on resource: arn:aws:dynamodb:" in message
                for action in actions):
         return f"AccessDeniedException naming one of {actions} on a DynamoDB ARN"
-    if f":table/{table_name}" not in message:
-        return f"AccessDeniedException naming the table ARN of {table_name}"
+    if not any(f":table/{name}" in message for name in tables):
+        return f"AccessDeniedException naming the table ARN of {' or '.join(tables)}"
     return None

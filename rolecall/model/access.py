@@ -25,6 +25,7 @@ from rolecall.model import templates
 from rolecall.model.evaluation import Decision, Policies, Request, decide
 from rolecall.model.scenario import Scenario
 from rolecall.model.shapes import (
+    FOREIGN_NUMBER,
     FOREIGN_PARTITION,
     PROBE_VALUE,
     SEED_NUMBER,
@@ -66,23 +67,33 @@ class Refusal:
     action: str  # "dynamodb:PutItem"
     index: str | None
     decision: Decision
+    second: bool = False  # refused on the request's second table
 
-    def text(self, session_arn: str, table_arn: str) -> str:
+    def text(self, session_arn: str, table_arn: str, second_arn: str = "") -> str:
         """AWS's whole AccessDenied message, with the stack's real names."""
+        table_arn = second_arn if self.second else table_arn
         resource = f"{table_arn}/index/{self.index}" if self.index else table_arn
         head = f"User: {session_arn} is not authorized to perform: {self.action} on resource: " \
                f"{resource} {self.decision.phrase}"
         return head if self.decision.explicit else f"{head} the {self.action} action"
 
 
-def table_arn(scenario: Scenario) -> str:
-    """The table's ARN: a discovered table's own, else named as provisioning names it
-    (`rc-<runid>-<scenario>-<table>`)."""
-    if scenario.table is not None and scenario.table.arn:
-        return scenario.table.arn
-    name = templates.physical_name(RUNID, scenario.name, scenario.table.name, 255) \
-        if scenario.table else "no-table"
+def table_arn(scenario: Scenario, on: str | None = None) -> str:
+    """A table's ARN (the main one, or the other table `on`): a discovered table's own,
+    else named as provisioning names it (`rc-<runid>-<scenario>-<table>`)."""
+    table = scenario.other_table(on) if on else scenario.table
+    if table is not None and table.arn:
+        return table.arn
+    name = templates.physical_name(RUNID, scenario.name, table.name, 255) if table else "no-table"
     return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+
+
+def _aimed(scenario: Scenario, on: str | None, check: Check) -> str | None:
+    """The table a check is on: the cell's (`on`; None: the main one), or for a request that
+    spans two, the stack's second table (the first of `other_tables`)."""
+    if check.second:
+        return scenario.other_tables[0].name if on is None else None
+    return on
 
 
 def role_arn(scenario: Scenario, role: str) -> str:
@@ -94,13 +105,16 @@ def role_arn(scenario: Scenario, role: str) -> str:
 def _render(scenario: Scenario, document: Any) -> Any:
     return templates.render(document, table_arn=table_arn(scenario), region=REGION,
                             account=ACCOUNT,
-                            roles={r: role_arn(scenario, r) for r in scenario.roles})
+                            roles={r: role_arn(scenario, r) for r in scenario.roles},
+                            tables={t.name: table_arn(scenario, t.name)
+                                    for t in scenario.other_tables})
 
 
-def policies_of(scenario: Scenario, role: str) -> Policies:
-    """Everything that weighs on the role's sessions, as provisioned (SPEC D1, B1, R1)."""
+def policies_of(scenario: Scenario, role: str, on: str | None = None) -> Policies:
+    """Everything that weighs on the role's sessions on a table (the main one, or the other
+    table `on`, which has no policy of its own), as provisioned (SPEC D1, B1, R1)."""
     spec = scenario.roles[role]
-    table = scenario.table
+    table = scenario.table if on is None else None
     return Policies(
         identity=(_render(scenario, spec.policy),),
         boundary=_render(scenario, spec.boundary) if spec.boundary is not None else None,
@@ -146,34 +160,41 @@ def _session_context(scenario: Scenario, session: Session) -> tuple[dict[str, li
 
 
 def partition_value(scenario: Scenario, session: Session, partition: Partition,
-                    check: Check) -> str:
-    """The partition key value a check touches: the seed or probe item, on the caller's own
-    partition or another's (rolecall/account/probes.py aims at the same)."""
-    table = scenario.table
+                    check: Check, item: str, on: str | None = None) -> str:
+    """The partition key value of one item a check names: the seed or a probe item, on the
+    caller's own partition or another's, or an item of someone else's (`foreign`);
+    rolecall/account/probes.py aims at the same."""
+    table = scenario.other_table(on) if on else scenario.table
     assert table is not None
     if check.index is not None:
         index = next(i for i in table.indexes if i.name == check.index)
         return SEED_NUMBER if index.partition_key.type == "N" else SEED_VALUE
-    if partition == "other":
-        return FOREIGN_PARTITION
+    if partition == "other" or item == "foreign":
+        return FOREIGN_NUMBER if table.partition_key.type == "N" else FOREIGN_PARTITION
     if partition == "own":
         if table.partition == "per-identity":
             return IDENTITY_ID
         return scenario.tenant_of(session.user or "") or ""
-    if check.item == "probe":
+    if item == "probe":
         return f"{PROBE_VALUE}-1"  # each worker writes its own item; any one stands for all
+    if item == "probe2":
+        return f"{PROBE_VALUE}-1-2"
     if table.items:
         return str(table.items[0][table.partition_key.name])
     return SEED_NUMBER if table.partition_key.type == "N" else SEED_VALUE
 
 
 def request_of(scenario: Scenario, session: Session, check: Check,
-               partition: Partition) -> Request:
-    """One check of a probe's request, as IAM would see it."""
+               partition: Partition, on: str | None = None) -> Request:
+    """One check of a probe's request, as IAM would see it (`on`: the cell's table)."""
     context, unknown_tags = _session_context(scenario, session)
+    aimed = _aimed(scenario, on, check)
     if check.keyed:
-        context["dynamodb:LeadingKeys"] = [partition_value(scenario, session, partition, check)]
-    arn = table_arn(scenario) + (f"/index/{check.index}" if check.index else "")
+        partition = partition if aimed is None else None  # other tables are shared
+        context["dynamodb:LeadingKeys"] = list(dict.fromkeys(
+            partition_value(scenario, session, partition, check, item, aimed)
+            for item in check.keys))
+    arn = table_arn(scenario, aimed) + (f"/index/{check.index}" if check.index else "")
     absent = {"aws:username", "aws:SourceIdentity"} | {
         f"{COGNITO}:{key}" for key in ("aud", "sub", "amr") if f"{COGNITO}:{key}" not in context}
     if not check.keyed:
@@ -183,27 +204,29 @@ def request_of(scenario: Scenario, session: Session, check: Check,
     # the run knows; a discovered role's, which the oracle does not read) and the session's.
     closed = () if scenario.discovered is not None else ("aws:PrincipalTag/",)
     unknown = set(unknown_tags) | {f"aws:PrincipalTag/{tag}" for tag in RUN_TAGS}
-    return Request(f"dynamodb:{check.action}", arn, role_arn(scenario, session.role),
+    return Request(check.permission, arn, role_arn(scenario, session.role),
                    templates.session_arn(role_arn(scenario, session.role), name), context,
                    frozenset(absent), closed=closed, unknown=frozenset(unknown))
 
 
 def first_refusal(scenario: Scenario, session: Session, shape: Shape,
-                  partition: Partition) -> Refusal | bool | None:
+                  partition: Partition, on: str | None = None) -> Refusal | bool | None:
     """The request's fate by its policies: False when every check is allowed, the first
-    refused check when one is, None when the oracle cannot read some policy it needs."""
-    policies = policies_of(scenario, session.role)
+    refused check when one is, None when the oracle cannot read some policy it needs.
+    `on`: the table the cell aims at (None: the main one)."""
     for check in shape.checks:
-        decision = decide(policies, request_of(scenario, session, check, partition))
+        aimed = _aimed(scenario, on, check)
+        policies = policies_of(scenario, session.role, aimed)
+        decision = decide(policies, request_of(scenario, session, check, partition, on))
         if decision is None:
             return None
         if not decision.allowed:
-            return Refusal(f"dynamodb:{check.action}", check.index, decision)
+            return Refusal(check.permission, check.index, decision, check.second)
     return False
 
 
 def rule_of(scenario: Scenario, session: Session, shape: Shape, partition: Partition,
-            refusal: Refusal | bool) -> str:
+            refusal: Refusal | bool, on: str | None = None) -> str:
     """The SPEC rule that decides a verdict read from the policies: B1 for a boundary's
     refusal, R1 for a table policy's, R2 when only the table policy allows."""
     if isinstance(refusal, Refusal):
@@ -212,7 +235,7 @@ def rule_of(scenario: Scenario, session: Session, shape: Shape, partition: Parti
             return "B1"
         if kind == "resource-based":
             return "R1"
-    elif scenario.table is not None and scenario.table.policy is not None:
+    elif on is None and scenario.table is not None and scenario.table.policy is not None:
         without = Policies(policies_of(scenario, session.role).identity,
                            policies_of(scenario, session.role).boundary)
         if any(decide(without, request_of(scenario, session, check, partition)) != Decision(True)

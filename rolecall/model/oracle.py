@@ -17,10 +17,10 @@ from fnmatch import fnmatchcase
 from typing import Literal
 
 from rolecall.model import access as policy_reading
-from rolecall.model.actions import IAM_ACTIONS
 from rolecall.model.errors import ScenarioError
-from rolecall.model.scenario import PARTITIONED, ExpectedRole, Rule, Scenario
-from rolecall.model.shapes import SHAPES, Shape, index_shapes
+from rolecall.model.plan import plan
+from rolecall.model.scenario import ExpectedRole, Rule, Scenario
+from rolecall.model.shapes import Shape
 
 # SPEC E5 as corrected in docs/semantics.md: the guest scope-down policy
 # (AmazonCognitoUnAuthedIdentitiesSessionPolicy v3) names no DynamoDB action.
@@ -252,7 +252,7 @@ class Expected:
 
 
 def access(scenario: Scenario, session: policy_reading.Session | None, shape: Shape,
-           partition: policy_reading.Partition = None) -> Expected:
+           partition: policy_reading.Partition = None, on: str | None = None) -> Expected:
     """Expected verdict of a probe of `shape` made with `session`'s credentials (None: a
     guest of the enhanced flow, scoped down to no DynamoDB action, E5).
 
@@ -260,12 +260,13 @@ def access(scenario: Scenario, session: policy_reading.Session | None, shape: Sh
     partition, `allowed_indexes` on an index), as the scenario's author wrote it; the
     policies themselves say which check AWS refuses first and in which words. Where no
     profile speaks for the session (a classic-flow session on a pool that maps principal
-    tags carries none, A2), the policies decide alone.
+    tags carries none, A2), the policies decide alone. `on`: the other table the probe aims
+    at (None: the main table).
     """
     if session is None or (session.user is None and session.flow == "enhanced"):
         return Expected("DENIED", "E5")
-    read = policy_reading.first_refusal(scenario, session, shape, partition)
-    rule = policy_reading.rule_of(scenario, session, shape, partition, read) \
+    read = policy_reading.first_refusal(scenario, session, shape, partition, on)
+    rule = policy_reading.rule_of(scenario, session, shape, partition, read, on) \
         if read is not None else _stated_rule(scenario, partition)
     refusal = read if isinstance(read, policy_reading.Refusal) else None
     if not _profile_speaks(scenario, session):
@@ -276,7 +277,7 @@ def access(scenario: Scenario, session: policy_reading.Session | None, shape: Sh
                                 "keep the policy's conditions to keys the oracle models "
                                 "(docs/semantics.md), or leave the classic flow out (flows:)")
         return Expected("ALLOWED" if read is False else "DENIED", rule, refusal)
-    stated = _stated(scenario, session.role, shape, partition)
+    stated = _stated(scenario, session.role, shape, partition, on)
     return Expected(stated, rule if read is not None else _stated_rule(scenario, partition),
                     refusal if stated == "DENIED" else None)
 
@@ -292,17 +293,30 @@ def _profile_speaks(scenario: Scenario, session: policy_reading.Session) -> bool
         table_policy and "{{session_arn:" in str(table_policy))
 
 
-def _stated(scenario: Scenario, role: str, shape: Shape,
-            partition: policy_reading.Partition) -> Verdict:
+def _stated(scenario: Scenario, role: str, shape: Shape, partition: policy_reading.Partition,
+            on: str | None = None) -> Verdict:
+    """The role's stated profile on a request: ALLOWED when every check's action is in the
+    profile of the place it acts on (the table or partition, an index, another table; a
+    check that names another's key needs the profile of both partitions). A verdict stated
+    for the shape itself (`shapes:`, where attributes decide) comes first."""
     spec = scenario.roles[role]
     assert spec.allowed is not None, f"role {role}: nobody stated what it may do (no access cells)"
-    allowed = set(spec.allowed_foreign if partition == "other" and spec.allowed_foreign is not None
-                  else spec.allowed)
-    index = next((c.index for c in shape.checks if c.index), None)
-    if index is not None:  # D3: an index is a resource of its own (table/<name>/index/<index>)
-        allowed = set((spec.allowed_indexes or {}).get(index, []))
-    assert all(a in IAM_ACTIONS for a in shape.needs)
-    return "DENIED" if any(a not in allowed for a in shape.needs) else "ALLOWED"
+    if shape.name in spec.shapes:
+        return spec.shapes[shape.name]
+    foreign = spec.allowed_foreign if spec.allowed_foreign is not None else spec.allowed
+    for check in shape.checks:
+        aimed = (scenario.other_tables[0].name if on is None else None) if check.second else on
+        if aimed is not None:  # D1: another table is a resource of its own
+            profiles = [spec.allowed_on.get(aimed, [])]
+        elif check.index is not None:  # D3: so is an index (table/<name>/index/<index>)
+            profiles = [(spec.allowed_indexes or {}).get(check.index, [])]
+        else:
+            profiles = [foreign if partition == "other" else spec.allowed]
+            if "foreign" in check.keys and partition is not None:
+                profiles.append(foreign)
+        if not all(permits(profile, check.permission) for profile in profiles):
+            return "DENIED"
+    return "ALLOWED"
 
 
 def _stated_rule(scenario: Scenario, partition: policy_reading.Partition) -> str:
@@ -313,18 +327,18 @@ def _stated_rule(scenario: Scenario, partition: policy_reading.Partition) -> str
 
 
 def cross_check(scenario: Scenario, session: policy_reading.Session, shape: Shape,
-                partition: policy_reading.Partition) -> str | None:
+                partition: policy_reading.Partition, on: str | None = None) -> str | None:
     """Where the stated profile and the policies disagree, what a reader must fix."""
     if not _profile_speaks(scenario, session):
         return None
-    read = policy_reading.first_refusal(scenario, session, shape, partition)
+    read = policy_reading.first_refusal(scenario, session, shape, partition, on)
     if read is None:
         return None
-    stated = _stated(scenario, session.role, shape, partition)
+    stated = _stated(scenario, session.role, shape, partition, on)
     given = "DENIED" if isinstance(read, policy_reading.Refusal) else "ALLOWED"
     if stated == given:
         return None
-    where = f"@{partition}" if partition else ""
+    where = (f" on {on}" if on else "") + (f"@{partition}" if partition else "")
     why = f" ({read.decision.phrase} {read.action})" if isinstance(read, policy_reading.Refusal) \
         else ""
     return (f"{shape.name}{where} for user {session.user} ({session.variant}): the profile "
@@ -437,9 +451,6 @@ def profile_problems(scenario: Scenario) -> list[tuple[str, str]]:
     where the oracle can read the policies (docs/semantics.md: what it reads)."""
     if scenario.table is None or scenario.discovered is not None:
         return []
-    partitions: tuple[policy_reading.Partition, ...] = (
-        ("own", "other") if scenario.table.partition in PARTITIONED else (None,))
-    shapes = [s for s in SHAPES if scenario.probes is None or s.name in scenario.probes]
     found: list[tuple[str, str]] = []
     for variant in scenario.variants:
         for user in scenario.matrix_users():
@@ -448,13 +459,11 @@ def profile_problems(scenario: Scenario) -> list[tuple[str, str]]:
             if not outcome.issued or role is None or scenario.roles[role].allowed is None:
                 continue
             session = policy_reading.Session(role, "enhanced", variant, user)
-            indexed = [index_shapes(i.name) for i in scenario.table.indexes] \
-                if scenario.roles[role].allowed_indexes is not None else []
-            for shape in [*shapes, *(s for pair in indexed for s in pair)]:
-                for partition in partitions if not shape.checks[0].index else (None,):
-                    problem = cross_check(scenario, session, shape, partition)
-                    if problem and (role, problem) not in found:
-                        found.append((role, problem))
+            for planned in plan(scenario, role):
+                problem = cross_check(scenario, session, planned.shape, planned.partition,
+                                      planned.on)
+                if problem and (role, problem) not in found:
+                    found.append((role, problem))
     return found
 
 

@@ -105,6 +105,12 @@ class Role(Model):
     # A discovered table's secondary indexes: index name -> what the role may do on it
     # (Query, Scan). None: not stated, no index cells.
     allowed_indexes: dict[str, Actions] | None = None
+    # The stack's other tables (`other_tables:`): table name -> what the role may do there
+    # (unlisted: nothing). `allowed` is about the main table.
+    allowed_on: dict[str, Actions] = {}
+    # Verdicts stated per request shape (rolecall/model/shapes.py) where more than the action
+    # decides, e.g. an attribute condition: {UpdateItem-secret: DENIED}
+    shapes: dict[str, Literal["ALLOWED", "DENIED"]] = {}
     # actions an explicit Deny of this role refuses: AccessDenied must say "with an explicit
     # deny in an identity-based policy" for them (SPEC D4), not "no ... policy allows".
     denied_explicitly: Actions = []
@@ -279,6 +285,9 @@ class Scenario(Model):
     description: str
     source: str
     table: Table | None  # None: a discovered stack without a DynamoDB table (no access cells)
+    # More tables of the same stack (issue 23): probed like the main one, and reached together
+    # with it by batches and transactions that span two tables. Shared partitions only.
+    other_tables: list[Table] = []
     roles: dict[Name, Role]
     groups: dict[Name, Group] = {}
     users: dict[Name, User]
@@ -324,6 +333,7 @@ class Scenario(Model):
                               "needs a Token or Rules mapping (CustomRoleArn picks among "
                               "cognito:roles, SPEC E7a, or among the matching rules' roles, E9c)")
         self._tenants_resolve()
+        self._other_tables_resolve()
         if self.negatives is not None:
             for part in ("user", "signed_out", "disabled", "deleted"):
                 user_name = getattr(self.negatives, part)
@@ -340,6 +350,27 @@ class Scenario(Model):
                 raise refuse(("expect", n, "flow"), f"states a {expected.flow}-flow "
                                                      "expectation, but flows: leaves that flow out")
         return self
+
+    def _other_tables_resolve(self) -> None:
+        """Other tables have names of their own, shared partitions, and profiles name them."""
+        main = self.table.name if self.table else None
+        names = [t.name for t in self.other_tables]
+        for n, table in enumerate(self.other_tables):
+            if table.name == main or names.count(table.name) > 1:
+                raise refuse(("other_tables", n, "name"), f"{table.name!r} is the name of "
+                             "another table of the stack; give each table its own")
+            if table.partition != "shared" or table.policy is not None:
+                raise refuse(("other_tables", n), "an other table is shared and has no policy "
+                             "of its own (partitions and table policies: the main table)")
+        for role_name, role in self.roles.items():
+            for table_name in role.allowed_on:
+                if table_name not in names:
+                    raise refuse(("roles", role_name, "allowed_on", table_name),
+                                 f"names table {table_name!r}, which is not under other_tables: "
+                                 f"(known: {', '.join(names) or 'none'})")
+
+    def other_table(self, name: str) -> Table:
+        return next(t for t in self.other_tables if t.name == name)
 
     def _tenants_resolve(self) -> None:
         """Per-tenant tables: each matrix user names a tenant; table policies name known roles."""

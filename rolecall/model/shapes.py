@@ -2,11 +2,16 @@
 
 A request is not one permission: TransactWriteItems with a ConditionCheck and a Put
 is checked as dynamodb:ConditionCheckItem and dynamodb:PutItem, each on its table,
-each with the partition key values it touches in `dynamodb:LeadingKeys`. A `Shape`
+each with the partition key values it names in `dynamodb:LeadingKeys`. A `Shape`
 says which checks one probe's request makes, in the order AWS makes them, so the
 oracle can say which check refuses first and why, without the embedded target's
 reading of the request (rolecall/emulator/dynamodb/authorize.py derives the same
 checks from the wire). rolecall/account/probes.py makes the calls.
+
+`DEFAULT` is the twelve shapes every scenario probes unless it names its own
+(`probes:`); `SHAPES` holds every shape the suite knows (issue 23: each request form
+that can carry a rule: legacy parameters, projections, update expressions, batches of
+deletes and of several keys, transactions of each kind, two tables, PartiQL).
 """
 
 from __future__ import annotations
@@ -19,16 +24,34 @@ PROBE_VALUE = "rolecall-probe"  # writes: `rolecall-probe-<worker>`, an item of 
 SEED_VALUE = "rolecall-seed"  # the seed item of a partition (or of a discovered table)
 SEED_NUMBER = "987654320"  # the same, where the key is a number
 FOREIGN_PARTITION = "rolecall-someone-else"  # partitioned tables: a partition nobody owns
+FOREIGN_NUMBER = "987654399"  # the same, where the partition key is a number
+
+# The items a request names: the seed item and the probe's items of the cell's partition
+# (`probe2`: a second probe item, for batches of two writes), or an item of someone else's
+# partition (`foreign`) whatever the cell's partition (a batch where one key is foreign).
+Item = Literal["seed", "probe", "probe2", "foreign"]
+ATTRIBUTE = "note"  # the non-key attribute projections and updates name
+SECRET = "secret"  # another one, for requests an attribute condition must refuse
 
 
 @dataclass(frozen=True)
 class Check:
-    """One permission a request needs: an action on the table (or an index of it)."""
+    """One permission a request needs: an action on a table (or an index of it)."""
 
-    action: str  # a bare data-plane action, e.g. "GetItem"
-    keyed: bool  # carries dynamodb:LeadingKeys: the partition key values it reads or writes
+    action: str  # a bare data-plane action ("GetItem") or a prefixed one (dynamodb:PartiQL*)
+    keys: tuple[Item, ...] = ("seed",)  # the items whose partition keys it names; (): none
     index: str | None = None  # the index it reads (its own ARN: table/<t>/index/<i>)
-    item: Literal["seed", "probe"] = "seed"  # reads touch the seed item, writes the probe's
+    second: bool = False  # on the stack's second table (a request that spans two tables)
+
+    @property
+    def keyed(self) -> bool:
+        """Carries dynamodb:LeadingKeys (Scan, DescribeTable and full scans do not)."""
+        return bool(self.keys)
+
+    @property
+    def permission(self) -> str:
+        """The IAM action: `dynamodb:<action>`."""
+        return self.action if ":" in self.action else f"dynamodb:{self.action}"
 
 
 @dataclass(frozen=True)
@@ -37,41 +60,109 @@ class Shape:
 
     name: str
     checks: tuple[Check, ...]
+    # What else the request names, for rules that read it (the coverage table): projected
+    # or written attribute names, dynamodb:Select, dynamodb:ReturnValues.
+    carries: frozenset[str] = frozenset()
 
     @property
     def needs(self) -> tuple[str, ...]:
         """The IAM actions the request needs (each once)."""
         return tuple(dict.fromkeys(check.action for check in self.checks))
 
+    @property
+    def two_tables(self) -> bool:
+        return any(check.second for check in self.checks)
 
-def _one(name: str, action: str | None = None, keyed: bool = True,
-         item: Literal["seed", "probe"] = "seed") -> Shape:
-    return Shape(name, (Check(action or name, keyed, item=item),))
 
+def _one(name: str, action: str | None = None, keys: tuple[Item, ...] = ("seed",),
+         carries: tuple[str, ...] = ()) -> Shape:
+    return Shape(name, (Check(action or name, keys),), frozenset(carries))
+
+
+READ = ("dynamodb:Select",)  # reads carry Select (ALL_ATTRIBUTES unless they name some)
+WRITE = ("dynamodb:ReturnValues",)  # writes carry ReturnValues (NONE unless they ask)
+ATTRS = ("dynamodb:Attributes",)
 
 # Scan and DescribeTable name no key: their requests carry no dynamodb:LeadingKeys, so a
 # ForAllValues condition on it holds vacuously (the DynamoDB developer guide warns of
 # this for Scan: docs/semantics.md).
-SHAPES: tuple[Shape, ...] = (
-    _one("GetItem"),
-    _one("BatchGetItem"),
-    _one("Query"),
-    _one("Scan", keyed=False),
-    _one("PutItem", item="probe"),
-    _one("UpdateItem", item="probe"),
-    _one("DeleteItem", item="probe"),
-    _one("BatchWriteItem", item="probe"),
-    _one("ConditionCheckItem"),  # a TransactWriteItems holding one ConditionCheck
+DEFAULT: tuple[Shape, ...] = (
+    _one("GetItem", carries=READ),
+    _one("BatchGetItem", carries=READ),
+    _one("Query", carries=READ),
+    _one("Scan", keys=(), carries=READ),
+    _one("PutItem", keys=("probe",), carries=WRITE + ATTRS),
+    _one("UpdateItem", keys=("probe",), carries=WRITE + ATTRS),
+    _one("DeleteItem", keys=("probe",), carries=WRITE),
+    _one("BatchWriteItem", keys=("probe",), carries=ATTRS),
+    _one("ConditionCheckItem", carries=ATTRS),  # a TransactWriteItems of one ConditionCheck
     _one("TransactGetItems", "GetItem"),
     # Two contained actions, the cheaper permission first: each needs its own (SPEC D5).
-    Shape("TransactWriteItems", (Check("ConditionCheckItem", True),
-                                 Check("PutItem", True, item="probe"))),
-    _one("DescribeTable", keyed=False),
+    Shape("TransactWriteItems", (Check("ConditionCheckItem"), Check("PutItem", ("probe",)))),
+    _one("DescribeTable", keys=()),
 )
+
+MORE: tuple[Shape, ...] = (
+    # legacy parameters (the same permissions, other request fields)
+    _one("UpdateItem-AttributeUpdates", "UpdateItem", ("probe",), WRITE + ATTRS),
+    _one("Query-KeyConditions", "Query", carries=READ),
+    _one("GetItem-AttributesToGet", "GetItem", carries=READ + ATTRS),
+    # attributes: projections and each kind of update expression, names given through
+    # ExpressionAttributeNames; a conditional update names the condition's attribute too
+    _one("GetItem-projection", "GetItem", carries=READ + ATTRS),
+    _one("Query-projection", "Query", carries=READ + ATTRS),
+    _one("Scan-projection", "Scan", keys=(), carries=READ + ATTRS),
+    _one("GetItem-secret", "GetItem", carries=READ + ATTRS),
+    _one("UpdateItem-SET", "UpdateItem", ("probe",), WRITE + ATTRS),
+    _one("UpdateItem-REMOVE", "UpdateItem", ("probe",), WRITE + ATTRS),
+    _one("UpdateItem-ADD", "UpdateItem", ("probe",), WRITE + ATTRS),
+    _one("UpdateItem-DELETE", "UpdateItem", ("probe",), WRITE + ATTRS),
+    _one("UpdateItem-secret", "UpdateItem", ("probe",), WRITE + ATTRS),
+    _one("UpdateItem-conditional", "UpdateItem", ("probe",), WRITE + ATTRS),
+    _one("PutItem-ReturnValues", "PutItem", ("probe",), WRITE + ATTRS),
+    # batches: deletes, puts and deletes together, several keys where one is another's
+    _one("BatchWriteItem-delete", "BatchWriteItem", ("probe",)),
+    _one("BatchWriteItem-put-delete", "BatchWriteItem", ("probe", "probe2"), ATTRS),
+    _one("BatchGetItem-one-foreign", "BatchGetItem", ("seed", "foreign"), READ),
+    _one("BatchWriteItem-one-foreign", "BatchWriteItem", ("probe", "foreign"), ATTRS),
+    # transactions: each kind of contained request, and one allowed beside one refused
+    Shape("TransactWriteItems-Update", (Check("UpdateItem", ("probe",)),)),
+    Shape("TransactWriteItems-Delete", (Check("DeleteItem", ("probe",)),)),
+    Shape("TransactWriteItems-Put-Delete", (Check("PutItem", ("probe",)),
+                                             Check("DeleteItem", ("probe2",)))),
+    Shape("TransactGetItems-one-foreign", (Check("GetItem"), Check("GetItem", ("foreign",)))),
+    # two tables: the main one and the stack's second (other_tables[0])
+    Shape("BatchGetItem-two-tables", (Check("BatchGetItem"), Check("BatchGetItem", second=True))),
+    Shape("BatchWriteItem-two-tables", (Check("BatchWriteItem", ("probe",)),
+                                        Check("BatchWriteItem", ("probe",), second=True))),
+    Shape("TransactGetItems-two-tables", (Check("GetItem"), Check("GetItem", second=True))),
+    Shape("TransactWriteItems-two-tables", (Check("PutItem", ("probe",)),
+                                            Check("PutItem", ("probe",), second=True))),
+    # PartiQL: one permission per statement verb (SPEC D5, docs/semantics.md)
+    _one("ExecuteStatement-SELECT", "dynamodb:PartiQLSelect"),
+    _one("ExecuteStatement-SELECT-scan", "dynamodb:PartiQLSelect", (),
+         ("dynamodb:FullTableScan",)),
+    _one("ExecuteStatement-INSERT", "dynamodb:PartiQLInsert", ("probe",)),
+    _one("ExecuteStatement-UPDATE", "dynamodb:PartiQLUpdate", ("probe",)),
+    _one("ExecuteStatement-DELETE", "dynamodb:PartiQLDelete", ("probe",)),
+    Shape("BatchExecuteStatement", (Check("dynamodb:PartiQLSelect"),
+                                    Check("dynamodb:PartiQLInsert", ("probe",)))),
+    Shape("ExecuteTransaction", (Check("dynamodb:PartiQLInsert", ("probe",)),
+                                 Check("dynamodb:PartiQLUpdate", ("probe",)))),
+    Shape("ExecuteTransaction-two-tables", (
+        Check("dynamodb:PartiQLInsert", ("probe",)),
+        Check("dynamodb:PartiQLInsert", ("probe",), second=True))),
+)
+SHAPES: tuple[Shape, ...] = DEFAULT + MORE
 BY_NAME = {shape.name: shape for shape in SHAPES}
 
 
-def index_shapes(index: str) -> tuple[Shape, Shape]:
-    """Query and Scan on a secondary index (`Query@<index>`): IAM checks the index's ARN."""
-    return (Shape(f"Query@{index}", (Check("Query", True, index),)),
-            Shape(f"Scan@{index}", (Check("Scan", False, index),)))
+def index_shapes(index: str) -> tuple[Shape, ...]:
+    """The requests on a secondary index (`Query@<index>`): IAM checks the index's ARN."""
+    return (Shape(f"Query@{index}", (Check("Query", index=index),), frozenset(READ)),
+            Shape(f"Scan@{index}", (Check("Scan", (), index=index),), frozenset(READ)),
+            Shape(f"ExecuteStatement-SELECT@{index}",
+                  (Check("dynamodb:PartiQLSelect", index=index),)))
+
+
+DEFAULT_INDEX = ("Query", "Scan")  # the index shapes every index gets unless `probes:` says

@@ -90,11 +90,11 @@ def test_denial_text_names_session_action_and_table_arn() -> None:
     good = (f"User: {session} is not authorized to perform: dynamodb:Scan on resource: "
             "arn:aws:dynamodb:eu-west-1:123456789012:table/rc-x-t because no identity-based "
             "policy allows the dynamodb:Scan action")
-    assert refusals.denial_problem(good, session, "rc-x-t", ["dynamodb:Scan"]) is None
+    assert refusals.denial_problem(good, session, ["rc-x-t"], ["dynamodb:Scan"]) is None
     role_arn = good.replace(session, "arn:aws:iam::123456789012:role/R")
-    assert refusals.denial_problem(role_arn, session, "rc-x-t", ["dynamodb:Scan"])
+    assert refusals.denial_problem(role_arn, session, ["rc-x-t"], ["dynamodb:Scan"])
     bare = good.replace("arn:aws:dynamodb:eu-west-1:123456789012:table/rc-x-t", "rc-x-t")
-    assert refusals.denial_problem(bare, session, "rc-x-t", ["dynamodb:Scan"])
+    assert refusals.denial_problem(bare, session, ["rc-x-t"], ["dynamodb:Scan"])
 
 
 def test_identity_ids_must_be_stable_distinct_and_regional() -> None:
