@@ -199,6 +199,15 @@ def request_of(scenario: Scenario, session: Session, check: Check,
         f"{COGNITO}:{key}" for key in ("aud", "sub", "amr") if f"{COGNITO}:{key}" not in context}
     if not check.keyed:
         absent.add("dynamodb:LeadingKeys")
+    table = scenario.other_table(aimed) if aimed else scenario.table
+    names = {"pk": table.partition_key.name if table else "",
+             "sk": table.sort_key.name if table and table.sort_key else ""}
+    for key, values in check.context:
+        filled = [v.format(**names) for v in values]
+        if any(filled):
+            context[key] = list(dict.fromkeys(v for v in filled if v))
+        else:
+            absent.add(key)
     name = templates.COGNITO_SESSION_NAME if session.flow == "enhanced" else CLASSIC_SESSION_NAME
     # The session's tags are the role's own tags too (rolecall's run tags, whose values only
     # the run knows; a discovered role's, which the oracle does not read) and the session's.

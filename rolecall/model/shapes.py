@@ -42,6 +42,10 @@ class Check:
     keys: tuple[Item, ...] = ("seed",)  # the items whose partition keys it names; (): none
     index: str | None = None  # the index it reads (its own ARN: table/<t>/index/<i>)
     second: bool = False  # on the stack's second table (a request that spans two tables)
+    # Other condition keys the request carries, with their values (`{pk}`/`{sk}`: the
+    # table's key attribute names); a key named with no values is absent. A key not named
+    # here is one the oracle does not read for this request ("cannot tell").
+    context: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
     @property
     def keyed(self) -> bool:
@@ -75,8 +79,24 @@ class Shape:
 
 
 def _one(name: str, action: str | None = None, keys: tuple[Item, ...] = ("seed",),
-         carries: tuple[str, ...] = ()) -> Shape:
-    return Shape(name, (Check(action or name, keys),), frozenset(carries))
+         carries: tuple[str, ...] = (), **context: tuple[str, ...]) -> Shape:
+    return Shape(name, (Check(action or name, keys, context=_context(**context)),),
+                 frozenset(carries))
+
+
+def _context(**keys: tuple[str, ...]) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    """`Select=("ALL_ATTRIBUTES",)` -> (("dynamodb:Select", ("ALL_ATTRIBUTES",)),)."""
+    return tuple((f"dynamodb:{key}", values) for key, values in keys.items())
+
+
+# What DynamoDB puts in the request context (developer guide, "Using IAM policy conditions
+# for fine-grained access control"): reads always carry Select (ALL_ATTRIBUTES unless the
+# request names attributes: SPECIFIC_ATTRIBUTES), writes ReturnValues (NONE unless asked);
+# dynamodb:Attributes lists the attribute names a request reads, writes or conditions on
+# (absent when it names none: a read of every attribute).
+EVERY = ("ALL_ATTRIBUTES",)
+SPECIFIC = ("SPECIFIC_ATTRIBUTES",)
+NONE = ("NONE",)
 
 
 READ = ("dynamodb:Select",)  # reads carry Select (ALL_ATTRIBUTES unless they name some)
@@ -87,13 +107,15 @@ ATTRS = ("dynamodb:Attributes",)
 # ForAllValues condition on it holds vacuously (the DynamoDB developer guide warns of
 # this for Scan: docs/semantics.md).
 DEFAULT: tuple[Shape, ...] = (
-    _one("GetItem", carries=READ),
-    _one("BatchGetItem", carries=READ),
-    _one("Query", carries=READ),
-    _one("Scan", keys=(), carries=READ),
-    _one("PutItem", keys=("probe",), carries=WRITE + ATTRS),
-    _one("UpdateItem", keys=("probe",), carries=WRITE + ATTRS),
-    _one("DeleteItem", keys=("probe",), carries=WRITE),
+    _one("GetItem", carries=READ, Select=EVERY, Attributes=()),
+    _one("BatchGetItem", carries=READ, Select=EVERY, Attributes=()),
+    _one("Query", carries=READ, Select=EVERY, Attributes=()),
+    _one("Scan", keys=(), carries=READ, Select=EVERY, Attributes=()),
+    _one("PutItem", keys=("probe",), carries=WRITE + ATTRS, ReturnValues=NONE,
+         Attributes=("{pk}", "{sk}")),
+    _one("UpdateItem", keys=("probe",), carries=WRITE + ATTRS, ReturnValues=NONE,
+         Attributes=("probed",)),
+    _one("DeleteItem", keys=("probe",), carries=WRITE, ReturnValues=NONE, Attributes=()),
     _one("BatchWriteItem", keys=("probe",), carries=ATTRS),
     _one("ConditionCheckItem", carries=ATTRS),  # a TransactWriteItems of one ConditionCheck
     _one("TransactGetItems", "GetItem"),
@@ -104,22 +126,35 @@ DEFAULT: tuple[Shape, ...] = (
 
 MORE: tuple[Shape, ...] = (
     # legacy parameters (the same permissions, other request fields)
-    _one("UpdateItem-AttributeUpdates", "UpdateItem", ("probe",), WRITE + ATTRS),
-    _one("Query-KeyConditions", "Query", carries=READ),
-    _one("GetItem-AttributesToGet", "GetItem", carries=READ + ATTRS),
+    _one("UpdateItem-AttributeUpdates", "UpdateItem", ("probe",), WRITE + ATTRS,
+         ReturnValues=NONE, Attributes=(ATTRIBUTE,)),
+    _one("Query-KeyConditions", "Query", carries=READ, Select=EVERY, Attributes=()),
+    _one("GetItem-AttributesToGet", "GetItem", carries=READ + ATTRS, Select=SPECIFIC,
+         Attributes=("{pk}", "{sk}", ATTRIBUTE)),
     # attributes: projections and each kind of update expression, names given through
     # ExpressionAttributeNames; a conditional update names the condition's attribute too
-    _one("GetItem-projection", "GetItem", carries=READ + ATTRS),
-    _one("Query-projection", "Query", carries=READ + ATTRS),
-    _one("Scan-projection", "Scan", keys=(), carries=READ + ATTRS),
-    _one("GetItem-secret", "GetItem", carries=READ + ATTRS),
-    _one("UpdateItem-SET", "UpdateItem", ("probe",), WRITE + ATTRS),
-    _one("UpdateItem-REMOVE", "UpdateItem", ("probe",), WRITE + ATTRS),
-    _one("UpdateItem-ADD", "UpdateItem", ("probe",), WRITE + ATTRS),
-    _one("UpdateItem-DELETE", "UpdateItem", ("probe",), WRITE + ATTRS),
-    _one("UpdateItem-secret", "UpdateItem", ("probe",), WRITE + ATTRS),
-    _one("UpdateItem-conditional", "UpdateItem", ("probe",), WRITE + ATTRS),
-    _one("PutItem-ReturnValues", "PutItem", ("probe",), WRITE + ATTRS),
+    _one("GetItem-projection", "GetItem", carries=READ + ATTRS, Select=SPECIFIC,
+         Attributes=("{pk}", ATTRIBUTE)),
+    _one("Query-projection", "Query", carries=READ + ATTRS, Select=SPECIFIC,
+         Attributes=("{pk}", ATTRIBUTE)),
+    _one("Scan-projection", "Scan", keys=(), carries=READ + ATTRS, Select=SPECIFIC,
+         Attributes=("{pk}", ATTRIBUTE)),
+    _one("GetItem-secret", "GetItem", carries=READ + ATTRS, Select=SPECIFIC,
+         Attributes=("{pk}", SECRET)),
+    _one("UpdateItem-SET", "UpdateItem", ("probe",), WRITE + ATTRS, ReturnValues=NONE,
+         Attributes=(ATTRIBUTE,)),
+    _one("UpdateItem-REMOVE", "UpdateItem", ("probe",), WRITE + ATTRS, ReturnValues=NONE,
+         Attributes=(ATTRIBUTE,)),
+    _one("UpdateItem-ADD", "UpdateItem", ("probe",), WRITE + ATTRS, ReturnValues=NONE,
+         Attributes=(f"{ATTRIBUTE}count",)),
+    _one("UpdateItem-DELETE", "UpdateItem", ("probe",), WRITE + ATTRS, ReturnValues=NONE,
+         Attributes=(f"{ATTRIBUTE}tags",)),
+    _one("UpdateItem-secret", "UpdateItem", ("probe",), WRITE + ATTRS, ReturnValues=NONE,
+         Attributes=(SECRET,)),
+    _one("UpdateItem-conditional", "UpdateItem", ("probe",), WRITE + ATTRS, ReturnValues=NONE,
+         Attributes=(ATTRIBUTE, "{pk}")),
+    _one("PutItem-ReturnValues", "PutItem", ("probe",), WRITE + ATTRS,
+         ReturnValues=("ALL_OLD",), Attributes=("{pk}", "{sk}", ATTRIBUTE)),
     # batches: deletes, puts and deletes together, several keys where one is another's
     _one("BatchWriteItem-delete", "BatchWriteItem", ("probe",)),
     _one("BatchWriteItem-put-delete", "BatchWriteItem", ("probe", "probe2"), ATTRS),
@@ -139,9 +174,9 @@ MORE: tuple[Shape, ...] = (
     Shape("TransactWriteItems-two-tables", (Check("PutItem", ("probe",)),
                                             Check("PutItem", ("probe",), second=True))),
     # PartiQL: one permission per statement verb (SPEC D5, docs/semantics.md)
-    _one("ExecuteStatement-SELECT", "dynamodb:PartiQLSelect"),
+    _one("ExecuteStatement-SELECT", "dynamodb:PartiQLSelect", FullTableScan=("false",)),
     _one("ExecuteStatement-SELECT-scan", "dynamodb:PartiQLSelect", (),
-         ("dynamodb:FullTableScan",)),
+         ("dynamodb:FullTableScan",), FullTableScan=("true",)),
     _one("ExecuteStatement-INSERT", "dynamodb:PartiQLInsert", ("probe",)),
     _one("ExecuteStatement-UPDATE", "dynamodb:PartiQLUpdate", ("probe",)),
     _one("ExecuteStatement-DELETE", "dynamodb:PartiQLDelete", ("probe",)),

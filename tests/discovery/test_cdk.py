@@ -78,7 +78,7 @@ def test_reviewed_entitlements_are_green(endpoint: str, tmp_path: Path) -> None:
                                   str(HERE / "seed000.entitlements.yaml"),
                                   "--endpoint-url", endpoint, "--evidence-dir", str(tmp_path))
     assert code == 0 and not failed, output[-3000:]
-    assert "29 passed" in output  # with the identity-id cell (issue 13, E1)
+    assert "33 passed" in output  # with the identity-id cell (issue 13, E1) and 4 audit cells (issue 22)
 
 
 READ = "TableCD117FA1: [GetItem, BatchGetItem, Query, Scan, ConditionCheckItem, DescribeTable]"
@@ -122,11 +122,11 @@ def test_stack_template_needs_nothing_running(tmp_path: Path) -> None:
     # table is not deletion-protected, so it is not probed. No persona's allow: names a
     # prefixed action, so no signed-in role gets control-plane cells
     # (docs/control-plane-probes.md).
-    assert "214 passed, 1 skipped" in output
+    assert "218 passed, 1 skipped" in output  # 4 audit cells more since issue 22
     # The skipped cell is NOT PROBED, never observed: the headline, the bundle's files and
     # `rolecall verify` count it apart and say why (issue 24, item 10).
     skipped = "seed004stack-pooladminclient-guest-anonymous-dynamodb:DeleteTable"
-    headline = "COMPLETE: 214 of 215 planned cells observed; 1 not probed: table Seed004Stack-"
+    headline = "COMPLETE: 218 of 219 planned cells observed; 1 not probed: table Seed004Stack-"
     assert f"rolecall: {headline}" in output and "all 215 planned cells observed" not in output
     [bundle] = [p for p in tmp_path.iterdir() if (p / "manifest.json").is_file()]
     summary = (bundle / "summary.md").read_text()

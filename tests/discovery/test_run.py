@@ -53,7 +53,7 @@ def test_reviewed_entitlements_are_green_and_users_are_gone(team: TeamStack, tmp
     assert all(cell.startswith(prefix) for cell in results)
     kinds = {cell.split("-")[-1] for cell in results}
     assert {"escalation", "PutItem", "editors", "anonymous"} <= kinds
-    assert len(results) == 66  # 65 and the identity-id cell (issue 13, E1)
+    assert len(results) == 70  # 65, the identity-id cell (issue 13, E1), 4 audit cells (issue 22)
     assert team.users() == before  # test users deleted, the team's own untouched
 
 

@@ -80,6 +80,17 @@ CLASSIC_ON = {"identity_pool": {"allow_classic_flow": True}, "variants": {"v": {
 CLASSIC_UNSET = {"identity_pool": {"allow_classic_flow": None}, "variants": {"v": {"mapping": None}}}
 
 
+# issue 22: a pool that copies custom:team (which users may write: no WriteAttributes) into
+# the principal tag `team`; a policy confined by it; a table policy open to anyone.
+TAGGED = {"identity_pool": {"principal_tags": {"tags": {"team": "custom:team"}}}}
+TENANT_READ = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Action": ["dynamodb:GetItem", "dynamodb:Query"], "Resource": "{{table_arn}}",
+    "Condition": {"ForAllValues:StringEquals": {
+        "dynamodb:LeadingKeys": ["${aws:PrincipalTag/team}"]}}}]}
+OPEN_WRITE = {"Version": "2012-10-17", "Statement": [{
+    "Effect": "Allow", "Principal": "*", "Action": "dynamodb:PutItem", "Resource": "{{table_arn}}"}]}
+
+
 def rules(*rule: tuple[str, str, str, str]) -> dict[str, Any]:
     return {"variants": {"v": {"mapping": {"type": "Rules", "ambiguous": "Deny", "rules": [
         {"claim": c, "match": m, "value": v, "role": r} for c, m, v, r in rule]}}}}
@@ -142,6 +153,31 @@ CASES = [  # (case id, check, changes to BASE, expected {(subject, severity)})
      merge(GUESTS, {"identity_pool": {"allow_unauthenticated": False},
                     "roles": {"Guest": {"policy": WRITE, "allowed": ["*"]}}}), set()),
     ("guest-write-shut", "guest-write", merge(GUESTS, CLASSIC_ON), set()),
+    # issue 22: principal tags, table policies, LeadingKeys
+    ("tag-on-writable-read", "tag-on-writable-claim",
+     merge(TAGGED, {"roles": {"Reader": {"policy": TENANT_READ}}}), {("v", "critical")}),
+    ("tag-on-writable-unread", "tag-on-writable-claim", TAGGED, {("v", "high")}),
+    ("tag-on-writable-shut", "tag-on-writable-claim",
+     merge(TAGGED, {"user_pool": {"writable_attributes": ["email"]}}), set()),
+    ("tags-no-tag-session", "tags-without-tag-session", TAGGED, {("v", "medium")}),
+    ("tags-tag-session", "tags-without-tag-session",
+     merge(TAGGED, {"roles": {"Reader": {"trust": {"tag_session": True}},
+                              "Writer": {"trust": {"tag_session": True}}}}), set()),
+    ("table-policy-open-write", "table-policy-open", {"table": {"policy": OPEN_WRITE}},
+     {("t", "critical")}),
+    ("table-policy-open-read", "table-policy-open", {"table": {"policy": {
+        "Version": "2012-10-17", "Statement": [{**OPEN_WRITE["Statement"][0],
+                                                "Action": "dynamodb:GetItem"}]}}},
+     {("t", "high")}),
+    ("table-policy-conditioned", "table-policy-open", {"table": {"policy": {
+        "Version": "2012-10-17", "Statement": [{**OPEN_WRITE["Statement"][0], "Condition": {
+            "StringEquals": {"aws:PrincipalAccount": "{{account}}"}}}]}}}, set()),
+    ("leading-keys-scan", "leading-keys-scan",
+     {"roles": {"Reader": {"policy": {"Version": "2012-10-17", "Statement": [
+         {**TENANT_READ["Statement"][0], "Action": ["dynamodb:Query", "dynamodb:Scan"]}]}}}},
+     {("Reader", "high")}),
+    ("leading-keys-no-scan", "leading-keys-scan",
+     {"roles": {"Reader": {"policy": TENANT_READ}}}, set()),
 ]
 
 
@@ -340,10 +376,14 @@ def test_cli_names_an_unknown_scenario(capsys: pytest.CaptureFixture[str]) -> No
 
 HOLES = merge(BASE, {
     "name": "holes",
-    "roles": {"Writer": {"trust": {"aud": "none"}}, "Reader": {"trust": {"amr": "none"}},
+    "table": {"policy": OPEN_WRITE},
+    "roles": {"Writer": {"trust": {"aud": "none"}},
+              "Reader": {"trust": {"amr": "none"}, "policy": {"Version": "2012-10-17", "Statement": [
+                  {**TENANT_READ["Statement"][0], "Action": ["dynamodb:Query", "dynamodb:Scan"]}]}},
               "Guest": role(WRITE, amr="any")},
     "groups": {"admins-readonly": {"role": "Reader"}},
-    "identity_pool": {"unauthenticated_role": "Guest", "allow_unauthenticated": True},
+    "identity_pool": {"unauthenticated_role": "Guest", "allow_unauthenticated": True,
+                      "principal_tags": {"tags": {"team": "custom:team"}}},
     "variants": {
         "classic": {"mapping": None, "allow_classic_flow": None},
         "v": rules(("custom:team", "Equals", "platform", "Writer"),
@@ -359,6 +399,7 @@ def live_findings(target: clients.Target, stack: provision.Stack, runid: str, va
     result = audit_live.audit_live(target, stack.identity_pools[variant], role_prefix=f"rc-{runid}-")
     logical = {audit_live.role_name(arn): name for name, arn in stack.roles.items()}
     logical[templates.physical_name(runid, stack.scenario, variant, 128)] = variant
+    logical[stack.table_name] = "t"
     assert result.notes == ()
     return {(f.check, logical.get(f.subject, f.subject), f.severity, f.rule) for f in result.findings}
 

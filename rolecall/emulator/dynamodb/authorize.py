@@ -16,6 +16,13 @@ https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/specifying-cond
   DeleteItem/ConditionCheckItem on its table, with `dynamodb:EnclosingOperation`;
 - condition keys `dynamodb:LeadingKeys`, `dynamodb:Attributes`, `dynamodb:Select`,
   `dynamodb:ReturnValues` (the session's own keys are added by the authorization step).
+  Reads always carry Select and single-item writes ReturnValues: "the Select parameter
+  always has a value (ALL_ATTRIBUTES, unless otherwise specified)", "the ReturnValues
+  parameter always has a value (NONE unless otherwise specified)"; a read that names
+  attributes is SPECIFIC_ATTRIBUTES, a Query or Scan of an index without them
+  ALL_PROJECTED_ATTRIBUTES (API reference, Query/Scan Select). Attributes counts the
+  attributes a request reads, writes, conditions on or filters by ("These attributes
+  can be read, written, or evaluated in a conditional write or scan filter").
 
 An unknown table is not refused here: once authorized, moto answers
 ResourceNotFoundException like AWS does.
@@ -104,7 +111,23 @@ def _single_check(operation: str, body: Mapping[str, Any], target: Target) -> Ch
         resource = f"{resource}/index/{index}"
     context = _item_context(body, target, table, index if isinstance(index, str) else None,
                             query=operation == "Query")
+    _defaults(context, operation, body, index if isinstance(index, str) else None)
     return Check(action, resource, context)
+
+
+READS = frozenset({"GetItem", "BatchGetItem", "Query", "Scan"})
+WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem"})
+
+
+def _defaults(context: dict[str, list[str]], operation: str, request: Mapping[str, Any],
+              index: str | None) -> None:
+    """The Select a read and the ReturnValues a write carry when the request names none."""
+    if operation in READS and "dynamodb:Select" not in context:
+        named = request.get("ProjectionExpression") or request.get("AttributesToGet")
+        context["dynamodb:Select"] = ["SPECIFIC_ATTRIBUTES" if named else
+                                      "ALL_PROJECTED_ATTRIBUTES" if index else "ALL_ATTRIBUTES"]
+    if operation in WRITES and "dynamodb:ReturnValues" not in context:
+        context["dynamodb:ReturnValues"] = ["NONE"]
 
 
 def _transact_checks(body: Mapping[str, Any], target: Target, actions: Mapping[str, str],
@@ -131,6 +154,7 @@ def _batch_get_checks(body: Mapping[str, Any], target: Target) -> list[Check]:
         _put(context, "dynamodb:LeadingKeys",
              [v for key in _list(spec.get("Keys")) if (v := _scalar(_mapping(key), pk))])
         _put(context, "dynamodb:Attributes", _requested_attributes(spec))
+        _defaults(context, "BatchGetItem", spec, None)
         checks.append(Check("dynamodb:BatchGetItem", target.table_arn(table), context))
     return checks
 
@@ -205,7 +229,7 @@ def _query_leading_key(request: Mapping[str, Any], target: Target, table: str,
 
 
 _PATH_START = re.compile(r"(?<![.\w#:])(#\w+|[A-Za-z_]\w*)(?!\s*\()")
-_UPDATE_KEYWORDS = {"set", "remove", "add", "delete", "and", "or", "not"}
+_EXPRESSION_KEYWORDS = {"set", "remove", "add", "delete", "and", "or", "not", "between", "in"}
 
 
 def _requested_attributes(request: Mapping[str, Any]) -> list[str]:
@@ -220,11 +244,18 @@ def _requested_attributes(request: Mapping[str, Any]) -> list[str]:
             match = _PATH_START.search(path)
             if match:
                 found.append(_resolve_name(match.group(1), names))
-    update = request.get("UpdateExpression")
-    if isinstance(update, str):
-        found.extend(_resolve_name(token, names) for token in _PATH_START.findall(update)
-                     if token.lower() not in _UPDATE_KEYWORDS)
+    for field in ("UpdateExpression", "ConditionExpression", "FilterExpression"):
+        expression = request.get(field)
+        if isinstance(expression, str):
+            found.extend(_resolve_name(token, names)
+                         for token in _PATH_START.findall(_without_strings(expression))
+                         if token.lower() not in _EXPRESSION_KEYWORDS)
     return list(dict.fromkeys(found))  # unique, in request order
+
+
+def _without_strings(expression: str) -> str:
+    """An expression without its value placeholders' neighbours that could read as names."""
+    return re.sub(r":\w+", " ", expression)
 
 
 def _resolve_name(token: str, names: Mapping[str, Any]) -> str:
