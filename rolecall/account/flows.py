@@ -169,7 +169,9 @@ class Flows:
         self.secrets = secrets
         self.idp = target.anonymous("cognito-idp")
         self.identity = target.anonymous("cognito-identity")
-        self.sts = target.anonymous("sts")
+        # Sent as given: botocore refuses DurationSeconds < 900 itself (never > 43200,
+        # boto/botocore #3337), and the bounds cells observe the target's answer (C8)
+        self.sts = target.anonymous("sts", validate=False)
         self._tokens: dict[str, dict[str, str]] = {}
         self._results: dict[tuple[str, ...], Result] = {}
         self._identities: dict[tuple[str, ...], str] = {}
@@ -352,8 +354,21 @@ class Flows:
             return result
 
     def identity_id(self, variant: str, user: str) -> str:
-        """GetId for the user's current login (not cached: E1 asks it again)."""
-        return self._get_id(_Trail(), variant, {"Logins": self.logins(user)})
+        """GetId for the user's current login (not cached: E1 and E14 ask it again)."""
+        return self._get_id(_Trail(), variant, {"Logins": self.logins(user, variant)})
+
+    def on_identity(self, flow: str, variant: str, identity_id: str, user: str,
+                    role: str | None) -> Result:
+        """`user`'s Logins on an identity that need not be theirs (SPEC E14): the enhanced
+        flow's GetCredentialsForIdentity, or the classic flow's GetOpenIdToken and then
+        AssumeRoleWithWebIdentity on `role`. Never cached: the refusal is what is tested."""
+        logins = self.logins(user, variant)
+        if flow == "classic":
+            assert role is not None, "the classic flow names the role it asks STS for"
+            return until_settled(self.stack.iam_settled_by, lambda: self._classic_with(
+                variant, logins, role, identity_id=identity_id))
+        return until_settled(self.stack.iam_settled_by, lambda: self._enhanced(
+            variant, logins, None, identity_id=identity_id))
 
     def _get_id(self, trail: _Trail, variant: str, with_logins: dict[str, Any],
                 cache: bool = False) -> str:
@@ -373,12 +388,12 @@ class Flows:
             self._identities[key] = identity_id
         return identity_id
 
-    def _enhanced(self, variant: str, logins: dict[str, str] | None,
-                  custom_role: str | None, cache: bool = False) -> Result:
+    def _enhanced(self, variant: str, logins: dict[str, str] | None, custom_role: str | None,
+                  cache: bool = False, identity_id: str | None = None) -> Result:
         trail = _Trail()
         with_logins = {"Logins": logins} if logins else {}
         try:
-            identity_id = self._get_id(trail, variant, with_logins, cache)
+            identity_id = identity_id or self._get_id(trail, variant, with_logins, cache)
             extra = {"CustomRoleArn": self.stack.roles[custom_role]} if custom_role else {}
             answer = trail(self.identity.get_credentials_for_identity(
                 IdentityId=identity_id, **with_logins, **extra))
@@ -432,8 +447,9 @@ class Flows:
             idp_admin.admin_add_user_to_group(UserPoolId=pool, Username=clone, GroupName=group)
         return clone
 
-    def short_session(self, variant: str, user: str, role: str, seconds: int = 900) -> Result:
-        """The classic flow asking for the shortest session STS gives (expiry tests; not cached)."""
+    def classic_session(self, variant: str, user: str, role: str, seconds: int) -> Result:
+        """The classic flow asking STS for a session of `seconds` (expiry: the shortest, 900;
+        bounds, SPEC C7, C8: any number, sent as given). Not cached."""
         return until_settled(self.stack.iam_settled_by, lambda: self._classic_with(
             variant, self.logins(user, variant), role, seconds))
 
@@ -441,11 +457,12 @@ class Flows:
         return self._classic_with(variant, self.logins(user, variant), role, cache=True)
 
     def _classic_with(self, variant: str, logins: dict[str, str] | None, role: str,
-                      duration: int | None = None, cache: bool = False) -> Result:
+                      duration: int | None = None, cache: bool = False,
+                      identity_id: str | None = None) -> Result:
         trail = _Trail()
         with_logins = {"Logins": logins} if logins else {}
         try:
-            identity_id = self._get_id(trail, variant, with_logins, cache)
+            identity_id = identity_id or self._get_id(trail, variant, with_logins, cache)
             token = _keep(trail(self.identity.get_open_id_token(IdentityId=identity_id,
                                                                 **with_logins)))["Token"]
             answer = trail(self.sts.assume_role_with_web_identity(
@@ -457,7 +474,8 @@ class Flows:
         # STS names the session it issued (AssumedRoleUser.Arn): no GetCallerIdentity needed
         issued = self._issued({"AccessKeyId": credentials["AccessKeyId"],
                                "SecretKey": credentials["SecretAccessKey"],
-                               "SessionToken": credentials["SessionToken"]},
+                               "SessionToken": credentials["SessionToken"],
+                               "Expiration": credentials["Expiration"]},  # C7
                               str(answer["AssumedRoleUser"]["Arn"]), identity_id, trail)
         if isinstance(issued, Issued):  # C4: keep what the OIDC token said, never the token
             issued.oidc_claims = dict(jwt.decode(token, options={"verify_signature": False}))

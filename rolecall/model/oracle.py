@@ -218,6 +218,33 @@ def classic(scenario: Scenario, variant: str, role: str) -> Outcome:
     return issued(role, "C5")
 
 
+# --- identity binding (E14) and the classic flow's lifetimes and bounds (C4, C7, C8) ------
+
+OIDC_TOKEN_SECONDS = 600  # C4: "The OpenID token is valid for 10 minutes." (GetOpenIdToken)
+DEFAULT_MAX_SESSION = 3600  # C7: a role's MaxSessionDuration when CreateRole never set one
+STS_DURATIONS = (900, 43200)  # C8: DurationSeconds' own range (AssumeRoleWithWebIdentity)
+
+
+def foreign_login(scenario: Scenario, variant: str, flow: str) -> Outcome:
+    """Another user's valid ID token on an identity (E14): refused on both flows; the classic
+    flow's gate (C1, C3) answers first, as it does for every GetOpenIdToken."""
+    gate = classic_gate(scenario, variant) if flow == "classic" else None
+    return gate or refused("NotAuthorizedException", "E14")
+
+
+def session_duration(scenario: Scenario, variant: str, role: str, seconds: int) -> Outcome:
+    """The classic flow asking STS for a session of `seconds`: STS's own range (C8), then
+    the role's MaxSessionDuration (C7), then what the classic flow gives anyway (C5, C6)."""
+    gate = classic_gate(scenario, variant)
+    if gate is not None:
+        return gate
+    if not STS_DURATIONS[0] <= seconds <= STS_DURATIONS[1]:
+        return refused("ValidationError", "C8")
+    if seconds > (scenario.roles[role].max_session_duration or DEFAULT_MAX_SESSION):
+        return refused("ValidationError", "C7")
+    return classic(scenario, variant, role)
+
+
 # --- access (SPEC D1-D5, E5) ------------------------------------------------------------
 
 Verdict = Literal["ALLOWED", "DENIED", "ERROR"]
