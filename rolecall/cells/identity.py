@@ -75,10 +75,10 @@ class BindingCell:
 
     AWS refuses it (NotAuthorizedException "Logins don't match ...") and moves nothing:
     GetId answers A and B their own identities afterwards, and each still has its login
-    (DescribeIdentity). A target that honours B's token on A's identity hands B the
-    credentials of A's identity, so A's per-identity partition (dynamodb:LeadingKeys on
-    the identity id) and every audit keyed on it. One cell per flow where it can run:
-    the enhanced flow on per-identity tables, the classic flow where the pool opens it.
+    (DescribeIdentity). A target that honours B's token there hands B the credentials of
+    A's identity: A's per-identity partition (dynamodb:LeadingKeys on the identity id)
+    and everything audited under A's identity become B's. One cell per flow where it can
+    run: the enhanced flow on per-identity tables, the classic flow where a pool opens it.
     """
 
     scenario: Scenario
@@ -101,7 +101,7 @@ class BindingCell:
                            self.other, expected=str(self.expected), rule=self.expected.rule,
                            source=BINDING_SOURCE, scenario_file=self.scenario.file,
                            details={"pin": "E14 (the refusal's text, B already linked)",
-                                    "identity of": self.owner})
+                                    "identity_of": self.owner})
 
 
 def binding_cells(scenarios: list[Scenario]) -> list[BindingCell]:
