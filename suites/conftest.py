@@ -21,7 +21,8 @@ from rolecall.account.run import Run, RunConfig
 from rolecall.cells import control, escalation, matrix
 from rolecall.cells.audit import audit_cells
 from rolecall.cells.audit_facts import DEFAULT_FAIL_ON, SEVERITIES
-from rolecall.cells.identity import identity_cells
+from rolecall.cells.identity import binding_cells, identity_cells
+from rolecall.cells.sessions import session_cells
 from rolecall.emulator import Emulator
 from rolecall.model import oracle, scenario
 from rolecall.model.errors import ScenarioError
@@ -338,6 +339,8 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         "escalation_cell": escalation.escalation_cells,
         "audit_cell": audit_cells,  # static: no AWS call (rolecall/cells/audit.py)
         "identity_cell": identity_cells,  # E1: three GetId calls per scenario
+        "binding_cell": binding_cells,  # E14: another user's token on an identity
+        "session_cell": session_cells,  # C7, C8: DurationSeconds on the classic flow
     }
     for name, cells_of in expand.items():
         if name in metafunc.fixturenames:
@@ -362,8 +365,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 # Kinds of cell by what one costs and how many there are (junit of a whole matrix, -n 2):
 # credential and claim cells are ~12 ms and few, access cells ~30 ms and half the matrix.
 CHEAPEST_FIRST = ("test_credentials", "test_id_token_claims", "test_identity_id", "test_audit",
-                  "test_broken_token", "test_no_path_exceeds_the_entitlement",
-                  "test_control_plane", "test_access")
+                  "test_session_duration", "test_identity_binding", "test_broken_token",
+                  "test_no_path_exceeds_the_entitlement", "test_control_plane", "test_access")
 
 
 def _cost_rank(item: pytest.Item) -> int:

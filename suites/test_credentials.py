@@ -7,10 +7,11 @@ credentials, not the one the pool claims to have chosen.
 
 from __future__ import annotations
 
-from rolecall.account.flows import Issued
+from rolecall.account.results import Issued
 from rolecall.account.run import Run
 from rolecall.cells import refusals
 from rolecall.cells.matrix import CredentialCell, credential_observation, mismatch, obtain
+from rolecall.model import oracle
 from rolecall.reporting.records import Observer
 
 
@@ -40,10 +41,16 @@ def test_credentials(run: Run, credential_cell: CredentialCell, observe: Observe
 
 
 def _oidc_token(cell: CredentialCell, result: Issued, run: Run) -> None:
-    """C4: iss cognito-identity.amazonaws.com, aud the pool, sub the identity, amr."""
+    """C4: iss cognito-identity.amazonaws.com, aud the pool, sub the identity, amr, and a
+    lifetime of ten minutes (exp - iat)."""
     claims = result.oidc_claims or {}
     stack = run.stack(cell.scenario)
     source = "https://docs.aws.amazon.com/cognito/latest/developerguide/open-id.html"
+    lifetime = _number(claims.get("exp")) - _number(claims.get("iat"))
+    assert lifetime == oracle.OIDC_TOKEN_SECONDS, mismatch(
+        cell.id, f"an OpenID token valid {oracle.OIDC_TOKEN_SECONDS} s (exp - iat)",
+        f"{lifetime} s", "C4",
+        "https://docs.aws.amazon.com/cognitoidentity/latest/APIReference/API_GetOpenIdToken.html")
     assert claims.get("iss") == "https://cognito-identity.amazonaws.com", mismatch(
         cell.id, "iss https://cognito-identity.amazonaws.com", claims.get("iss"), "C4", source)
     assert claims.get("aud") == stack.identity_pools[cell.variant], mismatch(
@@ -53,3 +60,10 @@ def _oidc_token(cell: CredentialCell, result: Issued, run: Run) -> None:
     amr = claims.get("amr") or []
     assert "authenticated" in amr and stack.provider_name in amr, mismatch(
         cell.id, f"amr with authenticated and {stack.provider_name}", amr, "C4", source)
+
+
+def _number(claim: object) -> float:
+    """A numeric JWT claim (exp, iat); a missing or non-numeric one reads as NaN, so any
+    lifetime computed from it differs from every expected one."""
+    return float(claim) if isinstance(claim, int | float) and not isinstance(claim, bool) \
+        else float("nan")

@@ -10,7 +10,7 @@ ServerSideTokenCheck, and still works until it expires when it has not.
 from __future__ import annotations
 
 from rolecall.account import probes
-from rolecall.account.flows import Issued
+from rolecall.account.results import Issued
 from rolecall.account.run import Run
 from rolecall.cells.matrix import NegativeCell, mismatch, observed_outcome
 from rolecall.model import oracle
@@ -60,7 +60,7 @@ def expire_session(run: Run, observe: Observer, cell: NegativeCell, variant: str
     stack, flows = run.stack(cell.scenario), run.flows(cell.scenario)
     role = cell.scenario.identity_pool.authenticated_role
     assert role is not None, f"{cell.id}: the scenario needs an authenticated role"
-    credential = flows.short_session(variant, cell.user, role)
+    credential = flows.classic_session(variant, cell.user, role, 900)
     assert isinstance(credential, Issued), mismatch(cell.id, "a 15-minute session",
                                                     observed_outcome(credential, stack), "C5", "spec")
     assert cell.scenario.table is not None, f"{cell.id}: session expiry is probed on the table"

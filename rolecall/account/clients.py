@@ -94,9 +94,11 @@ class Target:
         """A client signed with the runner's credentials (provisioning, teardown)."""
         return self._patient(service, config=CLIENT_CONFIG)
 
-    def anonymous(self, service: str) -> Any:
-        """An unsigned client, as an app's browser code is: sign-in, GetId, web identity."""
-        return self._patient(service, config=CLIENT_CONFIG.merge(Config(signature_version=UNSIGNED)))
+    def anonymous(self, service: str, validate: bool = True) -> Any:
+        """An unsigned client, as an app's browser code is: sign-in, GetId, web identity.
+        `validate=False`: botocore does not check the parameters first; the target does."""
+        return self._patient(service, config=CLIENT_CONFIG.merge(Config(
+            signature_version=UNSIGNED, parameter_validation=validate)))
 
     def as_credentials(self, service: str, credentials: dict[str, str]) -> Any:
         """A client signed with temporary credentials the identity pool or STS issued."""

@@ -9,7 +9,7 @@ Every flow ends in an `Issued` (credentials, plus the role they really belong to
 asked of STS GetCallerIdentity) or a `Refused` (the AWS error code), or an
 `Errored` when something other than AWS's answer got in the way. Tokens and
 keys stay in memory; nothing here logs them, and each is registered for
-redaction by value the moment it arrives (`_keep`), in the process that got it.
+redaction by value the moment it arrives (results.keep), in the process that got it.
 
 The negative side lives here too, so tests only pick a case and assert: the
 Logins a broken or foreign token makes (`broken_logins`, SPEC E2, G8), a token
@@ -23,18 +23,24 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import jwt
 from botocore.exceptions import BotoCoreError, ClientError
 from cryptography.hazmat.primitives import serialization
 
-from rolecall.account import retry
 from rolecall.account import tokens as jwts
 from rolecall.account.clients import Target
 from rolecall.account.provision import RunSecrets, Stack
+from rolecall.account.results import (
+    Errored,
+    Issued,
+    Result,
+    Trail,
+    failure,
+    keep,
+    until_settled,
+)
 from rolecall.reporting.redact import register_secret
 
 CLASSIC_SESSION_NAME = "rolecall-classic"
@@ -59,105 +65,10 @@ def supplied_password(user: str) -> str:
     return register_secret(value, "password")  # redacted by value wherever it might show
 
 
-@dataclass
-class Issued:
-    role_arn: str  # the role of the session ARN GetCallerIdentity answered
-    session_arn: str
-    credentials: dict[str, str] = field(repr=False)  # secret: never logged or written
-    identity_id: str | None
-    request_ids: list[str]
-    obtained_at: float = field(default_factory=time.time)  # E13: Expiration is 1 h after this
-    # classic flow: the OIDC token's claims (decoded, not the token itself; SPEC C4)
-    oidc_claims: dict[str, Any] | None = None
-
-
-@dataclass
-class Refused:
-    code: str
-    message: str
-    request_ids: list[str]
-
-
-@dataclass
-class Errored:
-    """Not an answer from AWS (network, local failure): never to be read as a refusal."""
-
-    reason: str
-    request_ids: list[str]
-
-
-Result = Issued | Refused | Errored
-
-
-class _Trail:
-    """Collects the AWS request ids of one flow, for the evidence."""
-
-    def __init__(self) -> None:
-        self.ids: list[str] = []
-
-    def __call__(self, response: dict[str, Any]) -> dict[str, Any]:
-        request_id = response.get("ResponseMetadata", {}).get("RequestId")
-        if request_id:
-            self.ids.append(request_id)
-        return response
-
-
 def _expires_soon(token: str, margin: float = 60.0) -> bool:
     """True when a cached ID token is within `margin` seconds of its exp (long AWS runs)."""
     expires = jwt.decode(token, options={"verify_signature": False}).get("exp", 0)
     return float(expires) - time.time() < margin
-
-
-# What each secret-bearing answer holds, and the label its redaction shows.
-SECRET_FIELDS = {"IdToken": "id-token", "AccessToken": "access-token",
-                 "RefreshToken": "refresh-token", "Token": "oidc-token",
-                 "AccessKeyId": "access-key-id", "SecretKey": "secret-key",
-                 "SecretAccessKey": "secret-key", "SessionToken": "session-token"}
-
-
-def _keep(answer: dict[str, Any]) -> dict[str, Any]:
-    """Register every secret of an answer (sign-in, credentials, OIDC token), then return it."""
-    for name, label in SECRET_FIELDS.items():
-        register_secret(answer.get(name), label)
-    return answer
-
-
-# Not a refusal: AWS did not judge the request (SPEC section 7). A credential path that
-# meets one of these is ERROR, never REFUSED(code), and is not cached as its result.
-THROTTLING_CODES = frozenset({
-    "ThrottlingException", "Throttling", "TooManyRequestsException", "LimitExceededException",
-    "RequestLimitExceeded", "ProvisionedThroughputExceededException"})
-
-
-def _failure(exc: Exception, trail: _Trail) -> Refused | Errored:
-    """AWS's refusal, or an ERROR when what stopped the flow was not AWS's answer to it:
-    throttling or a 5xx that outlasted the retry budget is never a REFUSED."""
-    if isinstance(exc, ClientError):
-        error = exc.response.get("Error", {})
-        request_id = exc.response.get("ResponseMetadata", {}).get("RequestId")
-        if request_id:
-            trail.ids.append(request_id)
-        code = error.get("Code", "Unknown")
-        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 400)
-        if retry.is_transient(exc) or code in THROTTLING_CODES or int(status) >= 500:
-            return Errored(f"{code} (HTTP {status}) after retries: not a refusal", trail.ids)
-        return Refused(code, error.get("Message", ""), trail.ids)
-    return Errored(f"{type(exc).__name__}", trail.ids)
-
-
-# What a role IAM has not propagated yet looks like (SPEC E11, C6): the same answers
-# as a trust policy that refuses, so they are final only after the stack's window.
-PROPAGATION_CODES = frozenset({"InvalidIdentityPoolConfigurationException", "AccessDenied"})
-
-
-def _maybe_propagating(result: Result) -> bool:
-    return isinstance(result, Refused) and result.code in PROPAGATION_CODES
-
-
-def until_settled(settled_by: float, attempt: Callable[[], Result]) -> Result:
-    """Take a flow again while its refusal may be IAM propagating; the answer after the
-    window is the settled one (bounded polling, no fixed sleep: retry.until_settled)."""
-    return retry.until_settled(settled_by, attempt, _maybe_propagating)
 
 
 class Flows:
@@ -169,7 +80,9 @@ class Flows:
         self.secrets = secrets
         self.idp = target.anonymous("cognito-idp")
         self.identity = target.anonymous("cognito-identity")
-        self.sts = target.anonymous("sts")
+        # Sent as given: botocore refuses DurationSeconds < 900 itself (never > 43200,
+        # boto/botocore #3337), and the bounds cells observe the target's answer (C8)
+        self.sts = target.anonymous("sts", validate=False)
         self._tokens: dict[str, dict[str, str]] = {}
         self._results: dict[tuple[str, ...], Result] = {}
         self._identities: dict[tuple[str, ...], str] = {}
@@ -199,7 +112,7 @@ class Flows:
                 ClientId=client_id or self.stack.client_id, AuthFlow="USER_PASSWORD_AUTH",
                 AuthParameters={"USERNAME": self.stack.users.get(user, user),
                                 "PASSWORD": self.password(user)})
-        result = _keep(auth["AuthenticationResult"])  # either way: redacted wherever it shows
+        result = keep(auth["AuthenticationResult"])  # either way: redacted wherever it shows
         return {name: result[name] for name in ("IdToken", "AccessToken", "RefreshToken")
                 if name in result}
 
@@ -352,10 +265,23 @@ class Flows:
             return result
 
     def identity_id(self, variant: str, user: str) -> str:
-        """GetId for the user's current login (not cached: E1 asks it again)."""
-        return self._get_id(_Trail(), variant, {"Logins": self.logins(user)})
+        """GetId for the user's current login (not cached: E1 and E14 ask it again)."""
+        return self._get_id(Trail(), variant, {"Logins": self.logins(user, variant)})
 
-    def _get_id(self, trail: _Trail, variant: str, with_logins: dict[str, Any],
+    def on_identity(self, flow: str, variant: str, identity_id: str, user: str,
+                    role: str | None) -> Result:
+        """`user`'s Logins on an identity that need not be theirs (SPEC E14): the enhanced
+        flow's GetCredentialsForIdentity, or the classic flow's GetOpenIdToken and then
+        AssumeRoleWithWebIdentity on `role`. Never cached: the refusal is what is tested."""
+        logins = self.logins(user, variant)
+        if flow == "classic":
+            assert role is not None, "the classic flow names the role it asks STS for"
+            return until_settled(self.stack.iam_settled_by, lambda: self._classic_with(
+                variant, logins, role, identity_id=identity_id))
+        return until_settled(self.stack.iam_settled_by, lambda: self._enhanced(
+            variant, logins, None, identity_id=identity_id))
+
+    def _get_id(self, trail: Trail, variant: str, with_logins: dict[str, Any],
                 cache: bool = False) -> str:
         """GetId: the identity of these Logins (none: a guest) in the variant's pool.
 
@@ -373,18 +299,18 @@ class Flows:
             self._identities[key] = identity_id
         return identity_id
 
-    def _enhanced(self, variant: str, logins: dict[str, str] | None,
-                  custom_role: str | None, cache: bool = False) -> Result:
-        trail = _Trail()
+    def _enhanced(self, variant: str, logins: dict[str, str] | None, custom_role: str | None,
+                  cache: bool = False, identity_id: str | None = None) -> Result:
+        trail = Trail()
         with_logins = {"Logins": logins} if logins else {}
         try:
-            identity_id = self._get_id(trail, variant, with_logins, cache)
+            identity_id = identity_id or self._get_id(trail, variant, with_logins, cache)
             extra = {"CustomRoleArn": self.stack.roles[custom_role]} if custom_role else {}
             answer = trail(self.identity.get_credentials_for_identity(
                 IdentityId=identity_id, **with_logins, **extra))
         except (ClientError, BotoCoreError) as exc:
-            return _failure(exc, trail)
-        return self._who(_keep(answer["Credentials"]), identity_id, trail)
+            return failure(exc, trail)
+        return self._who(keep(answer["Credentials"]), identity_id, trail)
 
     def classic_guest(self, variant: str, role: str) -> Result:
         """The classic flow for an unauthenticated identity: no scope-down applies (E5, C5)."""
@@ -399,7 +325,7 @@ class Flows:
         groups and attributes), so no other cell, on any worker, ever signs in as a
         user whose attributes are being changed; the copy is deleted afterwards.
         """
-        trail = _Trail()
+        trail = Trail()
         idp_admin = self.target.client("cognito-idp")
         clone = self._clone(idp_admin, user)
         try:
@@ -412,7 +338,7 @@ class Flows:
                     AccessToken=signed_in["AccessToken"],
                     UserAttributes=[{"Name": attribute, "Value": value}]))
             except (ClientError, BotoCoreError) as exc:
-                return _failure(exc, trail)  # the app client does not let users write it
+                return failure(exc, trail)  # the app client does not let users write it
             fresh = self.sign_in(clone, self.stack.client_of(variant))["IdToken"]
             return until_settled(self.stack.iam_settled_by, lambda: self._enhanced(
                 variant, {self.stack.provider_name: fresh}, None))
@@ -436,8 +362,9 @@ class Flows:
             idp_admin.admin_add_user_to_group(UserPoolId=pool, Username=clone, GroupName=group)
         return clone
 
-    def short_session(self, variant: str, user: str, role: str, seconds: int = 900) -> Result:
-        """The classic flow asking for the shortest session STS gives (expiry tests; not cached)."""
+    def classic_session(self, variant: str, user: str, role: str, seconds: int) -> Result:
+        """The classic flow asking STS for a session of `seconds` (expiry: the shortest, 900;
+        bounds, SPEC C7, C8: any number, sent as given). Not cached."""
         return until_settled(self.stack.iam_settled_by, lambda: self._classic_with(
             variant, self.logins(user, variant), role, seconds))
 
@@ -445,39 +372,41 @@ class Flows:
         return self._classic_with(variant, self.logins(user, variant), role, cache=True)
 
     def _classic_with(self, variant: str, logins: dict[str, str] | None, role: str,
-                      duration: int | None = None, cache: bool = False) -> Result:
-        trail = _Trail()
+                      duration: int | None = None, cache: bool = False,
+                      identity_id: str | None = None) -> Result:
+        trail = Trail()
         with_logins = {"Logins": logins} if logins else {}
         try:
-            identity_id = self._get_id(trail, variant, with_logins, cache)
-            token = _keep(trail(self.identity.get_open_id_token(IdentityId=identity_id,
+            identity_id = identity_id or self._get_id(trail, variant, with_logins, cache)
+            token = keep(trail(self.identity.get_open_id_token(IdentityId=identity_id,
                                                                 **with_logins)))["Token"]
             answer = trail(self.sts.assume_role_with_web_identity(
                 RoleArn=self.stack.roles[role], RoleSessionName=CLASSIC_SESSION_NAME,
                 WebIdentityToken=token, **({"DurationSeconds": duration} if duration else {})))
         except (ClientError, BotoCoreError) as exc:
-            return _failure(exc, trail)
-        credentials = _keep(answer["Credentials"])
+            return failure(exc, trail)
+        credentials = keep(answer["Credentials"])
         # STS names the session it issued (AssumedRoleUser.Arn): no GetCallerIdentity needed
         issued = self._issued({"AccessKeyId": credentials["AccessKeyId"],
                                "SecretKey": credentials["SecretAccessKey"],
-                               "SessionToken": credentials["SessionToken"]},
+                               "SessionToken": credentials["SessionToken"],
+                               "Expiration": credentials["Expiration"]},  # C7
                               str(answer["AssumedRoleUser"]["Arn"]), identity_id, trail)
         if isinstance(issued, Issued):  # C4: keep what the OIDC token said, never the token
             issued.oidc_claims = dict(jwt.decode(token, options={"verify_signature": False}))
         return issued
 
-    def _who(self, credentials: dict[str, Any], identity_id: str, trail: _Trail) -> Result:
+    def _who(self, credentials: dict[str, Any], identity_id: str, trail: Trail) -> Result:
         """Ask STS which role the credentials really are (SPEC E13)."""
         try:
             sts = self.target.as_credentials("sts", credentials)
             arn = trail(sts.get_caller_identity())["Arn"]
         except (ClientError, BotoCoreError) as exc:
-            return _failure(exc, trail)
+            return failure(exc, trail)
         return self._issued(credentials, arn, identity_id, trail)
 
     def _issued(self, credentials: dict[str, Any], arn: str, identity_id: str,
-                trail: _Trail) -> Issued:
+                trail: Trail) -> Issued:
         role_name = arn.split("/")[1] if ":assumed-role/" in arn else arn
         role_arn = next((a for a in self.stack.roles.values() if a.endswith(f"/{role_name}")), arn)
         return Issued(role_arn, arn, dict(credentials), identity_id, trail.ids)

@@ -276,10 +276,12 @@ class Provisioner:
     def _role(self, scenario: Scenario, role: str, stack: Stack) -> str:
         spec = scenario.roles[role]
         name = self.name(scenario, role)
-        boundary = ({"PermissionsBoundary": self._boundary(scenario, role, stack)}
-                    if spec.boundary is not None else {})
+        extra: dict[str, Any] = ({"PermissionsBoundary": self._boundary(scenario, role, stack)}
+                                 if spec.boundary is not None else {})
+        if spec.max_session_duration is not None:  # SPEC C7; unset: AWS's default, 3600
+            extra["MaxSessionDuration"] = spec.max_session_duration
         created = patiently(self.iam.create_role)(
-            RoleName=name, **boundary,
+            RoleName=name, **extra,
             AssumeRolePolicyDocument=json.dumps(trust_policy(spec.trust,
                                                              stack.identity_pools.values())),
             Tags=[{"Key": k, "Value": v} for k, v in self.tags().items()])

@@ -31,9 +31,10 @@ from filelock import FileLock
 
 from rolecall.account import clients, own_stack
 from rolecall.account.cleanup import Journal, teardown
-from rolecall.account.flows import Flows, Issued
+from rolecall.account.flows import Flows
 from rolecall.account.probes import FOREIGN_PARTITION, ProbeTarget
 from rolecall.account.provision import Provisioner, RunSecrets, Stack
+from rolecall.account.results import Issued
 from rolecall.model.scenario import Scenario
 from rolecall.reporting import evidence
 from rolecall.reporting.records import now

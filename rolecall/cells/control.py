@@ -19,9 +19,10 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from rolecall.account.control_probes import CONTROL_PROBES, TABLE_FAMILIES, Context, ControlProbe
-from rolecall.account.flows import Flows, Issued
+from rolecall.account.flows import Flows
 from rolecall.account.probes import ProbeTarget
 from rolecall.account.provision import Stack
+from rolecall.account.results import Issued
 from rolecall.cells.matrix import CredentialCell, credential_cells
 from rolecall.model import oracle
 from rolecall.model.scenario import Scenario

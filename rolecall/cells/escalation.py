@@ -38,8 +38,9 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from rolecall.account import control_probes, probes
-from rolecall.account.flows import Flows, Issued, Result
+from rolecall.account.flows import Flows
 from rolecall.account.provision import Stack
+from rolecall.account.results import Issued, Result
 from rolecall.cells.audit import scenario_writable_claims
 from rolecall.model import oracle
 from rolecall.model.actions import IAM_ACTIONS

@@ -18,10 +18,11 @@ from collections.abc import Iterator
 from dataclasses import dataclass, replace
 from typing import Any
 
-from rolecall.account.flows import Flows, Issued, Refused, Result
+from rolecall.account.flows import Flows
 from rolecall.account.probes import BY_ACTION, Probe, index_probes
 from rolecall.account.provision import Stack
-from rolecall.model import oracle
+from rolecall.account.results import Issued, Refused, Result
+from rolecall.model import expectations, oracle
 from rolecall.model.access import Flow, Refusal, Session
 from rolecall.model.oracle import Outcome
 from rolecall.model.plan import Planned, plan
@@ -202,7 +203,7 @@ def session_of(credential: CredentialCell, role: str) -> Session | None:
 
 
 def _access_cell(credential: CredentialCell, role: str, planned: Planned) -> AccessCell:
-    expected = oracle.access(credential.scenario, session_of(credential, role), planned.shape,
+    expected = expectations.access(credential.scenario, session_of(credential, role), planned.shape,
                              planned.partition, planned.on)
     return AccessCell(credential, probe_for(credential.scenario, planned.shape),
                       expected.verdict, expected.rule, planned.partition, expected.refusal,

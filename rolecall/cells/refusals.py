@@ -6,6 +6,7 @@ has none). These helpers hold the texts and shapes AWS is quoted with, so the
 cells can check them:
 
 - QUOTED: the refusal text per SPEC rule (only where a public source quotes it)
+- duration_refusal: C7, C8, the whole text refusing a DurationSeconds
 - lifetime_problem: E13, enhanced-flow credentials last one hour
 - denial_problem: D4, AccessDenied names the session ARN and the resource ARN
 """
@@ -16,6 +17,8 @@ import time
 from datetime import datetime
 from typing import Any
 
+from rolecall.model.oracle import STS_DURATIONS
+
 QUOTED: dict[str, str] = {
     # SPEC E4 (doc + field)
     "E4": "Unauthenticated access is not supported for this identity pool.",
@@ -25,6 +28,12 @@ QUOTED: dict[str, str] = {
     "C3": "Basic (classic) flow is not supported with RoleMappings, please use enhanced flow.",
     # SPEC E11 (seed 002)
     "E11": "Invalid identity pool configuration. Check assigned IAM roles for this pool.",
+    # SPEC E14 (field: aws-amplify/amplify-js #4101, the previous user's identity id sent
+    # with the next user's token)
+    "E14": "Logins don't match. Please include at least one valid login for this identity or "
+           "identity pool.",
+    # SPEC C7 (field: kreuzwerker/awsu #27, aws-azure-login #93, ruimarinho/gsts #13)
+    "C7": "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.",
 }
 
 CREDENTIAL_SECONDS = 3600  # SPEC E13
@@ -40,6 +49,19 @@ def refusal_problem(rule: str, message: str) -> str | None:
     if quoted is None or quoted in message:
         return None
     return f"refusal text {quoted!r}"
+
+
+def duration_refusal(rule: str, seconds: int) -> str:
+    """AWS's whole text refusing DurationSeconds `seconds` for `rule`: the role's maximum (C7),
+    or STS's own range in AWS's model-validation wording (C8; field: goldstack #425 for the
+    lower bound, ruimarinho/gsts credentials-manager.test.js for the upper)."""
+    if rule != "C8":
+        return QUOTED[rule]
+    low, high = STS_DURATIONS
+    bound = (f"greater than or equal to {low}" if seconds < low
+             else f"less than or equal to {high}")
+    return (f"1 validation error detected: Value '{seconds}' at 'durationSeconds' failed to "
+            f"satisfy constraint: Member must have value {bound}")
 
 
 def lifetime_problem(credentials: dict[str, Any], now: float | None = None) -> str | None:

@@ -8,7 +8,7 @@ the table: rule, near-miss, the cell that tells it apart, this fault):
 - evaluation that stops early or skips a clause (first rules/statements only,
   conditions dropped)
 - one action standing in for a neighbouring one
-- identity and lifetimes, token signatures, refusal texts
+- identity, identity binding and lifetimes, token signatures, refusal texts
 - boundaries: zero, ties, missing values, multi-valued claims
 
 Each entry is (name, area, SPEC rule, description, critical); `faults.py` turns
@@ -243,4 +243,29 @@ NEAR_MISS: tuple[NearMiss, ...] = (
     ("tags-from-first-login", "principal tags", "A4",
      "principal tags keep the claim values of the identity's first sign-in, so a user who "
      "changes the mapped attribute keeps the old tag", False),
+    # ---- issue 23: identity binding (E14); the classic flow's lifetimes and bounds (C4, C7, C8)
+    ("identity-foreign-login-accepted", "credentials", "E14",
+     "another user's valid token works on an identity: only the token is checked, not that "
+     "it is one of the identity's logins (GetCredentialsForIdentity and GetOpenIdToken)", True),
+    ("openid-foreign-login-accepted", "flows", "E14",
+     "GetOpenIdToken accepts another user's valid token on an identity (only "
+     "GetCredentialsForIdentity checks that the login is the identity's own)", True),
+    ("identity-refused-login-relinked", "credentials", "E14",
+     "another user's token on an identity is refused, but its login is linked to that "
+     "identity first: GetId for that user then answers the other user's identity", True),
+    ("text-logins-dont-match-wrong", "texts", "E14",
+     "another user's token on an identity is refused with \"Access to Identity '...' is "
+     "forbidden.\" instead of \"Logins don't match ...\"", False),
+    ("oidc-token-lifetime-1h", "flows", "C4",
+     "GetOpenIdToken's token is valid for 1 hour instead of 10 minutes", False),
+    ("sts-duration-role-max-unchecked", "flows", "C7",
+     "DurationSeconds above the role's MaxSessionDuration is accepted (only STS's 43200 "
+     "caps it)", False),
+    ("sts-duration-default-max", "flows", "C7",
+     "DurationSeconds is capped at 3600 whatever the role's MaxSessionDuration says", False),
+    ("sts-duration-minimum-unchecked", "flows", "C8",
+     "DurationSeconds below 900 is accepted (a session shorter than STS gives)", False),
+    ("sts-duration-maximum-unchecked", "flows", "C8",
+     "STS's own upper bound (43200) is not checked: 43201 is refused only by the role's "
+     "MaxSessionDuration, with that refusal's text", False),
 )

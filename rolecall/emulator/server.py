@@ -113,7 +113,7 @@ class EmulatorApp:
     def handle(self, call: Call) -> Response | None:
         """Route one call; None means "let moto answer"."""
         try:
-            edge.screen(call)  # a malformed request never reaches a service (see edge)
+            edge.screen(call, self.state.faults)  # a malformed request never reaches a service (see edge)
             return self._route(call)
         except Exception as exc:  # AWS-shaped, whatever failed: 4xx for the client's mistakes
             return edge.error_response(call, edge.as_aws_error(call, exc, "rolecall"))

@@ -122,6 +122,9 @@ class Role(Model):
     # newest version instead of the default is wrong either way (B1).
     boundary_other_version: dict[str, Any] | None = None
     arn: str | None = None  # a discovered role's ARN (its stack's policies name it)
+    # The role's MaxSessionDuration in seconds (CreateRole: 3600..43200; None: never set, so
+    # AWS's default 3600): the longest session AssumeRoleWithWebIdentity gives (SPEC C7).
+    max_session_duration: Annotated[int, Field(ge=3600, le=43200)] | None = None
     # How test ids name the role when its key is noisy (a discovered CDK role: its logical
     # id without the CDK's hash, rolecall/account/discovery.py); None: by its key.
     label: Name | None = None

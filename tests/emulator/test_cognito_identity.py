@@ -230,14 +230,55 @@ def test_e4_e5_guest_gets_unauthenticated_role_scoped_down(world: World, ci: Any
     assert session.context["cognito-identity.amazonaws.com:amr"] == ["unauthenticated"]
 
 
+LOGINS_DONT_MATCH = ("Logins don't match. Please include at least one valid login for this "
+                     "identity or identity pool.")
+
+
 def test_authenticated_identity_needs_its_logins(world: World, ci: Any) -> None:
     pool = world.pools["none"]
     identity = ci.get_id(IdentityPoolId=pool, Logins=world.logins("reader"))["IdentityId"]
     code, message = error_of(lambda: ci.get_credentials_for_identity(IdentityId=identity))
-    assert code == "NotAuthorizedException" and message.startswith("Logins don't match")
-    code, message = error_of(lambda: ci.get_credentials_for_identity(
-        IdentityId=identity, Logins=world.logins("writer")))
-    assert code == "NotAuthorizedException" and "forbidden" in message
+    assert (code, message) == ("NotAuthorizedException", LOGINS_DONT_MATCH)
+
+
+def _pair(world: World, ci: Any, pool: str) -> tuple[dict[str, str], dict[str, str], str, str]:
+    """Two fresh users of the pool (a fault may move their logins), their Logins and ids."""
+    a = {world.up.provider_name: world.up.id_token(world.up.add_user(("readers",)))}
+    b = {world.up.provider_name: world.up.id_token(world.up.add_user(("readers",)))}
+    return (a, b, ci.get_id(IdentityPoolId=pool, Logins=a)["IdentityId"],
+            ci.get_id(IdentityPoolId=pool, Logins=b)["IdentityId"])
+
+
+@pytest.mark.parametrize("operation", ["get_credentials_for_identity", "get_open_id_token"])
+@pytest.mark.parametrize("b_first", [True, False], ids=["b-linked", "b-unlinked"])
+def test_e14_another_users_token_on_an_identity(world: World, ci: Any, operation: str,
+                                                 b_first: bool) -> None:
+    """E14: B's valid token on A's identity is refused, and nothing moves: GetId answers A
+    and B their own identities after it, whether B had signed in to the pool before or not."""
+    pool = world.pools["none"]  # classic flow never set: GetOpenIdToken allowed (C2)
+    a = {world.up.provider_name: world.up.id_token(world.up.add_user(("readers",)))}
+    b = {world.up.provider_name: world.up.id_token(world.up.add_user(("readers",)))}
+    a_id = ci.get_id(IdentityPoolId=pool, Logins=a)["IdentityId"]
+    b_id = ci.get_id(IdentityPoolId=pool, Logins=b)["IdentityId"] if b_first else None
+    code, message = error_of(lambda: getattr(ci, operation)(IdentityId=a_id, Logins=b))
+    assert (code, message) == ("NotAuthorizedException", LOGINS_DONT_MATCH)
+    assert ci.get_id(IdentityPoolId=pool, Logins=a)["IdentityId"] == a_id
+    b_after = ci.get_id(IdentityPoolId=pool, Logins=b)["IdentityId"]
+    assert b_after != a_id and (b_id is None or b_after == b_id)
+    for identity in (a_id, b_after):
+        assert ci.describe_identity(IdentityId=identity)["Logins"] == [world.up.provider_name]
+
+
+def test_a_login_linked_elsewhere_is_forbidden_on_a_guest_identity(world: World, ci: Any) -> None:
+    """An unauthenticated identity has no login to match; one already linked to another
+    identity is not moved onto it (field: aws-sdk-ios #165)."""
+    pool = world.pools["none"]
+    a, _, a_id, _ = _pair(world, ci, pool)
+    guest = ci.get_id(IdentityPoolId=pool)["IdentityId"]
+    code, message = error_of(lambda: ci.get_credentials_for_identity(IdentityId=guest, Logins=a))
+    assert (code, message) == ("NotAuthorizedException", f"Access to Identity '{guest}' is "
+                                                          "forbidden.")
+    assert ci.get_id(IdentityPoolId=pool, Logins=a)["IdentityId"] == a_id
 
 
 # ---------------------------------------------------------------------------
@@ -866,6 +907,47 @@ def test_classic_faults(world: World, ci: Any, faulty_emulator: StartEmulator, f
 
     got = _both(world, faulty_emulator, fault, open_id_token)
     assert got == ("REFUSED(InvalidParameterException)", "TOKEN")
+
+
+BINDING_FAULTS = [
+    pytest.param("identity-foreign-login-accepted", "get_credentials_for_identity",
+                 ("REFUSED(NotAuthorizedException)", "ISSUED", "same"), id="E14-accepted"),
+    pytest.param("openid-foreign-login-accepted", "get_open_id_token",
+                 ("REFUSED(NotAuthorizedException)", "ISSUED", "same"), id="E14-openid-accepted"),
+    pytest.param("openid-foreign-login-accepted", "get_credentials_for_identity",
+                 ("REFUSED(NotAuthorizedException)", "REFUSED(NotAuthorizedException)", "same"),
+                 id="E14-openid-only"),
+    pytest.param("identity-refused-login-relinked", "get_credentials_for_identity",
+                 ("REFUSED(NotAuthorizedException)", "REFUSED(NotAuthorizedException)", "moved"),
+                 id="E14-relinked"),
+    pytest.param("text-logins-dont-match-wrong", "get_open_id_token",
+                 ("REFUSED(NotAuthorizedException)", "REFUSED(NotAuthorizedException)", "same"),
+                 id="E14-text"),
+]
+
+
+@pytest.mark.parametrize(("fault", "operation", "faulty"), BINDING_FAULTS)
+def test_binding_faults(world: World, ci: Any, faulty_emulator: StartEmulator, fault: str,
+                        operation: str, faulty: tuple[str, str, str]) -> None:
+    """Each E14 fault changes what a faithful emulator answers, or where B's login is after."""
+    pool = world.pools["none"]
+    seen = []
+    for running in (world.emulator, faulty_emulator(fault, clock=world.emulator.state.clock)):
+        c = client(running.endpoint, "cognito-identity")
+        _, b, a_id, b_id = _pair(world, c, pool)
+        try:
+            getattr(c, operation)(IdentityId=a_id, Logins=b)
+            answer, text = "ISSUED", ""
+        except ClientError as error:
+            answer, text = f"REFUSED({error.response['Error']['Code']})", \
+                error.response["Error"]["Message"]
+        moved = c.get_id(IdentityPoolId=pool, Logins=b)["IdentityId"] != b_id
+        seen.append((answer, text, "moved" if moved else "same"))
+    (faithful, faithful_text, stayed), (answer, text, where) = seen
+    assert (faithful, stayed) == (faulty[0], "same") and faithful_text == LOGINS_DONT_MATCH
+    assert (answer, where) == faulty[1:]
+    if fault == "text-logins-dont-match-wrong":
+        assert text.startswith("Access to Identity '") and text.endswith("' is forbidden.")
 
 
 CLAIM_FAULTS = [

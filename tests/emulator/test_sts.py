@@ -1,4 +1,4 @@
-"""STS end to end: the classic flow's AssumeRoleWithWebIdentity (C5, C6) and GetCallerIdentity."""
+"""STS end to end: the classic flow's AssumeRoleWithWebIdentity (C5-C8) and GetCallerIdentity."""
 
 from __future__ import annotations
 
@@ -12,7 +12,11 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import jwt
 import pytest
+from botocore import UNSIGNED
+from botocore.config import Config
+from botocore.exceptions import ClientError
 
 from rolecall.emulator import Clock, Emulator
 from tests.emulator.stack import (
@@ -120,21 +124,44 @@ def test_c5_guest_token(classic: Classic, emulator: Emulator) -> None:
     assert code == "AccessDenied"
 
 
+ROLE_MAXIMUM = "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
+
+
+def _range(seconds: int, bound: str) -> str:
+    return (f"1 validation error detected: Value '{seconds}' at 'durationSeconds' failed to "
+            f"satisfy constraint: Member must have value {bound}")
+
+
 DURATIONS = [
-    pytest.param("READ", 900, None, id="C5-duration-minimum"),
-    pytest.param("LONG", 7200, None, id="C5-duration-within-role-maximum"),
-    pytest.param("READ", 7200, "ValidationError", id="C5-duration-above-role-maximum"),
+    pytest.param("READ", 900, None, id="C8-duration-minimum"),
+    pytest.param("LONG", 7200, None, id="C7-duration-at-role-maximum"),
+    pytest.param("READ", 7200, ROLE_MAXIMUM, id="C7-duration-above-default-maximum"),
+    pytest.param("LONG", 7201, ROLE_MAXIMUM, id="C7-duration-above-role-maximum"),
+    pytest.param("LONG", 899, _range(899, "greater than or equal to 900"), id="C8-below-900"),
+    pytest.param("LONG", 43201, _range(43201, "less than or equal to 43200"),
+                 id="C8-above-43200"),
 ]
 
 
+def assume_unvalidated(emulator: Emulator, role: str, token: str, seconds: int) -> Any:
+    """botocore refuses DurationSeconds < 900 itself (never > 43200): this client sends it."""
+    return boto3.client("sts", endpoint_url=emulator.endpoint, region_name=REGION,
+                        config=Config(parameter_validation=False, signature_version=UNSIGNED)
+                        ).assume_role_with_web_identity(
+        RoleArn=role, RoleSessionName="classic-session", WebIdentityToken=token,
+        DurationSeconds=seconds)
+
+
 @pytest.mark.parametrize(("role", "seconds", "error"), DURATIONS)
-def test_c5_duration(classic: Classic, role: str, seconds: int, error: str | None) -> None:
+def test_c7_c8_duration(classic: Classic, role: str, seconds: int, error: str | None) -> None:
+    """ValidationError with AWS's text, on the wire (C7, C8); within bounds, the session lasts
+    what was asked."""
     def call() -> dict[str, Any]:
-        return assume(classic.emulator, classic.roles[role], classic.token,
-                      DurationSeconds=seconds)
+        return dict(assume_unvalidated(classic.emulator, classic.roles[role], classic.token,
+                                       seconds))
 
     if error is not None:
-        assert error_of(call)[0] == error
+        assert error_of(call) == ("ValidationError", error)
         return
     before = time.time()
     expiration = call()["Credentials"]["Expiration"].timestamp()
@@ -238,6 +265,39 @@ def test_e13_get_caller_identity_enhanced(classic: Classic, emulator: Emulator) 
     name = classic.roles["READ"].rsplit("/", 1)[-1]
     assert caller["Arn"] == (
         f"arn:aws:sts::123456789012:assumed-role/{name}/CognitoIdentityCredentials")
+
+
+DURATION_FAULTS = [
+    pytest.param("sts-duration-role-max-unchecked", "LONG", 7201, id="C7-role-max-unchecked"),
+    pytest.param("sts-duration-default-max", "LONG", 7200, id="C7-default-max"),
+    pytest.param("sts-duration-minimum-unchecked", "LONG", 899, id="C8-minimum-unchecked"),
+    pytest.param("sts-duration-maximum-unchecked", "LONG", 43201, id="C8-maximum-unchecked"),
+]
+
+
+@pytest.mark.parametrize(("fault", "role", "seconds"), DURATION_FAULTS)
+def test_duration_faults(classic: Classic, faulty_emulator: Any, fault: str, role: str,
+                         seconds: int) -> None:
+    """Each C7/C8 fault changes AssumeRoleWithWebIdentity's answer to one DurationSeconds."""
+    def answer(emulator: Emulator) -> str:
+        try:
+            assume_unvalidated(emulator, classic.roles[role], classic.token, seconds)
+        except ClientError as error:
+            return f"{error.response['Error']['Code']}: {error.response['Error']['Message']}"
+        return "ISSUED"
+
+    assert answer(classic.emulator) != answer(faulty_emulator(fault))
+
+
+def test_fault_oidc_token_lifetime(classic: Classic, faulty_emulator: Any) -> None:
+    """C4: ten minutes; the fault gives GetOpenIdToken's tokens an hour."""
+    faulty = faulty_emulator("oidc-token-lifetime-1h")
+    ci = client(faulty.endpoint, "cognito-identity")
+    logins = {classic.up.provider_name: classic.up.id_token(classic.up.add_user())}
+    identity = ci.get_id(IdentityPoolId=classic.pool_id, Logins=logins)["IdentityId"]
+    token = ci.get_open_id_token(IdentityId=identity, Logins=logins)["Token"]
+    claims = jwt.decode(token, options={"verify_signature": False})
+    assert claims["exp"] - claims["iat"] == 3600
 
 
 def test_fault_caller_identity_wrong_arn(classic: Classic, faulty_emulator: Any) -> None:

@@ -10,7 +10,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from rolecall.account import flows
-from rolecall.account.flows import Errored, Flows, Refused
+from rolecall.account.flows import Flows
+from rolecall.account.results import Errored, Refused
 
 
 def _client_error(code: str, status: int) -> ClientError:
@@ -21,16 +22,16 @@ def _client_error(code: str, status: int) -> ClientError:
 
 @pytest.mark.parametrize("code", sorted(flows.THROTTLING_CODES))
 def test_throttling_is_an_error_not_a_refusal(code: str) -> None:
-    assert isinstance(flows._failure(_client_error(code, 400), flows._Trail()), Errored)
+    assert isinstance(flows.failure(_client_error(code, 400), flows.Trail()), Errored)
 
 
 def test_a_server_error_is_an_error_not_a_refusal() -> None:
-    assert isinstance(flows._failure(_client_error("InternalErrorException", 500),
-                                     flows._Trail()), Errored)
+    assert isinstance(flows.failure(_client_error("InternalErrorException", 500),
+                                     flows.Trail()), Errored)
 
 
 def test_a_4xx_refusal_stays_a_refusal_with_its_code() -> None:
-    result = flows._failure(_client_error("NotAuthorizedException", 400), flows._Trail())
+    result = flows.failure(_client_error("NotAuthorizedException", 400), flows.Trail())
     assert isinstance(result, Refused) and result.code == "NotAuthorizedException"
 
 

@@ -23,7 +23,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from rolecall.account import tokens
-from rolecall.cells import identity, matrix, refusals
+from rolecall.cells import identity, matrix, refusals, sessions
 from rolecall.emulator.faults import CATALOGUE
 from rolecall.emulator.faults_nearmiss import NEAR_MISS
 from rolecall.model import scenario
@@ -104,6 +104,47 @@ def test_identity_ids_must_be_stable_distinct_and_regional() -> None:
     assert identity.identity_problem(a, b, b, "eu-west-1")  # a new id per call
     assert identity.identity_problem(a, a, a, "eu-west-1")  # one id for everyone
     assert identity.identity_problem(a.split(":", 1)[1], a, b, "eu-west-1")  # no region
+
+
+def test_binding_problem_tells_a_moved_login_apart() -> None:
+    a, b, c = (f"eu-west-1:{n * 8}-0000-0000-0000-{n * 12}" for n in "abc")
+    p = "cognito-idp.eu-west-1.amazonaws.com/eu-west-1_x"
+    assert identity.binding_problem((a, b), (a, b), ([p], [p]), p) is None
+    assert identity.binding_problem((a, b), (a, a), ([p], [p]), p)  # B's login moved onto A
+    assert identity.binding_problem((a, b), (c, b), ([p], [p]), p)  # A's identity lost
+    assert identity.binding_problem((a, b), (a, c), ([p], [p]), p)  # B relinked elsewhere
+    assert identity.binding_problem((a, b), (a, b), ([p], []), p)  # B's identity unlinked
+
+
+def test_duration_refusals_are_the_whole_texts_and_expiry_is_as_asked() -> None:
+    assert refusals.duration_refusal("C7", 7201) == (
+        "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+    assert refusals.duration_refusal("C8", 899) == (
+        "1 validation error detected: Value '899' at 'durationSeconds' failed to satisfy "
+        "constraint: Member must have value greater than or equal to 900")
+    assert refusals.duration_refusal("C8", 43201).endswith(
+        "Value '43201' at 'durationSeconds' failed to satisfy constraint: Member must have "
+        "value less than or equal to 43200")
+    now = datetime(2026, 1, 1, tzinfo=UTC)
+    at = now.timestamp()
+    assert sessions.expiry_problem({"Expiration": now + timedelta(hours=2)}, 7200, at) is None
+    assert sessions.expiry_problem({"Expiration": now + timedelta(hours=1)}, 7200, at)
+    assert sessions.expiry_problem({}, 7200, at)
+
+
+def test_binding_and_session_cells_run_only_where_they_discriminate() -> None:
+    found = scenario.load_all(ROOT / "scenarios", ["per-identity", "flows", "books"])
+    assert {c.id: str(c.expected) for c in identity.binding_cells(found)} == {
+        "per-identity-token-enhanced-ben-on-ana-identity": "REFUSED(NotAuthorizedException)",
+        "flows-classic-on-classic-visitor-on-member-identity": "REFUSED(NotAuthorizedException)"}
+    assert {c.id: (str(c.expected), c.expected.rule) for c in sessions.session_cells(found)} == {
+        "flows-classic-on-classic=Admin-member-DurationSeconds=7200": ("ISSUED(Admin)", "C5"),
+        "flows-classic-on-classic=Admin-member-DurationSeconds=7201":
+            ("REFUSED(ValidationError)", "C7"),
+        "flows-classic-on-classic=Admin-member-DurationSeconds=899":
+            ("REFUSED(ValidationError)", "C8"),
+        "flows-classic-on-classic=Admin-member-DurationSeconds=43201":
+            ("REFUSED(ValidationError)", "C8")}
 
 
 def test_scenario_probes_narrow_access_cells_and_reject_unknown_names() -> None:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from rolecall.model import oracle
+from rolecall.model import expectations, oracle
 from rolecall.model.access import Session
 from rolecall.model.scenario import Scenario, load
 from rolecall.model.shapes import BY_NAME
@@ -129,6 +129,37 @@ def test_flow_gates(rule: str, pool: dict[str, Any], mapped: bool, gate: str | N
     assert str(oracle.guest(scenario, "v")) == guest
 
 
+def test_another_users_token_is_refused_on_both_flows_after_the_classic_gate_E14() -> None:
+    scenario = make({}, {"u": {}}, {"open": {}, "off": {"allow_classic_flow": False}})
+    assert str(oracle.foreign_login(scenario, "open", "enhanced")) == \
+        "REFUSED(NotAuthorizedException)"
+    assert oracle.foreign_login(scenario, "open", "classic").rule == "E14"
+    assert oracle.foreign_login(scenario, "off", "classic").rule == "C1"  # the gate first
+    assert oracle.foreign_login(scenario, "off", "enhanced").rule == "E14"
+
+
+DURATIONS = [  # (rule, role's max_session_duration, DurationSeconds, expected)
+    ("C7-at-the-role-maximum", 7200, 7200, "ISSUED(A)"),
+    ("C7-above-the-role-maximum", 7200, 7201, "REFUSED(ValidationError)"),
+    ("C7-default-maximum-3600", None, 3601, "REFUSED(ValidationError)"),
+    ("C7-default-maximum-allows-3600", None, 3600, "ISSUED(A)"),
+    ("C8-below-900", 7200, 899, "REFUSED(ValidationError)"),
+    ("C8-minimum-900", None, 900, "ISSUED(A)"),
+    ("C8-above-43200-with-the-largest-maximum", 43200, 43201, "REFUSED(ValidationError)"),
+]
+
+
+@pytest.mark.parametrize(("rule", "maximum", "seconds", "expected"), DURATIONS,
+                         ids=[r[0] for r in DURATIONS])
+def test_session_duration(rule: str, maximum: int | None, seconds: int, expected: str) -> None:
+    scenario = make({}, {"u": {}}, {"v": {}}, roles={
+        "A": {"max_session_duration": maximum} if maximum else {}, "B": {}, "Auth": {},
+        "Guest": {}})
+    outcome = oracle.session_duration(scenario, "v", "A", seconds)
+    assert (str(outcome), outcome.rule) == (expected, rule.split("-")[0] if not outcome.issued
+                                            else "C5")
+
+
 TRUST = [  # (rule, trust, flow, expected)
     ("E11-aud-other-enhanced", {"aud": "other"}, "enhanced",
      "REFUSED(InvalidIdentityPoolConfigurationException)"),
@@ -154,9 +185,9 @@ def test_access_follows_the_profile_D1() -> None:
     scenario = make({}, {"u": {}}, roles={"A": {"allowed": ["GetItem"]}, "B": {}, "Auth": {},
                                          "Guest": {}})
     session = Session("A", "enhanced", "v", "u")
-    assert oracle.access(scenario, session, BY_NAME["GetItem"]).verdict == "ALLOWED"
-    assert oracle.access(scenario, session, BY_NAME["PutItem"]).verdict == "DENIED"
-    assert oracle.access(scenario, None, BY_NAME["GetItem"]) == oracle.Expected("DENIED", "E5")
+    assert expectations.access(scenario, session, BY_NAME["GetItem"]).verdict == "ALLOWED"
+    assert expectations.access(scenario, session, BY_NAME["PutItem"]).verdict == "DENIED"
+    assert expectations.access(scenario, None, BY_NAME["GetItem"]) == expectations.Expected("DENIED", "E5")
 
 
 RULES_CUSTOM = [  # (case, CustomRoleArn, expected): E9c, CustomRoleArn overrides the rule order
@@ -214,7 +245,7 @@ def test_every_shipped_scenario_states_what_its_policies_give() -> None:
     policies (boundaries, table policies and principal tags included), wherever it can read
     them: a profile that says otherwise would make a faithful run red."""
     for path in sorted((Path(__file__).resolve().parents[2] / "scenarios").glob("*.yaml")):
-        assert oracle.profile_problems(load(path)) == [], path.name
+        assert expectations.profile_problems(load(path)) == [], path.name
 
 
 def test_a_profile_its_policies_contradict_is_listed() -> None:
@@ -224,6 +255,6 @@ def test_a_profile_its_policies_contradict_is_listed() -> None:
                                                 "policy": grants_get},
                                           "B": {}, "Auth": {}, "Guest": {}},
                     variants={"plain": {}}, authenticated_role="A")
-    assert oracle.profile_problems(scenario) == [("A", (
+    assert expectations.profile_problems(scenario) == [("A", (
         "PutItem for user u (plain): the profile says ALLOWED, the policies give DENIED "
         "(because no identity-based policy allows dynamodb:PutItem)"))]

@@ -13,7 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from rolecall.account import retry
-from rolecall.account.flows import Errored, Issued, Refused, _failure, _Trail, until_settled
+from rolecall.account.results import Errored, Issued, Refused, Trail, failure, until_settled
 
 
 def client_error(code: str, status: int = 400, operation: str = "GetId") -> ClientError:
@@ -46,7 +46,7 @@ def test_throttling_past_the_budget_is_an_error_never_a_refusal() -> None:
     with pytest.raises(ClientError) as raised:
         retry.call(calls, 0.3)
     assert time.monotonic() - started < 3, "the budget bounds the wait"
-    assert isinstance(_failure(raised.value, _Trail()), Errored)
+    assert isinstance(failure(raised.value, Trail()), Errored)
 
 
 @pytest.mark.parametrize("code", ["LimitExceededException", "AccessDenied"])

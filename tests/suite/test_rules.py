@@ -15,7 +15,7 @@ from rolecall.reporting import allure_labels, rules_page
 
 ROOT = Path(__file__).resolve().parents[2]
 RULES = (ROOT / "docs" / "rules.md").read_text()
-CITED = re.compile(r"\b([GPECTD](?:[1-9]|1[0-3])[a-c]?|[BR][12]|A[1-4])\b")
+CITED = re.compile(r"\b([GPECTD](?:[1-9]|1[0-4])[a-c]?|[BR][12]|A[1-4])\b")
 
 
 def cited_rule_ids() -> set[str]:

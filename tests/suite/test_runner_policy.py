@@ -8,7 +8,8 @@
   (marker `realism`, run by the same tox env) checks the policy holds nothing else.
 - without any one action, the run fails naming it: `exercise` makes the runner's
   calls of a run (provisioning, a self-service copy of a user, the control-plane
-  probes' admin reads and undos, revocations, teardown) through the same code, on
+  probes' admin reads and undos, the identity-binding cells' DescribeIdentity,
+  revocations, teardown) through the same code, on
   the smallest stack that needs every action;
   with the whole policy it is clean and needs every action, and with each action
   removed in turn (one embedded endpoint for all of them, ~0.3 s each) it fails with an
@@ -29,10 +30,12 @@ from botocore.exceptions import ClientError
 
 from rolecall.account import clients, control_probes
 from rolecall.account.cleanup import Journal, teardown
-from rolecall.account.flows import REVOCATIONS, Flows, Issued
+from rolecall.account.flows import REVOCATIONS, Flows
 from rolecall.account.provision import Provisioner, RunSecrets
+from rolecall.account.results import Issued
 from rolecall.account.retry import StopError
 from rolecall.cells import control
+from rolecall.cells.identity import linked_providers
 from rolecall.cells.matrix import obtain
 from rolecall.emulator import ACCOUNT_ID, Emulator
 from rolecall.model import scenario as scenarios
@@ -118,6 +121,7 @@ def exercise(target: clients.Target, runner: scenarios.Scenario, journal: Journa
                 flows, stack, cell.credential, issued))
             if observed.verdict == "ERROR":
                 errors.append(f"{cell.id}: {observed.code} {observed.message}")
+        linked_providers(flows, flows.identity_id("attribute", "ann"))  # identity binding
         for event in REVOCATIONS:  # negative token cells
             flows.revoke(event, "ann")
     except (StopError, ClientError) as exc:

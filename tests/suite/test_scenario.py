@@ -53,6 +53,9 @@ BROKEN = [  # (case, file content, YAML path in the message, words of the fix)
      "users.u.attributes", "user_pool.custom_attributes"),
     ("seed-item-without-key", books(table={**BOOKS["table"], "items": [{"author": "a"}]}),
      "table", "title"),
+    ("max-session-below-an-hour", books(roles={**BOOKS["roles"], "X": {
+        "policy": {"Statement": []}, "allowed": [], "source": "s",
+        "max_session_duration": 900}}), "roles.X.max_session_duration", "3600"),
 ]
 
 

@@ -1,7 +1,7 @@
 """cognito-identity's errors: the codes it answers with and the texts AWS uses.
 
-Every refusal of the identity-pool service (SPEC E2-E4, E7, E11, E12, P2, C1,
-C3) is built here, so the wording AWS returns can be checked in one place.
+Every refusal of the identity-pool service (SPEC E2-E4, E7, E11, E12, E14, P2,
+C1, C3) is built here, so the wording AWS returns can be checked in one place.
 Texts marked "field" were seen in public issue threads; "assumed" ones were not
 found anywhere and only need to name the problem.
 """
@@ -24,12 +24,13 @@ MISSING_CLAIM = "Invalid login token. Missing a required claim: {claim}"
 TOKEN_EXPIRED = "Invalid login token. Token expired: {now} >= {exp}"
 # field: Stack Overflow 64947302 via jonsaw/amazon-cognito-identity-dart#85
 NOT_AN_ID_TOKEN = "Invalid login token. Not a valid OpenId Connect identity token."
-# field: amazon-cognito-identity-js#68
+# field: amazon-cognito-identity-js#68 (no login on an authenticated identity);
+# aws-amplify/amplify-js#4101 (E14: the previous user's identity id with the next user's token)
 LOGINS_DONT_MATCH = (
     "Logins don't match. Please include at least one valid login for this identity or "
     "identity pool."
 )
-# field: aws-sdk-android#52
+# field: aws-sdk-android#52, aws-sdk-ios#165 (a login already linked to another identity)
 IDENTITY_FORBIDDEN = "Access to Identity '{identity_id}' is forbidden."
 # field: amplify-js#3621 ("The ambiguous role mapping rules for: accounts.google.com denied ...")
 AMBIGUOUS_DENIED = "The ambiguous role mapping rules for: {provider} denied this request."

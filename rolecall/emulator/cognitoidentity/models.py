@@ -9,6 +9,7 @@ their own modules:
 
 - P1-P3  pool configuration (here); RoleMappings and their validation (`mapping.py`)
 - E1, E4 GetId: one identity per (pool, login subject); guests (here)
+- E14    an identity answers only its own logins (here)
 - E2, E3 checked login tokens (`logins.py`)
 - E5-E10 role choice (`mapping.py`); E11 trust (`trust.py`); E13 the session (here)
 - A1-A3  principal tags: the map per provider and the session's tags (`principal_tags.py`),
@@ -46,7 +47,7 @@ from rolecall.emulator.cognitoidentity.mapping import (
     guest_role,
     validate_mapping,
 )
-from rolecall.emulator.cognitoidentity.oidc import mint_open_id_token
+from rolecall.emulator.cognitoidentity.oidc import OIDC_TOKEN_SECONDS, mint_open_id_token
 from rolecall.emulator.cognitoidentity.pools import (
     Identity,
     IdentityPool,
@@ -250,8 +251,8 @@ class CognitoIdentityBackend:
             raise not_authorized("Unauthenticated identities are disabled for this pool."
                                  if faults.on("text-unauth-wrong") else UNAUTH_NOT_SUPPORTED)
 
-    def _login_for(self, state: EmulatorState, identity: Identity,
-                   logins: dict[str, str]) -> tuple[IdentityPool, VerifiedLogin | None]:
+    def _login_for(self, state: EmulatorState, identity: Identity, logins: dict[str, str],
+                   operation: str) -> tuple[IdentityPool, VerifiedLogin | None]:
         """The pool and the checked login for a call on an identity (None for a guest)."""
         pool = self.describe_identity_pool(identity.identity_pool_id)
         verified = [verify_login(pool, name, token, state) for name, token in logins.items()]
@@ -261,15 +262,55 @@ class CognitoIdentityBackend:
                     raise not_authorized(LOGINS_DONT_MATCH)
                 self._require_guests_allowed(pool, state.faults)
                 return pool, None
+            self._check_binding(identity, verified, state.faults, operation)
             for key in self._login_keys(pool.identity_pool_id, verified):
                 owner = self._by_login.get(key)
                 linked = identity.logins.get(key[1])  # one login per provider per identity
                 if (owner is not None and owner != identity.identity_id) or (
                         linked is not None and linked != key[2]):
+                    if self._accepts_foreign(state.faults, operation):
+                        return pool, verified[0]  # not linked: the token merely "works"
                     raise not_authorized(
                         IDENTITY_FORBIDDEN.format(identity_id=identity.identity_id))
             self._link(identity, verified, state.clock.now())
         return pool, verified[0]
+
+    def _check_binding(self, identity: Identity, logins: Sequence[VerifiedLogin],
+                       faults: Faults, operation: str) -> None:
+        """E14: an authenticated identity answers only Logins that hold one of its own logins.
+
+        Another user's valid token on it (an app that kept the previous user's identity
+        id) is NotAuthorizedException "Logins don't match ..." (field: amplify-js #4101),
+        checked before anything is linked: the identity keeps its logins, and the other
+        user's login stays with that user's own identity (GetId answers it unchanged).
+        An unauthenticated identity has no login to match; a login already linked
+        elsewhere is refused on it by the loop after this check (IDENTITY_FORBIDDEN).
+        """
+        if not identity.authenticated or any(
+                identity.logins.get(login.provider_name) == login.subject for login in logins):
+            return
+        if self._accepts_foreign(faults, operation):
+            return
+        if faults.on("identity-refused-login-relinked"):  # linked first, then refused
+            self._move_logins(identity, logins)
+        raise not_authorized(IDENTITY_FORBIDDEN.format(identity_id=identity.identity_id)
+                             if faults.on("text-logins-dont-match-wrong") else LOGINS_DONT_MATCH)
+
+    @staticmethod
+    def _accepts_foreign(faults: Faults, operation: str) -> bool:
+        """The faults that let another user's token work on an identity (E14 broken)."""
+        return faults.on("identity-foreign-login-accepted") or (
+            operation == "GetOpenIdToken" and faults.on("openid-foreign-login-accepted"))
+
+    def _move_logins(self, identity: Identity, logins: Sequence[VerifiedLogin]) -> None:
+        """Re-link these logins to `identity`, taking them from whichever identity held them."""
+        for login in logins:
+            key = (identity.identity_pool_id, login.provider_name, login.subject)
+            owner = self.identities.get(self._by_login.get(key, ""))
+            if owner is not None and owner is not identity:
+                owner.logins.pop(login.provider_name, None)
+            self._by_login[key] = identity.identity_id
+            identity.logins[login.provider_name] = login.subject
 
     # -- credentials (E5-E13) and the classic flow (C1-C4) -------------------
 
@@ -277,7 +318,7 @@ class CognitoIdentityBackend:
                                      logins: dict[str, str],
                                      custom_role_arn: str | None) -> Grant:
         identity = self.describe_identity(identity_id)
-        pool, login = self._login_for(state, identity, logins)
+        pool, login = self._login_for(state, identity, logins, "GetCredentialsForIdentity")
         faults = state.faults
         context = trust_context(pool.identity_pool_id, identity_id, login)
         if login is None:  # E5: a guest
@@ -303,15 +344,16 @@ class CognitoIdentityBackend:
         if pool.role_mappings and not faults.on("classic-allowed-with-mappings"):
             raise invalid_parameter(CLASSIC_DISABLED if faults.on("text-classic-mappings-wrong")
                                     else CLASSIC_WITH_MAPPINGS)  # C3
-        pool, login = self._login_for(state, identity, logins)
+        pool, login = self._login_for(state, identity, logins, "GetOpenIdToken")
         amr = login.amr if login is not None else ["unauthenticated"]
         if faults.on("oidc-amr-no-authenticated"):
             amr = [value for value in amr if value != "authenticated"]
         # A2: the classic flow's token carries no principal tags (assumed: pin it)
         tags = session_tags(pool, login, identity, faults) \
             if faults.on("tags-on-classic-flow") else {}
+        lifetime = 3600 if faults.on("oidc-token-lifetime-1h") else OIDC_TOKEN_SECONDS  # C4
         return mint_open_id_token(pool.identity_pool_id, identity_id, amr, state.clock.now(),
-                                  tags)
+                                  tags, lifetime)
 
 
 def _page(items: list[Any], ids: list[str], max_results: int,

@@ -17,7 +17,9 @@ import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 OIDC_ISSUER = "https://cognito-identity.amazonaws.com"
-OIDC_TOKEN_SECONDS = 600  # C4: GetOpenIdToken tokens are valid 10 minutes
+# C4: "The OpenID token is valid for 10 minutes."
+# (https://docs.aws.amazon.com/cognitoidentity/latest/APIReference/API_GetOpenIdToken.html)
+OIDC_TOKEN_SECONDS = 600
 
 
 _KEY_LOCK = threading.Lock()
@@ -64,12 +66,14 @@ TAGS_CLAIM = "https://aws.amazon.com/tags"
 
 
 def mint_open_id_token(pool_id: str, identity_id: str, amr: list[str], now: float,
-                       tags: dict[str, str] | None = None) -> str:
-    """An OIDC token as GetOpenIdToken returns it (C4). Cognito's carries no session tags
-    (A2, assumed); `tags` is for the fault tags-on-classic-flow only."""
+                       tags: dict[str, str] | None = None,
+                       lifetime: int = OIDC_TOKEN_SECONDS) -> str:
+    """An OIDC token as GetOpenIdToken returns it (C4): valid `lifetime` seconds, ten minutes
+    unless a fault says otherwise. Cognito's carries no session tags (A2, assumed); `tags`
+    is for the fault tags-on-classic-flow only."""
     issued = int(now)
     payload: dict[str, Any] = {"iss": OIDC_ISSUER, "aud": pool_id, "sub": identity_id,
-                               "amr": amr, "iat": issued, "exp": issued + OIDC_TOKEN_SECONDS}
+                               "amr": amr, "iat": issued, "exp": issued + lifetime}
     if tags:
         payload[TAGS_CLAIM] = {"principal_tags": {key: [value] for key, value in tags.items()}}
     return jwt.encode(payload, oidc_signing_key(), algorithm="RS256",

@@ -3,7 +3,7 @@
 A client's mistake must come back as the called service's 4xx with a named
 error, never as a 500. Two places make sure of it, both used by server.py:
 
-- `screen(call)`, before routing: the service and operation must exist, the
+- `screen(call, faults)`, before routing: the service and operation must exist, the
   SigV4 header must be complete and binding, the body must decode, and its
   members must have the types and meet the constraints of the operation's
   input shape in botocore's service model (plus DynamoDB's cross-table limits).
@@ -31,6 +31,7 @@ from werkzeug.wrappers import Response
 from rolecall.emulator.edge import dynamodb, query, shapes, signature
 from rolecall.emulator.edge.services import Service, identify, operation_name
 from rolecall.emulator.errors import AwsError, json_body, query_body
+from rolecall.emulator.faults import Faults
 from rolecall.emulator.wire import Call
 
 __all__ = ["as_aws_error", "call_moto", "error_response", "screen"]
@@ -41,7 +42,7 @@ MAX_JSON_DEPTH = 100  # far above any shape's real nesting (DynamoDB allows 32 l
 JSON_CONTENT_TYPE = "application/x-amz-json-1.1"
 
 
-def screen(call: Call) -> None:
+def screen(call: Call, faults: Faults) -> None:
     """Raise the AwsError AWS would answer `call` with, if it is malformed; else return."""
     svc = identify(call)
     if svc is None:
@@ -55,12 +56,25 @@ def screen(call: Call) -> None:
         _screen_version(call, svc, name)
     signature.check(call, svc, needs_signature=operation.auth_type != "none")
     if svc.protocol == "query":
-        _raise_problems(svc, query.check(operation.input_shape, call.form))
+        _raise_problems(svc, query.check(operation.input_shape, _checked_form(call, faults)))
         return
     body = _decode(call, svc)
     _raise_problems(svc, shapes.check(operation.input_shape, body, svc.camel_paths))
     if svc.name == "dynamodb":
         dynamodb.check(name, body)
+
+
+def _checked_form(call: Call, faults: Faults) -> dict[str, str]:
+    """The query form the model check reads. Two near-miss faults hide DurationSeconds from
+    it: an STS that does not check its own range, 900..43200 (SPEC C8), below or above."""
+    raw = call.form.get("DurationSeconds", "")
+    if call.operation != "AssumeRoleWithWebIdentity" or not raw.lstrip("-").isdigit():
+        return call.form
+    seconds = int(raw)
+    if (seconds < 900 and faults.on("sts-duration-minimum-unchecked")) or (
+            seconds > 43200 and faults.on("sts-duration-maximum-unchecked")):
+        return {name: value for name, value in call.form.items() if name != "DurationSeconds"}
+    return call.form
 
 
 def _screen_unaddressed(call: Call) -> None:
@@ -129,12 +143,17 @@ def _raise_problems(svc: Service, problems: list[shapes.Problem]) -> None:
         raise AwsError(svc.codes.wrong_type, f"Invalid type for parameter {wrong[0].path or 'body'}: "
                        f"{wrong[0].text}")
     count = len(problems)
-    details = "; ".join(f"Value at '{problem.path}' failed to satisfy constraint: {problem.text}"
-                        if "null" not in problem.text else
-                        f"Value null at '{problem.path}' failed to satisfy constraint: {problem.text}"
-                        for problem in problems)
+    details = "; ".join(f"Value {_shown(svc, problem)}at '{problem.path}' failed to satisfy "
+                        f"constraint: {problem.text}" for problem in problems)
     raise AwsError(svc.codes.invalid,
                    f"{count} validation error{'s' if count > 1 else ''} detected: {details}")
+
+
+def _shown(svc: Service, problem: shapes.Problem) -> str:
+    """What AWS's text quotes of the offending value: null, the value (STS), or nothing."""
+    if "null" in problem.text:
+        return "null "
+    return f"'{problem.value}' " if problem.value is not None and svc.quotes_values else ""
 
 
 def as_aws_error(call: Call, exc: BaseException, origin: str) -> AwsError:

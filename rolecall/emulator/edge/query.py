@@ -11,6 +11,7 @@ chokes on is mapped at the edge (see edge.moto).
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 from botocore.model import ListShape, Shape
@@ -48,7 +49,7 @@ def _scalar(shape: Shape, text: str, name: str) -> list[Problem]:
     if isinstance(value, str):
         return _length(shape, len(value), path) + _enum(shape, value, path)
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return _range(shape, value, path)
+        return [replace(problem, value=text) for problem in _range(shape, value, path)]
     return []
 
 

@@ -67,6 +67,14 @@ class Service:
         follows them so a message does not depend on which layer caught the mistake."""
         return not self.name.startswith("cognito")
 
+    @property
+    def quotes_values(self) -> bool:
+        """STS quotes the number that broke a range: "Value '899' at 'durationSeconds' failed
+        to satisfy constraint ..." (field: goldstack/goldstack #425, ruimarinho/gsts
+        credentials-manager.test.js); IAM does not ("Value at 'maxSessionDuration' ...",
+        boto/botocore #3337)."""
+        return self.name == "sts"
+
     def operation(self, name: str) -> OperationModel | None:
         """The operation model, or None when the service has no such operation (case matters)."""
         return self.model.operation_model(name) if name in _operation_names(self.name) else None

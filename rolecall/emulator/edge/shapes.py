@@ -36,6 +36,7 @@ class Problem:
     path: str
     text: str
     wrong_type: bool = False
+    value: str | None = None  # the offending scalar as sent, for services that quote it
 
 
 def camel(name: str) -> str:

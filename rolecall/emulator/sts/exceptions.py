@@ -22,7 +22,8 @@ NOT_A_JWT = "The ID Token provided is not a valid JWT."
 BAD_SIGNATURE = "The web identity token signature could not be verified."
 UNKNOWN_ISSUER = "The web identity token was not issued by a trusted identity provider."
 NO_EXPIRATION = "The web identity token has no expiration (exp)."
-# doc: AssumeRole* reference, DurationSeconds above the role's MaxSessionDuration
+# C7, doc: AssumeRoleWithWebIdentity reference ("If you specify a value higher than this
+# setting, the operation fails"); text field: kreuzwerker/awsu#27, aws-azure-login#93
 DURATION_TOO_LONG = (
     "The requested DurationSeconds exceeds the MaxSessionDuration set for this role."
 )

@@ -1,4 +1,4 @@
-"""STS for web identities: AssumeRoleWithWebIdentity (C5, C6) and GetCallerIdentity (E13).
+"""STS for web identities: AssumeRoleWithWebIdentity (C5-C8) and GetCallerIdentity (E13).
 
 The basic (classic) flow ends here: the caller presents the OIDC token that
 GetOpenIdToken minted and names ANY role. STS checks the token and the role's
@@ -31,6 +31,7 @@ from rolecall.emulator.cognitoidentity.trust import (
     SUB_KEY,
     tag_session_allowed,
 )
+from rolecall.emulator.faults import Faults
 from rolecall.emulator.iam.policy import trust_allows
 from rolecall.emulator.iam.roles import find_role, trust_policy
 from rolecall.emulator.state import ACCOUNT_ID, EmulatorState, Session
@@ -149,8 +150,7 @@ def assume_role_with_web_identity(
     if role is None:
         raise access_denied()
     seconds = duration if duration is not None else DEFAULT_DURATION
-    if seconds > int(getattr(role, "max_session_duration", DEFAULT_DURATION) or DEFAULT_DURATION):
-        raise validation_error(DURATION_TOO_LONG)
+    _check_role_maximum(seconds, role, state.faults)
     context = identity.context()
     if not trust_allows(trust_policy(role), action=ASSUME_ACTION, federated=identity.provider,
                         context=context, faults=state.faults) \
@@ -164,6 +164,18 @@ def assume_role_with_web_identity(
     session = state.issue_session(role.arn, session_name, seconds, session_policies=policies,
                                   context={**context, **tag_context(identity.tags)})
     return session, identity, str(role.id)
+
+
+def _check_role_maximum(seconds: int, role: Any, faults: Faults) -> None:
+    """C7: DurationSeconds may not exceed the role's MaxSessionDuration (CreateRole's
+    default 3600 when never set): ValidationError "The requested DurationSeconds exceeds
+    the MaxSessionDuration set for this role." (field: kreuzwerker/awsu #27,
+    aws-azure-login #93). STS's own range (900..43200, C8) was checked on the wire first.
+    """
+    maximum = DEFAULT_DURATION if faults.on("sts-duration-default-max") \
+        else int(getattr(role, "max_session_duration", None) or DEFAULT_DURATION)
+    if seconds > maximum and not faults.on("sts-duration-role-max-unchecked"):
+        raise validation_error(DURATION_TOO_LONG)
 
 
 @dataclass(frozen=True)
