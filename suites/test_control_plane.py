@@ -17,7 +17,7 @@ from rolecall.cells import control
 from rolecall.cells.control import ControlCell
 from rolecall.cells.matrix import credential_observation, issued_to_probe_with, mismatch
 from rolecall.model import oracle
-from rolecall.model.scenario import PARTITIONED
+from rolecall.model.tables import PARTITIONED
 from rolecall.reporting.records import Observer
 
 

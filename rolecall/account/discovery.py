@@ -33,16 +33,14 @@ from rolecall.model.scenario import (
     Discovered,
     Group,
     IdentityPool,
-    Index,
-    KeyAttribute,
     Mapping,
     Role,
     Rule,
     Scenario,
-    Table,
     UserPool,
     Variant,
 )
+from rolecall.model.tables import Index, KeyAttribute, Table
 from rolecall.model.trust import PrincipalTags, Trust
 
 COGNITO = "cognito-identity.amazonaws.com"

@@ -22,7 +22,6 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from rolecall.account import probe_calls, retry
 from rolecall.account.provision import to_attribute_values
-from rolecall.model.scenario import Index, KeyAttribute, Table
 from rolecall.model.shapes import (
     BY_NAME,
     DEFAULT,
@@ -34,6 +33,7 @@ from rolecall.model.shapes import (
     Shape,
     index_shapes,
 )
+from rolecall.model.tables import Index, KeyAttribute, Table
 
 Verdict = Literal["ALLOWED", "DENIED", "ERROR"]
 __all__ = ["FOREIGN_PARTITION", "PROBES", "Observation", "Probe", "ProbeTarget", "index_probes",

@@ -38,7 +38,8 @@ from rolecall.account.clients import Target, patiently
 from rolecall.account.retry import explain_stop
 from rolecall.account.trust_policies import trust_policy
 from rolecall.model import templates
-from rolecall.model.scenario import Scenario, Table
+from rolecall.model.scenario import Scenario
+from rolecall.model.tables import Table
 from rolecall.model.templates import physical_name
 from rolecall.reporting.redact import register_secret
 

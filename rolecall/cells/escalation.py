@@ -44,8 +44,9 @@ from rolecall.account.results import Issued, Result
 from rolecall.cells.audit import scenario_writable_claims
 from rolecall.model import oracle
 from rolecall.model.actions import IAM_ACTIONS
-from rolecall.model.scenario import PARTITIONED, Rule, Scenario
+from rolecall.model.scenario import Rule, Scenario
 from rolecall.model.shapes import FOREIGN_PARTITION, SHAPES
+from rolecall.model.tables import PARTITIONED
 from rolecall.reporting.records import Description
 
 GUEST = "guest"

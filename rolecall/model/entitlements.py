@@ -29,7 +29,8 @@ from rolecall.model import oracle
 from rolecall.model.actions import IAM_ACTIONS, INDEX_ACTIONS, Actions
 from rolecall.model.base import Model
 from rolecall.model.errors import ScenarioError, as_scenario_error, read_yaml
-from rolecall.model.scenario import PARTITIONED, AcceptedFinding, ExpectedRole, Scenario, User
+from rolecall.model.scenario import AcceptedFinding, ExpectedRole, Scenario, User
+from rolecall.model.tables import PARTITIONED
 
 REFUSED = "refused"
 PersonaName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]{0,39}$")]

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 
 from rolecall.model.access import Partition
 from rolecall.model.errors import ScenarioError
-from rolecall.model.scenario import PARTITIONED, Scenario
+from rolecall.model.scenario import Scenario
 from rolecall.model.shapes import BY_NAME, DEFAULT, DEFAULT_INDEX, Shape, index_shapes
+from rolecall.model.tables import PARTITIONED
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -28,65 +29,13 @@ from pydantic import (
 
 from rolecall.model import yamlsource
 from rolecall.model.actions import FLOWS, Actions, Flow
-from rolecall.model.base import Model
+from rolecall.model.base import Model, Name
 from rolecall.model.errors import ScenarioError, as_scenario_error, read_yaml, refuse
+from rolecall.model.shapes import BY_NAME, index_shapes
+from rolecall.model.tables import Table
 from rolecall.model.trust import PrincipalTags, Trust
 
-# Up to 64 characters: a discovered stack's roles and groups keep their AWS names.
-Name = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.+=,@-]{0,63}$")]
 MAX_PRECEDENCE = 2**31 - 1
-
-
-class KeyAttribute(Model):
-    name: str
-    type: Literal["S", "N", "B"] = "S"
-
-
-class Index(Model):
-    name: Name
-    partition_key: KeyAttribute
-
-
-PARTITIONED = ("per-identity", "per-tenant")  # tables whose probes run @own and @other
-
-
-class Table(Model):
-    name: Name
-    # per-identity: each identity owns the partition keyed by its identity id (fine-grained
-    # access with dynamodb:LeadingKeys); per-tenant: each tenant owns the partition keyed by
-    # the value of the user's `tenant_claim` (e.g. custom:tenant), which the identity pool
-    # copies into a principal tag (SPEC A2). Probes then run on the caller's own partition
-    # (@own) and on another's (@other).
-    partition: Literal["shared", "per-identity", "per-tenant"] = "shared"
-    tenant_claim: str | None = None  # per-tenant: the claim whose value names the partition
-    # The table's resource-based policy (SPEC R1, R2): "{{table_arn}}", "{{role_arn:<role>}}"
-    # and "{{session_arn:<role>}}" (the role's Cognito session) are filled in.
-    policy: dict[str, Any] | None = None
-    arn: str | None = None  # a discovered table's ARN
-    partition_key: KeyAttribute
-    sort_key: KeyAttribute | None = None
-    indexes: list[Index] = []
-    # Seed data the read probes use. A discovered table has none of ours: its probes read
-    # and write only the probe key (`rolecall-probe`), which an allowed read finds absent.
-    items: list[dict[str, str | int]] = []
-
-    @model_validator(mode="after")
-    def _items_have_keys(self) -> Table:
-        if self.partition in PARTITIONED and self.sort_key is None:
-            raise ValueError(f"a {self.partition} table needs a sort_key, so each partition can "
-                             "hold the probes' seed item and their written item apart")
-        if (self.partition == "per-tenant") != (self.tenant_claim is not None):
-            raise ValueError("a per-tenant table names its tenant_claim (e.g. custom:tenant), "
-                             "and only a per-tenant table does")
-        if self.policy is not None and "Statement" not in self.policy:
-            raise ValueError("policy: a resource-based policy document needs a Statement list")
-        keys = [self.partition_key.name] + ([self.sort_key.name] if self.sort_key else [])
-        for n, item in enumerate(self.items):
-            missing = [k for k in keys if k not in item]
-            if missing:
-                raise ValueError(f"items[{n}] lacks key attribute(s) {missing}; "
-                                 f"every seed item needs {keys}")
-        return self
 
 
 class Role(Model):
@@ -337,6 +286,7 @@ class Scenario(Model):
                               "cognito:roles, SPEC E7a, or among the matching rules' roles, E9c)")
         self._tenants_resolve()
         self._other_tables_resolve()
+        self._probes_resolve()
         if self.negatives is not None:
             for part in ("user", "signed_out", "disabled", "deleted"):
                 user_name = getattr(self.negatives, part)
@@ -371,6 +321,16 @@ class Scenario(Model):
                     raise refuse(("roles", role_name, "allowed_on", table_name),
                                  f"names table {table_name!r}, which is not under other_tables: "
                                  f"(known: {', '.join(names) or 'none'})")
+
+    def _probes_resolve(self) -> None:
+        """Every `probes:` name is a request shape (rolecall/model/shapes.py)."""
+        known = {*BY_NAME, *(s.name.split("@", 1)[0] for s in index_shapes("index"))}
+        for n, name in enumerate(self.probes or []):
+            if name.split("@", 1)[0] not in known:
+                near = get_close_matches(name, sorted(known), n=1)
+                raise refuse(("probes", n), f"names unknown request shape {name!r}"
+                             + (f" (did you mean {near[0]}?)" if near else "")
+                             + "; the shapes are listed in rolecall/model/shapes.py")
 
     def other_table(self, name: str) -> Table:
         return next(t for t in self.other_tables if t.name == name)

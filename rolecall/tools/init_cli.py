@@ -37,8 +37,9 @@ from rolecall.model import entitlements as ent
 from rolecall.model import oracle
 from rolecall.model.access import Partition, Session
 from rolecall.model.actions import IAM_ACTIONS, INDEX_ACTIONS
-from rolecall.model.scenario import PARTITIONED, Scenario, User
+from rolecall.model.scenario import Scenario, User
 from rolecall.model.shapes import BY_NAME, Shape, index_shapes
+from rolecall.model.tables import PARTITIONED
 
 HEADER = """\
 # OBSERVED, NOT REVIEWED: written by `rolecall init` on {date}, {source}.

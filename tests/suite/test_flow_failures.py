@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from rolecall.account import flows
+from rolecall.account import flows, results
 from rolecall.account.flows import Flows
 from rolecall.account.results import Errored, Refused
 
@@ -20,7 +20,7 @@ def _client_error(code: str, status: int) -> ClientError:
                        "GetCredentialsForIdentity")
 
 
-@pytest.mark.parametrize("code", sorted(flows.THROTTLING_CODES))
+@pytest.mark.parametrize("code", sorted(results.THROTTLING_CODES))
 def test_throttling_is_an_error_not_a_refusal(code: str) -> None:
     assert isinstance(flows.failure(_client_error(code, 400), flows.Trail()), Errored)
 

@@ -27,6 +27,7 @@ from rolecall.cells import identity, matrix, refusals, sessions
 from rolecall.emulator.faults import CATALOGUE
 from rolecall.emulator.faults_nearmiss import NEAR_MISS
 from rolecall.model import scenario
+from rolecall.model.errors import ScenarioError
 from rolecall.model.scenario import Trust
 from rolecall.tools import mutation_score, mutation_spans, mutation_tool
 
@@ -152,7 +153,7 @@ def test_scenario_probes_narrow_access_cells_and_reject_unknown_names() -> None:
     cells = matrix.access_cells(found)
     assert cells and {c.probe.action for c in cells} == {"GetItem"}
     broken = found[0].model_copy(update={"probes": ["Teleport"]})
-    with pytest.raises(ValueError, match="Teleport"):
+    with pytest.raises(ScenarioError, match="Teleport"):
         matrix.access_cells([broken])
 
 
