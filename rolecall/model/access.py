@@ -30,6 +30,7 @@ from rolecall.model.shapes import (
     PROBE_VALUE,
     SEED_NUMBER,
     SEED_VALUE,
+    STATED,
     Check,
     Shape,
 )
@@ -199,6 +200,7 @@ def request_of(scenario: Scenario, session: Session, check: Check,
         f"{COGNITO}:{key}" for key in ("aud", "sub", "amr") if f"{COGNITO}:{key}" not in context}
     if not check.keyed:
         absent.add("dynamodb:LeadingKeys")
+    absent.update(STATED)  # unless the check names them, below
     table = scenario.other_table(aimed) if aimed else scenario.table
     names = {"pk": table.partition_key.name if table else "",
              "sk": table.sort_key.name if table and table.sort_key else ""}
@@ -206,6 +208,7 @@ def request_of(scenario: Scenario, session: Session, check: Check,
         filled = [v.format(**names) for v in values]
         if any(filled):
             context[key] = list(dict.fromkeys(v for v in filled if v))
+            absent.discard(key)
         else:
             absent.add(key)
     name = templates.COGNITO_SESSION_NAME if session.flow == "enhanced" else CLASSIC_SESSION_NAME

@@ -99,6 +99,25 @@ SPECIFIC = ("SPECIFIC_ATTRIBUTES",)
 NONE = ("NONE",)
 
 
+# A request inside a transaction carries dynamodb:EnclosingOperation, the transaction's
+# operation (developer guide, transaction-apis-iam and ql-iam examples); others lack it.
+TX_WRITE = ("TransactWriteItems",)
+TX_GET = ("TransactGetItems",)
+TX_PARTIQL = ("ExecuteTransaction",)
+
+
+def _tx(action: str, keys: tuple[Item, ...] = ("seed",), second: bool = False) -> Check:
+    """A check made inside a transaction: its EnclosingOperation follows from the action."""
+    enclosing = (TX_PARTIQL if action.startswith("dynamodb:PartiQL") else
+                 TX_GET if action == "GetItem" else TX_WRITE)
+    return Check(action, keys, second=second, context=_context(EnclosingOperation=enclosing))
+
+
+# A PartiQL SELECT whose WHERE binds the partition key is no full scan (ql-iam examples).
+BOUND = _context(FullTableScan=("false",))
+# Keys every shape states: absent from a request unless its check names them.
+STATED = ("dynamodb:EnclosingOperation", "dynamodb:FullTableScan")
+
 READ = ("dynamodb:Select",)  # reads carry Select (ALL_ATTRIBUTES unless they name some)
 WRITE = ("dynamodb:ReturnValues",)  # writes carry ReturnValues (NONE unless they ask)
 ATTRS = ("dynamodb:Attributes",)
@@ -117,10 +136,11 @@ DEFAULT: tuple[Shape, ...] = (
          Attributes=("probed",)),
     _one("DeleteItem", keys=("probe",), carries=WRITE, ReturnValues=NONE, Attributes=()),
     _one("BatchWriteItem", keys=("probe",), carries=ATTRS),
-    _one("ConditionCheckItem", carries=ATTRS),  # a TransactWriteItems of one ConditionCheck
-    _one("TransactGetItems", "GetItem"),
+    # a TransactWriteItems of one ConditionCheck
+    _one("ConditionCheckItem", carries=ATTRS, EnclosingOperation=TX_WRITE),
+    _one("TransactGetItems", "GetItem", EnclosingOperation=TX_GET),
     # Two contained actions, the cheaper permission first: each needs its own (SPEC D5).
-    Shape("TransactWriteItems", (Check("ConditionCheckItem"), Check("PutItem", ("probe",)))),
+    Shape("TransactWriteItems", (_tx("ConditionCheckItem"), _tx("PutItem", ("probe",)))),
     _one("DescribeTable", keys=()),
 )
 
@@ -161,18 +181,18 @@ MORE: tuple[Shape, ...] = (
     _one("BatchGetItem-one-foreign", "BatchGetItem", ("seed", "foreign"), READ),
     _one("BatchWriteItem-one-foreign", "BatchWriteItem", ("probe", "foreign"), ATTRS),
     # transactions: each kind of contained request, and one allowed beside one refused
-    Shape("TransactWriteItems-Update", (Check("UpdateItem", ("probe",)),)),
-    Shape("TransactWriteItems-Delete", (Check("DeleteItem", ("probe",)),)),
-    Shape("TransactWriteItems-Put-Delete", (Check("PutItem", ("probe",)),
-                                             Check("DeleteItem", ("probe2",)))),
-    Shape("TransactGetItems-one-foreign", (Check("GetItem"), Check("GetItem", ("foreign",)))),
+    Shape("TransactWriteItems-Update", (_tx("UpdateItem", ("probe",)),)),
+    Shape("TransactWriteItems-Delete", (_tx("DeleteItem", ("probe",)),)),
+    Shape("TransactWriteItems-Put-Delete", (_tx("PutItem", ("probe",)),
+                                             _tx("DeleteItem", ("probe2",)))),
+    Shape("TransactGetItems-one-foreign", (_tx("GetItem"), _tx("GetItem", ("foreign",)))),
     # two tables: the main one and the stack's second (other_tables[0])
     Shape("BatchGetItem-two-tables", (Check("BatchGetItem"), Check("BatchGetItem", second=True))),
     Shape("BatchWriteItem-two-tables", (Check("BatchWriteItem", ("probe",)),
                                         Check("BatchWriteItem", ("probe",), second=True))),
-    Shape("TransactGetItems-two-tables", (Check("GetItem"), Check("GetItem", second=True))),
-    Shape("TransactWriteItems-two-tables", (Check("PutItem", ("probe",)),
-                                            Check("PutItem", ("probe",), second=True))),
+    Shape("TransactGetItems-two-tables", (_tx("GetItem"), _tx("GetItem", second=True))),
+    Shape("TransactWriteItems-two-tables", (_tx("PutItem", ("probe",)),
+                                            _tx("PutItem", ("probe",), second=True))),
     # PartiQL: one permission per statement verb (SPEC D5, docs/semantics.md)
     _one("ExecuteStatement-SELECT", "dynamodb:PartiQLSelect", FullTableScan=("false",)),
     _one("ExecuteStatement-SELECT-scan", "dynamodb:PartiQLSelect", (),
@@ -180,13 +200,13 @@ MORE: tuple[Shape, ...] = (
     _one("ExecuteStatement-INSERT", "dynamodb:PartiQLInsert", ("probe",)),
     _one("ExecuteStatement-UPDATE", "dynamodb:PartiQLUpdate", ("probe",)),
     _one("ExecuteStatement-DELETE", "dynamodb:PartiQLDelete", ("probe",)),
-    Shape("BatchExecuteStatement", (Check("dynamodb:PartiQLSelect"),
+    Shape("BatchExecuteStatement", (Check("dynamodb:PartiQLSelect", context=BOUND),
                                     Check("dynamodb:PartiQLInsert", ("probe",)))),
-    Shape("ExecuteTransaction", (Check("dynamodb:PartiQLInsert", ("probe",)),
-                                 Check("dynamodb:PartiQLUpdate", ("probe",)))),
+    Shape("ExecuteTransaction", (_tx("dynamodb:PartiQLInsert", ("probe",)),
+                                 _tx("dynamodb:PartiQLUpdate", ("probe",)))),
     Shape("ExecuteTransaction-two-tables", (
-        Check("dynamodb:PartiQLInsert", ("probe",)),
-        Check("dynamodb:PartiQLInsert", ("probe",), second=True))),
+        _tx("dynamodb:PartiQLInsert", ("probe",)),
+        _tx("dynamodb:PartiQLInsert", ("probe",), second=True))),
 )
 SHAPES: tuple[Shape, ...] = DEFAULT + MORE
 BY_NAME = {shape.name: shape for shape in SHAPES}
@@ -197,7 +217,7 @@ def index_shapes(index: str) -> tuple[Shape, ...]:
     return (Shape(f"Query@{index}", (Check("Query", index=index),), frozenset(READ)),
             Shape(f"Scan@{index}", (Check("Scan", (), index=index),), frozenset(READ)),
             Shape(f"ExecuteStatement-SELECT@{index}",
-                  (Check("dynamodb:PartiQLSelect", index=index),)))
+                  (Check("dynamodb:PartiQLSelect", index=index, context=BOUND),)))
 
 
 DEFAULT_INDEX = ("Query", "Scan")  # the index shapes every index gets unless `probes:` says

@@ -382,6 +382,37 @@ def test_select_and_return_values_conditions(emulator: Emulator, admin: ClientFa
         role, "dynamodb:PutItem", table_arn(table))
 
 
+def test_select_and_return_values_have_defaults(emulator: Emulator, admin: ClientFactory) -> None:
+    """'The Select parameter always has a value (ALL_ATTRIBUTES, unless otherwise specified)';
+    ReturnValues is NONE unless asked: a strict StringEquals matches a plain request."""
+    table = make_table(admin, seed={"pk": IDENTITY, "sk": "s"})
+    role = make_role(
+        admin,
+        allow("dynamodb:GetItem", table_arn(table),
+              Condition={"StringEquals": {"dynamodb:Select": "ALL_ATTRIBUTES"}}),
+        allow("dynamodb:PutItem", table_arn(table),
+              Condition={"StringEquals": {"dynamodb:ReturnValues": "NONE"}}),
+    )
+    dynamodb = client(emulator, session_for(emulator, role))
+    dynamodb.put_item(TableName=table, Item=key(IDENTITY, "p"))  # ALLOWED: NONE by default
+    assert "Item" in dynamodb.get_item(TableName=table, Key=key(IDENTITY))
+
+
+def test_a_condition_names_its_attributes(emulator: Emulator, admin: ClientFactory) -> None:
+    """dynamodb:Attributes lists what a request conditions on, not only what it writes."""
+    table = make_table(admin, seed={"pk": IDENTITY, "sk": "s", "title": "t", "secret": "x"})
+    role = make_role(admin, allow("dynamodb:UpdateItem", table_arn(table), Condition={
+        "ForAllValues:StringEquals": {"dynamodb:Attributes": ["title"]}}))
+    dynamodb = client(emulator, session_for(emulator, role))
+    dynamodb.update_item(TableName=table, Key=key(IDENTITY), UpdateExpression="SET title = :v",
+                         ExpressionAttributeValues={":v": {"S": "u"}})  # ALLOWED
+    assert error_of(lambda: dynamodb.update_item(
+        TableName=table, Key=key(IDENTITY), UpdateExpression="SET title = :v",
+        ConditionExpression="attribute_exists(secret)",
+        ExpressionAttributeValues={":v": {"S": "u"}})) == denied(
+        role, "dynamodb:UpdateItem", table_arn(table))
+
+
 def test_index_is_its_own_resource(emulator: Emulator, admin: ClientFactory) -> None:
     table = make_table(admin, seed={"pk": IDENTITY, "sk": "s", "owner": IDENTITY})
     index_arn = f"{table_arn(table)}/index/ByOwner"

@@ -15,7 +15,7 @@ from tests.emulator.stack import error_of
 
 from .conftest import ClientFactory
 from .test_authorization import as_session, refusal
-from .test_dynamodb_auth import IDENTITY, allow, key, make_role, make_table, session_for, table_arn
+from .test_dynamodb_auth import IDENTITY, allow, deny, key, make_role, make_table, session_for, table_arn
 
 LEGACY = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem",
           "dynamodb:Query", "dynamodb:Scan"]
@@ -83,6 +83,49 @@ def test_batch_and_transaction_check_every_statement(emulator: Emulator,
         reader, "dynamodb:PartiQLDelete", table_arn(table))
     assert error_of(lambda: db.execute_transaction(TransactStatements=mixed))[1] == refusal(
         reader, "dynamodb:PartiQLDelete", table_arn(table))
+
+
+def test_a_full_scan_is_refused_where_the_policy_denies_it(emulator: Emulator,
+                                                            admin: ClientFactory) -> None:
+    """ql-iam.md's example: Deny dynamodb:PartiQLSelect when dynamodb:FullTableScan is true."""
+    table = make_table(admin, seed={"pk": IDENTITY, "sk": "s"})
+    no_scans = session_for(emulator, make_role(
+        admin, allow("dynamodb:PartiQLSelect", table_arn(table)),
+        deny("dynamodb:PartiQLSelect", table_arn(table),
+             Condition={"Bool": {"dynamodb:FullTableScan": "true"}})))
+    db = as_session(emulator, no_scans, "dynamodb")
+    db.execute_statement(Statement=statements(table)["PartiQLSelect"])  # ALLOWED: binds pk
+    code, message = error_of(lambda: db.execute_statement(Statement=f'SELECT * FROM "{table}"'))
+    assert (code, message.endswith("with an explicit deny in an identity-based policy")) == (
+        "AccessDeniedException", True)
+
+
+def test_a_transaction_statement_carries_its_enclosing_operation(emulator: Emulator,
+                                                                  admin: ClientFactory) -> None:
+    """ql-iam.md's example: PartiQL allowed only inside ExecuteTransaction."""
+    table = make_table(admin, seed={"pk": IDENTITY, "sk": "s"})
+    only_tx = session_for(emulator, make_role(admin, allow(
+        "dynamodb:PartiQLInsert", table_arn(table),
+        Condition={"StringEquals": {"dynamodb:EnclosingOperation": ["ExecuteTransaction"]}})))
+    db = as_session(emulator, only_tx, "dynamodb")
+    insert = statements(table)["PartiQLInsert"]
+    assert error_of(lambda: db.execute_statement(Statement=insert)) == (
+        "AccessDeniedException", refusal(only_tx, "dynamodb:PartiQLInsert", table_arn(table)))
+    db.execute_transaction(TransactStatements=[{"Statement": insert}])  # ALLOWED
+
+
+@pytest.mark.parametrize(("text", "scan"), [
+    ("SELECT * FROM \"t\" WHERE pk = 'a'", "false"),
+    ("SELECT * FROM \"t\" WHERE \"pk\" IN ['a', 'b']", "false"),
+    ("SELECT * FROM t WHERE sk = 'a'", "true"),
+    ("SELECT * FROM t WHERE pkx = 'a'", "true"),
+    ("SELECT * FROM t", "true"),
+])
+def test_full_table_scan_is_whether_the_where_binds_the_partition_key(text: str,
+                                                                       scan: str) -> None:
+    [check] = partiql.checks("ExecuteStatement", {"Statement": text}, lambda t: t,
+                             partition_key=lambda table, index: "pk")
+    assert check.context == {"dynamodb:FullTableScan": [scan]}
 
 
 def test_an_unparseable_statement_is_a_validation_error(emulator: Emulator,

@@ -11,6 +11,11 @@ actions: https://docs.aws.amazon.com/service-authorization/latest/reference/list
 Only as much of the statement is read as the check needs; moto parses and
 serves it once it is authorized. A statement whose verb or table cannot be
 read is a ValidationException here, before anything is evaluated.
+
+The checks carry the condition keys the guide's examples use: `dynamodb:FullTableScan`
+("true" for a SELECT whose WHERE names no partition key value with = or IN: it reads the
+whole table or index; "false" otherwise) and `dynamodb:EnclosingOperation`
+("ExecuteTransaction" for a statement of a transaction).
 """
 
 from __future__ import annotations
@@ -68,10 +73,13 @@ def parse(text: str) -> Statement:
 
 
 def checks(operation: str, body: Mapping[str, Any], table_arn: Callable[[str], str], *,
-           legacy: bool = False) -> list[Check]:
+           legacy: bool = False,
+           partition_key: Callable[[str, str | None], str | None] = lambda t, i: None,
+           ) -> list[Check]:
     """One check per statement of ExecuteStatement / BatchExecuteStatement / ExecuteTransaction.
 
-    `table_arn(name)` builds the table's ARN; `legacy` is fault partiql-as-legacy-action.
+    `table_arn(name)` builds the table's ARN; `partition_key(table, index)` names the key a
+    SELECT must bind not to be a full scan; `legacy` is fault partiql-as-legacy-action.
     """
     names = LEGACY_ACTIONS if legacy else ACTIONS
     found: list[Check] = []
@@ -80,8 +88,23 @@ def checks(operation: str, body: Mapping[str, Any], table_arn: Callable[[str], s
         resource = table_arn(statement.table)
         if statement.index:
             resource = f"{resource}/index/{statement.index}"
-        found.append(Check(names[statement.verb], resource))
+        context: dict[str, list[str]] = {}
+        if statement.verb == "SELECT":
+            key = partition_key(statement.table, statement.index)
+            context["dynamodb:FullTableScan"] = ["false" if _binds(text, key) else "true"]
+        if operation == "ExecuteTransaction":
+            context["dynamodb:EnclosingOperation"] = ["ExecuteTransaction"]
+        found.append(Check(names[statement.verb], resource, context))
     return found
+
+
+def _binds(text: str, key: str | None) -> bool:
+    """Does the statement's WHERE bind the partition key with = or IN?"""
+    where = re.split(r"\bWHERE\b", text, maxsplit=1, flags=re.IGNORECASE)
+    if len(where) < 2 or key is None:
+        return False
+    name = rf'(?:"{re.escape(key)}"|\b{re.escape(key)}\b)'
+    return re.search(rf"{name}\s*(?:=|\bIN\b)", where[1], re.IGNORECASE) is not None
 
 
 def _statements(operation: str, body: Mapping[str, Any]) -> list[str]:

@@ -243,7 +243,8 @@ def _dynamodb_items(request: Request) -> list[Check]:
 def _partiql(request: Request) -> list[Check]:
     target = dynamodb_checks.Target(request.account, request.region)
     legacy = request.faults.on("partiql-as-legacy-action")  # fault: checked as GetItem/PutItem/...
-    return partiql.checks(request.operation, request.params, target.table_arn, legacy=legacy)
+    return partiql.checks(request.operation, request.params, target.table_arn, legacy=legacy,
+                          partition_key=target.partition_key)
 
 
 _EVERYWHERE = fixed("*")
