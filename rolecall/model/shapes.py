@@ -106,15 +106,21 @@ TX_GET = ("TransactGetItems",)
 TX_PARTIQL = ("ExecuteTransaction",)
 
 
-def _tx(action: str, keys: tuple[Item, ...] = ("seed",), second: bool = False) -> Check:
+def _tx(action: str, keys: tuple[Item, ...] = ("seed",), second: bool = False,
+        also: dict[str, tuple[str, ...]] | None = None) -> Check:
     """A check made inside a transaction: its EnclosingOperation follows from the action."""
     enclosing = (TX_PARTIQL if action.startswith("dynamodb:PartiQL") else
                  TX_GET if action == "GetItem" else TX_WRITE)
-    return Check(action, keys, second=second, context=_context(EnclosingOperation=enclosing))
+    return Check(action, keys, second=second,
+                 context=_context(EnclosingOperation=enclosing, **(also or {})))
 
 
-# A PartiQL SELECT whose WHERE binds the partition key is no full scan (ql-iam examples).
-BOUND = _context(FullTableScan=("false",))
+# PartiQL statements as the probes write them: a SELECT * binding the partition key (no
+# full scan, ql-iam.md), an INSERT of a key, an UPDATE setting one attribute.
+_SELECT: dict[str, tuple[str, ...]] = {"FullTableScan": ("false",), "Select": EVERY,
+                                       "Attributes": ()}
+_INSERT: dict[str, tuple[str, ...]] = {"Attributes": ("{pk}", "{sk}")}
+_UPDATE: dict[str, tuple[str, ...]] = {"ReturnValues": NONE, "Attributes": (ATTRIBUTE,)}
 # Keys every shape states: absent from a request unless its check names them.
 STATED = ("dynamodb:EnclosingOperation", "dynamodb:FullTableScan")
 
@@ -190,23 +196,31 @@ MORE: tuple[Shape, ...] = (
     Shape("BatchGetItem-two-tables", (Check("BatchGetItem"), Check("BatchGetItem", second=True))),
     Shape("BatchWriteItem-two-tables", (Check("BatchWriteItem", ("probe",)),
                                         Check("BatchWriteItem", ("probe",), second=True))),
-    Shape("TransactGetItems-two-tables", (_tx("GetItem"), _tx("GetItem", second=True))),
+    Shape("TransactGetItems-two-tables", (_tx("GetItem"), _tx("GetItem", ("seed",), True))),
     Shape("TransactWriteItems-two-tables", (_tx("PutItem", ("probe",)),
-                                            _tx("PutItem", ("probe",), second=True))),
-    # PartiQL: one permission per statement verb (SPEC D5, docs/semantics.md)
-    _one("ExecuteStatement-SELECT", "dynamodb:PartiQLSelect", FullTableScan=("false",)),
+                                            _tx("PutItem", ("probe",), True))),
+    # PartiQL: one permission per statement verb (SPEC D5, docs/semantics.md), each with the
+    # keys its item-API twin carries (rolecall/emulator/dynamodb/partiql.py)
+    Shape("ExecuteStatement-SELECT", (Check("dynamodb:PartiQLSelect",
+                                            context=_context(**_SELECT)),), frozenset(READ)),
     _one("ExecuteStatement-SELECT-scan", "dynamodb:PartiQLSelect", (),
-         ("dynamodb:FullTableScan",), FullTableScan=("true",)),
-    _one("ExecuteStatement-INSERT", "dynamodb:PartiQLInsert", ("probe",)),
-    _one("ExecuteStatement-UPDATE", "dynamodb:PartiQLUpdate", ("probe",)),
-    _one("ExecuteStatement-DELETE", "dynamodb:PartiQLDelete", ("probe",)),
-    Shape("BatchExecuteStatement", (Check("dynamodb:PartiQLSelect", context=BOUND),
-                                    Check("dynamodb:PartiQLInsert", ("probe",)))),
-    Shape("ExecuteTransaction", (_tx("dynamodb:PartiQLInsert", ("probe",)),
-                                 _tx("dynamodb:PartiQLUpdate", ("probe",)))),
+         ("dynamodb:FullTableScan", *READ), FullTableScan=("true",), Select=EVERY,
+         Attributes=()),
+    Shape("ExecuteStatement-INSERT", (Check("dynamodb:PartiQLInsert", ("probe",),
+                                            context=_context(**_INSERT)),), frozenset(ATTRS)),
+    Shape("ExecuteStatement-UPDATE", (Check("dynamodb:PartiQLUpdate",
+                                            context=_context(**_UPDATE)),),
+          frozenset(WRITE + ATTRS)),
+    _one("ExecuteStatement-DELETE", "dynamodb:PartiQLDelete", ("probe",), WRITE,
+         ReturnValues=NONE, Attributes=()),
+    Shape("BatchExecuteStatement", (
+        Check("dynamodb:PartiQLSelect", context=_context(**_SELECT)),
+        Check("dynamodb:PartiQLInsert", ("probe",), context=_context(**_INSERT)))),
+    Shape("ExecuteTransaction", (_tx("dynamodb:PartiQLInsert", ("probe",), also=_INSERT),
+                                 _tx("dynamodb:PartiQLUpdate", ("seed",), also=_UPDATE))),
     Shape("ExecuteTransaction-two-tables", (
-        _tx("dynamodb:PartiQLInsert", ("probe",)),
-        _tx("dynamodb:PartiQLInsert", ("probe",), second=True))),
+        _tx("dynamodb:PartiQLInsert", ("probe",), also=_INSERT),
+        _tx("dynamodb:PartiQLInsert", ("probe",), True, _INSERT))),
 )
 SHAPES: tuple[Shape, ...] = DEFAULT + MORE
 BY_NAME = {shape.name: shape for shape in SHAPES}
@@ -217,7 +231,9 @@ def index_shapes(index: str) -> tuple[Shape, ...]:
     return (Shape(f"Query@{index}", (Check("Query", index=index),), frozenset(READ)),
             Shape(f"Scan@{index}", (Check("Scan", (), index=index),), frozenset(READ)),
             Shape(f"ExecuteStatement-SELECT@{index}",
-                  (Check("dynamodb:PartiQLSelect", index=index, context=BOUND),)))
+                  (Check("dynamodb:PartiQLSelect", index=index, context=_context(
+                      FullTableScan=("false",), Select=("ALL_PROJECTED_ATTRIBUTES",),
+                      Attributes=())),), frozenset(READ)))
 
 
 DEFAULT_INDEX = ("Query", "Scan")  # the index shapes every index gets unless `probes:` says

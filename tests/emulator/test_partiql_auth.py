@@ -114,18 +114,56 @@ def test_a_transaction_statement_carries_its_enclosing_operation(emulator: Emula
     db.execute_transaction(TransactStatements=[{"Statement": insert}])  # ALLOWED
 
 
-@pytest.mark.parametrize(("text", "scan"), [
-    ("SELECT * FROM \"t\" WHERE pk = 'a'", "false"),
-    ("SELECT * FROM \"t\" WHERE \"pk\" IN ['a', 'b']", "false"),
-    ("SELECT * FROM t WHERE sk = 'a'", "true"),
-    ("SELECT * FROM t WHERE pkx = 'a'", "true"),
-    ("SELECT * FROM t", "true"),
+@pytest.mark.parametrize(("text", "parameters", "context"), [
+    ("SELECT * FROM \"t\" WHERE pk = 'a'", [],
+     {"dynamodb:LeadingKeys": ["a"], "dynamodb:FullTableScan": ["false"],
+      "dynamodb:Select": ["ALL_ATTRIBUTES"]}),
+    ("SELECT a, \"b\".c FROM t WHERE \"pk\" IN ['a', 'b'] AND sk > 3", [],
+     {"dynamodb:LeadingKeys": ["a", "b"], "dynamodb:FullTableScan": ["false"],
+      "dynamodb:Select": ["SPECIFIC_ATTRIBUTES"], "dynamodb:Attributes": ["a", "b"]}),
+    ("SELECT * FROM t WHERE pk = 'a' OR pk = ?", [{"S": "z"}],
+     {"dynamodb:LeadingKeys": ["a", "z"], "dynamodb:FullTableScan": ["false"],
+      "dynamodb:Select": ["ALL_ATTRIBUTES"]}),
+    ("SELECT * FROM t WHERE pk = 'a' OR x = 'b'", [],  # one branch reads every partition
+     {"dynamodb:FullTableScan": ["true"], "dynamodb:Select": ["ALL_ATTRIBUTES"]}),
+    ("SELECT * FROM t WHERE pkx = 'a'", [],
+     {"dynamodb:FullTableScan": ["true"], "dynamodb:Select": ["ALL_ATTRIBUTES"]}),
+    ("SELECT * FROM t.idx WHERE 'q' = pk", [],
+     {"dynamodb:LeadingKeys": ["q"], "dynamodb:FullTableScan": ["false"],
+      "dynamodb:Select": ["ALL_PROJECTED_ATTRIBUTES"]}),
+    ("INSERT INTO t VALUE {'pk': 'it''s', 'n': 5, 'm': {'pk': 'inner'}}", [],
+     {"dynamodb:LeadingKeys": ["it's"], "dynamodb:Attributes": ["pk", "n", "m"]}),
+    ("INSERT INTO t VALUE {'pk': ?, 'n': ?}", [{"S": "p1"}, {"N": "3"}],
+     {"dynamodb:LeadingKeys": ["p1"], "dynamodb:Attributes": ["pk", "n"]}),
+    ("UPDATE t SET \"note\" = 'x' SET b.c = list_append(b, ?) REMOVE d "
+     "WHERE pk = 'a' AND sk = 's' RETURNING ALL NEW *", [{"L": []}],
+     {"dynamodb:LeadingKeys": ["a"], "dynamodb:Attributes": ["note", "b", "d"],
+      "dynamodb:ReturnValues": ["ALL_NEW"]}),
+    ("DELETE FROM t WHERE pk = 3 AND sk = 's' RETURNING ALL OLD *", [],
+     {"dynamodb:LeadingKeys": ["3"], "dynamodb:ReturnValues": ["ALL_OLD"]}),
 ])
-def test_full_table_scan_is_whether_the_where_binds_the_partition_key(text: str,
-                                                                       scan: str) -> None:
-    [check] = partiql.checks("ExecuteStatement", {"Statement": text}, lambda t: t,
-                             partition_key=lambda table, index: "pk")
-    assert check.context == {"dynamodb:FullTableScan": [scan]}
+def test_a_statement_carries_the_keys_its_item_api_twin_carries(
+        text: str, parameters: list[dict[str, object]], context: dict[str, list[str]]) -> None:
+    """The Service Authorization Reference's condition keys of the PartiQL actions, read as
+    their item-API twins carry them (docs/semantics.md, PartiQL rows)."""
+    [check] = partiql.checks("ExecuteStatement", {"Statement": text, "Parameters": parameters},
+                             lambda t: t, partition_key=lambda table, index: "pk")
+    assert check.context == context
+
+
+def test_a_foreign_partition_is_refused_to_partiql_under_leading_keys(
+        emulator: Emulator, admin: ClientFactory) -> None:
+    """A per-identity policy confines PartiQL as it confines GetItem: the statement's key is
+    the request's dynamodb:LeadingKeys (a target that carried none would allow it)."""
+    table = make_table(admin, seed={"pk": "someone-else", "sk": "s"})
+    own = session_for(emulator, make_role(admin, allow(
+        "dynamodb:PartiQLSelect", table_arn(table), Condition={"ForAllValues:StringEquals": {
+            "dynamodb:LeadingKeys": ["${cognito-identity.amazonaws.com:sub}"]}})))
+    db = as_session(emulator, own, "dynamodb")
+    db.execute_statement(Statement=f"SELECT * FROM \"{table}\" WHERE pk = '{IDENTITY}'")
+    assert error_of(lambda: db.execute_statement(
+        Statement=f"SELECT * FROM \"{table}\" WHERE pk = 'someone-else'")) == (
+        "AccessDeniedException", refusal(own, "dynamodb:PartiQLSelect", table_arn(table)))
 
 
 def test_an_unparseable_statement_is_a_validation_error(emulator: Emulator,
