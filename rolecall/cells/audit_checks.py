@@ -8,7 +8,7 @@ what the suite's audit cells are named after. rolecall/cells/audit.py runs them.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from rolecall.cells.audit_facts import (
@@ -267,17 +267,35 @@ def _listed(value: Any) -> list[Any]:
 
 def _check_leading_keys_scan(facts: StackFacts, pool: PoolFacts) -> Iterator[Finding]:
     for role in relevant_roles(facts, pool):
-        scans = [s for doc in role.policies for s in statements_of(doc)
-                 if s.get("Effect") == "Allow" and "leadingkeys" in json.dumps(
-                     s.get("Condition") or {}).lower()
-                 and granted(({"Statement": [s]},), ("Scan",))]
-        if scans:
+        leaky = [action for s in _tenant_statements(role) for action in _unkeyed_reads(role, s)]
+        if leaky:
+            names = " and ".join(f"dynamodb:{a}" for a in dict.fromkeys(leaky))
             yield Finding(
                 "leading-keys-scan", "high", "D3", role.name,
-                f"role {role.name} allows dynamodb:Scan in a statement confined by "
-                "dynamodb:LeadingKeys: a Scan names no partition key, so the condition holds "
-                "and the role reads every partition (every tenant's items)",
-                "take dynamodb:Scan out of that statement (Query the caller's own partition)")
+                f"role {role.name} allows {names} in a statement confined by "
+                "dynamodb:LeadingKeys: a Scan (or a PartiQL SELECT whose WHERE binds no "
+                "partition key) names no partition key, so the condition holds and the role "
+                "reads every partition (every tenant's items)",
+                "take dynamodb:Scan out of that statement (Query the caller's own partition); "
+                "for PartiQL add a Deny of dynamodb:PartiQLSelect where "
+                '"Bool": {"dynamodb:FullTableScan": "true"} (the DynamoDB guide, ql-iam)')
+
+
+def _tenant_statements(role: RoleFacts) -> list[Mapping[str, Any]]:
+    """The role's Allow statements confined by dynamodb:LeadingKeys."""
+    return [s for doc in role.policies for s in statements_of(doc)
+            if s.get("Effect") == "Allow"
+            and "leadingkeys" in json.dumps(s.get("Condition") or {}).lower()]
+
+
+def _unkeyed_reads(role: RoleFacts, statement: Mapping[str, Any]) -> list[str]:
+    """Reads the statement allows that can name no partition key: Scan always, PartiQLSelect
+    unless a condition keeps full scans out (on the statement or a Deny of the role's)."""
+    found = granted(({"Statement": [statement]},), ("Scan", "PartiQLSelect"))
+    guarded = "fulltablescan" in json.dumps(statement.get("Condition") or {}).lower() or any(
+        s.get("Effect") == "Deny" and "fulltablescan" in json.dumps(s.get("Condition") or {})
+        .lower() for doc in role.policies for s in statements_of(doc))
+    return [a for a in found if not (a == "PartiQLSelect" and guarded)]
 
 
 CHECKS: dict[str, Check] = {c.id: c for c in (
@@ -300,6 +318,7 @@ CHECKS: dict[str, Check] = {c.id: c for c in (
           "sts:TagSession", _check_tags_without_tag_session),
     Check("table-policy-open", "R2", "table policy allowing Principal * without a condition",
           _check_open_table_policy),
-    Check("leading-keys-scan", "D3", "Scan allowed under a dynamodb:LeadingKeys condition",
+    Check("leading-keys-scan", "D3", "Scan or unguarded PartiQL SELECT allowed under a "
+          "dynamodb:LeadingKeys condition",
           _check_leading_keys_scan),
 )}

@@ -178,6 +178,15 @@ CASES = [  # (case id, check, changes to BASE, expected {(subject, severity)})
      {("Reader", "high")}),
     ("leading-keys-no-scan", "leading-keys-scan",
      {"roles": {"Reader": {"policy": TENANT_READ}}}, set()),
+    ("leading-keys-partiql", "leading-keys-scan",
+     {"roles": {"Reader": {"policy": {"Version": "2012-10-17", "Statement": [
+         {**TENANT_READ["Statement"][0], "Action": ["dynamodb:PartiQLSelect"]}]}}}},
+     {("Reader", "high")}),
+    ("leading-keys-partiql-guarded", "leading-keys-scan",
+     {"roles": {"Reader": {"policy": {"Version": "2012-10-17", "Statement": [
+         {**TENANT_READ["Statement"][0], "Action": ["dynamodb:PartiQLSelect"]},
+         {"Effect": "Deny", "Action": "dynamodb:PartiQLSelect", "Resource": "*",
+          "Condition": {"Bool": {"dynamodb:FullTableScan": "true"}}}]}}}}, set()),
 ]
 
 
