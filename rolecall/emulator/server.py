@@ -36,6 +36,7 @@ from werkzeug.wrappers import Request, Response
 from rolecall.emulator import authorization, clock, cloudformation, edge
 from rolecall.emulator.cognitoidentity import oidc as cognito_identity_oidc
 from rolecall.emulator.cognitoidentity import responses as cognito_identity
+from rolecall.emulator.dynamodb import partiql
 from rolecall.emulator.errors import AwsError
 from rolecall.emulator.state import ACCOUNT_ID, CURRENT, EmulatorState, Session
 from rolecall.emulator.sts import responses as sts
@@ -101,6 +102,8 @@ class EmulatorApp:
         if response is None:  # not ours: moto serves it from the same bytes
             if call.signing_service == "cloudformation":
                 cloudformation.install()  # rolecall's resource types, on first use
+            if call.signing_service == "dynamodb":
+                body = partiql.for_moto(call.operation, body)  # AWS's index form, moto's way
             environ["wsgi.input"] = io.BytesIO(body)
             environ["CONTENT_LENGTH"] = str(len(body))
             token = CURRENT.set(self.state)

@@ -36,6 +36,7 @@ A `?` takes its value from the statement's Parameters, in order.
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -44,7 +45,7 @@ from typing import Any
 from rolecall.emulator.checks import Check
 from rolecall.emulator.errors import AwsError
 
-__all__ = ["ACTIONS", "LEGACY_ACTIONS", "Statement", "checks", "parse"]
+__all__ = ["ACTIONS", "LEGACY_ACTIONS", "Statement", "checks", "for_moto", "parse"]
 
 ACTIONS = {"SELECT": "dynamodb:PartiQLSelect", "INSERT": "dynamodb:PartiQLInsert",
            "UPDATE": "dynamodb:PartiQLUpdate", "DELETE": "dynamodb:PartiQLDelete"}
@@ -302,6 +303,27 @@ def _names(tokens: list[_Token], *, first_only: bool) -> list[str]:
             found.append(_unquote(token.text))
             expect = not first_only
     return found
+
+
+def for_moto(operation: str, body: bytes) -> bytes:
+    """The request as moto can serve it: moto 5 reads a SELECT on an index only as
+    `FROM "table.index"`, not AWS's `FROM "table"."index"` (it answers ResourceNotFound)."""
+    if operation not in ("ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction"):
+        return body
+    try:
+        request = json.loads(body)
+    except ValueError:
+        return body
+    entries = [request] if operation == "ExecuteStatement" else (
+        request.get("Statements") or request.get("TransactStatements") or [])
+    for entry in entries:
+        text = entry.get("Statement") if isinstance(entry, dict) else None
+        match = _FORMS["SELECT"].match(text) if isinstance(text, str) else None
+        if match and match.group("index") and isinstance(text, str):
+            joined = f"{_unquote(match.group('table'))}.{_unquote(match.group('index'))}"
+            entry["Statement"] = (text[:match.start("table")] + '"' + joined.replace('"', '""')
+                                  + '"' + text[match.end("index"):])
+    return json.dumps(request).encode()
 
 
 def _statements(operation: str, body: Mapping[str, Any]) -> list[tuple[str, list[Any]]]:
