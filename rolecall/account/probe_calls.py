@@ -69,6 +69,11 @@ def _select(t: Any) -> str:
     return f'SELECT * FROM "{t.table}" WHERE {_literal({t.partition_key: t.seed_key[t.partition_key]})}'
 
 
+def _get(t: Any, key: dict[str, dict[str, str]]) -> str:
+    """A SELECT of one item by its whole key (what a batch's reads must name)."""
+    return f'SELECT * FROM "{t.table}" WHERE {_literal(key)}'
+
+
 def _second(t: Any) -> Any:
     assert t.second is not None, "a request over two tables needs the stack's second table"
     return t.second
@@ -148,7 +153,11 @@ CALLS: dict[str, Call] = {
                   f"WHERE {_literal(t.seed_key)}"),
     "ExecuteStatement-DELETE": lambda db, t: db.execute_statement(
         Statement=f'DELETE FROM "{t.table}" WHERE {_literal(t.probe_key)}'),
-    "BatchExecuteStatement": lambda db, t: _batch_statements(db, [_select(t), _insert(t)]),
+    "BatchExecuteStatement-SELECT": lambda db, t: _batch_statements(db, [_get(t, t.seed_key)]),
+    "BatchExecuteStatement-one-foreign": lambda db, t: _batch_statements(
+        db, [_get(t, t.seed_key), _get(t, t.foreign_key)]),
+    "BatchExecuteStatement-writes": lambda db, t: _batch_statements(db, [
+        _insert(t), f'DELETE FROM "{t.table}" WHERE {_literal(t.probe2_key)}']),
     "ExecuteTransaction": lambda db, t: db.execute_transaction(TransactStatements=[
         {"Statement": _insert(t)},
         {"Statement": f'UPDATE "{t.table}" SET "{ATTRIBUTE}" = \'probed\' '

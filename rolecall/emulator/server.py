@@ -83,6 +83,7 @@ class EmulatorApp:
         self.state = state
         self.moto = _Dispatcher()
         _remember_moto_method_names()
+        partiql.install()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)

@@ -213,9 +213,18 @@ MORE: tuple[Shape, ...] = (
           frozenset(WRITE + ATTRS)),
     _one("ExecuteStatement-DELETE", "dynamodb:PartiQLDelete", ("probe",), WRITE,
          ReturnValues=NONE, Attributes=()),
-    Shape("BatchExecuteStatement", (
+    # a batch is all reads or all writes (ql-reference.multiplestatements.batching); each
+    # read names the whole key
+    Shape("BatchExecuteStatement-SELECT", (
+        Check("dynamodb:PartiQLSelect", context=_context(**_SELECT)),), frozenset(READ)),
+    Shape("BatchExecuteStatement-one-foreign", (
         Check("dynamodb:PartiQLSelect", context=_context(**_SELECT)),
-        Check("dynamodb:PartiQLInsert", ("probe",), context=_context(**_INSERT)))),
+        Check("dynamodb:PartiQLSelect", ("foreign",), context=_context(**_SELECT))),
+          frozenset(READ)),
+    Shape("BatchExecuteStatement-writes", (
+        Check("dynamodb:PartiQLInsert", ("probe",), context=_context(**_INSERT)),
+        Check("dynamodb:PartiQLDelete", ("probe2",),
+              context=_context(ReturnValues=NONE, Attributes=()))), frozenset(WRITE + ATTRS)),
     Shape("ExecuteTransaction", (_tx("dynamodb:PartiQLInsert", ("probe",), also=_INSERT),
                                  _tx("dynamodb:PartiQLUpdate", ("seed",), also=_UPDATE))),
     Shape("ExecuteTransaction-two-tables", (

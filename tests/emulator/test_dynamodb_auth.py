@@ -406,6 +406,9 @@ def test_a_condition_names_its_attributes(emulator: Emulator, admin: ClientFacto
     dynamodb = client(emulator, session_for(emulator, role))
     dynamodb.update_item(TableName=table, Key=key(IDENTITY), UpdateExpression="SET title = :v",
                          ExpressionAttributeValues={":v": {"S": "u"}})  # ALLOWED
+    dynamodb.update_item(TableName=table, Key=key(IDENTITY), UpdateExpression="SET title = :v",
+                         ConditionExpression="attribute_exists(title)",  # a function is no name
+                         ExpressionAttributeValues={":v": {"S": "u"}})  # ALLOWED
     assert error_of(lambda: dynamodb.update_item(
         TableName=table, Key=key(IDENTITY), UpdateExpression="SET title = :v",
         ConditionExpression="attribute_exists(secret)",

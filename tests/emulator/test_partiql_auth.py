@@ -78,8 +78,9 @@ def test_batch_and_transaction_check_every_statement(emulator: Emulator,
     db = as_session(emulator, reader, "dynamodb")
     texts = statements(table)
     mixed = [{"Statement": texts["PartiQLSelect"]}, {"Statement": texts["PartiQLDelete"]}]
-    assert error_of(lambda: db.batch_execute_statement(Statements=mixed))[1] == refusal(
-        reader, "dynamodb:PartiQLDelete", table_arn(table))
+    writes = [{"Statement": texts["PartiQLInsert"]}, {"Statement": texts["PartiQLDelete"]}]
+    assert error_of(lambda: db.batch_execute_statement(Statements=writes))[1] == refusal(
+        reader, "dynamodb:PartiQLInsert", table_arn(table))
     assert error_of(lambda: db.execute_transaction(TransactStatements=mixed))[1] == refusal(
         reader, "dynamodb:PartiQLDelete", table_arn(table))
 
@@ -163,6 +164,21 @@ def test_a_foreign_partition_is_refused_to_partiql_under_leading_keys(
     assert error_of(lambda: db.execute_statement(
         Statement=f"SELECT * FROM \"{table}\" WHERE pk = 'someone-else'")) == (
         "AccessDeniedException", refusal(own, "dynamodb:PartiQLSelect", table_arn(table)))
+
+
+def test_a_batch_is_all_reads_or_all_writes(emulator: Emulator, admin: ClientFactory) -> None:
+    """ql-reference.multiplestatements.batching: 'The entire batch must consist of either read
+    statements or write statements'; a batch's SELECTs name the whole key and are served."""
+    table = make_table(admin, seed={"pk": IDENTITY, "sk": "s"})
+    anything = session_for(emulator, make_role(admin, allow("dynamodb:*")))
+    db = as_session(emulator, anything, "dynamodb")
+    texts = statements(table)
+    read = f"SELECT * FROM \"{table}\" WHERE pk = '{IDENTITY}' AND sk = 's'"
+    assert error_of(lambda: db.batch_execute_statement(Statements=[
+        {"Statement": read}, {"Statement": texts["PartiQLInsert"]}])) == (
+        "ValidationException", partiql.MIXED_BATCH)
+    [answer] = db.batch_execute_statement(Statements=[{"Statement": read}])["Responses"]
+    assert answer["Item"] == {"pk": {"S": IDENTITY}, "sk": {"S": "s"}}
 
 
 def test_an_unparseable_statement_is_a_validation_error(emulator: Emulator,

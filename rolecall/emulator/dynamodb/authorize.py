@@ -228,7 +228,8 @@ def _query_leading_key(request: Mapping[str, Any], target: Target, table: str,
     return _attribute_scalar(values[0]) if values else None
 
 
-_PATH_START = re.compile(r"(?<![.\w#:])(#\w+|[A-Za-z_]\w*)(?!\s*\()")
+# A path's first name; \b keeps a function's name whole ("attribute_exists(" is no attribute)
+_PATH_START = re.compile(r"(?<![.\w#:])(#\w+|[A-Za-z_]\w*)\b(?!\s*\()")
 _EXPRESSION_KEYWORDS = {"set", "remove", "add", "delete", "and", "or", "not", "between", "in"}
 
 

@@ -45,13 +45,17 @@ from typing import Any
 from rolecall.emulator.checks import Check
 from rolecall.emulator.errors import AwsError
 
-__all__ = ["ACTIONS", "LEGACY_ACTIONS", "Statement", "checks", "for_moto", "parse"]
+__all__ = ["ACTIONS", "LEGACY_ACTIONS", "Statement", "checks", "for_moto", "install", "parse"]
 
 ACTIONS = {"SELECT": "dynamodb:PartiQLSelect", "INSERT": "dynamodb:PartiQLInsert",
            "UPDATE": "dynamodb:PartiQLUpdate", "DELETE": "dynamodb:PartiQLDelete"}
 # What fault partiql-as-legacy-action checks instead: the item API's actions.
 LEGACY_ACTIONS = {"SELECT": "dynamodb:GetItem", "INSERT": "dynamodb:PutItem",
                   "UPDATE": "dynamodb:UpdateItem", "DELETE": "dynamodb:DeleteItem"}
+
+# The guide's rule, in its words (AWS's own message for it is not published).
+MIXED_BATCH = ("The entire batch must consist of either read statements or write statements; "
+               "you cannot mix both in one batch")
 
 # A table or index name: "double quoted" (a doubled quote escapes one) or a bare identifier.
 _NAME = r'"(?:[^"]|"")+"|[A-Za-z_][A-Za-z0-9_]*'
@@ -100,8 +104,11 @@ def checks(operation: str, body: Mapping[str, Any], table_arn: Callable[[str], s
     """
     names = LEGACY_ACTIONS if legacy else ACTIONS
     found: list[Check] = []
-    for text, parameters in _statements(operation, body):
-        statement = parse(text)
+    statements = [(parse(text), text, parameters)
+                  for text, parameters in _statements(operation, body)]
+    if operation == "BatchExecuteStatement" and len({s.verb == "SELECT" for s, _, _ in statements}) > 1:
+        raise AwsError("ValidationException", MIXED_BATCH)
+    for statement, text, parameters in statements:
         resource = table_arn(statement.table)
         if statement.index:
             resource = f"{resource}/index/{statement.index}"
@@ -303,6 +310,25 @@ def _names(tokens: list[_Token], *, first_only: bool) -> list[str]:
             found.append(_unquote(token.text))
             expect = not first_only
     return found
+
+
+def install() -> None:
+    """moto 5's BatchExecuteStatement looks a SELECT's table up by its name as written, quotes
+    and all ('"orders"'), and answers ResourceNotFound; its metadata is read unquoted here."""
+    from moto.dynamodb.parsing import partiql as moto_partiql  # pylint: disable=import-outside-toplevel
+
+    read = moto_partiql.get_query_metadata
+    if getattr(read, "rolecall", False):
+        return
+
+    def unquoted(statement: str) -> Any:
+        metadata = read(statement)
+        names = metadata.get_table_names
+        metadata.get_table_names = lambda: [_unquote(n) for n in names()]
+        return metadata
+
+    unquoted.rolecall = True  # type: ignore[attr-defined]
+    moto_partiql.get_query_metadata = unquoted
 
 
 def for_moto(operation: str, body: bytes) -> bytes:
