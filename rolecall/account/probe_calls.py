@@ -6,7 +6,9 @@ names given through ExpressionAttributeNames), batches of deletes and of several
 each kind of transaction, requests over two tables, PartiQL. They read the seed item and
 write only this worker's probe items (`probe_key`, `probe2_key`), so an allowed write
 never changes what another cell reads; a PartiQL INSERT writes a fresh item of this
-worker each time (INSERT refuses an item that exists).
+worker each time (INSERT refuses an item that exists). One exception: a PartiQL UPDATE
+changes only an item that exists, so it sets `note` on the seed item (always to the
+same value; no cell reads an attribute's value, only whether it may).
 """
 
 from __future__ import annotations

@@ -25,6 +25,7 @@ from rolecall.account.provision import Stack
 from rolecall.account.results import Issued
 from rolecall.cells.matrix import CredentialCell, credential_cells
 from rolecall.model import oracle
+from rolecall.model.plan import selected
 from rolecall.model.scenario import Scenario
 from rolecall.reporting.records import Description
 
@@ -104,10 +105,20 @@ def control_cells(scenarios: list[Scenario]) -> list[ControlCell]:
         for probe in CONTROL_PROBES:
             if scenario.table is None and probe.family in TABLE_FAMILIES:
                 continue
+            if probe.family == "partiql" and _partiql_is_probed(scenario):
+                continue  # the access cells probe PartiQL, statement shape by shape
             verdict, rule = oracle.control(credential.scenario, role, probe.action,
                                            guest_session=credential.flow == "guest")
             cells.append(ControlCell(credential, probe, verdict, rule))
     return cells
+
+
+def _partiql_is_probed(scenario: Scenario) -> bool:
+    """Do the scenario's access cells make PartiQL requests (`probes:` naming any)? Then
+    they decide each statement by its condition keys too (rolecall/model/shapes.py); the
+    control plane's one statement per verb would only repeat them, without the keys."""
+    return any(shape.needs and shape.needs[0].startswith("dynamodb:PartiQL")
+               for shape in selected(scenario))
 
 
 def context(flows: Flows, stack: Stack, cell: CredentialCell, issued: Issued,
