@@ -40,7 +40,7 @@ def _update(expression: str, values: dict[str, Any] | None = None, *names: str,
             condition: str | None = None) -> Call:
     def call(db: Any, t: Any) -> Any:
         extra = {"ConditionExpression": condition} if condition else {}
-        wanted = {f"#{n}": n for n in names} | ({"#pk": t.partition_key} if condition else {})
+        wanted = {f"#{n}": n for n in names}
         return db.update_item(TableName=t.table, Key=t.probe_key, UpdateExpression=expression,
                               ExpressionAttributeNames=wanted,
                               **({"ExpressionAttributeValues": values} if values else {}),
@@ -110,8 +110,8 @@ CALLS: dict[str, Call] = {
     "UpdateItem-DELETE": _update(f"DELETE #{ATTRIBUTE}tags :gone", {":gone": {"SS": ["x"]}},
                                  f"{ATTRIBUTE}tags"),
     "UpdateItem-secret": _update(f"SET #{SECRET} = :v", _NOTE, SECRET),
-    "UpdateItem-conditional": _update(f"SET #{ATTRIBUTE} = :v", _NOTE, ATTRIBUTE,
-                                      condition="attribute_not_exists(#pk) OR #pk = #pk"),
+    "UpdateItem-conditional": _update(f"SET #{ATTRIBUTE} = :v", _NOTE, ATTRIBUTE, SECRET,
+                                      condition=f"attribute_not_exists(#{SECRET})"),
     "PutItem-ReturnValues": lambda db, t: db.put_item(
         TableName=t.table, Item={**t.probe_key, ATTRIBUTE: {"S": "probed"}}, ReturnValues="ALL_OLD"),
     "BatchWriteItem-delete": lambda db, t: db.batch_write_item(

@@ -228,6 +228,7 @@ def _evaluate(state: EmulatorState, call: Call, operation: Operation,
     if (rule is not None and rule.plane == "control"
             and state.faults.on("authz-control-plane-unchecked")):
         return  # fault: DynamoDB's control plane (DeleteTable...) is served unchecked
+    refused: list[tuple[Check, Verdict]] = []
     for check in _checks(state, call, operation, rule, caller):
         policies = Policies(caller.identity_policies, caller.boundary, caller.session_policies,
                             resource_policies.policy_for(check.resource, state.faults))
@@ -235,10 +236,15 @@ def _evaluate(state: EmulatorState, call: Call, operation: Operation,
                                     {**caller.context, **check.context}, caller.principal,
                                     policies, state.faults)
         if verdict.decision is not Decision.ALLOW:
-            code, status = _denied_code(operation)
-            raise AwsError(code, denial_message(caller.arn, check, verdict, state.faults), status)
+            refused.append((check, verdict))
+            if not state.faults.on("text-denial-last-check"):  # fault: reports the last one
+                break
         if caller.arn == RUNNER_ARN:
             state.runner_actions.add(check.action.lower())  # what the runner policy is used for
+    if refused:  # AWS names the first check it refuses (SPEC D4)
+        check, verdict = refused[-1]
+        code, status = _denied_code(operation)
+        raise AwsError(code, denial_message(caller.arn, check, verdict, state.faults), status)
 
 
 def _checks(state: EmulatorState, call: Call, operation: Operation,

@@ -178,7 +178,7 @@ MORE: tuple[Shape, ...] = (
     _one("UpdateItem-secret", "UpdateItem", ("probe",), WRITE + ATTRS, ReturnValues=NONE,
          Attributes=(SECRET,)),
     _one("UpdateItem-conditional", "UpdateItem", ("probe",), WRITE + ATTRS, ReturnValues=NONE,
-         Attributes=(ATTRIBUTE, "{pk}")),
+         Attributes=(ATTRIBUTE, SECRET)),  # sets note if the item has no secret
     _one("PutItem-ReturnValues", "PutItem", ("probe",), WRITE + ATTRS,
          ReturnValues=("ALL_OLD",), Attributes=("{pk}", "{sk}", ATTRIBUTE)),
     # batches: deletes, puts and deletes together, several keys where one is another's

@@ -76,6 +76,8 @@ QUICK: dict[str, Quick] = {
     "boundary-as-union": Quick("boundaries", "test_access"),
     "resource-deny-ignored": Quick("table-policies", "test_access"),
     "tags-on-classic-flow": Quick("tag-flows", "test_access"),
+    # issue 23: one for the new area (request shapes: a batch where one key is another's)
+    "keys-batch-first-key-only": Quick("shapes-tenant-keys", "test_access"),
 }
 
 

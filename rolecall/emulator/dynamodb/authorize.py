@@ -31,7 +31,7 @@ ResourceNotFoundException like AWS does.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -57,6 +57,9 @@ class Target:
 
     account: str
     region: str
+    # The emulator's switched-on faults (rolecall/emulator/faults.py): this module bends
+    # its reading where `fault(name)` says so, at the line each fault names.
+    fault: Callable[[str], bool] = lambda name: False
 
     def table_arn(self, table: str) -> str:
         """DynamoDB accepts a table ARN wherever it accepts a table name."""
@@ -81,8 +84,7 @@ class Target:
 # --------------------------------------------------------------------------- checks per operation
 
 
-def checks_for(operation: str, body: Mapping[str, Any], target: Target, *,
-               transact_unchecked: bool = False) -> list[Check]:
+def checks_for(operation: str, body: Mapping[str, Any], target: Target) -> list[Check]:
     """Every permission check the call needs, in the order AWS reports the first refusal."""
     if operation == "TransactWriteItems":
         checks = _transact_checks(body, target, TRANSACT_WRITE_ACTIONS, operation)
@@ -94,7 +96,7 @@ def checks_for(operation: str, body: Mapping[str, Any], target: Target, *,
         checks = _batch_write_checks(body, target)
     else:
         checks = [_single_check(operation, body, target)]
-    if transact_unchecked and operation.startswith("Transact"):
+    if target.fault("iam-transact-unchecked") and operation.startswith("Transact"):
         return checks[:1]  # fault iam-transact-unchecked: only the first contained action
     return checks
 
@@ -111,7 +113,7 @@ def _single_check(operation: str, body: Mapping[str, Any], target: Target) -> Ch
         resource = f"{resource}/index/{index}"
     context = _item_context(body, target, table, index if isinstance(index, str) else None,
                             query=operation == "Query")
-    _defaults(context, operation, body, index if isinstance(index, str) else None)
+    _defaults(context, operation, body, index if isinstance(index, str) else None, target)
     return Check(action, resource, context)
 
 
@@ -120,10 +122,13 @@ WRITES = frozenset({"PutItem", "UpdateItem", "DeleteItem"})
 
 
 def _defaults(context: dict[str, list[str]], operation: str, request: Mapping[str, Any],
-              index: str | None) -> None:
+              index: str | None, target: Target) -> None:
     """The Select a read and the ReturnValues a write carry when the request names none."""
+    if target.fault("attrs-select-default-missing"):
+        return  # fault: a request that names no Select carries none
     if operation in READS and "dynamodb:Select" not in context:
-        named = request.get("ProjectionExpression") or request.get("AttributesToGet")
+        named = request.get("ProjectionExpression") or (
+            None if target.fault("attrs-legacy-ignored") else request.get("AttributesToGet"))
         context["dynamodb:Select"] = ["SPECIFIC_ATTRIBUTES" if named else
                                       "ALL_PROJECTED_ATTRIBUTES" if index else "ALL_ATTRIBUTES"]
     if operation in WRITES and "dynamodb:ReturnValues" not in context:
@@ -133,14 +138,20 @@ def _defaults(context: dict[str, list[str]], operation: str, request: Mapping[st
 def _transact_checks(body: Mapping[str, Any], target: Target, actions: Mapping[str, str],
                      enclosing: str) -> list[Check]:
     checks: list[Check] = []
+    first_table: str | None = None
     for item in _list(body.get("TransactItems")):
         for kind, action in actions.items():
             request = item.get(kind) if isinstance(item, Mapping) else None
             if not isinstance(request, Mapping) or not isinstance(request.get("TableName"), str):
                 continue
-            table = request["TableName"]
+            table = first_table = first_table or request["TableName"]
+            if not target.fault("tables-transact-first-table"):  # fault: the first's table
+                table = request["TableName"]
             context = _item_context(request, target, table, None, query=False)
-            context["dynamodb:EnclosingOperation"] = [enclosing]
+            if target.fault("keys-transact-unkeyed"):
+                context.pop("dynamodb:LeadingKeys", None)  # fault: no keys inside transactions
+            if not target.fault("enclosing-operation-unset"):  # fault: never set
+                context["dynamodb:EnclosingOperation"] = [enclosing]
             checks.append(Check(f"dynamodb:{action}", target.table_arn(table), context))
     return checks
 
@@ -151,12 +162,12 @@ def _batch_get_checks(body: Mapping[str, Any], target: Target) -> list[Check]:
         spec = _mapping(spec)
         context: dict[str, list[str]] = {}
         pk = target.partition_key(table)
-        _put(context, "dynamodb:LeadingKeys",
-             [v for key in _list(spec.get("Keys")) if (v := _scalar(_mapping(key), pk))])
-        _put(context, "dynamodb:Attributes", _requested_attributes(spec))
-        _defaults(context, "BatchGetItem", spec, None)
+        _put(context, "dynamodb:LeadingKeys", _first_only(target, [
+            v for key in _list(spec.get("Keys")) if (v := _scalar(_mapping(key), pk))]))
+        _put(context, "dynamodb:Attributes", _requested_attributes(spec, target))
+        _defaults(context, "BatchGetItem", spec, None, target)
         checks.append(Check("dynamodb:BatchGetItem", target.table_arn(table), context))
-    return checks
+    return checks[:1] if target.fault("tables-batch-first-only") else checks  # fault
 
 
 def _batch_write_checks(body: Mapping[str, Any], target: Target) -> list[Check]:
@@ -168,15 +179,22 @@ def _batch_write_checks(body: Mapping[str, Any], target: Target) -> list[Check]:
         for request in _list(requests):
             put = _mapping(_mapping(request).get("PutRequest")).get("Item")
             delete = _mapping(_mapping(request).get("DeleteRequest")).get("Key")
+            if target.fault("keys-batch-deletes-unkeyed"):
+                delete = None  # fault: a DeleteRequest's key is not read
             for item in (put, delete):
                 if (value := _scalar(_mapping(item), pk)) is not None:
                     leading.append(value)
             attributes.extend(_mapping(put).keys())
         context: dict[str, list[str]] = {}
-        _put(context, "dynamodb:LeadingKeys", leading)
+        _put(context, "dynamodb:LeadingKeys", _first_only(target, leading))
         _put(context, "dynamodb:Attributes", attributes)
         checks.append(Check("dynamodb:BatchWriteItem", target.table_arn(table), context))
-    return checks
+    return checks[:1] if target.fault("tables-batch-first-only") else checks  # fault
+
+
+def _first_only(target: Target, keys: list[str]) -> list[str]:
+    """A batch's partition keys (fault keys-batch-first-key-only: only its first)."""
+    return keys[:1] if target.fault("keys-batch-first-key-only") else keys
 
 
 # --------------------------------------------------------------------------- condition keys
@@ -189,7 +207,7 @@ def _item_context(request: Mapping[str, Any], target: Target, table: str, index:
     leading = (_query_leading_key(request, target, table, index) if query
                else _key_leading_key(request, target, table))
     _put(context, "dynamodb:LeadingKeys", [leading] if leading is not None else [])
-    _put(context, "dynamodb:Attributes", _requested_attributes(request))
+    _put(context, "dynamodb:Attributes", _requested_attributes(request, target))
     for key in ("Select", "ReturnValues"):
         if isinstance(request.get(key), str):
             context[f"dynamodb:{key}"] = [request[key]]
@@ -222,6 +240,8 @@ def _query_leading_key(request: Mapping[str, Any], target: Target, table: str,
             return None
         return next((v for _, value in hash_conditions
                      if (v := _attribute_scalar(value)) is not None), None)
+    if target.fault("keys-legacy-unkeyed"):
+        return None  # fault: the legacy KeyConditions are not read
     pk = next((k["AttributeName"] for k in schema if k.get("KeyType") == "HASH"), None)
     legacy = _mapping(_mapping(request.get("KeyConditions")).get(pk or ""))
     values = _list(legacy.get("AttributeValueList"))
@@ -233,19 +253,24 @@ _PATH_START = re.compile(r"(?<![.\w#:])(#\w+|[A-Za-z_]\w*)\b(?!\s*\()")
 _EXPRESSION_KEYWORDS = {"set", "remove", "add", "delete", "and", "or", "not", "between", "in"}
 
 
-def _requested_attributes(request: Mapping[str, Any]) -> list[str]:
-    """Top-level attribute names the request names: Item keys, projection, update targets."""
-    names = _mapping(request.get("ExpressionAttributeNames"))
+def _requested_attributes(request: Mapping[str, Any], target: Target) -> list[str]:
+    """Top-level attribute names the request names: Item keys, projection, update targets,
+    and what its condition or filter reads."""
+    names = ({} if target.fault("attrs-names-unresolved")  # fault: #placeholders stay as they are
+             else _mapping(request.get("ExpressionAttributeNames")))
     found: list[str] = list(_mapping(request.get("Item")).keys())
-    found.extend(str(a) for a in _list(request.get("AttributesToGet")))
-    found.extend(_mapping(request.get("AttributeUpdates")).keys())
+    if not target.fault("attrs-legacy-ignored"):  # fault: legacy parameters are not read
+        found.extend(str(a) for a in _list(request.get("AttributesToGet")))
+        found.extend(_mapping(request.get("AttributeUpdates")).keys())
     projection = request.get("ProjectionExpression")
     if isinstance(projection, str):
         for path in projection.split(","):
             match = _PATH_START.search(path)
             if match:
                 found.append(_resolve_name(match.group(1), names))
-    for field in ("UpdateExpression", "ConditionExpression", "FilterExpression"):
+    fields = ("UpdateExpression",) if target.fault("attrs-condition-ignored") else (  # fault
+        "UpdateExpression", "ConditionExpression", "FilterExpression")
+    for field in fields:
         expression = request.get(field)
         if isinstance(expression, str):
             found.extend(_resolve_name(token, names)

@@ -94,15 +94,14 @@ def parse(text: str) -> Statement:
 
 
 def checks(operation: str, body: Mapping[str, Any], table_arn: Callable[[str], str], *,
-           legacy: bool = False,
            partition_key: Callable[[str, str | None], str | None] = lambda t, i: None,
-           ) -> list[Check]:
+           fault: Callable[[str], bool] = lambda name: False) -> list[Check]:
     """One check per statement of ExecuteStatement / BatchExecuteStatement / ExecuteTransaction.
 
     `table_arn(name)` builds the table's ARN; `partition_key(table, index)` names the key
-    whose values the statement binds; `legacy` is fault partiql-as-legacy-action.
+    whose values the statement binds; `fault(name)`: is that emulator fault switched on.
     """
-    names = LEGACY_ACTIONS if legacy else ACTIONS
+    names = LEGACY_ACTIONS if fault("partiql-as-legacy-action") else ACTIONS  # fault
     found: list[Check] = []
     statements = [(parse(text), text, parameters)
                   for text, parameters in _statements(operation, body)]
@@ -110,11 +109,15 @@ def checks(operation: str, body: Mapping[str, Any], table_arn: Callable[[str], s
         raise AwsError("ValidationException", MIXED_BATCH)
     for statement, text, parameters in statements:
         resource = table_arn(statement.table)
-        if statement.index:
+        if statement.index and not fault("partiql-index-as-table"):  # fault: the table's ARN
             resource = f"{resource}/index/{statement.index}"
         reading = _Reading(_tokens(text), parameters)
         context = reading.context(statement, partition_key(statement.table, statement.index))
-        if operation == "ExecuteTransaction":
+        if fault("keys-partiql-unkeyed"):
+            context.pop("dynamodb:LeadingKeys", None)  # fault: statements carry no keys
+        if fault("partiql-full-scan-unset"):
+            context.pop("dynamodb:FullTableScan", None)  # fault: never set
+        if operation == "ExecuteTransaction" and not fault("enclosing-operation-unset"):
             context["dynamodb:EnclosingOperation"] = ["ExecuteTransaction"]
         found.append(Check(names[statement.verb], resource, context))
     return found

@@ -234,17 +234,14 @@ RESOURCES: dict[str, tuple[tuple[str, Builder], ...]] = {
 
 def _dynamodb_items(request: Request) -> list[Check]:
     """Item, batch and transaction checks with their condition keys (dynamodb/authorize.py)."""
-    target = dynamodb_checks.Target(request.account, request.region)
-    unchecked = request.faults.on("iam-transact-unchecked")
-    return dynamodb_checks.checks_for(request.operation, request.params, target,
-                                      transact_unchecked=unchecked)
+    target = dynamodb_checks.Target(request.account, request.region, request.faults.on)
+    return dynamodb_checks.checks_for(request.operation, request.params, target)
 
 
 def _partiql(request: Request) -> list[Check]:
-    target = dynamodb_checks.Target(request.account, request.region)
-    legacy = request.faults.on("partiql-as-legacy-action")  # fault: checked as GetItem/PutItem/...
-    return partiql.checks(request.operation, request.params, target.table_arn, legacy=legacy,
-                          partition_key=target.partition_key)
+    target = dynamodb_checks.Target(request.account, request.region, request.faults.on)
+    return partiql.checks(request.operation, request.params, target.table_arn,
+                          partition_key=target.partition_key, fault=request.faults.on)
 
 
 _EVERYWHERE = fixed("*")
