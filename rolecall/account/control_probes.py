@@ -342,8 +342,12 @@ def _create_group(c: Context) -> Any:
 
 
 def _update_group(c: Context) -> Any:
-    """Writes back the group's current description, role and precedence."""
+    """Writes back the group's current description, role and precedence. A user pool with
+    no group at all: an absent group (authorized, then ResourceNotFoundException)."""
     name = _group_name(c)
+    if not _membership(c) and not c.scenario.groups:
+        return c.as_caller("cognito-idp").update_group(UserPoolId=c.stack.user_pool_id,
+                                                       GroupName=name)
     group = c.admin("cognito-idp").get_group(UserPoolId=c.stack.user_pool_id,
                                              GroupName=name)["Group"]
     same = {k: group[k] for k in ("Description", "RoleArn", "Precedence") if k in group}

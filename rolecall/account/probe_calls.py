@@ -110,8 +110,10 @@ CALLS: dict[str, Call] = {
     "UpdateItem-DELETE": _update(f"DELETE #{ATTRIBUTE}tags :gone", {":gone": {"SS": ["x"]}},
                                  f"{ATTRIBUTE}tags"),
     "UpdateItem-secret": _update(f"SET #{SECRET} = :v", _NOTE, SECRET),
-    "UpdateItem-conditional": _update(f"SET #{ATTRIBUTE} = :v", _NOTE, ATTRIBUTE, SECRET,
-                                      condition=f"attribute_not_exists(#{SECRET})"),
+    # a condition that always holds (so the cells' order never matters) and names `secret`
+    "UpdateItem-conditional": _update(
+        f"SET #{ATTRIBUTE} = :v", _NOTE, ATTRIBUTE, SECRET,
+        condition=f"attribute_not_exists(#{SECRET}) OR attribute_exists(#{SECRET})"),
     "PutItem-ReturnValues": lambda db, t: db.put_item(
         TableName=t.table, Item={**t.probe_key, ATTRIBUTE: {"S": "probed"}}, ReturnValues="ALL_OLD"),
     "BatchWriteItem-delete": lambda db, t: db.batch_write_item(

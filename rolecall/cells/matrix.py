@@ -23,7 +23,7 @@ from rolecall.account.probes import BY_ACTION, Probe, index_probes
 from rolecall.account.provision import Stack
 from rolecall.account.results import Issued, Refused, Result
 from rolecall.model import expectations, oracle
-from rolecall.model.access import Flow, Refusal, Session
+from rolecall.model.access import Flow, Partition, Refusal, Session
 from rolecall.model.oracle import Outcome
 from rolecall.model.plan import Planned, plan
 from rolecall.model.scenario import ExpectedRole, Scenario
@@ -107,7 +107,7 @@ class AccessCell:
     probe: Probe
     expected: str  # ALLOWED | DENIED
     rule: str
-    partition: str | None = None  # per-identity and per-tenant tables: "own" or "other"
+    partition: Partition = None  # per-identity and per-tenant tables: "own" or "other"
     # What AWS's refusal must say (the first refused check, SPEC D4, B2), when the oracle
     # could read the policies; None: the looser D4 check only.
     refusal: Refusal | None = None

@@ -36,7 +36,7 @@ from werkzeug.wrappers import Request, Response
 from rolecall.emulator import authorization, clock, cloudformation, edge
 from rolecall.emulator.cognitoidentity import oidc as cognito_identity_oidc
 from rolecall.emulator.cognitoidentity import responses as cognito_identity
-from rolecall.emulator.dynamodb import partiql
+from rolecall.emulator.dynamodb import batches, partiql
 from rolecall.emulator.errors import AwsError
 from rolecall.emulator.state import ACCOUNT_ID, CURRENT, EmulatorState, Session
 from rolecall.emulator.sts import responses as sts
@@ -84,6 +84,7 @@ class EmulatorApp:
         self.moto = _Dispatcher()
         _remember_moto_method_names()
         partiql.install()
+        batches.install()
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)

@@ -89,7 +89,7 @@ def table_arn(scenario: Scenario, on: str | None = None) -> str:
     return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
 
 
-def _aimed(scenario: Scenario, on: str | None, check: Check) -> str | None:
+def aimed_at(scenario: Scenario, on: str | None, check: Check) -> str | None:
     """The table a check is on: the cell's (`on`; None: the main one), or for a request that
     spans two, the stack's second table (the first of `other_tables`)."""
     if check.second:
@@ -189,7 +189,7 @@ def request_of(scenario: Scenario, session: Session, check: Check,
                partition: Partition, on: str | None = None) -> Request:
     """One check of a probe's request, as IAM would see it (`on`: the cell's table)."""
     context, unknown_tags = _session_context(scenario, session)
-    aimed = _aimed(scenario, on, check)
+    aimed = aimed_at(scenario, on, check)
     if check.keyed:
         partition = partition if aimed is None else None  # other tables are shared
         context["dynamodb:LeadingKeys"] = list(dict.fromkeys(
@@ -227,7 +227,7 @@ def first_refusal(scenario: Scenario, session: Session, shape: Shape,
     refused check when one is, None when the oracle cannot read some policy it needs.
     `on`: the table the cell aims at (None: the main one)."""
     for check in shape.checks:
-        aimed = _aimed(scenario, on, check)
+        aimed = aimed_at(scenario, on, check)
         policies = policies_of(scenario, session.role, aimed)
         decision = decide(policies, request_of(scenario, session, check, partition, on))
         if decision is None:

@@ -4,7 +4,7 @@ One plan for the cells (rolecall/cells/matrix.py) and the oracle's cross-check o
 profiles, so both speak of the same requests:
 
 - the scenario's `probes:` (every name a shape of rolecall/model/shapes.py; none given:
-  the twelve DEFAULT ones), on the main table, on the caller's own partition and on
+  the twelve DEFAULT ones; `all`: every shape), on the main table, on the caller's own partition and on
   another's when the table is partitioned (`@own`, `@other`);
 - requests that span two tables, with the stack's second table (`other_tables[0]`);
 - the single-table ones on each other table too (`on`: its name);
@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from rolecall.model.access import Partition
 from rolecall.model.errors import ScenarioError
 from rolecall.model.scenario import Scenario
-from rolecall.model.shapes import BY_NAME, DEFAULT, DEFAULT_INDEX, Shape, index_shapes
+from rolecall.model.shapes import BY_NAME, DEFAULT, DEFAULT_INDEX, SHAPES, Shape, index_shapes
 from rolecall.model.tables import PARTITIONED
 
 
@@ -36,6 +36,8 @@ def selected(scenario: Scenario) -> tuple[Shape, ...]:
     """The shapes the scenario names (`probes:`), or the twelve every scenario gets."""
     if scenario.probes is None:
         return DEFAULT
+    if scenario.probes == "all":
+        return tuple(s for s in SHAPES if scenario.other_tables or not s.two_tables)
     indexed = {s.name.split("@", 1)[0] for i in _indexes(scenario) for s in index_shapes(i)}
     unknown = sorted(n for n in scenario.probes if n not in BY_NAME and n.split("@", 1)[0]
                      not in indexed)
@@ -80,4 +82,4 @@ def _index_selected(scenario: Scenario, shape: Shape) -> bool:
     base = shape.name.split("@", 1)[0]
     if scenario.probes is None:
         return base in DEFAULT_INDEX
-    return shape.name in scenario.probes or base in scenario.probes
+    return scenario.probes == "all" or shape.name in scenario.probes or base in scenario.probes

@@ -251,10 +251,11 @@ class Scenario(Model):
     accepted_findings: list[AcceptedFinding] = []
     negatives: Negatives | None = None
     discovered: Discovered | None = None
-    # Which DynamoDB probes the access cells run (None: every one). A scenario about WHICH
-    # role a user gets (its credential cells read the role from STS) needs one probe to show
-    # the credentials work, not twelve: cells that discriminate, not the cross product.
-    probes: list[str] | None = None
+    # Which DynamoDB probes the access cells run (None: the twelve default shapes; `all`:
+    # every shape rolecall/model/shapes.py knows, index shapes included). A scenario about
+    # WHICH role a user gets (its credential cells read the role from STS) needs one probe
+    # to show the credentials work, not twelve: cells that discriminate, not the cross product.
+    probes: list[str] | Literal["all"] | None = None
     file: str = ""
     _lines: yamlsource.Located = PrivateAttr(default_factory=lambda: yamlsource.Located(None))
 
@@ -325,7 +326,7 @@ class Scenario(Model):
     def _probes_resolve(self) -> None:
         """Every `probes:` name is a request shape (rolecall/model/shapes.py)."""
         known = {*BY_NAME, *(s.name.split("@", 1)[0] for s in index_shapes("index"))}
-        for n, name in enumerate(self.probes or []):
+        for n, name in enumerate(self.probes if isinstance(self.probes, list) else []):
             if name.split("@", 1)[0] not in known:
                 near = get_close_matches(name, sorted(known), n=1)
                 raise refuse(("probes", n), f"names unknown request shape {name!r}"

@@ -119,7 +119,8 @@ def _tx(action: str, keys: tuple[Item, ...] = ("seed",), second: bool = False,
 # full scan, ql-iam.md), an INSERT of a key, an UPDATE setting one attribute.
 _SELECT: dict[str, tuple[str, ...]] = {"FullTableScan": ("false",), "Select": EVERY,
                                        "Attributes": ()}
-_INSERT: dict[str, tuple[str, ...]] = {"Attributes": ("{pk}", "{sk}")}
+# (PartiQLInsert has no dynamodb:ReturnValues in the Service Authorization Reference)
+_INSERT: dict[str, tuple[str, ...]] = {"Attributes": ("{pk}", "{sk}"), "ReturnValues": ()}
 _UPDATE: dict[str, tuple[str, ...]] = {"ReturnValues": NONE, "Attributes": (ATTRIBUTE,)}
 # Keys every shape states: absent from a request unless its check names them.
 STATED = ("dynamodb:EnclosingOperation", "dynamodb:FullTableScan")

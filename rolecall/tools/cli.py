@@ -11,6 +11,7 @@
     rolecall verify reports/<runid>
     rolecall diff reports/<old runid> reports/<new runid> [--json]
     rolecall mutation [--quick] [--fault NAME ...] [-- pytest args]
+    rolecall coverage [--write docs/coverage.md]
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ from rolecall.emulator import Emulator
 from rolecall.emulator.faults import CATALOGUE
 from rolecall.model import scenario
 from rolecall.model.errors import ScenarioError
-from rolecall.tools import evidence_cli, init_cli, mutation
+from rolecall.tools import coverage, evidence_cli, init_cli, mutation
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -98,6 +99,7 @@ def _run(argv: list[str] | None) -> int:
     _add_audit(commands)
     evidence_cli.add_parsers(commands)  # report, verify, diff (rolecall/tools/evidence_cli.py)
     _add_mutation(commands)
+    coverage.add_parser(commands)
 
     args = parser.parse_args(argv)
     try:

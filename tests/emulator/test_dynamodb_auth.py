@@ -17,6 +17,7 @@ import pytest
 from botocore.config import Config
 
 from rolecall.emulator import ACCOUNT_ID, Clock, Emulator
+from rolecall.emulator.dynamodb import batches
 from rolecall.emulator.state import Session
 from tests.emulator.stack import error_of, unique
 
@@ -543,3 +544,19 @@ def test_fault_transact_unchecked(emulator: Emulator, faulty_emulator: Callable[
     client(faulty, session_for(faulty, role)).transact_write_items(TransactItems=transaction)
     item = admin("dynamodb").get_item(TableName=theirs, Key=key(IDENTITY)).get("Item")
     assert item == key(IDENTITY)  # the unchecked write really landed
+
+
+def test_batch_write_duplicates_are_per_table_and_key(emulator: Emulator,
+                                                      admin: ClientFactory) -> None:
+    """One key in two tables is two items; a put and a delete of one key in one table is a
+    duplicate (BatchWriteItem API reference), whatever the put's other attributes."""
+    orders, customers = make_table(admin), make_table(admin)
+    db = admin("dynamodb")
+    item = key(IDENTITY, "same")
+    db.batch_write_item(RequestItems={orders: [{"PutRequest": {"Item": item}}],
+                                      customers: [{"PutRequest": {"Item": item}}]})
+    assert [bool(db.get_item(TableName=t, Key=item).get("Item")) for t in (orders, customers)] \
+        == [True, True]
+    assert error_of(lambda: db.batch_write_item(RequestItems={orders: [
+        {"PutRequest": {"Item": {**item, "title": {"S": "x"}}}},
+        {"DeleteRequest": {"Key": item}}]})) == ("ValidationException", batches.DUPLICATES)
