@@ -29,7 +29,11 @@ __all__ = ["ACCOUNT_ID", "Clock", "Emulator", "Faults"]
 
 
 class _QuietHandler(WSGIRequestHandler):
-    """Do not print one line per request: a matrix run makes tens of thousands."""
+    """Do not print one line per request: a matrix run makes tens of thousands. HTTP/1.1:
+    a client keeps its connection (botocore pools them), as AWS's endpoints allow, instead
+    of a new TCP connection and a new server thread for every call."""
+
+    protocol_version = "HTTP/1.1"
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         pass
