@@ -20,6 +20,9 @@ Which table is the main one (the rule, in this order):
 3. Ties go to the name (its physical name, alphabetically): the same stack gives the same
    main table on every run.
 
+The others follow in the same order; the requests over two tables pair the main table with
+the first of them (rolecall/model/plan.py).
+
 The main table keeps its physical name as its key (cell ids do not name it); another
 table's key is a readable label, its CloudFormation logical id without the CDK's hash
 (`CustomersD3A5B2C1` -> `Customers`), as cell ids name it (`<credential>-Customers-GetItem`).
