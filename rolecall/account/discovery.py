@@ -6,8 +6,9 @@ ListStackResources gives the identity pool and the logical ids) or
 pool it reads the providers (ServerSideTokenCheck per provider), the classic
 flow and guest settings, GetIdentityPoolRoles, the user pool with its groups
 (RoleArn, Precedence), custom attributes and app clients, every role's trust
-policy and permissions (inline, attached customer- and AWS-managed), and the
-DynamoDB tables those policies name.
+policy and permissions (inline, attached customer- and AWS-managed), and every
+DynamoDB table those policies name, the main one first (rolecall/account/discovery_tables.py
+says which is main, and why).
 
 The result is a Scenario without users (the personas of an entitlements file
 become its users, rolecall/model/entitlements.py) and the Stack of physical
@@ -26,6 +27,7 @@ from urllib.parse import unquote
 from botocore.exceptions import ClientError
 
 from rolecall.account.clients import Target
+from rolecall.account.discovery_tables import CDK_HASH, read_tables
 from rolecall.account.provision import Stack
 from rolecall.model.entitlements import Aliases
 from rolecall.model.errors import ScenarioError
@@ -40,12 +42,9 @@ from rolecall.model.scenario import (
     UserPool,
     Variant,
 )
-from rolecall.model.tables import Index, KeyAttribute, Table
 from rolecall.model.trust import PrincipalTags, Trust
 
 COGNITO = "cognito-identity.amazonaws.com"
-TABLE_ARN = re.compile(r"^arn:aws[\w-]*:dynamodb:[\w-]+:\d{12}:table/([A-Za-z0-9_.-]+)(/index/.*)?$")
-CDK_HASH = re.compile(r"[0-9A-F]{8}$")  # the suffix cdk adds to logical ids
 
 
 @dataclass
@@ -142,17 +141,18 @@ def _read_pool(reader: _Reader, pool_id: str, stack_name: str | None, runid: str
     roles = {arn: _role(reader, arn, pool_id, aliases) for arn in sorted(role_arns)}
     key = {arn: aliases.roles[arn] for arn in roles}
     _label_roles(roles, key)
-    table, table_arn = _table(reader, [r for _, r, _ in roles.values()], aliases)
     identity_pool = _identity_pool(described, configured, key)
     tags = _principal_tags(reader, pool_id, providers[0]["ProviderName"])
     if tags is not None:
         identity_pool = identity_pool.model_copy(update={"principal_tags": tags})
-    if table is not None:
-        table = _partitioned(table, [r for _, r, _ in roles.values()], tags)
+    tables = read_tables(reader.dynamodb, reader.logical, reader.where,
+                         [r for _, r, _ in roles.values()], aliases, tags)
+    table = tables.main
     scenario = Scenario(
         name=name, description=f"discovered {stack_name or pool_id}",
         source=f"discovered from {reader.where} {stack_name or pool_id} in {reader.target.region}",
-        table=table, roles={key[arn]: role for arn, (role, _, _) in roles.items()},
+        table=table, other_tables=tables.others,
+        roles={key[arn]: role for arn, (role, _, _) in roles.items()},
         groups={g: Group(role=key.get(arn or ""), precedence=p) for g, (arn, p) in groups.items()},
         users={}, user_pool=_user_pool(reader, user_pool_id, list(clients.values())),
         identity_pool=identity_pool,
@@ -162,10 +162,12 @@ def _read_pool(reader: _Reader, pool_id: str, stack_name: str | None, runid: str
         file=f"{reader.where} {stack_name or pool_id}")
     first = providers[0]
     physical = Stack(name, runid, reader.target.region, reader.target.account_id,
-                     table.name if table else "", table_arn, user_pool_id, first["ClientId"],
-                     first["ProviderName"], roles={key[arn]: arn for arn in roles},
+                     table.name if table else "", tables.main_arn, user_pool_id,
+                     first["ClientId"], first["ProviderName"],
+                     roles={key[arn]: arn for arn in roles},
                      identity_pools={v: pool_id for v in scenario.variants},
-                     variant_clients={variant_of[c]: c for c in clients})
+                     variant_clients={variant_of[c]: c for c in clients},
+                     other_tables=tables.physical, other_table_arns=tables.arns)
     return Discovery(scenario, physical, aliases, {variant_of[c]: spec for c, spec in clients.items()})
 
 
@@ -312,46 +314,6 @@ def _principal_tags(reader: _Reader, pool_id: str, provider: str) -> PrincipalTa
     return PrincipalTags(tags=tags, use_defaults=use_defaults) if tags or use_defaults else None
 
 
-_LEADING_KEYS_VARIABLE = re.compile(r"\$\{(aws:PrincipalTag/[^},]+|cognito-identity\.amazonaws\.com:sub)",
-                                    re.IGNORECASE)
-
-
-def _partitioned(table: Table, policies: list[dict[str, Any]], tags: PrincipalTags | None
-                 ) -> Table:
-    """How the roles confine callers to partitions, read from their dynamodb:LeadingKeys
-    conditions: keyed on a principal tag the pool maps from a claim -> per-tenant by that
-    claim (SPEC A2); keyed on the identity id -> per-identity (D3). A table without a sort
-    key stays shared: its partition would hold one item, the probes' reads and writes alike.
-    """
-    if table.sort_key is None:
-        return table
-    mapped = tags.mapped() if tags is not None else {}
-    for statement in (s for p in policies for s in _statements(p)):
-        for keys in (statement.get("Condition") or {}).values():
-            for key, values in (keys.items() if isinstance(keys, dict) else []):
-                if key.lower() != "dynamodb:leadingkeys":
-                    continue
-                for variable in (m.group(1) for v in _values(values)
-                                 for m in _LEADING_KEYS_VARIABLE.finditer(v)):
-                    if variable.lower().startswith("cognito-identity"):
-                        return table.model_copy(update={"partition": "per-identity"})
-                    claim = mapped.get(variable.split("/", 1)[1])
-                    if claim is not None and claim not in ("sub", "aud"):
-                        return table.model_copy(update={"partition": "per-tenant",
-                                                        "tenant_claim": claim})
-    return table
-
-
-def _table_policy(reader: _Reader, table_arn: str) -> dict[str, Any] | None:
-    """The table's resource-based policy (SPEC R1); None when it has none."""
-    try:
-        return _document(reader.dynamodb.get_resource_policy(ResourceArn=table_arn)["Policy"])
-    except ClientError as exc:
-        if exc.response["Error"].get("Code") == "PolicyNotFoundException":
-            return None
-        raise
-
-
 def _policies(reader: _Reader, name: str) -> list[dict[str, Any]]:
     """Inline, attached customer-managed and AWS-managed policies (default versions)."""
     iam = reader.iam
@@ -400,36 +362,6 @@ def _amr(values: list[str]) -> Any:
     if not values or "*" in values:
         return "none"
     return "any" if len(kinds) == 2 else (kinds.pop() if kinds else "none")
-
-
-def _table(reader: _Reader, policies: list[dict[str, Any]], aliases: Aliases
-           ) -> tuple[Table | None, str]:
-    """The DynamoDB table the roles' policies name (rolecall probes one per stack)."""
-    names = sorted({m.group(1) for p in policies for s in _statements(p)
-                    for r in _values(s.get("Resource", [])) if (m := TABLE_ARN.match(r))})
-    if not names:
-        return None, ""
-    if len(names) > 1:
-        raise ScenarioError("command line", reader.where, f"the roles' policies name "
-                            f"{len(names)} tables ({', '.join(names)}); rolecall probes one "
-                            "table per stack for now", "test a stack whose roles name one table")
-    described = reader.dynamodb.describe_table(TableName=names[0])["Table"]
-    types = {a["AttributeName"]: a["AttributeType"] for a in described["AttributeDefinitions"]}
-    keys = {k["KeyType"]: KeyAttribute(name=k["AttributeName"], type=types[k["AttributeName"]])
-            for k in described["KeySchema"]}
-    indexes = [Index(name=i["IndexName"], partition_key=KeyAttribute(
-        name=i["KeySchema"][0]["AttributeName"], type=types[i["KeySchema"][0]["AttributeName"]]))
-        for i in described.get("GlobalSecondaryIndexes", []) + described.get(
-            "LocalSecondaryIndexes", [])]
-    table = Table(name=names[0], partition_key=keys["HASH"], sort_key=keys.get("RANGE"),
-                  indexes=indexes, arn=described["TableArn"],
-                  policy=_table_policy(reader, described["TableArn"]))
-    for alias in (names[0], reader.logical.get(names[0])):
-        if alias:
-            aliases.tables[alias] = names[0]
-    aliases.indexes[names[0]] = [i.name for i in indexes]
-    aliases.display[names[0]] = reader.logical.get(names[0]) or names[0]
-    return table, described["TableArn"]
 
 
 def _user_pool(reader: _Reader, user_pool_id: str, clients: list[dict[str, Any]]) -> UserPool:

@@ -167,25 +167,34 @@ def start(target: Target, discovery: Discovery, scenario: Scenario, entitlements
     return stack
 
 
-def _seed_item(target: Target, scenario: Scenario, stack: Stack, journal: Journal) -> None:
-    """The item the read probes find, and the probe item writes create: both removed at the end."""
+def _aims(scenario: Scenario, stack: Stack) -> list[ProbeTarget]:
+    """Every table of the stack the probes write to: the main one and each other one (the
+    requests over two tables write the same probe items as those on each table alone)."""
     if scenario.table is None:
-        return
-    aim = ProbeTarget.of(stack.table_name, scenario.table)
-    for key in (aim.probe_key, aim.seed_key):
-        journal.record(testusers.ITEM_KIND, f"{stack.table_name} {json.dumps(key)}")
-    target.client("dynamodb").put_item(TableName=stack.table_name, Item=aim.seed_key)
+        return []
+    return [ProbeTarget.of(stack.table_name, scenario.table),
+            *(ProbeTarget.of(stack.other_tables[t.name], t) for t in scenario.other_tables)]
+
+
+def _seed_item(target: Target, scenario: Scenario, stack: Stack, journal: Journal) -> None:
+    """On every table, the item the read probes find, and the probe item writes create: both
+    journaled before the seed is written, and removed at the end."""
+    for aim in _aims(scenario, stack):
+        for key in (aim.probe_key, aim.seed_key):
+            journal.record(testusers.ITEM_KIND, f"{aim.table} {json.dumps(key)}")
+        target.client("dynamodb").put_item(TableName=aim.table, Item=aim.seed_key)
 
 
 def journal_probe_item(state_dir: Path, scenario: Scenario, stack: Stack) -> None:
-    """A team's table gets one probe item per writing process (probes.writer_index): each
-    process journals its own before its first probe, so teardown and sweep know them all.
-    Stacks rolecall made have no users journal: their table goes whole."""
+    """Each of a team's tables gets one probe item per writing process
+    (probes.writer_index): each process journals its own, on every table, before its first
+    probe, so teardown and sweep know them all. Stacks rolecall made have no users journal:
+    their tables go whole."""
     journal = users_journal(state_dir, scenario.name)
-    if scenario.table is None or not journal.exists():
+    if not journal.exists():
         return
-    aim = ProbeTarget.of(stack.table_name, scenario.table)
-    Journal(journal).record(testusers.ITEM_KIND, f"{stack.table_name} {json.dumps(aim.probe_key)}")
+    for aim in _aims(scenario, stack):
+        Journal(journal).record(testusers.ITEM_KIND, f"{aim.table} {json.dumps(aim.probe_key)}")
 
 
 def journal_partition(state_dir: Path, scenario: Scenario, stack: Stack, partition: str) -> None:

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from rolecall.account.discovery import TABLE_ARN
+from rolecall.account.discovery_tables import TABLE_ARN
 from rolecall.cells.audit import Audit, accept, run_checks
 from rolecall.cells.audit_facts import (
     STANDARD_WRITABLE,

@@ -8,6 +8,11 @@ The file is the team's, reviewed in its repository, and kept apart from the stac
       no-group: {groups: [], role: refused}
       guest: {guest: true, allow: {}}
 
+`allow` names each table of the stack the persona may use (its logical id or physical
+name; `<table>/index/<index>` an index of the main table): a stack with an Orders and a
+Customers table says `allow: {Orders: ["*"], Customers: [GetItem]}`, and a table it does
+not name allows nothing.
+
 `bind` joins it to a discovered stack (a Scenario without users, see
 rolecall/account/discovery.py) and returns the Scenario the cells run on: each
 persona becomes a user with exactly its groups, its `allow` becomes the access
@@ -20,6 +25,7 @@ the YAML path and the fix.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from difflib import get_close_matches
 from pathlib import Path
 from typing import Annotated, Literal
 
@@ -111,24 +117,39 @@ def _resolve(names: dict[str, str], value: str, file: str, where: str, what: str
              stack: str) -> str:
     if value in names:
         return names[value]
-    known = ", ".join(sorted(set(names))) or "none"
-    raise ScenarioError(file, where, f"names {what} {value!r}, which stack {stack} does not have",
-                        f"use one of: {known}")
+    known = sorted(set(names))
+    near = get_close_matches(value, known, n=1)
+    raise ScenarioError(file, where, f"names {what} {value!r}, which stack {stack} does not have"
+                        + (f" (did you mean {near[0]}?)" if near else ""),
+                        f"use one of: {', '.join(known) or 'none'}")
+
+
+ON = "@on:"  # the key of another table of the stack in a persona's access: @on:<table key>
 
 
 def _access(persona: Persona, pname: str, file: str, aliases: Aliases,
             skeleton: Scenario, other_partition: bool = False) -> dict[str, list[str]]:
-    """The persona's actions: "" -> on the table, <index> -> on that index (every index listed;
-    an index the file does not name allows nothing). Every key must name the stack's table.
-    `other_partition`: what `allow_other_partition` says (another's partition of the table)."""
+    """The persona's actions: "" -> on the main table, <index> -> on that index of it (every
+    index listed; an index the file does not name allows nothing), `@on:<table>` -> on
+    another table of the stack (every one listed; unnamed: nothing). Every key must name one
+    of the stack's tables; indexes are probed on the main table only.
+    `other_partition`: what `allow_other_partition` says (another's partition of the
+    main table, the one table that can be partitioned)."""
     stack = skeleton.name
     indexes = [i.name for i in skeleton.table.indexes] if skeleton.table else []
     access: dict[str, list[str]] = {"": [], **{i: [] for i in indexes}}
+    if not other_partition:
+        access.update({f"{ON}{t.name}": [] for t in skeleton.other_tables})
+    main = skeleton.table.name if skeleton.table else ""
     field_name = "allow_other_partition" if other_partition else "allow"
     for key, listed in (getattr(persona, field_name) or {}).items():
         where = f"personas.{pname}.{field_name}.{key}"
         table_part, _, index = key.partition("/index/")
         table = _resolve(aliases.tables, table_part, file, where, "table", stack)
+        if table != main:
+            _check_other(table, index, other_partition, file, where, aliases.display.get(main, main))
+            access[f"{ON}{table}"] = list(listed)
+            continue
         if index and index not in aliases.indexes.get(table, []):
             raise ScenarioError(file, where, f"table {table_part} has no index {index!r}",
                                 f"use one of: {', '.join(aliases.indexes.get(table, [])) or 'none'}")
@@ -137,6 +158,18 @@ def _access(persona: Persona, pname: str, file: str, aliases: Aliases,
                                 "apply to an index", f"list only {', '.join(INDEX_ACTIONS)} (or '*')")
         access[index] = [a for a in listed if not index or a in INDEX_ACTIONS]
     return access
+
+
+def _check_other(table: str, index: str, other_partition: bool, file: str, where: str,
+                 main: str) -> None:
+    """Another table than the main one: shared (no partitions), its indexes not probed."""
+    if other_partition:
+        raise ScenarioError(file, where, f"table {table} is shared: only the main table "
+                            f"{main} is partitioned", f"state {table}'s actions under allow:")
+    if index:
+        raise ScenarioError(file, where, f"rolecall probes the indexes of the stack's main "
+                            f"table ({main}) only, not those of {table}",
+                            f"remove this line; {table}'s own actions go under its table key")
 
 
 def _variants_of(persona: Persona, pname: str, file: str, aliases: Aliases,
@@ -176,8 +209,10 @@ def bind(entitlements: Entitlements, skeleton: Scenario, aliases: Aliases) -> Sc
     expect, role_access = _expectations(entitlements, draft, aliases)
     for role, (access, _) in role_access.items():
         data["roles"][role]["allowed"] = access[""]
-        indexes = {i: a for i, a in access.items() if i and not i.startswith(OTHER)}
+        indexes = {i: a for i, a in access.items() if i and not i.startswith("@")}
         data["roles"][role]["allowed_indexes"] = indexes or None
+        data["roles"][role]["allowed_on"] = {k.removeprefix(ON): a for k, a in access.items()
+                                             if k.startswith(ON)}
         if OTHER in access:
             data["roles"][role]["allowed_foreign"] = access[OTHER]
         data["roles"][role]["source"] = (f"{file}: {', '.join(role_access[role][1])} "
@@ -281,7 +316,8 @@ def _record_access(role_access: dict[str, tuple[dict[str, list[str]], list[str]]
 
 
 def _shown_access(access: dict[str, list[str]]) -> str:
-    shown = [f"{index or 'table'}: {actions}" for index, actions in access.items() if actions]
+    shown = [f"{key.removeprefix(ON) or 'table'}: {actions}" for key, actions in access.items()
+             if actions]
     return "; ".join(shown) or "nothing"
 
 

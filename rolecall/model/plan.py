@@ -4,8 +4,10 @@ One plan for the cells (rolecall/cells/matrix.py) and the oracle's cross-check o
 profiles, so both speak of the same requests:
 
 - the scenario's `probes:` (every name a shape of rolecall/model/shapes.py; none given:
-  the twelve DEFAULT ones; `all`: every shape), on the main table, on the caller's own partition and on
-  another's when the table is partitioned (`@own`, `@other`);
+  the twelve DEFAULT ones, and on a stack with a second table the four DEFAULT_TWO_TABLES
+  batches and transactions over both, the point of a stack with two; `all`: every shape),
+  on the main table, on the caller's own partition and on another's when the table is
+  partitioned (`@own`, `@other`);
 - requests that span two tables, with the stack's second table (`other_tables[0]`);
 - the single-table ones on each other table too (`on`: its name);
 - Query and Scan (and, when named, PartiQL SELECT) on each secondary index of the main
@@ -19,7 +21,15 @@ from dataclasses import dataclass
 from rolecall.model.access import Partition
 from rolecall.model.errors import ScenarioError
 from rolecall.model.scenario import Scenario
-from rolecall.model.shapes import BY_NAME, DEFAULT, DEFAULT_INDEX, SHAPES, Shape, index_shapes
+from rolecall.model.shapes import (
+    BY_NAME,
+    DEFAULT,
+    DEFAULT_INDEX,
+    DEFAULT_TWO_TABLES,
+    SHAPES,
+    Shape,
+    index_shapes,
+)
 from rolecall.model.tables import PARTITIONED
 
 
@@ -33,9 +43,10 @@ class Planned:
 
 
 def selected(scenario: Scenario) -> tuple[Shape, ...]:
-    """The shapes the scenario names (`probes:`), or the twelve every scenario gets."""
+    """The shapes the scenario names (`probes:`), or the twelve every scenario gets (and the
+    batches and transactions over two tables, when the stack has a second)."""
     if scenario.probes is None:
-        return DEFAULT
+        return DEFAULT + (DEFAULT_TWO_TABLES if scenario.other_tables else ())
     if scenario.probes == "all":
         return tuple(s for s in SHAPES if scenario.other_tables or not s.two_tables)
     indexed = {s.name.split("@", 1)[0] for i in _indexes(scenario) for s in index_shapes(i)}

@@ -234,6 +234,13 @@ MORE: tuple[Shape, ...] = (
 )
 SHAPES: tuple[Shape, ...] = DEFAULT + MORE
 BY_NAME = {shape.name: shape for shape in SHAPES}
+# What a stack with a second table gets beside DEFAULT unless `probes:` says: the item
+# API's batches and transactions over both tables (issue 23), each needing its permission
+# on every table it names (transaction-apis-iam). ExecuteTransaction-two-tables needs
+# PartiQL, which DEFAULT leaves out too.
+DEFAULT_TWO_TABLES: tuple[Shape, ...] = tuple(BY_NAME[name] for name in (
+    "BatchGetItem-two-tables", "BatchWriteItem-two-tables", "TransactGetItems-two-tables",
+    "TransactWriteItems-two-tables"))
 
 
 def index_shapes(index: str) -> tuple[Shape, ...]:

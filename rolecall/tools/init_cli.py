@@ -145,6 +145,7 @@ class _Reading:
         self.skeleton = discovery.scenario
         self.aliases = discovery.aliases
         self.table_arn = discovery.stack.table_arn
+        self.other_arns = discovery.stack.other_table_arns
         self.writable = scenario_writable_claims(self.skeleton)
         self.unread: set[str] = set()  # roles with a statement the oracle could not read
 
@@ -165,17 +166,19 @@ class _Reading:
                 for c in sorted(claims) if c.startswith("custom:")}
 
     def actions(self, scenario: Scenario, session: Session, shapes: tuple[Shape, ...],
-                partition: Partition = None) -> list[str]:
-        """The shapes a session may call (on its own partition, or another's)."""
+                partition: Partition = None, on: str | None = None) -> list[str]:
+        """The shapes a session may call (on its own partition, or another's; `on`: on
+        another table of the stack)."""
         found: list[str] = []
         if scenario.table is None:  # a stack without a table: nothing to call
             return found
+        table_arn = self.other_arns[on] if on else self.table_arn
         for shape in shapes:
-            read = policy_reading.first_refusal(scenario, session, shape, partition)
+            read = policy_reading.first_refusal(scenario, session, shape, partition, on)
             if read is None:  # a condition on a key only the live stack knows
                 self.unread.add(session.role)
-                arn = self.table_arn + "".join(f"/index/{c.index}" for c in shape.checks[:1]
-                                               if c.index)
+                arn = table_arn + "".join(f"/index/{c.index}" for c in shape.checks[:1]
+                                          if c.index)
                 if all(a in granted(scenario.roles[session.role].policy, arn)
                        for a in shape.needs):
                     found.append(shape.name)
@@ -185,8 +188,9 @@ class _Reading:
 
     def allow(self, scenario: Scenario, sessions: list[Session],
               partition: Partition = None) -> dict[str, list[str]]:
-        """What any of these sessions may do, on the table and on each index, as `allow:`
-        says it (`partition`: on the persona's own partition, or another's)."""
+        """What any of these sessions may do, on the main table and each of its indexes,
+        and on every other table of the stack, as `allow:` says it (`partition`: on the
+        persona's own partition of the main table, or another's; other tables are shared)."""
         table = scenario.table
         if table is None:
             return {}
@@ -198,8 +202,15 @@ class _Reading:
             found = {a.split("@", 1)[0] for s in sessions
                      for a in self.actions(scenario, s, index_shapes(index.name))}
             allow[f"{name}/index/{index.name}"] = found
-        return {key: _listed(actions, IAM_ACTIONS if key == name else INDEX_ACTIONS)
-                for key, actions in allow.items() if actions or (key == name and partition)}
+        tables = {name} | {self.aliases.display.get(o.name, o.name) for o in scenario.other_tables}
+        for other in scenario.other_tables if partition != "other" else []:
+            allow[self.aliases.display.get(other.name, other.name)] = {
+                a for s in sessions for a in self.actions(scenario, s, table_shapes, on=other.name)}
+        # Every table is written for a persona that gets credentials, `[]` where it may do
+        # nothing: the reviewer sees each table and what the persona may do there.
+        return {key: _listed(actions, IAM_ACTIONS if key in tables else INDEX_ACTIONS)
+                for key, actions in allow.items()
+                if actions or (key == name and partition) or (key in tables and sessions)}
 
     def with_user(self, name: str, groups: list[str], **attributes: str) -> Scenario:
         return self.skeleton.model_copy(update={"users": {name: User(groups=groups,
