@@ -212,3 +212,12 @@ def test_a_secret_cut_short_by_pytest_is_still_redacted(secret: str, cut: tuple[
     head, tail = secret[:min(cut[0], len(secret) - 1)], secret[-min(cut[1], len(secret) - 1):]
     out = redact_text(f"logins = {{'k': '{head}...{tail}'}}")
     assert head not in out and tail not in out and out.count("[REDACTED:") == 2, out
+
+
+def test_a_string_seen_before_its_secret_was_registered_is_redacted_after() -> None:
+    """redact_text remembers its answers only until the next secret is registered."""
+    secret = "remembered-" + secrets.token_hex(8)
+    text = f"the session {secret} ended"
+    assert redact_text(text) == text  # nothing registered yet: unchanged, and remembered
+    register_secret(secret, "session-token")
+    assert redact_text(text) == "the session [REDACTED:session-token] ended"
