@@ -103,7 +103,7 @@ def _check_named(pools: Mapping[str, UserPool], named: str | None,
                  path: tuple[str | int, ...], what: str) -> None:
     if named is None:
         if len(pools) > 1:
-            raise refuse(path[:-1], f"the scenario has {len(pools)} user pools "
+            raise refuse(path, f"the scenario has {len(pools)} user pools "
                                     f"({', '.join(pools)}); say which one this {what} is in "
                                     f"with pool: {next(iter(pools))}")
         return
