@@ -45,7 +45,8 @@ from rolecall.reporting.redact import register_secret
 
 CLASSIC_SESSION_NAME = "rolecall-classic"
 BROKEN_CASES = ("tampered", "resigned", "other-client", "other-pool", "other-provider",
-                "access-token", "refresh-token", "alg-none", "hs256", "embedded-jwk")
+                "access-token", "refresh-token", "alg-none", "hs256", "embedded-jwk",
+                "swapped-provider")
 REVOCATIONS = ("signed-out", "disabled", "deleted")
 
 PASSWORD_ENV = "ROLECALL_PASSWORD_"  # + the persona, upper case, `-` as `_`
@@ -209,6 +210,8 @@ class Flows:
         if case in ("other-pool", "other-provider"):  # the same user in a foreign user pool
             foreign = self.sign_in(user, self._negative(self.stack.foreign_client_id))["IdToken"]
             return {provider if case == "other-pool" else self.stack.foreign_provider_name: foreign}
+        if case == "swapped-provider":  # a valid token keyed as a login of the OTHER pool (E2)
+            return {self._other_provider(user): own["IdToken"]}
         if case in ("alg-none", "hs256", "embedded-jwk"):  # signed as the pool never signs
             return {provider: jwts.misigned(own["IdToken"], case, self.pool_public_key(user))}
         if case == "refresh-token":  # a client that sends the wrong one of its three tokens
@@ -218,6 +221,14 @@ class Flows:
                                  "from `negatives.cases`")
             return {provider: own["RefreshToken"]}
         return {provider: own["AccessToken"]}  # access-token: not an ID token (G8)
+
+    def _other_provider(self, user: str) -> str:
+        """Another user pool provider of the stack's identity pools than the user's own."""
+        other = next((p for p in self.stack.pool_ids if p != self.stack.pool_of(user)), None)
+        if other is None:
+            raise ValueError(f"scenario {self.stack.scenario} has one user pool, so no other "
+                             "provider to present a token under; drop swapped-provider")
+        return self.stack.provider(other)
 
     def _negative(self, client_id: str | None) -> str:
         """A client id only scenarios with `negatives:` provision; never the stack's own."""

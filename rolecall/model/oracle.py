@@ -372,7 +372,8 @@ def check(scenario: Scenario) -> None:
 BROKEN_TOKEN_RULES = {"tampered": "E2", "resigned": "E2", "other-client": "E2",
                       "other-pool": "E2", "other-provider": "E2", "access-token": "G8",
                       "refresh-token": "G8",
-                      "expired": "E2", "alg-none": "E2", "hs256": "E2", "embedded-jwk": "E2"}
+                      "expired": "E2", "alg-none": "E2", "hs256": "E2", "embedded-jwk": "E2",
+                      "swapped-provider": "E2"}
 
 
 def broken_token(case: str) -> Outcome:

@@ -204,9 +204,11 @@ class Negatives(Model):
     # belong in a scenario of their own.
     # alg-none, hs256 and embedded-jwk are signatures a careless verifier accepts (issue 13);
     # refresh-token: a client that sends its refresh token, which is not an ID token.
+    # swapped-provider (several user pools): the user's token under the OTHER pool's Logins key.
     cases: list[Literal["tampered", "resigned", "other-client", "other-pool",
                         "other-provider", "access-token", "refresh-token", "expired",
-                        "session-expired", "alg-none", "hs256", "embedded-jwk"]] = [
+                        "session-expired", "alg-none", "hs256", "embedded-jwk",
+                        "swapped-provider"]] = [
         "tampered", "resigned", "other-client", "other-pool", "other-provider", "access-token",
         "refresh-token"]
 
@@ -270,6 +272,10 @@ class Scenario(Model):
         self._tenants_resolve()
         self._other_tables_resolve()
         self._probes_resolve()
+        if self.negatives is not None and "swapped-provider" in self.negatives.cases \
+                and len(self.pools()) < 2:
+            raise refuse(("negatives", "cases"), "swapped-provider presents a token under another "
+                         "user pool's Logins key: it needs several pools under user_pools:")
         if self.negatives is not None:
             for part in ("user", "signed_out", "disabled", "deleted"):
                 user_name = getattr(self.negatives, part)

@@ -145,3 +145,14 @@ def test_fault_mapping_first_provider_only(two: TwoPools, ci: Any, faulty_emulat
     broken_ci = client(broken.endpoint, "cognito-identity")
     assert outcome(broken, lambda: credentials(broken_ci, two.pools[pool], logins)) == \
         two.issued(faulty)
+
+
+def test_fault_token_logins_key_unchecked(two: TwoPools, faulty_emulator: StartEmulator) -> None:
+    """The near-miss: the token is checked against its own issuer's provider, whatever Logins
+    key names it, so a staff token keyed as a customers login gets credentials."""
+    broken = faulty_emulator("token-logins-key-unchecked")
+    _, name = two.users["admin"]
+    logins = {two.customers.provider_name: two.staff.id_token(name)}
+    broken_ci = client(broken.endpoint, "cognito-identity")
+    got = outcome(broken, lambda: credentials(broken_ci, two.pools["both"], logins))
+    assert got.startswith("ISSUED(")

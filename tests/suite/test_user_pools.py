@@ -118,7 +118,7 @@ def test_every_pool_is_a_provider_with_its_own_mapping_and_all_go_at_teardown(
     runid = secrets.token_hex(4)
     stack = Provisioner(target, runid, run_secrets, journal).provision(two)
     assert {k: len(v) for k, v in ours(target, runid).items()} == {
-        "user_pools": 2, "identity_pools": 3, "roles": 4, "tables": 1}
+        "user_pools": 3, "identity_pools": 3, "roles": 4, "tables": 1}  # + negatives' foreign
     identity, idp = target.client("cognito-identity"), target.client("cognito-idp")
     pool = identity.describe_identity_pool(IdentityPoolId=stack.identity_pools["split"])
     assert sorted(p["ProviderName"] for p in pool["CognitoIdentityProviders"]) == sorted(
