@@ -146,10 +146,6 @@ class Stack:
                 return name
         return f"<foreign:{arn.rsplit('/', 2)[-2] if '/' in arn else arn}>"
 
-    @property
-    def mapping_key(self) -> str:
-        return f"{self.provider_name}:{self.client_id}"
-
 
 class Provisioner:
     """Creates one scenario's stack on a target, journaling every resource."""
