@@ -58,8 +58,9 @@ def _oidc_token(cell: CredentialCell, result: Issued, run: Run) -> None:
     assert claims.get("sub") == result.identity_id, mismatch(
         cell.id, "sub = the identity id", claims.get("sub"), "C4", source)
     amr = claims.get("amr") or []
-    assert "authenticated" in amr and stack.provider_name in amr, mismatch(
-        cell.id, f"amr with authenticated and {stack.provider_name}", amr, "C4", source)
+    provider = stack.provider_of(cell.user)  # the user's own pool's (P1)
+    assert "authenticated" in amr and provider in amr, mismatch(
+        cell.id, f"amr with authenticated and {provider}", amr, "C4", source)
 
 
 def _number(claim: object) -> float:

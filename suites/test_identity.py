@@ -49,5 +49,5 @@ def test_identity_binding(run: Run, binding_cell: BindingCell, observe: Observer
         assert message == refusals.QUOTED["E14"], mismatch(
             cell.id, f"the refusal text {refusals.QUOTED['E14']!r}", message, "E14",
             BINDING_SOURCE)
-    problem = binding_problem(before, after, linked, stack.provider_name)
+    problem = binding_problem(before, after, linked, stack.provider_of(cell.owner))
     assert problem is None, mismatch(cell.id, problem, "another answer", "E14", BINDING_SOURCE)

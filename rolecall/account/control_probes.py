@@ -307,12 +307,13 @@ def _set_identity_pool_roles(c: Context) -> Any:
 # --- self-escalation: the user pool ----------------------------------------------------------
 
 def _membership(c: Context) -> tuple[str, str] | None:
-    """A (username, group) the user pool already has: the caller's own first, else anyone's."""
+    """A (username, group) the user pools already have: the caller's own first, else
+    anyone's (in that user's pool, `_user_pool`)."""
     users = [c.user] if c.user else []
     users += [u for u in c.scenario.users if u != c.user]
     for user in users:
         if c.scenario.users[user].groups:
-            return c.stack.users[user], c.scenario.users[user].groups[0]
+            return user, c.scenario.users[user].groups[0]
     return None
 
 
@@ -321,18 +322,31 @@ def _group_name(c: Context) -> str:
     return found[1] if found else next(iter(c.scenario.groups), c.scratch("absent"))
 
 
+def _user_pool(c: Context) -> str:
+    """The user pool the group probes aim at: the pool of `_membership`'s user, else the
+    pool of the first group, else the first pool."""
+    found = _membership(c)
+    if found is not None:
+        return c.stack.user_pool_of(found[0])
+    group = next(iter(c.scenario.groups), None)
+    return c.stack.pool_ids.get(c.scenario.group_pool(group), c.stack.user_pool_id) \
+        if group is not None else c.stack.user_pool_id
+
+
 def _add_user_to_group(c: Context) -> Any:
     """A user into a group it is already in (or an absent user: UserNotFoundException)."""
-    username, group = _membership(c) or (c.scratch("absent"), _group_name(c))
+    found = _membership(c)
+    username, group = (c.stack.users[found[0]], found[1]) if found else (
+        c.scratch("absent"), _group_name(c))
     return c.as_caller("cognito-idp").admin_add_user_to_group(
-        UserPoolId=c.stack.user_pool_id, Username=username, GroupName=group)
+        UserPoolId=_user_pool(c), Username=username, GroupName=group)
 
 
 def _create_group(c: Context) -> Any:
     """A group of a name that exists: authorized, then GroupExistsException. A user pool
     with no group at all gets a scratch group, deleted at once."""
     if _membership(c) or c.scenario.groups:
-        return c.as_caller("cognito-idp").create_group(UserPoolId=c.stack.user_pool_id,
+        return c.as_caller("cognito-idp").create_group(UserPoolId=_user_pool(c),
                                                        GroupName=_group_name(c))
     answer = c.as_caller("cognito-idp").create_group(UserPoolId=c.stack.user_pool_id,
                                                      GroupName=c.scratch("probe"))
@@ -346,12 +360,12 @@ def _update_group(c: Context) -> Any:
     no group at all: an absent group (authorized, then ResourceNotFoundException)."""
     name = _group_name(c)
     if not _membership(c) and not c.scenario.groups:
-        return c.as_caller("cognito-idp").update_group(UserPoolId=c.stack.user_pool_id,
+        return c.as_caller("cognito-idp").update_group(UserPoolId=_user_pool(c),
                                                        GroupName=name)
-    group = c.admin("cognito-idp").get_group(UserPoolId=c.stack.user_pool_id,
+    group = c.admin("cognito-idp").get_group(UserPoolId=_user_pool(c),
                                              GroupName=name)["Group"]
     same = {k: group[k] for k in ("Description", "RoleArn", "Precedence") if k in group}
-    return c.as_caller("cognito-idp").update_group(UserPoolId=c.stack.user_pool_id,
+    return c.as_caller("cognito-idp").update_group(UserPoolId=_user_pool(c),
                                                    GroupName=name, **same)
 
 

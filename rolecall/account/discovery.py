@@ -26,6 +26,7 @@ from urllib.parse import unquote
 
 from botocore.exceptions import ClientError
 
+from rolecall.account import discovery_pools as pool_reads
 from rolecall.account.clients import Target
 from rolecall.account.discovery_tables import CDK_HASH, read_tables
 from rolecall.account.provision import Stack
@@ -39,7 +40,6 @@ from rolecall.model.scenario import (
     Role,
     Rule,
     Scenario,
-    UserPool,
     Variant,
 )
 from rolecall.model.trust import PrincipalTags, Trust
@@ -124,17 +124,18 @@ def _read_pool(reader: _Reader, pool_id: str, stack_name: str | None, runid: str
                             f"({exc.response['Error'].get('Code')})",
                             "check the id (`aws cognito-identity list-identity-pools`)") from None
     providers = described.get("CognitoIdentityProviders", [])
-    user_pools = {p["ProviderName"].rsplit("/", 1)[-1] for p in providers}
-    if len(user_pools) != 1:
-        raise ScenarioError("command line", reader.where, f"identity pool {pool_id} has "
-                            f"{len(user_pools)} Cognito user pools as providers; rolecall "
-                            "tests pools with exactly one", "test a pool with one user pool")
-    user_pool_id = user_pools.pop()
+    user_pools = list(dict.fromkeys(pool_reads.user_pool_id(p) for p in providers))
+    if not user_pools:
+        raise ScenarioError("command line", reader.where, f"identity pool {pool_id} has no "
+                            "Cognito user pool as a provider; rolecall signs users in to one",
+                            "test a pool with a user pool provider (CognitoIdentityProviders)")
     name = _scenario_name(stack_name or described["IdentityPoolName"])
     aliases = Aliases()
-    groups = _groups(reader, user_pool_id, aliases)
+    pool_names = pool_reads.pool_names(reader, user_pools, aliases)  # user pool id -> its name
+    several = len(user_pools) > 1
+    groups, group_pools = pool_reads.all_groups(reader, pool_names, aliases)
     clients = {p["ClientId"]: reader.idp.describe_user_pool_client(
-        UserPoolId=user_pool_id, ClientId=p["ClientId"])["UserPoolClient"] for p in providers}
+        UserPoolId=pool_reads.user_pool_id(p), ClientId=p["ClientId"])["UserPoolClient"] for p in providers}
     variant_of = _variant_names(reader, clients, aliases)
     role_arns = _role_arns(configured, groups)
     role_arns |= _askable_roles(reader, role_arns)
@@ -142,7 +143,9 @@ def _read_pool(reader: _Reader, pool_id: str, stack_name: str | None, runid: str
     key = {arn: aliases.roles[arn] for arn in roles}
     _label_roles(roles, key)
     identity_pool = _identity_pool(described, configured, key)
-    tags = _principal_tags(reader, pool_id, providers[0]["ProviderName"])
+    provider_tags = {n: pool_reads.principal_tags(reader, pool_id, n)
+                     for n in dict.fromkeys(p["ProviderName"] for p in providers)}
+    tags = provider_tags[providers[0]["ProviderName"]]
     if tags is not None:
         identity_pool = identity_pool.model_copy(update={"principal_tags": tags})
     tables = read_tables(reader.dynamodb, reader.logical, reader.where,
@@ -153,21 +156,28 @@ def _read_pool(reader: _Reader, pool_id: str, stack_name: str | None, runid: str
         source=f"discovered from {reader.where} {stack_name or pool_id} in {reader.target.region}",
         table=table, other_tables=tables.others,
         roles={key[arn]: role for arn, (role, _, _) in roles.items()},
-        groups={g: Group(role=key.get(arn or ""), precedence=p) for g, (arn, p) in groups.items()},
-        users={}, user_pool=_user_pool(reader, user_pool_id, list(clients.values())),
+        groups={g: Group(role=key.get(arn or ""), precedence=p,
+                         pool=group_pools[g] if several else None)
+                for g, (arn, p) in groups.items()},
+        users={}, user_pool=None if several else pool_reads.user_pool(reader, user_pools[0], clients),
+        user_pools={pool_names[u]: pool_reads.user_pool(reader, u, clients) for u in user_pools}
+        if several else {},
         identity_pool=identity_pool,
-        variants={variant_of[p["ClientId"]]: _variant(p, configured, pool_id, key)
-                  for p in providers},
+        variants={variant_of[p["ClientId"]]: _variant(
+            p, configured, pool_id, key, pool_names[pool_reads.user_pool_id(p)] if several else None,
+            pool_reads.own_tags(provider_tags[p["ProviderName"]], tags)) for p in providers},
         discovered=Discovered(stack=stack_name, identity_pool_id=pool_id, region=region),
         file=f"{reader.where} {stack_name or pool_id}")
     first = providers[0]
+    clients_of = {pool_names[pool_reads.user_pool_id(p)]: p["ClientId"] for p in reversed(providers)}
     physical = Stack(name, runid, reader.target.region, reader.target.account_id,
-                     table.name if table else "", tables.main_arn, user_pool_id,
+                     table.name if table else "", tables.main_arn, pool_reads.user_pool_id(first),
                      first["ClientId"], first["ProviderName"],
                      roles={key[arn]: arn for arn in roles},
                      identity_pools={v: pool_id for v in scenario.variants},
                      variant_clients={variant_of[c]: c for c in clients},
-                     other_tables=tables.physical, other_table_arns=tables.arns)
+                     other_tables=tables.physical, other_table_arns=tables.arns,
+                     pool_ids={n: u for u, n in pool_names.items()}, pool_clients=clients_of)
     return Discovery(scenario, physical, aliases, {variant_of[c]: spec for c, spec in clients.items()})
 
 
@@ -177,18 +187,12 @@ def _scenario_name(text: str) -> str:
     return name or "stack"
 
 
-def _readable(logical_or_name: str) -> str:
-    """A lower-case variant name from a client's logical id or name (cdk hash dropped)."""
-    text = CDK_HASH.sub("", logical_or_name) or logical_or_name
-    return re.sub(r"[^a-z0-9-]+", "-", text.lower()).strip("-")[:40] or "client"
-
-
 def _variant_names(reader: _Reader, clients: dict[str, dict[str, Any]], aliases: Aliases
                    ) -> dict[str, str]:
     names: dict[str, str] = {}
     for client_id, spec in clients.items():
         label = reader.logical.get(client_id) or spec.get("ClientName") or client_id
-        variant = _readable(label)
+        variant = pool_reads.readable(label)
         while variant in names.values():
             variant += "-2"
         names[client_id] = variant
@@ -196,19 +200,6 @@ def _variant_names(reader: _Reader, clients: dict[str, dict[str, Any]], aliases:
             if alias:
                 aliases.clients[alias] = variant
     return names
-
-
-def _groups(reader: _Reader, user_pool_id: str, aliases: Aliases
-            ) -> dict[str, tuple[str | None, int | None]]:
-    groups = {}
-    for page in reader.idp.get_paginator("list_groups").paginate(UserPoolId=user_pool_id):
-        for group in page["Groups"]:
-            groups[group["GroupName"]] = (group.get("RoleArn"), group.get("Precedence"))
-            aliases.groups[group["GroupName"]] = group["GroupName"]
-    for physical, logical in reader.logical.items():
-        if physical in groups:  # AWS::Cognito::UserPoolGroup: physical id = group name
-            aliases.groups[logical] = physical
-    return groups
 
 
 def _role_arns(configured: dict[str, Any], groups: dict[str, tuple[str | None, int | None]]
@@ -299,19 +290,6 @@ def _boundary(reader: _Reader, role: dict[str, Any]) -> dict[str, Any] | None:
         "PolicyVersion"]["Document"])
 
 
-def _principal_tags(reader: _Reader, pool_id: str, provider: str) -> PrincipalTags | None:
-    """Attributes for access control (SPEC A1): the claims the pool copies into session tags.
-    None when the pool maps none (or the map names no tag and no defaults)."""
-    try:
-        found = reader.identity.get_principal_tag_attribute_map(
-            IdentityPoolId=pool_id, IdentityProviderName=provider)
-    except ClientError as exc:
-        if exc.response["Error"].get("Code") in ("ResourceNotFoundException",):
-            return None
-        raise
-    tags = dict(found.get("PrincipalTags") or {})
-    use_defaults = bool(found.get("UseDefaults"))
-    return PrincipalTags(tags=tags, use_defaults=use_defaults) if tags or use_defaults else None
 
 
 def _policies(reader: _Reader, name: str) -> list[dict[str, Any]]:
@@ -364,15 +342,6 @@ def _amr(values: list[str]) -> Any:
     return "any" if len(kinds) == 2 else (kinds.pop() if kinds else "none")
 
 
-def _user_pool(reader: _Reader, user_pool_id: str, clients: list[dict[str, Any]]) -> UserPool:
-    """Custom attributes, and what users may write themselves through any of the clients."""
-    schema = reader.idp.describe_user_pool(UserPoolId=user_pool_id)["UserPool"].get(
-        "SchemaAttributes", [])
-    writes = [c.get("WriteAttributes") for c in clients]
-    writable = None if any(w is None for w in writes) else sorted({a for w in writes for a in w or []})
-    return UserPool(custom_attributes=[a["Name"].removeprefix("custom:") for a in schema
-                                       if a["Name"].startswith("custom:")],
-                    writable_attributes=writable)
 
 
 def _identity_pool(described: dict[str, Any], configured: dict[str, Any], key: dict[str, str]
@@ -386,10 +355,13 @@ def _identity_pool(described: dict[str, Any], configured: dict[str, Any], key: d
 
 
 def _variant(provider: dict[str, Any], configured: dict[str, Any], pool_id: str,
-             key: dict[str, str]) -> Variant:
+             key: dict[str, str], user_pool: str | None, tags: PrincipalTags | None) -> Variant:
+    """One provider (app client) of the identity pool: its own RoleMapping (P2), and with
+    several user pools, the pool whose users sign in through it."""
     mapping = configured.get("RoleMappings", {}).get(f"{provider['ProviderName']}:{provider['ClientId']}")
     return Variant(mapping=_mapping(mapping, key) if mapping else None,
                    server_side_token_check=bool(provider.get("ServerSideTokenCheck")),
+                   user_pool=user_pool, principal_tags=tags,
                    identity_pool_id=pool_id, client_id=provider["ClientId"],
                    source=f"provider {provider['ProviderName']} client {provider['ClientId']}")
 

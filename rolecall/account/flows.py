@@ -45,7 +45,8 @@ from rolecall.reporting.redact import register_secret
 
 CLASSIC_SESSION_NAME = "rolecall-classic"
 BROKEN_CASES = ("tampered", "resigned", "other-client", "other-pool", "other-provider",
-                "access-token", "refresh-token", "alg-none", "hs256", "embedded-jwk")
+                "access-token", "refresh-token", "alg-none", "hs256", "embedded-jwk",
+                "swapped-provider")
 REVOCATIONS = ("signed-out", "disabled", "deleted")
 
 PASSWORD_ENV = "ROLECALL_PASSWORD_"  # + the persona, upper case, `-` as `_`
@@ -87,29 +88,32 @@ class Flows:
         self._results: dict[tuple[str, ...], Result] = {}
         self._identities: dict[tuple[str, ...], str] = {}
         self._clients: dict[str, Any] = {}
-        self._jwks: jwt.PyJWKClient | None = None
+        self._jwks: dict[str, jwt.PyJWKClient] = {}  # user pool id -> its JWKS
         self._lock = threading.Lock()
 
     # -- sign-in -------------------------------------------------------------------------
     def tokens(self, user: str, client_id: str | None = None) -> dict[str, str]:
         """The user's IdToken, AccessToken and RefreshToken (cached; signed in again near expiry)."""
-        key = f"{user}\n{client_id or self.stack.client_id}"
+        key = f"{user}\n{client_id or self.stack.client_of(None, user)}"
         cached = self._tokens.get(key)
         if cached is None or _expires_soon(cached["IdToken"]):
             self._tokens[key] = self.sign_in(user, client_id)
         return self._tokens[key]
 
-    def sign_in(self, user: str, client_id: str | None = None) -> dict[str, str]:
-        """A fresh sign-in (not cached), through the stack's app client or another one."""
+    def sign_in(self, user: str, client_id: str | None = None,
+                member: str | None = None) -> dict[str, str]:
+        """A fresh sign-in (not cached) to the user's own pool (`member`'s, for a copy of
+        that user), through the pool's app client or another one."""
+        client_id = client_id or self.stack.client_of(None, member or user)
         if self.stack.admin_sign_in:  # a team's client need not allow USER_PASSWORD_AUTH
             auth = self.target.client("cognito-idp").admin_initiate_auth(
-                UserPoolId=self.stack.user_pool_id, ClientId=client_id or self.stack.client_id,
+                UserPoolId=self.stack.user_pool_of(member or user), ClientId=client_id,
                 AuthFlow="ADMIN_USER_PASSWORD_AUTH",
                 AuthParameters={"USERNAME": self.stack.users.get(user, user),
                                 "PASSWORD": self.password(user)})
         else:
             auth = self.idp.initiate_auth(
-                ClientId=client_id or self.stack.client_id, AuthFlow="USER_PASSWORD_AUTH",
+                ClientId=client_id, AuthFlow="USER_PASSWORD_AUTH",
                 AuthParameters={"USERNAME": self.stack.users.get(user, user),
                                 "PASSWORD": self.password(user)})
         result = keep(auth["AuthenticationResult"])  # either way: redacted wherever it shows
@@ -134,23 +138,28 @@ class Flows:
         (the app client) and expiry are all checked; a failure raises jwt's error.
         """
         token = self.tokens(user)["IdToken"]
-        issuer = f"https://{self.stack.provider_name}"
-        if self._jwks is None:
+        issuer = f"https://{self.stack.provider_of(user)}"
+        key = self._jwks_of(user).get_signing_key_from_jwt(token)
+        return dict(jwt.decode(token, key.key, algorithms=["RS256"],
+                               audience=self.stack.client_of(None, user), issuer=issuer))
+
+    def _jwks_of(self, user: str) -> jwt.PyJWKClient:
+        """The JWKS client of the user's pool (one per pool, reused)."""
+        pool_id = self.stack.user_pool_of(user)
+        if pool_id not in self._jwks:
             # AWS publishes it at <iss>/.well-known/jwks.json; a custom endpoint serves the
             # same path under its own address.
-            base = (f"{self.target.endpoint_url}/{self.stack.user_pool_id}"
-                    if self.target.endpoint_url else issuer)
-            self._jwks = jwt.PyJWKClient(f"{base}/.well-known/jwks.json")
-        key = self._jwks.get_signing_key_from_jwt(token)
-        return dict(jwt.decode(token, key.key, algorithms=["RS256"], audience=self.stack.client_id,
-                               issuer=issuer))
+            base = (f"{self.target.endpoint_url}/{pool_id}" if self.target.endpoint_url
+                    else f"https://{self.stack.provider_of(user)}")
+            self._jwks[pool_id] = jwt.PyJWKClient(f"{base}/.well-known/jwks.json")
+        return self._jwks[pool_id]
 
-    def pool_public_key(self) -> bytes:
-        """The PEM of the key the pool signs ID tokens with (from its JWKS, as G9 reads it)."""
-        token = self.tokens(next(iter(self.stack.users)))["IdToken"]
-        self.verified_claims(next(iter(self.stack.users)))  # fetches the JWKS client
-        assert self._jwks is not None
-        key = self._jwks.get_signing_key_from_jwt(token).key
+    def pool_public_key(self, user: str | None = None) -> bytes:
+        """The PEM of the key a pool signs ID tokens with (from its JWKS, as G9 reads it):
+        `user`'s pool, else the first user's."""
+        user = user or next(iter(self.stack.users))
+        token = self.tokens(user)["IdToken"]
+        key = self._jwks_of(user).get_signing_key_from_jwt(token).key
         return bytes(key.public_bytes(serialization.Encoding.PEM,
                                       serialization.PublicFormat.SubjectPublicKeyInfo))
 
@@ -175,9 +184,10 @@ class Flows:
             return self._clients[service]
 
     def logins(self, user: str, variant: str | None = None) -> dict[str, str]:
-        """Logins for the variant's identity pool: an ID token of its app client."""
-        client = self.stack.client_of(variant)
-        return {self.stack.provider_name: self.tokens(user, client)["IdToken"]}
+        """Logins for the variant's identity pool: an ID token of the user's own pool, keyed
+        by that pool's provider (P1, E2)."""
+        client = self.stack.client_of(variant, user)
+        return {self.stack.provider_of(user): self.tokens(user, client)["IdToken"]}
 
     def access_token_claims(self, user: str) -> dict[str, Any]:
         """The user's access token, decoded (SPEC G8: it carries no role claims)."""
@@ -189,7 +199,7 @@ class Flows:
         """The Logins map a client would send in this broken case (one of BROKEN_CASES)."""
         if case not in BROKEN_CASES:
             raise ValueError(f"unknown broken-token case {case!r}; known: {', '.join(BROKEN_CASES)}")
-        own, provider = self.tokens(user), self.stack.provider_name
+        own, provider = self.tokens(user), self.stack.provider_of(user)
         if case == "tampered":  # claim a group the user is not in, keep the old signature
             return {provider: jwts.tampered(own["IdToken"], **{"cognito:groups": ["admins"]})}
         if case == "resigned":
@@ -200,8 +210,10 @@ class Flows:
         if case in ("other-pool", "other-provider"):  # the same user in a foreign user pool
             foreign = self.sign_in(user, self._negative(self.stack.foreign_client_id))["IdToken"]
             return {provider if case == "other-pool" else self.stack.foreign_provider_name: foreign}
+        if case == "swapped-provider":  # a valid token keyed as a login of the OTHER pool (E2)
+            return {self._other_provider(user): own["IdToken"]}
         if case in ("alg-none", "hs256", "embedded-jwk"):  # signed as the pool never signs
-            return {provider: jwts.misigned(own["IdToken"], case, self.pool_public_key())}
+            return {provider: jwts.misigned(own["IdToken"], case, self.pool_public_key(user))}
         if case == "refresh-token":  # a client that sends the wrong one of its three tokens
             if "RefreshToken" not in own:
                 raise ValueError(f"scenario {self.stack.scenario}: sign-in returned no "
@@ -209,6 +221,14 @@ class Flows:
                                  "from `negatives.cases`")
             return {provider: own["RefreshToken"]}
         return {provider: own["AccessToken"]}  # access-token: not an ID token (G8)
+
+    def _other_provider(self, user: str) -> str:
+        """Another user pool provider of the stack's identity pools than the user's own."""
+        other = next((p for p in self.stack.pool_ids if p != self.stack.pool_of(user)), None)
+        if other is None:
+            raise ValueError(f"scenario {self.stack.scenario} has one user pool, so no other "
+                             "provider to present a token under; drop swapped-provider")
+        return self.stack.provider(other)
 
     def _negative(self, client_id: str | None) -> str:
         """A client id only scenarios with `negatives:` provision; never the stack's own."""
@@ -221,14 +241,14 @@ class Flows:
         """Logins with an ID token past its `exp` (the target's clock moved, or a real wait)."""
         token = self.sign_in(user)["IdToken"]
         self.target.let_time_pass(jwts.claims_of(token)["exp"] - time.time() + 5,
-                                  self.stack.user_pool_id)
-        return {self.stack.provider_name: token}
+                                  self.stack.user_pool_of(user))
+        return {self.stack.provider_of(user): token}
 
     def revoked_logins(self, event: str, user: str) -> dict[str, str]:
         """Logins with an ID token issued just before the user was revoked by `event`."""
         token = self.sign_in(user)["IdToken"]
         self.revoke(event, user)
-        return {self.stack.provider_name: token}
+        return {self.stack.provider_of(user): token}
 
     def revoke(self, event: str, user: str) -> None:
         """What an administrator does to a user: sign out everywhere, disable, delete."""
@@ -237,7 +257,7 @@ class Flows:
                    "disabled": idp.admin_disable_user, "deleted": idp.admin_delete_user}
         if event not in actions:
             raise ValueError(f"unknown revocation {event!r}; known: {', '.join(REVOCATIONS)}")
-        actions[event](UserPoolId=self.stack.user_pool_id, Username=self.stack.users[user])
+        actions[event](UserPoolId=self.stack.user_pool_of(user), Username=self.stack.users[user])
 
     # -- flows ---------------------------------------------------------------------------
     def enhanced(self, variant: str, user: str, custom_role: str | None = None) -> Result:
@@ -327,28 +347,28 @@ class Flows:
         """
         trail = Trail()
         idp_admin = self.target.client("cognito-idp")
-        clone = self._clone(idp_admin, user)
+        clone, provider = self._clone(idp_admin, user), self.stack.provider_of(user)
         try:
             try:
-                signed_in = self.sign_in(clone, self.stack.client_of(variant))
+                signed_in = self.sign_in(clone, self.stack.client_of(variant, user), user)
                 # the user already has credentials (an identity, its tags) before the change:
                 # what they get after it must follow the new claims, not the first sign-in
-                self._enhanced(variant, {self.stack.provider_name: signed_in["IdToken"]}, None)
+                self._enhanced(variant, {provider: signed_in["IdToken"]}, None)
                 trail(self.idp.update_user_attributes(
                     AccessToken=signed_in["AccessToken"],
                     UserAttributes=[{"Name": attribute, "Value": value}]))
             except (ClientError, BotoCoreError) as exc:
                 return failure(exc, trail)  # the app client does not let users write it
-            fresh = self.sign_in(clone, self.stack.client_of(variant))["IdToken"]
+            fresh = self.sign_in(clone, self.stack.client_of(variant, user), user)["IdToken"]
             return until_settled(self.stack.iam_settled_by, lambda: self._enhanced(
-                variant, {self.stack.provider_name: fresh}, None))
+                variant, {provider: fresh}, None))
         finally:
-            idp_admin.admin_delete_user(UserPoolId=self.stack.user_pool_id, Username=clone)
+            idp_admin.admin_delete_user(UserPoolId=self.stack.user_pool_of(user), Username=clone)
 
     def _clone(self, idp_admin: Any, user: str) -> str:
         """A copy of `user` (attributes, groups, a derived password), `rc-<runid>-<user>-ss-<hex>`:
         in a team's pool, a copy a killed run left behind is one `rolecall sweep` finds."""
-        pool, name = self.stack.user_pool_id, self.stack.users[user]
+        pool, name = self.stack.user_pool_of(user), self.stack.users[user]
         clone = f"rc-{self.stack.runid}-{user}-ss-{secrets.token_hex(4)}"
         attributes = [a for a in idp_admin.admin_get_user(UserPoolId=pool, Username=name)[
             "UserAttributes"] if a["Name"] not in {"sub", "email_verified"}]

@@ -155,7 +155,8 @@ def start(target: Target, discovery: Discovery, scenario: Scenario, entitlements
     supplied = {p: spec.user for p, spec in entitlements.personas.items() if spec.user}
     created = [p for p in scenario.users if p not in supplied]
     testusers.check_clients(discovery.clients, entitlements.file, supplied=not created)
-    stack = discovery.stack
+    # each persona's user pool (an identity pool with several user pools as providers)
+    stack = replace(discovery.stack, members={p: scenario.pool_of(p) for p in scenario.users})
     testusers.check_supplied(target, scenario, stack, supplied, entitlements.file)
     journal = Journal(users_journal(state_dir, scenario.name))
     _seed_item(target, scenario, stack, journal)

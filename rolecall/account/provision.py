@@ -38,7 +38,7 @@ from rolecall.account.clients import Target, patiently
 from rolecall.account.retry import explain_stop
 from rolecall.account.trust_policies import trust_policy
 from rolecall.model import templates
-from rolecall.model.scenario import Scenario
+from rolecall.model.scenario import DEFAULT_POOL, Scenario
 from rolecall.model.tables import Table
 from rolecall.model.templates import physical_name
 from rolecall.reporting.redact import register_secret
@@ -89,6 +89,12 @@ class Stack:
     # providers), and the users the team supplied (password from ROLECALL_PASSWORD_<USER>).
     variant_clients: dict[str, str] = field(default_factory=dict)
     supplied_users: list[str] = field(default_factory=list)
+    # Several user pools, each a provider of the identity pools (model/userpools.py): pool
+    # name -> user pool id, and -> its app client; user -> the pool it signs in to. Empty:
+    # one pool, user_pool_id and client_id above (which are always the first pool's).
+    pool_ids: dict[str, str] = field(default_factory=dict)
+    pool_clients: dict[str, str] = field(default_factory=dict)
+    members: dict[str, str] = field(default_factory=dict)
     # The scenario's other tables (issue 23): logical name -> physical name, and -> ARN
     other_tables: dict[str, str] = field(default_factory=dict)
     other_table_arns: dict[str, str] = field(default_factory=dict)
@@ -99,9 +105,35 @@ class Stack:
     # poll through it, and an answer after it is the settled one.
     iam_settled_by: float = 0.0
 
-    def client_of(self, variant: str | None) -> str:
-        """The app client a variant's users sign in through (its identity pool's provider)."""
-        return self.variant_clients.get(variant or "", self.client_id)
+    def client_of(self, variant: str | None, user: str | None = None) -> str:
+        """The app client a user signs in through on a variant: the variant's own (a
+        discovered stack: one app client per variant), else the user's pool's."""
+        return self.variant_clients.get(variant or "") or self.pool_client(self.pool_of(user))
+
+    def pool_of(self, user: str | None) -> str | None:
+        """The name of the pool a user signs in to (None: the first pool)."""
+        return self.members.get(user or "")
+
+    def user_pool_of(self, user: str | None) -> str:
+        """The id of the user pool a user is in."""
+        return self.pool_ids.get(self.pool_of(user) or "", self.user_pool_id)
+
+    def pool_client(self, pool: str | None) -> str:
+        return self.pool_clients.get(pool or "", self.client_id)
+
+    def provider_of(self, user: str | None) -> str:
+        """The Logins key of a user's ID tokens: its own pool's provider name (P1)."""
+        return self.provider(self.pool_of(user))
+
+    def provider(self, pool: str | None) -> str:
+        user_pool_id = self.pool_ids.get(pool or "")
+        if user_pool_id is None:
+            return self.provider_name
+        return f"cognito-idp.{self.region}.amazonaws.com/{user_pool_id}"
+
+    def mapping_key_of(self, pool: str | None) -> str:
+        """RoleMappings key of a pool's provider: `<ProviderName>:<ClientId>` (P2)."""
+        return f"{self.provider(pool)}:{self.pool_client(pool)}"
 
     @property
     def foreign_provider_name(self) -> str:
@@ -113,10 +145,6 @@ class Stack:
             if arn == role_arn or arn.split("/")[-2:-1] == [role_arn.rsplit("/", 1)[-1]]:
                 return name
         return f"<foreign:{arn.rsplit('/', 2)[-2] if '/' in arn else arn}>"
-
-    @property
-    def mapping_key(self) -> str:
-        return f"{self.provider_name}:{self.client_id}"
 
 
 class Provisioner:
@@ -155,12 +183,16 @@ class Provisioner:
 
     def _provision(self, scenario: Scenario) -> Stack:
         log.info("provisioning scenario %s (run %s)", scenario.name, self.runid)
-        pool_id, client_id = self._user_pool(scenario)
+        pools = {name: self._user_pool(scenario, name) for name in scenario.pools()}
+        pool_id, client_id = next(iter(pools.values()))
         assert scenario.table is not None, "a scenario file always has a table"
         table_name, table_arn = self._table(scenario, scenario.table)
         stack = Stack(scenario.name, self.runid, self.target.region, self.target.account_id,
                       table_name, table_arn, pool_id, client_id,
-                      f"cognito-idp.{self.target.region}.amazonaws.com/{pool_id}")
+                      f"cognito-idp.{self.target.region}.amazonaws.com/{pool_id}",
+                      pool_ids={name: ids[0] for name, ids in pools.items()},
+                      pool_clients={name: ids[1] for name, ids in pools.items()},
+                      members={user: scenario.pool_of(user) for user in scenario.users})
         for other in scenario.other_tables:
             name, arn = self._table(scenario, other)
             stack.other_tables[other.name], stack.other_table_arns[other.name] = name, arn
@@ -179,10 +211,12 @@ class Provisioner:
         return stack
 
     def _negative_fixtures(self, scenario: Scenario, stack: Stack) -> None:
-        """Another app client, and another user pool holding the same user (SPEC E2)."""
+        """Another app client of the negatives user's pool, and another user pool holding
+        the same user (SPEC E2)."""
         assert scenario.negatives is not None
         other = self.idp.create_user_pool_client(
-            UserPoolId=stack.user_pool_id, ClientName=self.name(scenario, "other-app", 128),
+            UserPoolId=stack.user_pool_of(scenario.negatives.user),
+            ClientName=self.name(scenario, "other-app", 128),
             ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"])
         stack.other_client_id = other["UserPoolClient"]["ClientId"]
         foreign = self.idp.create_user_pool(PoolName=self.name(scenario, "foreign-users", 128),
@@ -200,20 +234,23 @@ class Provisioner:
                                          Password=self.secrets.password(scenario.name, user),
                                          Permanent=True)
 
-    def _user_pool(self, scenario: Scenario) -> tuple[str, str]:
+    def _user_pool(self, scenario: Scenario, name: str) -> tuple[str, str]:
+        """One user pool and its app client (deleting the pool deletes both, and its groups)."""
+        spec = scenario.pools()[name]
+        suffix = "" if name == DEFAULT_POOL else f"-{name}"
         schema = [{"Name": attr, "AttributeDataType": "String", "Mutable": True}
-                  for attr in scenario.user_pool.custom_attributes]
-        pool = self.idp.create_user_pool(PoolName=self.name(scenario, "users", 128),
+                  for attr in spec.custom_attributes]
+        pool = self.idp.create_user_pool(PoolName=self.name(scenario, f"users{suffix}", 128),
                                          UserPoolTags=self.tags(),
                                          **({"Schema": schema} if schema else {}))
         pool_id = pool["UserPool"]["Id"]
         self.journal.record(USER_POOL, pool_id)
-        writable = scenario.user_pool.writable_attributes
+        writable = spec.writable_attributes
         client = self.idp.create_user_pool_client(
-            UserPoolId=pool_id, ClientName=self.name(scenario, "app", 128),
+            UserPoolId=pool_id, ClientName=self.name(scenario, f"app{suffix}", 128),
             ExplicitAuthFlows=["ALLOW_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
             **({"WriteAttributes": writable} if writable is not None else {}),
-            **_token_validity(scenario.user_pool.id_token_minutes))
+            **_token_validity(spec.id_token_minutes))
         return pool_id, client["UserPoolClient"]["ClientId"]
 
     def _table(self, scenario: Scenario, table: Table) -> tuple[str, str]:
@@ -266,10 +303,12 @@ class Provisioner:
             IdentityPoolName=self.name(scenario, variant, 128),
             AllowUnauthenticatedIdentities=bool(scenario.pool_setting(variant,
                                                                       "allow_unauthenticated")),
-            CognitoIdentityProviders=[{"ProviderName": stack.provider_name,
-                                       "ClientId": stack.client_id,
+            # every user pool is a provider (P1), each with its own app client
+            CognitoIdentityProviders=[{"ProviderName": stack.provider(pool),
+                                       "ClientId": stack.pool_client(pool),
                                        "ServerSideTokenCheck": bool(scenario.pool_setting(
-                                           variant, "server_side_token_check"))}],
+                                           variant, "server_side_token_check"))}
+                                      for pool in scenario.pools()],
             IdentityPoolTags=self.tags(), **kwargs)
         self.journal.record(IDENTITY_POOL, pool["IdentityPoolId"])
         return str(pool["IdentityPoolId"])
@@ -319,13 +358,16 @@ class Provisioner:
                 ResourceArn=stack.table_arn, Policy=json.dumps(render(table.policy, stack)))
 
     def _principal_tags(self, scenario: Scenario, variant: str, stack: Stack) -> None:
-        """Attributes for access control (SPEC A1): the claims each session carries as tags."""
+        """Attributes for access control (SPEC A1): the claims each session carries as tags,
+        the same map for every user pool provider."""
         chosen = scenario.variants[variant].principal_tags or scenario.identity_pool.principal_tags
         if chosen is None:
             return
-        self.identity.set_principal_tag_attribute_map(
-            IdentityPoolId=stack.identity_pools[variant], IdentityProviderName=stack.provider_name,
-            UseDefaults=chosen.use_defaults, PrincipalTags=dict(chosen.tags))
+        for pool in scenario.pools():
+            self.identity.set_principal_tag_attribute_map(
+                IdentityPoolId=stack.identity_pools[variant],
+                IdentityProviderName=stack.provider(pool),
+                UseDefaults=chosen.use_defaults, PrincipalTags=dict(chosen.tags))
 
     def _group(self, scenario: Scenario, group: str, stack: Stack) -> None:
         spec = scenario.groups[group]
@@ -334,19 +376,21 @@ class Provisioner:
             kwargs["RoleArn"] = stack.roles[spec.role]
         if spec.precedence is not None:
             kwargs["Precedence"] = spec.precedence
-        patiently(self.idp.create_group)(GroupName=group, UserPoolId=stack.user_pool_id, **kwargs)
+        patiently(self.idp.create_group)(
+            GroupName=group, UserPoolId=stack.pool_ids[scenario.group_pool(group)], **kwargs)
 
     def _user(self, scenario: Scenario, user: str, stack: Stack) -> str:
+        """A user of its own pool, in its groups (of that pool, model/userpools.py)."""
         spec = scenario.users[user]
+        pool_id = stack.user_pool_of(user)
         self.idp.admin_create_user(
-            UserPoolId=stack.user_pool_id, Username=user, MessageAction="SUPPRESS",
+            UserPoolId=pool_id, Username=user, MessageAction="SUPPRESS",
             UserAttributes=[{"Name": k, "Value": v} for k, v in spec.attributes.items()])
-        self.idp.admin_set_user_password(UserPoolId=stack.user_pool_id, Username=user,
+        self.idp.admin_set_user_password(UserPoolId=pool_id, Username=user,
                                          Password=self.secrets.password(scenario.name, user),
                                          Permanent=True)
         for group in spec.groups:
-            self.idp.admin_add_user_to_group(UserPoolId=stack.user_pool_id, Username=user,
-                                             GroupName=group)
+            self.idp.admin_add_user_to_group(UserPoolId=pool_id, Username=user, GroupName=group)
         return user
 
     def _pool_roles(self, scenario: Scenario, variant: str, stack: Stack) -> None:
@@ -354,18 +398,21 @@ class Provisioner:
         roles = {kind: stack.roles[name] for kind, name in
                  (("authenticated", pool.authenticated_role),
                   ("unauthenticated", pool.unauthenticated_role)) if name}
-        kwargs: dict[str, Any] = {}
-        mapping = scenario.variants[variant].mapping
-        if mapping is not None:
+        mappings: dict[str, Any] = {}
+        for pool_name in scenario.pools():  # one RoleMapping per provider, keyed P2
+            mapping = scenario.mapping_of(variant, pool_name)
+            if mapping is None:
+                continue
             entry: dict[str, Any] = {"Type": mapping.type,
                                      "AmbiguousRoleResolution": mapping.ambiguous}
             if mapping.type == "Rules":
                 entry["RulesConfiguration"] = {"Rules": [
                     {"Claim": r.claim, "MatchType": r.match, "Value": r.value,
                      "RoleARN": stack.roles[r.role]} for r in mapping.rules]}
-            kwargs["RoleMappings"] = {stack.mapping_key: entry}
+            mappings[stack.mapping_key_of(pool_name)] = entry
         patiently(self.identity.set_identity_pool_roles)(
-            IdentityPoolId=stack.identity_pools[variant], Roles=roles, **kwargs)
+            IdentityPoolId=stack.identity_pools[variant], Roles=roles,
+            **({"RoleMappings": mappings} if mappings else {}))
 
 
 def _token_validity(minutes: int | None) -> dict[str, Any]:

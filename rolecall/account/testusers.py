@@ -117,18 +117,17 @@ def create_users(target: Target, scenario: Scenario, stack: Stack, secrets: RunS
             users[persona] = supplied[persona]
             continue
         name = username(stack.runid, persona)
+        pool_id = stack.user_pool_of(persona)  # the persona's own user pool
         # the persona's attributes (its tenant): the claims its tokens carry (SPEC A2)
-        idp.admin_create_user(UserPoolId=stack.user_pool_id, Username=name,
-                              MessageAction="SUPPRESS",
+        idp.admin_create_user(UserPoolId=pool_id, Username=name, MessageAction="SUPPRESS",
                               UserAttributes=[{"Name": k, "Value": v}
                                               for k, v in spec.attributes.items()])
-        journal.record(KIND, f"{stack.user_pool_id}/{name}")
-        idp.admin_set_user_password(UserPoolId=stack.user_pool_id, Username=name,
+        journal.record(KIND, f"{pool_id}/{name}")
+        idp.admin_set_user_password(UserPoolId=pool_id, Username=name,
                                     Password=secrets.password(stack.scenario, persona),
                                     Permanent=True)
         for group in spec.groups:
-            idp.admin_add_user_to_group(UserPoolId=stack.user_pool_id, Username=name,
-                                        GroupName=group)
+            idp.admin_add_user_to_group(UserPoolId=pool_id, Username=name, GroupName=group)
         users[persona] = name
     return users
 
@@ -142,7 +141,7 @@ def check_supplied(target: Target, scenario: Scenario, stack: Stack, supplied: d
             raise ScenarioError(file, f"personas.{persona}.user", f"user {name} has no password",
                                 f"export {password_variable(persona)}=<its password>")
         groups = sorted(g["GroupName"] for g in idp.admin_list_groups_for_user(
-            UserPoolId=stack.user_pool_id, Username=name)["Groups"])
+            UserPoolId=stack.user_pool_of(persona), Username=name)["Groups"])
         wanted = sorted(scenario.users[persona].groups)
         if groups != wanted:
             raise ScenarioError(file, f"personas.{persona}.groups", f"user {name} is in "

@@ -151,20 +151,26 @@ def facts_from_scenario(scenario: Scenario, variants: Iterable[str] | None = Non
                       table_policies=policies)
 
 
-def scenario_writable_claims(scenario: Scenario) -> frozenset[str]:
-    """Attributes users may set themselves: the client's WriteAttributes, default all mutable."""
-    mutable = frozenset(f"custom:{a}" for a in scenario.user_pool.custom_attributes) | STANDARD_WRITABLE
-    allowed = scenario.user_pool.writable_attributes
-    return mutable & frozenset(allowed) if allowed else mutable
+def scenario_writable_claims(scenario: Scenario, pool: str | None = None) -> frozenset[str]:
+    """Attributes users of `pool` may set themselves: its client's WriteAttributes, default
+    all mutable (None: what users of any of the scenario's pools may set)."""
+    pools = scenario.pools()
+    found: frozenset[str] = frozenset()
+    for name in [pool] if pool is not None else list(pools):
+        mutable = frozenset(f"custom:{a}" for a in pools[name].custom_attributes) | STANDARD_WRITABLE
+        allowed = pools[name].writable_attributes
+        found |= mutable & frozenset(allowed) if allowed else mutable
+    return found
 
 
 def _pool_from_variant(scenario: Scenario, variant: str, stack: Stack, writable: frozenset[str],
                        group_roles: tuple[str, ...]) -> PoolFacts:
-    mapping = scenario.variants[variant].mapping
-    mappings = () if mapping is None else (MappingFacts(
-        stack.mapping_key, mapping.type,
+    mappings = tuple(MappingFacts(
+        stack.mapping_key_of(pool), mapping.type,
         tuple(RuleFacts(r.claim, r.match, r.value, r.role) for r in mapping.rules),
-        writable, tuple(scenario.groups)),)
+        scenario_writable_claims(scenario, pool),
+        tuple(g for g in scenario.groups if scenario.group_pool(g) == pool))
+        for pool in scenario.pools() if (mapping := scenario.mapping_of(variant, pool)))
     pool = scenario.identity_pool
     return PoolFacts(variant, stack.identity_pools[variant],
                      scenario.pool_setting(variant, "allow_classic_flow"),

@@ -69,7 +69,7 @@ class EscalationCell:
     @property
     def accepted(self) -> dict[str, str]:
         """The scenario's accepted escalation findings of this subject: subject -> reason."""
-        mine = {f"{variant}/{self.subject}" for variant in self.scenario.variants}
+        mine = {f"{variant}/{self.subject}" for variant in variants_of(self.scenario, self.subject)}
         return {a.subject: a.reason for a in self.scenario.accepted_findings
                 if a.check == "escalation" and a.subject in mine}
 
@@ -77,7 +77,8 @@ class EscalationCell:
     def writes_own_attributes(self) -> bool:
         """Does one of this subject's paths have the user write a `custom:` attribute?"""
         return self.subject != GUEST and any(
-            self_service_rules(self.scenario, variant) for variant in self.scenario.variants)
+            self_service_rules(self.scenario, variant, self.scenario.pool_of(self.subject))
+            for variant in variants_of(self.scenario, self.subject))
 
     def describe(self) -> Description:
         users = self.scenario.users
@@ -89,7 +90,7 @@ class EscalationCell:
             # one, custom too. The self-service path assumes the latter; the evidence
             # lists what the target answered, so a nightly run on AWS settles it.
             details["pin"] = "self-service write of a custom attribute (no WriteAttributes)"
-        rules = dict.fromkeys(rule for variant in self.scenario.variants
+        rules = dict.fromkeys(rule for variant in variants_of(self.scenario, self.subject)
                               for _, rule, _ in routes(self.scenario, variant, self.subject))
         return Description(self.id, "escalation", self.scenario.name, user=self.subject,
                            groups=groups, expected=sorted(self.accepted),
@@ -154,7 +155,8 @@ def routes(scenario: Scenario, variant: str, subject: str) -> list[Route]:
             (f"classic-guest={role}", "C5", ("classic_guest", (variant, role))) for role in roles]
     found: list[Route] = [("enhanced", oracle.enhanced(scenario, variant, subject).rule,
                            ("enhanced", (variant, subject)))]
-    mapping = scenario.variants[variant].mapping
+    pool = scenario.pool_of(subject)
+    mapping = scenario.mapping_of(variant, pool)  # the subject's own provider's (P2)
     if mapping is not None:  # E7a (Token), E9c (Rules: overrides the rule order)
         custom = "E7a" if mapping.type == "Token" else "E9c"
         found += [(f"custom={role}", custom, ("enhanced", (variant, subject, role)))
@@ -162,20 +164,20 @@ def routes(scenario: Scenario, variant: str, subject: str) -> list[Route]:
     found += [(f"classic={role}", "C5", ("classic", (variant, subject, role))) for role in roles]
     found += [(f"self-service {rule.claim}={rule.value}", "E9",
                ("after_self_service", (variant, subject, rule.claim, rule.value)))
-              for rule in self_service_rules(scenario, variant)]
-    claim = self_service_tenant(scenario, variant)
+              for rule in self_service_rules(scenario, variant, pool)]
+    claim = self_service_tenant(scenario, variant, pool)
     if claim is not None:  # A4: the user names another's tenant, the tag follows
         found.append((f"self-service {claim}={FOREIGN_PARTITION}", "A4",
                       ("after_self_service", (variant, subject, claim, FOREIGN_PARTITION))))
     return found
 
 
-def self_service_tenant(scenario: Scenario, variant: str) -> str | None:
-    """The tenant claim of a per-tenant table, when users may write it and the variant's
-    pool copies it into a principal tag (SPEC A4); None otherwise."""
+def self_service_tenant(scenario: Scenario, variant: str, pool: str) -> str | None:
+    """The tenant claim of a per-tenant table, when users of `pool` may write it and the
+    variant's pool copies it into a principal tag (SPEC A4); None otherwise."""
     table = scenario.table
     claim = table.tenant_claim if table is not None else None
-    if claim is None or claim not in scenario_writable_claims(scenario):
+    if claim is None or claim not in scenario_writable_claims(scenario, pool):
         return None
     return claim if claim in scenario.principal_tags(variant).values() else None
 
@@ -186,9 +188,17 @@ def paths(flows: Flows, scenario: Scenario, variant: str, subject: str) -> Itera
         yield label, rule, partial(getattr(flows, method), *args)
 
 
-def self_service_rules(scenario: Scenario, variant: str) -> list[Rule]:
-    """The variant's rules a user can make match by writing their own `custom:` attribute."""
-    mapping = scenario.variants[variant].mapping
+def variants_of(scenario: Scenario, subject: str) -> list[str]:
+    """The variants a subject's paths start from: those it signs in through (guests: all)."""
+    if subject not in scenario.users:
+        return list(scenario.variants)
+    return [v for v in scenario.variants if scenario.serves(v, subject)]
+
+
+def self_service_rules(scenario: Scenario, variant: str, pool: str) -> list[Rule]:
+    """The rules of `pool`'s mapping in the variant that a user of that pool can make match
+    by writing their own `custom:` attribute."""
+    mapping = scenario.mapping_of(variant, pool)
     if mapping is None or mapping.type != "Rules":
         return []
     return [rule for rule in mapping.rules
@@ -260,7 +270,7 @@ def _probe_self_escalation(flows: Flows, stack: Stack, scenario: Scenario, varia
 def find(flows: Flows, stack: Stack, cell: EscalationCell) -> list[Finding]:
     """One finding per variant where some path grants more than the entitlement."""
     findings = []
-    for variant in cell.scenario.variants:
+    for variant in variants_of(cell.scenario, cell.subject):
         finding = Finding("escalation", f"{variant}/{cell.subject}")
         for label, rule, take in paths(flows, cell.scenario, variant, cell.subject):
             result = take()

@@ -45,11 +45,24 @@ class IdentityCell:
 def identity_cells(scenarios: list[Scenario]) -> list[IdentityCell]:
     cells = []
     for scenario in scenarios:
-        users = scenario.matrix_users()
-        if "enhanced" not in scenario.flows or len(users) < 2:
+        first = next(iter(scenario.variants))
+        pair = same_pool_pair(scenario, first)
+        if "enhanced" not in scenario.flows or pair is None:
             continue
-        cells.append(IdentityCell(scenario, next(iter(scenario.variants)), (users[0], users[1])))
+        cells.append(IdentityCell(scenario, first, pair))
     return cells
+
+
+def same_pool_pair(scenario: Scenario, variant: str) -> tuple[str, str] | None:
+    """The first two matrix users of one user pool that sign in through the variant (two
+    logins of one provider: which pool holds them does not change E1 or E14)."""
+    users = scenario.variant_users(variant)
+    for n, first in enumerate(users):
+        other = next((u for u in users[n + 1:]
+                      if scenario.pool_of(u) == scenario.pool_of(first)), None)
+        if other is not None:
+            return first, other
+    return None
 
 
 def identity_problem(first: str, again: str, other: str, region: str) -> str | None:
@@ -109,18 +122,18 @@ def binding_cells(scenarios: list[Scenario]) -> list[BindingCell]:
     identity is the key to the data), the classic flow in the first variant that opens it."""
     cells = []
     for scenario in scenarios:
-        users = scenario.matrix_users()
-        if len(users) < 2:
-            continue
-        owner, other = users[0], users[1]
         table = scenario.table
-        if "enhanced" in scenario.flows and table is not None and table.partition == "per-identity":
-            first = next(iter(scenario.variants))
-            cells.append(BindingCell(scenario, first, "enhanced", owner, other, None,
+        first = next(iter(scenario.variants))
+        pair = same_pool_pair(scenario, first)
+        if "enhanced" in scenario.flows and table is not None and pair is not None \
+                and table.partition == "per-identity":
+            cells.append(BindingCell(scenario, first, "enhanced", *pair, None,
                                      oracle.foreign_login(scenario, first, "enhanced")))
         role, classic = _trusted_role(scenario), open_classic_variant(scenario)
-        if "classic" in scenario.flows and classic is not None and role is not None:
-            cells.append(BindingCell(scenario, classic, "classic", owner, other, role,
+        pair = same_pool_pair(scenario, classic) if classic is not None else None
+        if "classic" in scenario.flows and classic is not None and role is not None \
+                and pair is not None:
+            cells.append(BindingCell(scenario, classic, "classic", *pair, role,
                                      oracle.foreign_login(scenario, classic, "classic")))
     return cells
 

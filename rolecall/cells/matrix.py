@@ -163,15 +163,15 @@ def credential_cells(scenarios: list[Scenario]) -> list[CredentialCell]:
 
 def _credentials_of(scenario: Scenario) -> Iterator[CredentialCell]:
     for variant in scenario.variants:
-        if "enhanced" in scenario.flows:
-            for user in scenario.matrix_users():
+        if "enhanced" in scenario.flows:  # each user through the variants of its own pool
+            for user in scenario.variant_users(variant):
                 yield CredentialCell(scenario, variant, "enhanced", user, None,
                                      oracle.enhanced(scenario, variant, user))
                 for custom in scenario.variants[variant].custom_roles:
                     yield CredentialCell(scenario, variant, "enhanced", user, custom,
                                          oracle.enhanced(scenario, variant, user, custom))
         if "classic" in scenario.flows:
-            for user in scenario.matrix_users():
+            for user in scenario.variant_users(variant):
                 for role in scenario.roles:
                     yield CredentialCell(scenario, variant, "classic", user, role,
                                          oracle.classic(scenario, variant, role))
@@ -337,7 +337,7 @@ class NegativeCell:
                else {})
         # A cell for every variant records one cell per variant (suites/test_tokens_negative.py):
         # the plan counts them as such, so every report counts the same cells.
-        parts = () if self.variant else tuple(self.scenario.variants)
+        parts = () if self.variant else tuple(self.scenario.variants_for(self.user))
         return Description(self.id, "negative", self.scenario.name, self.variant, user=self.user,
                            groups=groups_of(self.scenario, self.user),
                            scenario_file=self.scenario.file, details=pin, parts=parts)
@@ -354,7 +354,7 @@ def negative_cells(scenarios: list[Scenario]) -> list[NegativeCell]:
                 cells.append(NegativeCell(scenario, case, negatives.user))
                 continue
             cells.extend(NegativeCell(scenario, case, negatives.user, variant)
-                         for variant in scenario.variants)
+                         for variant in scenario.variants_for(negatives.user))
         for event in REVOKING_EVENTS:
             user = getattr(negatives, event)
             if user is not None:

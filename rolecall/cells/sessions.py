@@ -72,7 +72,8 @@ def open_classic_variant(scenario: Scenario) -> str | None:
 def session_cells(scenarios: list[Scenario]) -> list[SessionCell]:
     cells = []
     for scenario in scenarios:
-        users, variant = scenario.matrix_users(), open_classic_variant(scenario)
+        variant = open_classic_variant(scenario)
+        users = scenario.variant_users(variant) if variant is not None else []
         if "classic" not in scenario.flows or not users or variant is None:
             continue
         for role, spec in scenario.roles.items():

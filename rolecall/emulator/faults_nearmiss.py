@@ -180,6 +180,12 @@ NEAR_MISS: tuple[NearMiss, ...] = (
      "AllowClassicFlow never given is read as false (GetOpenIdToken refused)", False),
     ("mapping-lookup-provider-only", "token mapping", "P2",
      "RoleMappings are looked up by ProviderName alone, not '<ProviderName>:<ClientId>'", False),
+    ("token-logins-key-unchecked", "tokens", "E2",
+     "a login token is checked against its own issuer's provider, whatever Logins key names "
+     "it: a staff token presented as a customers login is accepted", True),
+    ("mapping-first-provider-only", "token mapping", "P2",
+     "an identity pool with two user pools applies the first provider's RoleMapping to the "
+     "logins of every provider", True),
     ("rules-stored-reversed", "rules", "P3",
      "a Rules mapping's rules are kept in reverse order", True),
     ("deny-wrong-code", "token mapping", "E12",

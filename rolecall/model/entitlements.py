@@ -58,6 +58,10 @@ class Persona(Model):
     custom_role_arn: str | None = None  # enhanced: CustomRoleArn; classic: the role asked for
     user: str | None = None  # a supplied test user (password in ROLECALL_PASSWORD_<PERSONA>)
     client: str | None = None  # pools with several app clients: this one only
+    # An identity pool with several user pools as providers (staff, customers): the pool the
+    # persona signs in to (its name, logical id or id). Unset: the pool of its groups or
+    # client, or the only pool.
+    user_pool: str | None = None
 
     @model_validator(mode="after")
     def _one_kind(self) -> Persona:
@@ -89,6 +93,7 @@ class Aliases:
     indexes: dict[str, list[str]] = field(default_factory=dict)  # table key -> index names
     groups: dict[str, str] = field(default_factory=dict)  # group name / logical id -> name
     clients: dict[str, str] = field(default_factory=dict)  # client logical id / name / id -> variant
+    pools: dict[str, str] = field(default_factory=dict)  # user pool logical id / id / name -> name
     display: dict[str, str] = field(default_factory=dict)  # role or table key -> name to write
 
 
@@ -174,10 +179,45 @@ def _check_other(table: str, index: str, other_partition: bool, file: str, where
 
 def _variants_of(persona: Persona, pname: str, file: str, aliases: Aliases,
                  skeleton: Scenario) -> list[str]:
-    if persona.client is None:
+    """The app clients (variants) the persona signs in through: its `client`, else every
+    client of its user pool (a guest: every client)."""
+    if persona.client is not None:
+        return [_resolve(aliases.clients, persona.client, file, f"personas.{pname}.client",
+                         "app client", skeleton.name)]
+    if persona.guest:
         return list(skeleton.variants)
-    return [_resolve(aliases.clients, persona.client, file, f"personas.{pname}.client",
-                     "app client", skeleton.name)]
+    pool = _pool_of(persona, pname, file, aliases, skeleton)
+    return [v for v, spec in skeleton.variants.items() if spec.user_pool in (None, pool)]
+
+
+def _pool_of(persona: Persona, pname: str, file: str, aliases: Aliases,
+             skeleton: Scenario) -> str | None:
+    """The user pool a persona signs in to, on a stack with several (None: one pool).
+
+    Its `user_pool`, else its client's pool, else its groups' pool (Cognito groups belong
+    to one pool); a persona none of these place is an error naming the pools."""
+    pools = list(skeleton.pools())
+    where = f"personas.{pname}.user_pool"
+    if len(pools) == 1:
+        if persona.user_pool is not None:
+            _resolve(aliases.pools, persona.user_pool, file, where, "user pool", skeleton.name)
+        return None
+    if persona.user_pool is not None:
+        return _resolve(aliases.pools, persona.user_pool, file, where, "user pool", skeleton.name)
+    if persona.client is not None:
+        variant = _resolve(aliases.clients, persona.client, file, f"personas.{pname}.client",
+                           "app client", skeleton.name)
+        return skeleton.variants[variant].user_pool
+    found = {skeleton.group_pool(_resolve(aliases.groups, g, file, f"personas.{pname}.groups",
+                                          "group", skeleton.name))
+             for g in persona.groups or []}
+    if len(found) == 1:
+        return found.pop()
+    problem = (f"names groups of user pools {', '.join(sorted(found))}: a user is in one pool"
+               if found else f"stack {skeleton.name} has user pools {', '.join(pools)} and the "
+               "persona names no group or client")
+    raise ScenarioError(file, where, problem,
+                        f"say which pool the persona signs in to: user_pool: {pools[0]}")
 
 
 def bind(entitlements: Entitlements, skeleton: Scenario, aliases: Aliases) -> Scenario:
@@ -197,7 +237,9 @@ def bind(entitlements: Entitlements, skeleton: Scenario, aliases: Aliases) -> Sc
                            skeleton.name) for n, g in enumerate(persona.groups or [])]
         _check_partition(persona, pname, file, skeleton)
         users[pname] = User(groups=groups, entitlement=entitled,
-                            attributes=dict(persona.attributes)).model_dump()
+                            attributes=dict(persona.attributes),
+                            pool=_pool_of(persona, pname, file, aliases, skeleton)
+                            ).model_dump(exclude_none=True)
         if persona.custom_role_arn and persona.flow == "enhanced":
             custom = _resolve(aliases.roles, persona.custom_role_arn, file,
                               f"personas.{pname}.custom_role_arn", "role", skeleton.name)

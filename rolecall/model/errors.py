@@ -75,6 +75,8 @@ FIXES = {  # pydantic error type -> what to write instead
     "greater_than_equal": "use a larger number",
     "less_than_equal": "use a smaller number",
     "reference": "use a name defined in the section the message names, or define it there",
+    "pool": "write pool: <a name under user_pools:>; with several user pools every user and "
+            "group names the one it is in",
 }
 DEFAULT_FIX = "change the value as the message says (see README 'Writing a scenario')"
 

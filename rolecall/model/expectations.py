@@ -133,7 +133,7 @@ def profile_problems(scenario: Scenario) -> list[tuple[str, str]]:
         return []
     found: list[tuple[str, str]] = []
     for variant in scenario.variants:
-        for user in scenario.matrix_users():
+        for user in scenario.variant_users(variant):
             outcome = enhanced(scenario, variant, user)
             role = outcome.role
             if not outcome.issued or role is None or scenario.roles[role].allowed is None:

@@ -102,8 +102,9 @@ def claims(scenario: Scenario, user: str) -> dict[str, object]:
 # --- enhanced flow (SPEC E4-E12) --------------------------------------------------------
 
 def enhanced(scenario: Scenario, variant: str, user: str, custom_role: str | None = None) -> Outcome:
-    """GetCredentialsForIdentity for an authenticated user."""
-    mapping = scenario.variants[variant].mapping
+    """GetCredentialsForIdentity for an authenticated user: the mapping of the provider the
+    user's login is of, its own user pool's (P2: RoleMappings are keyed per provider)."""
+    mapping = scenario.mapping_of(variant, scenario.pool_of(user))
     authenticated = scenario.identity_pool.authenticated_role
     if mapping is None:  # E6
         choice = (issued(authenticated, "E6") if authenticated
@@ -203,7 +204,7 @@ def classic_gate(scenario: Scenario, variant: str) -> Outcome | None:
     allow = scenario.pool_setting(variant, "allow_classic_flow")
     if allow is False:
         return refused("InvalidParameterException", "C1")
-    if scenario.variants[variant].mapping is not None:
+    if scenario.mapped(variant):  # any provider's mapping: the pool has RoleMappings
         return refused("InvalidParameterException", "C3")
     return None
 
@@ -222,7 +223,7 @@ def classic_flow_setting(allow: bool | None, mapped: bool) -> str:
 def classic_setting(scenario: Scenario, variant: str) -> str:
     """`classic_flow_setting` of one variant's identity pool."""
     return classic_flow_setting(scenario.pool_setting(variant, "allow_classic_flow"),
-                                scenario.variants[variant].mapping is not None)
+                                scenario.mapped(variant))
 
 
 def classic(scenario: Scenario, variant: str, role: str) -> Outcome:
@@ -371,7 +372,8 @@ def check(scenario: Scenario) -> None:
 BROKEN_TOKEN_RULES = {"tampered": "E2", "resigned": "E2", "other-client": "E2",
                       "other-pool": "E2", "other-provider": "E2", "access-token": "G8",
                       "refresh-token": "G8",
-                      "expired": "E2", "alg-none": "E2", "hs256": "E2", "embedded-jwk": "E2"}
+                      "expired": "E2", "alg-none": "E2", "hs256": "E2", "embedded-jwk": "E2",
+                      "swapped-provider": "E2"}
 
 
 def broken_token(case: str) -> Outcome:

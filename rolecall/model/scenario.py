@@ -34,8 +34,12 @@ from rolecall.model.errors import ScenarioError, as_scenario_error, read_yaml, r
 from rolecall.model.shapes import BY_NAME, index_shapes
 from rolecall.model.tables import Table
 from rolecall.model.trust import PrincipalTags, Trust
-
-MAX_PRECEDENCE = 2**31 - 1
+from rolecall.model.userpools import DEFAULT_POOL as DEFAULT_POOL
+from rolecall.model.userpools import MAX_PRECEDENCE as MAX_PRECEDENCE
+from rolecall.model.userpools import Group as Group
+from rolecall.model.userpools import User as User
+from rolecall.model.userpools import UserPool as UserPool
+from rolecall.model.userpools import check_members, check_pool_name, pool_choice
 
 
 class Role(Model):
@@ -86,23 +90,6 @@ class Role(Model):
         return value
 
 
-class Group(Model):
-    role: str | None = None
-    precedence: int | None = Field(default=None, ge=0, le=MAX_PRECEDENCE)
-    # The DynamoDB permissions members of this group may EVER hold, over every credential
-    # path (enhanced, CustomRoleArn, classic, guest). More is an escalation finding.
-    entitlement: Actions | None = None
-
-
-class User(Model):
-    groups: list[str] = []
-    attributes: dict[str, str] = {}
-    entitlement: Actions | None = None  # overrides the groups' entitlements for this user
-    # False: the user takes no part in the matrix (a user the negative tests sign out,
-    # disable or delete, or whose attributes the escalation checks change).
-    matrix: bool = True
-
-
 class AcceptedFinding(Model):
     """A finding the stack's owners know about and accept, with their reason (audit trail).
 
@@ -142,13 +129,21 @@ class IdentityPool(Model):
     authenticated_role: str | None = None
     unauthenticated_role: str | None = None
     guest_entitlement: Actions | None = None  # what guests may ever do (escalation check)
-    principal_tags: PrincipalTags | None = None  # SPEC A1: set for the user pool provider
+    principal_tags: PrincipalTags | None = None  # SPEC A1: set for every user pool provider
 
 
 class Variant(Model):
-    """One identity pool of the stack: a role mapping plus optional pool overrides."""
+    """One identity pool of the stack: its role mappings plus optional pool overrides.
+
+    One user pool: `mapping:` is its provider's. Several: `mappings:` keys each pool's
+    provider by the pool's name (a pool left out has none: its users get the default
+    authenticated role, E6). A discovered variant is one app client of one user pool
+    (`user_pool:`): only that pool's users sign in through it, and `mapping:` is its own.
+    """
 
     mapping: Mapping | None = None
+    mappings: dict[Name, Mapping] = {}
+    user_pool: Name | None = None
     allow_classic_flow: bool | None = None
     allow_unauthenticated: bool | None = None
     server_side_token_check: bool | None = None
@@ -190,14 +185,6 @@ class ExpectedRole(Model):
         return self
 
 
-class UserPool(Model):
-    custom_attributes: list[str] = []
-    id_token_minutes: int | None = Field(default=None, ge=5, le=1440)  # app client validity
-    # Attributes the app client lets users write themselves (None: AWS's default, all of
-    # them). A rule keyed on a user-writable attribute is an escalation path.
-    writable_attributes: list[str] | None = None
-
-
 class Negatives(Model):
     """Who the token-negative tests use (suites/test_tokens_negative.py).
 
@@ -217,9 +204,11 @@ class Negatives(Model):
     # belong in a scenario of their own.
     # alg-none, hs256 and embedded-jwk are signatures a careless verifier accepts (issue 13);
     # refresh-token: a client that sends its refresh token, which is not an ID token.
+    # swapped-provider (several user pools): the user's token under the OTHER pool's Logins key.
     cases: list[Literal["tampered", "resigned", "other-client", "other-pool",
                         "other-provider", "access-token", "refresh-token", "expired",
-                        "session-expired", "alg-none", "hs256", "embedded-jwk"]] = [
+                        "session-expired", "alg-none", "hs256", "embedded-jwk",
+                        "swapped-provider"]] = [
         "tampered", "resigned", "other-client", "other-pool", "other-provider", "access-token",
         "refresh-token"]
 
@@ -243,7 +232,10 @@ class Scenario(Model):
     roles: dict[Name, Role]
     groups: dict[Name, Group] = {}
     users: dict[Name, User]
-    user_pool: UserPool = UserPool()
+    # One user pool (`user_pool:`), or several providers of the identity pool (`user_pools:`,
+    # rolecall/model/userpools.py); `pools()` is either as one mapping.
+    user_pool: UserPool | None = None
+    user_pools: dict[Name, UserPool] = {}
     identity_pool: IdentityPool = IdentityPool()
     variants: dict[Name, Variant] = Field(min_length=1)
     flows: list[Flow] = list(FLOWS)
@@ -268,26 +260,23 @@ class Scenario(Model):
             if role not in self.roles:
                 raise refuse(path, f"names role {role!r}, which is not under roles: "
                                     f"(known: {', '.join(self.roles)})")
-        for user_name, user in self.users.items():
-            for n, group in enumerate(user.groups):
-                if group not in self.groups:
-                    raise refuse(("users", user_name, "groups", n),
-                                  f"names group {group!r}, which is not under groups: "
-                                  f"(known: {', '.join(self.groups) or 'none'})")
-            for attribute in user.attributes:
-                custom = attribute.removeprefix("custom:")
-                if attribute.startswith("custom:") and custom not in self.user_pool.custom_attributes:
-                    raise refuse(("users", user_name, "attributes", attribute),
-                                  f"uses {attribute!r}; declare {custom!r} under "
-                                  "user_pool.custom_attributes")
+        if self.user_pool is not None and self.user_pools:
+            raise refuse(("user_pools",), "give either user_pool: (one pool) or user_pools: "
+                                          "(several, by name), not both")
+        check_members(self.pools(), self.groups, self.users)
+        self._mappings_resolve()
         for variant_name, variant in self.variants.items():
-            if variant.custom_roles and variant.mapping is None:
+            if variant.custom_roles and not self.mapped(variant_name):
                 raise refuse(("variants", variant_name, "custom_roles"),
                               "needs a Token or Rules mapping (CustomRoleArn picks among "
                               "cognito:roles, SPEC E7a, or among the matching rules' roles, E9c)")
         self._tenants_resolve()
         self._other_tables_resolve()
         self._probes_resolve()
+        if self.negatives is not None and "swapped-provider" in self.negatives.cases \
+                and len(self.pools()) < 2:
+            raise refuse(("negatives", "cases"), "swapped-provider presents a token under another "
+                         "user pool's Logins key: it needs several pools under user_pools:")
         if self.negatives is not None:
             for part in ("user", "signed_out", "disabled", "deleted"):
                 user_name = getattr(self.negatives, part)
@@ -303,7 +292,29 @@ class Scenario(Model):
             if expected.flow not in self.flows:
                 raise refuse(("expect", n, "flow"), f"states a {expected.flow}-flow "
                                                      "expectation, but flows: leaves that flow out")
+            if not self.serves(expected.variant, expected.user):
+                raise refuse(("expect", n), f"{expected.user} is a user of pool "
+                             f"{self.pool_of(expected.user)}, and variant {expected.variant} is "
+                             f"an app client of pool {self.variants[expected.variant].user_pool}")
         return self
+
+    def _mappings_resolve(self) -> None:
+        """`mapping:` with one pool (or a variant of one pool), `mappings:` by pool name with
+        several: one way to write each."""
+        pools = self.pools()
+        for name, variant in self.variants.items():
+            if variant.user_pool is not None:
+                check_pool_name(pools, variant.user_pool, ("variants", name, "user_pool"))
+            single = len(pools) == 1 or variant.user_pool is not None
+            if single and variant.mappings:
+                raise refuse(("variants", name, "mappings"), "one user pool: write its mapping "
+                             "as mapping: (mappings: keys several pools by name)")
+            if not single and variant.mapping is not None:
+                raise refuse(("variants", name, "mapping"), f"the scenario has {len(pools)} "
+                             f"user pools ({', '.join(pools)}): key each pool's mapping by its "
+                             f"name under mappings: (e.g. mappings: {{{next(iter(pools))}: ...}})")
+            for pool in variant.mappings:
+                check_pool_name(pools, pool, ("variants", name, "mappings", pool))
 
     def _other_tables_resolve(self) -> None:
         """Other tables have names of their own, shared partitions, and profiles name them."""
@@ -362,6 +373,10 @@ class Scenario(Model):
         for variant_name, variant in self.variants.items():
             for n, rule in enumerate(variant.mapping.rules if variant.mapping else []):
                 yield ("variants", variant_name, "mapping", "rules", n, "role"), rule.role
+            for pool_name, mapping in variant.mappings.items():
+                for n, rule in enumerate(mapping.rules):
+                    yield (("variants", variant_name, "mappings", pool_name, "rules", n, "role"),
+                           rule.role)
             for n, role in enumerate(variant.custom_roles):
                 yield ("variants", variant_name, "custom_roles", n), role
         for n, expected in enumerate(self.expect):
@@ -381,6 +396,43 @@ class Scenario(Model):
     def matrix_users(self) -> list[str]:
         """The users that take part in the matrix (claims, credential and access cells)."""
         return [name for name, user in self.users.items() if user.matrix]
+
+    # -- user pools (rolecall/model/userpools.py) ---------------------------------------
+    def pools(self) -> dict[str, UserPool]:
+        """Every user pool by name: `user_pools:`, or the one `user_pool:` as DEFAULT_POOL."""
+        return dict(self.user_pools) or {DEFAULT_POOL: self.user_pool or UserPool()}
+
+    def pool_of(self, user: str) -> str:
+        """The user pool a user signs in to."""
+        return pool_choice(self.pools(), self.users[user].pool)
+
+    def group_pool(self, group: str) -> str:
+        return pool_choice(self.pools(), self.groups[group].pool)
+
+    def mapping_of(self, variant: str, pool: str) -> Mapping | None:
+        """The role mapping of `pool`'s provider in a variant's identity pool (None: none)."""
+        chosen = self.variants[variant]
+        if chosen.user_pool is not None and chosen.user_pool != pool:
+            return None  # a discovered variant is one app client of another pool
+        return chosen.mappings.get(pool) if chosen.mappings else chosen.mapping
+
+    def mapped(self, variant: str) -> bool:
+        """Does the variant's identity pool have RoleMappings (for any provider)?"""
+        chosen = self.variants[variant]
+        return chosen.mapping is not None or bool(chosen.mappings)
+
+    def serves(self, variant: str, user: str) -> bool:
+        """Can `user` sign in through the variant (a discovered variant: one pool's client)?"""
+        bound = self.variants[variant].user_pool
+        return bound is None or bound == self.pool_of(user)
+
+    def variants_for(self, user: str) -> list[str]:
+        """The variants a user signs in through (every one, but for discovered app clients)."""
+        return [variant for variant in self.variants if self.serves(variant, user)]
+
+    def variant_users(self, variant: str) -> list[str]:
+        """The matrix users that sign in through this variant."""
+        return [user for user in self.matrix_users() if self.serves(variant, user)]
 
     def pool_setting(self, variant: str, name: Literal[
             "allow_classic_flow", "allow_unauthenticated", "server_side_token_check"]

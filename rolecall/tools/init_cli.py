@@ -92,7 +92,7 @@ def draft(discovery: Discovery) -> str:
     """The YAML text of a first entitlements file for the discovered stack."""
     skeleton = discovery.scenario
     reading = _Reading(discovery)
-    personas = {name: reading.persona(groups) for name, groups in _group_sets(skeleton)}
+    personas = {name: reading.persona(groups, pool) for name, groups, pool in _group_sets(skeleton)}
     personas["guest"] = reading.guest()
     notes = {name: p.pop("note") for name, p in personas.items() if "note" in p}
     body: dict[str, Any] = {"stack": (skeleton.discovered.stack if skeleton.discovered else None)
@@ -121,11 +121,21 @@ def _today() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%d")
 
 
-def _group_sets(skeleton: Scenario) -> list[tuple[str, list[str]]]:
-    groups = sorted(skeleton.groups)
-    sets = [(_slug(g), [g]) for g in groups]
-    sets += [(f"{_slug(a)}-{_slug(b)}", [a, b]) for a, b in itertools.combinations(groups, 2)]
-    return [*sets, ("no-group", [])]
+def _group_sets(skeleton: Scenario) -> list[tuple[str, list[str], str | None]]:
+    """Personas by groups, per user pool (a user is in groups of its own pool only): each
+    group, each pair, and no group (`no-group-<pool>` when there are several pools; then each
+    persona names its pool, None: the one pool)."""
+    pools = list(skeleton.pools())
+    several = len(pools) > 1
+    sets: list[tuple[str, list[str], str | None]] = []
+    for pool in pools:
+        named = pool if several else None
+        groups = sorted(g for g in skeleton.groups if skeleton.group_pool(g) == pool)
+        sets += [(_slug(g), [g], named) for g in groups]
+        sets += [(f"{_slug(a)}-{_slug(b)}", [a, b], named)
+                 for a, b in itertools.combinations(groups, 2)]
+    return [*sets, *((f"no-group-{_slug(pool)}" if several else "no-group", [],
+                      pool if several else None) for pool in pools)]
 
 
 def _slug(text: str) -> str:
@@ -146,7 +156,6 @@ class _Reading:
         self.aliases = discovery.aliases
         self.table_arn = discovery.stack.table_arn
         self.other_arns = discovery.stack.other_table_arns
-        self.writable = scenario_writable_claims(self.skeleton)
         self.unread: set[str] = set()  # roles with a statement the oracle could not read
 
     @property
@@ -154,16 +163,20 @@ class _Reading:
         table = self.skeleton.table
         return table is not None and table.partition in PARTITIONED
 
-    def sample_attributes(self) -> dict[str, str]:
+    def sample_attributes(self, pool: str | None) -> dict[str, str]:
         """A value for each custom attribute a principal tag is mapped from (A1), e.g. the
-        tenant: the persona's session then carries the tag, as a real user's would."""
+        tenant: the persona's session then carries the tag, as a real user's would (only the
+        custom attributes of the persona's own user pool)."""
         claims = {c for v in self.skeleton.variants for c in self.skeleton.principal_tags(v).values()}
         table = self.skeleton.table
         if table is not None and table.tenant_claim:
             claims.add(table.tenant_claim)
+        pools = self.skeleton.pools()
+        schema = pools[pool or next(iter(pools))].custom_attributes
         return {c: SAMPLE_TENANT if table is not None and c == table.tenant_claim
                 else f"sample-{c.removeprefix('custom:')}"
-                for c in sorted(claims) if c.startswith("custom:")}
+                for c in sorted(claims) if c.startswith("custom:")
+                and c.removeprefix("custom:") in schema}
 
     def actions(self, scenario: Scenario, session: Session, shapes: tuple[Shape, ...],
                 partition: Partition = None, on: str | None = None) -> list[str]:
@@ -212,35 +225,39 @@ class _Reading:
                 for key, actions in allow.items()
                 if actions or (key == name and partition) or (key in tables and sessions)}
 
-    def with_user(self, name: str, groups: list[str], **attributes: str) -> Scenario:
-        return self.skeleton.model_copy(update={"users": {name: User(groups=groups,
-                                                                     attributes=attributes)}})
+    def with_user(self, name: str, groups: list[str], pool: str | None = None,
+                  **attributes: str) -> Scenario:
+        return self.skeleton.model_copy(update={"users": {name: User(
+            groups=groups, attributes=attributes, pool=pool)}})
 
-    def persona(self, groups: list[str]) -> dict[str, Any]:
-        """Its role when every app client gives the same one; what its credentials can do."""
-        attributes = self.sample_attributes()
-        scenario = self.with_user("persona", groups, **attributes)
-        outcomes = [oracle.enhanced(scenario, v, "persona") for v in self.skeleton.variants]
+    def persona(self, groups: list[str], pool: str | None = None) -> dict[str, Any]:
+        """Its role when every app client of its pool gives the same one; what its
+        credentials can do."""
+        attributes = self.sample_attributes(pool)
+        scenario = self.with_user("persona", groups, pool, **attributes)
+        variants = scenario.variants_for("persona")
+        outcomes = [oracle.enhanced(scenario, v, "persona") for v in variants]
         sessions = [Session(o.role, "enhanced", v, "persona")
-                    for v, o in zip(self.skeleton.variants, outcomes, strict=True)
-                    if o.issued and o.role]
+                    for v, o in zip(variants, outcomes, strict=True) if o.issued and o.role]
         persona: dict[str, Any] = {"groups": groups}
+        if pool is not None:
+            persona["user_pool"] = pool
         if attributes:
             persona["attributes"] = attributes
-        persona.update(self._role_or_note(outcomes))
+        persona.update(self._role_or_note(variants, outcomes))
         own: Partition = "own" if self.partitioned else None
         persona["allow"] = self.allow(scenario, sessions, own)
         if self.partitioned:
             persona["allow_other_partition"] = self.allow(scenario, sessions, "other")
         return persona
 
-    def _role_or_note(self, outcomes: list[oracle.Outcome]) -> dict[str, str]:
+    def _role_or_note(self, variants: list[str], outcomes: list[oracle.Outcome]
+                      ) -> dict[str, str]:
         """`role` when every app client gives the same outcome, else a `note` naming each."""
         if len({str(o) for o in outcomes}) == 1:
             return {"role": self._role(outcomes[0])}
         return {"note": "role by app client: " + ", ".join(
-            f"{v} -> {self._role(o)}" for v, o in zip(self.skeleton.variants, outcomes,
-                                                      strict=True))}
+            f"{v} -> {self._role(o)}" for v, o in zip(variants, outcomes, strict=True))}
 
     def _role(self, outcome: oracle.Outcome) -> str:
         if outcome.issued and outcome.role:
@@ -250,7 +267,7 @@ class _Reading:
     def guest(self) -> dict[str, Any]:
         outcomes = [oracle.guest(self.skeleton, v) for v in self.skeleton.variants]
         persona: dict[str, Any] = {"guest": True}
-        persona.update(self._role_or_note(outcomes))
+        persona.update(self._role_or_note(list(self.skeleton.variants), outcomes))
         persona["allow"] = {}  # SPEC E5: the guest scope-down names no DynamoDB action
         return persona
 
@@ -262,7 +279,9 @@ class _Reading:
         for name, persona in personas.items():
             acts = persona["allow"].get(shown, [])
             allowed = set(IAM_ACTIONS if acts == ["*"] else acts)
-            for variant in self.skeleton.variants:
+            for variant, spec in self.skeleton.variants.items():
+                if spec.user_pool not in (None, persona.get("user_pool")):
+                    continue  # another pool's app client: the persona never signs in there
                 beyond = self._reach(name, persona, variant) - allowed
                 if beyond and self.skeleton.table is not None:
                     found.append({"check": "escalation", "subject": f"{variant}/{name}",
@@ -282,11 +301,12 @@ class _Reading:
                     if gate is None and oracle.trusts(self.skeleton, r, "unauthenticated")
                     for a in self.actions(self.skeleton, Session(r, "classic", variant, None),
                                           table_shapes)}
-        attributes = persona.get("attributes", {})
-        scenario = self.with_user(name, persona["groups"], **attributes)
+        attributes, pool = persona.get("attributes", {}), persona.get("user_pool")
+        scenario = self.with_user(name, persona["groups"], pool, **attributes)
         reached: list[tuple[Scenario, Session]] = []
         outcomes = [oracle.enhanced(scenario, variant, name)]
-        mapping = self.skeleton.variants[variant].mapping
+        mapping = scenario.mapping_of(variant, scenario.pool_of(name))  # its provider's
+        writable = scenario_writable_claims(self.skeleton, scenario.pool_of(name))
         if mapping is not None and mapping.type == "Token":
             outcomes += [oracle.enhanced(scenario, variant, name, r) for r in roles]
         reached += [(scenario, Session(o.role, "enhanced", variant, name))
@@ -294,9 +314,9 @@ class _Reading:
         reached += [(scenario, Session(r, "classic", variant, name)) for r in roles
                     if oracle.classic(scenario, variant, r).issued]
         for rule in mapping.rules if mapping is not None else []:
-            if rule.claim in self.writable and rule.match != "NotEqual":
-                changed = self.with_user(name, persona["groups"], **{**attributes,
-                                                                     rule.claim: rule.value})
+            if rule.claim in writable and rule.match != "NotEqual":
+                changed = self.with_user(name, persona["groups"], pool,
+                                         **{**attributes, rule.claim: rule.value})
                 outcome = oracle.enhanced(changed, variant, name)
                 if outcome.issued and outcome.role:
                     reached.append((changed, Session(outcome.role, "enhanced", variant, name)))

@@ -144,7 +144,7 @@ def test_a_field_unlike_any_lists_the_fields_a_persona_has(tmp_path: Path) -> No
     assert error.value.where == "personas.readers.colour" and error.value.line == 6
     assert error.value.fix == ("remove or rename this field; the fields here are groups, guest, "
                                "role, allow, allow_other_partition, attributes, flow, "
-                               "custom_role_arn, user, client")
+                               "custom_role_arn, user, client, user_pool")
 
 
 def test_a_persona_written_twice_names_both_lines(tmp_path: Path) -> None:

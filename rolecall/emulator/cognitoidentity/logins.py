@@ -132,7 +132,10 @@ def _check_expiry(claims: Mapping[str, Any], now: float, faults: Faults) -> None
 
 def _providers_for(pool: IdentityPool, provider_name: str, claims: Mapping[str, Any],
                    faults: Faults) -> list[CognitoProvider]:
-    """The pool's app clients for this Logins key; the key must be the token's issuer."""
+    """The pool's app clients for this Logins key; the key must be the token's issuer (with
+    several user pools as providers, another pool's key is refused too)."""
+    if faults.on("token-logins-key-unchecked"):  # the provider read from the token instead
+        provider_name = str(claims.get("iss", "")).removeprefix("https://")
     wrong_issuer_ok = faults.on("token-wrong-issuer-accepted")
     candidates = pool.providers_named(provider_name)
     if not candidates and not wrong_issuer_ok:

@@ -246,12 +246,21 @@ def authenticated_role(pool: IdentityPool, login: VerifiedLogin, custom_role_arn
                        faults: Faults) -> str:
     """The role an authenticated identity gets (E6-E10).
 
+    The mapping is the one of the login's own provider, keyed `<ProviderName>:<ClientId>`
+    (P2: RoleMappings say "how users for a specific identity provider are to mapped to
+    roles", SetIdentityPoolRoles): a pool with two user pools as providers maps each
+    pool's users by its own mapping, and a provider without one gets Roles.authenticated
+    (E6) even when the other provider has a mapping.
+
     CustomRoleArn counts for Token mappings (a role of `cognito:roles`, E7a) and for
     Rules mappings (a role of a matching rule, overriding the order, E9); with no
     mapping it is ignored (assumed: the API reference describes it only for roles
     received in the token).
     """
-    mapping = pool.role_mappings.get(f"{login.provider_name}:{login.client_id}") \
+    key = f"{login.provider_name}:{login.client_id}"
+    if faults.on("mapping-first-provider-only") and pool.settings.providers:
+        key = pool.settings.providers[0].mapping_key  # one mapping read for every login
+    mapping = pool.role_mappings.get(key) \
         if not faults.on("mapping-lookup-provider-only") else None
     mapping = mapping or pool.role_mappings.get(login.provider_name)
     if mapping is None:
