@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import signal
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ SCENARIOS_KEY = pytest.StashKey[list[scenario.Scenario]]()
 SESSION_KEY = pytest.StashKey[pytest.Session]()
 RUNNER_ACTIONS = "runner-actions.json"
 SIGNAL_KEY = pytest.StashKey[str]()  # a signal that arrived before the reporting plugin
+PENDING_SIGNAL_KEY = pytest.StashKey[str]()  # a signal whose KeyboardInterrupt may be lost
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -146,10 +147,26 @@ def _interrupt_on_signals(config: pytest.Config) -> None:
             reporting.note_signal(name)
         else:
             config.stash[SIGNAL_KEY] = name
-        raise KeyboardInterrupt
+        config.stash[PENDING_SIGNAL_KEY] = name
+        raise KeyboardInterrupt(f"interrupted by {name}")
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, interrupt)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object]:
+    """Stop at the next cell when a signal's KeyboardInterrupt was lost.
+
+    Python runs a signal handler between any two bytecodes, also inside a garbage
+    collector's finalizer, where an exception is printed and dropped ("Exception
+    ignored in ..."): Ctrl-C or CI's SIGTERM would then be ignored and the run go on
+    to exit 0. Each cell's end checks, so a lost interrupt still ends the run.
+    """
+    result = yield
+    if PENDING_SIGNAL_KEY in item.config.stash:
+        raise KeyboardInterrupt(f"interrupted by {item.config.stash[PENDING_SIGNAL_KEY]}")
+    return result
 
 
 def _start_own_stack(config: pytest.Config, own: own_stack.OwnStack) -> scenario.Scenario:

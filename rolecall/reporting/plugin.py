@@ -101,6 +101,10 @@ class CellReporting:
             self._tell_readers(session.config, verdict)
             if verdict.status == completeness.INCOMPLETE and session.exitstatus == 0:
                 session.exitstatus = pytest.ExitCode.TESTS_FAILED  # never green when partial
+        if self.interruption and session.exitstatus == 0:
+            # a signal after the last cell, its KeyboardInterrupt lost in a finalizer: the
+            # cells are all observed, but whoever sent it asked the run to stop
+            session.exitstatus = pytest.ExitCode.INTERRUPTED
         return result
 
     def assess(self, session: pytest.Session | None = None) -> Completeness | None:
@@ -182,6 +186,9 @@ class CellReporting:
                 "yellow": True} if extent.status == completeness.SELECTION or extent.not_probed \
                 else {"green": True}
             terminalreporter.write_sep("=", f"rolecall: {extent.headline}", bold=True, **markup)
+            if self.interruption and extent.status != completeness.INCOMPLETE:
+                terminalreporter.write_sep("=", f"rolecall: {self.interruption} after its "
+                                                "planned cells ran", red=True)
 
     def _report_below_threshold(self, terminalreporter: Any) -> None:
         """Audit findings open but below --audit-fail-on passed their cells: said, not hidden."""

@@ -152,3 +152,17 @@ def test_a_k_run_says_selection(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert f"rolecall: {headline}" in run.stdout
     assert evidence_cli_main(["verify", str(run.bundle)]) == 0
     assert "SELECTION" in capsys.readouterr().out
+
+
+def test_a_lost_interrupt_still_stops_the_run(tmp_path: Path) -> None:
+    """Ctrl-C whose KeyboardInterrupt is dropped in a finalizer ends the run at the next cell."""
+    tmp = tmp_path / "run"
+    tmp.mkdir()
+    done = subprocess.run(suite_command(tmp, workers=0, extra=["-p", "tests.evidence.lose_interrupt"]),
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    said = done.stdout + done.stderr
+    run = outputs_of(tmp, said)
+    assert "Exception ignored" in said, "the plugin did not lose the interrupt"
+    verdict = json.loads((run.bundle / "evidence.json").read_text())["completeness"]
+    assert done.returncode != 0 and verdict["status"] == "incomplete", said[-3000:]
+    assert verdict["reason"] == "interrupted by SIGINT" and verdict["observed"] < BOOKS_CELLS
