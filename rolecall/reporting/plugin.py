@@ -65,9 +65,11 @@ class CellReporting:
         self.deselected: list[str] = []
         self.assessed: tuple[Completeness, list[dict[str, Any]]] | None = None
         self.started = False  # a run refused before its session (a bad stack) has no extent
+        self.collect_only = False  # --collect-only plans nothing and runs nothing: no extent
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         self.started = True
+        self.collect_only = bool(session.config.option.collectonly)
         allure_labels.use_redacting_writer()
         redact_log_records()
 
@@ -110,9 +112,7 @@ class CellReporting:
     def assess(self, session: pytest.Session | None = None) -> Completeness | None:
         """The run's completeness, once, in the controller (None where there is nothing to say)."""
         if (self.assessed is None and self.controller and self.store is not None
-                and (self.started or self.interruption)):
-            if session is not None and session.config.option.collectonly:
-                return None
+                and not self.collect_only and (self.started or self.interruption)):
             stop = getattr(session, "shouldfail", None) or getattr(session, "shouldstop", None)
             reason = self.interruption or (f"stopped early: {stop}" if stop else None)
             self.assessed = completeness.assess(

@@ -166,3 +166,14 @@ def test_a_lost_interrupt_still_stops_the_run(tmp_path: Path) -> None:
     verdict = json.loads((run.bundle / "evidence.json").read_text())["completeness"]
     assert done.returncode != 0 and verdict["status"] == "incomplete", said[-3000:]
     assert verdict["reason"] == "interrupted by SIGINT" and verdict["observed"] < BOOKS_CELLS
+
+
+def test_collect_only_leaves_no_bundle_and_no_verdict(tmp_path: Path) -> None:
+    """--collect-only plans and runs nothing: no INCOMPLETE headline, no evidence bundle."""
+    done = subprocess.run(suite_command(tmp_path, workers=0, extra=["--collect-only"]),
+                          cwd=ROOT, capture_output=True, text=True, timeout=600)
+    said = done.stdout + done.stderr
+    assert done.returncode == 0 and f"{BOOKS_CELLS}/" in said and "tests collected" in said, said[-3000:]
+    assert "rolecall: INCOMPLETE" not in said and "evidence bundle" not in said
+    reports = tmp_path / "reports"
+    assert not reports.is_dir() or not any(p.is_dir() for p in reports.iterdir())
