@@ -15,6 +15,10 @@ so `install` wraps two methods of moto's `CognitoIdpUserPool`:
   AWS does ("A client attempted to write unauthorized attribute", aws/aws-sdk-js
   #1319); moto lets any attribute through. A rule keyed on an attribute users
   can write is an escalation path, so the difference matters.
+- the signing key: moto parses the same private key (its resource jwks-private.json)
+  for every user pool it creates, about 45 ms of RSA key checks each, a tenth of the
+  embedded target's time in a matrix run (py-spy); the parsed key is kept and shared,
+  as the key itself already is.
 
 moto's backends are process-global, so the revocation record is too; the
 patch finds the emulator serving the request (for its faults) through
@@ -23,12 +27,14 @@ patch finds the emulator serving the request (for its faults) through
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
 
 import jwt
+from moto.cognitoidp import models as moto_models
 from moto.cognitoidp.models import CognitoIdpBackend, CognitoIdpUserPool, cognitoidp_backends
 
 from rolecall.emulator.cognitoidp.claims import GroupInfo, id_token_claims
@@ -51,12 +57,38 @@ def install(state: EmulatorState) -> None:
         CognitoIdpUserPool.sign_out = _recording_sign_out(CognitoIdpUserPool.sign_out)  # type: ignore[method-assign]
         CognitoIdpBackend.update_user_attributes = _client_write_attributes(  # type: ignore[method-assign]
             CognitoIdpBackend.update_user_attributes)
+        moto_models.jwk = _KeysParsedOnce(moto_models.jwk)  # type: ignore[assignment]
 
 
 def is_revoked(user_pool_id: str, jti: str) -> bool:
     """True when the ID token `jti` of that pool was issued before its user's global sign-out."""
     with _lock:
         return jti in _revoked.get(user_pool_id, set())
+
+
+class _KeysParsedOnce:
+    """joserfc's `jwk` module as moto's cognito-idp models see it, with each RSA key
+    document parsed once: the key objects are only read (tokens are signed with them)."""
+
+    def __init__(self, module: Any) -> None:
+        self._module = module
+        self._parsed: dict[str, Any] = {}
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._module, name)
+
+    @property
+    def RSAKey(self) -> Any:  # the attribute moto reads: jwk.RSAKey.import_key(...)
+        return self
+
+    def import_key(self, value: Any, *args: Any, **kwargs: Any) -> Any:
+        if args or kwargs or not isinstance(value, dict):
+            return self._module.RSAKey.import_key(value, *args, **kwargs)
+        document = json.dumps(value, sort_keys=True)
+        with _lock:
+            if document not in self._parsed:
+                self._parsed[document] = self._module.RSAKey.import_key(value)
+            return self._parsed[document]
 
 
 def find_user_pool(region: str, user_pool_id: str) -> CognitoIdpUserPool | None:
