@@ -12,7 +12,8 @@ order): this package only teaches it what it lacks for rolecall's stacks.
                       API (the same validation as CreateIdentityPool / SetIdentityPoolRoles /
                       SetPrincipalTagAttributeMap, SPEC P1-P3, A1).
 - `dynamodb`          AWS::DynamoDB::Table's ResourcePolicy (SPEC R1), which moto's model
-                      ignores; AWS::DynamoDB::GlobalTable is not served (a placeholder).
+                      ignores, and AWS::DynamoDB::GlobalTable (the CDK's TableV2), which
+                      moto lacks: a table per replica region, each with its own policy.
 - `engine`            the changes to moto's engine: types the target does not serve become
                       placeholders with one warning per type, a failed resource rolls the
                       stack back (CREATE_FAILED event with AWS's error text, ROLLBACK_COMPLETE)

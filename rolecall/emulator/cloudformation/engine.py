@@ -68,6 +68,7 @@ _MODELS: tuple[type[CloudFormationModel], ...] = (
     cognito_idp.UserPool, cognito_idp.UserPoolClient, cognito_idp.UserPoolGroup,
     cognito_idp.UserPoolUserToGroupAttachment, cognito_identity.IdentityPool,
     cognito_identity.IdentityPoolRoleAttachment, cognito_identity.IdentityPoolPrincipalTag,
+    dynamodb.GlobalTable,
 )
 _lock = threading.Lock()
 _installed = False
