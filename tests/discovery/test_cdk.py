@@ -29,17 +29,21 @@ GROUPS = {"Seed000Stack": ["admin-users", "normal-users"], "Seed004Stack": ["edi
           "TenancyStack": ["staff"]}
 
 
+def cli_deploy(endpoint: str, stack: str) -> None:
+    """`aws cloudformation deploy` of a committed CDK template, as a team deploys cdk synth output."""
+    done = subprocess.run(
+        [*PYTHON, "awscli", "--endpoint-url", endpoint, "cloudformation", "deploy",
+         "--template-file", str(TEMPLATES / f"{stack}.template.json"), "--stack-name", stack,
+         "--capabilities", "CAPABILITY_IAM"],
+        capture_output=True, text=True, timeout=300, env=ENV)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
 @pytest.fixture(scope="module")
 def endpoint(emulator: Running) -> str:
-    """The seed stacks and TenancyStack deployed with the AWS CLI, as a team deploys cdk synth
-    output."""
+    """The seed stacks and TenancyStack deployed with the AWS CLI."""
     for stack in GROUPS:
-        done = subprocess.run(
-            [*PYTHON, "awscli", "--endpoint-url", emulator.endpoint, "cloudformation", "deploy",
-             "--template-file", str(TEMPLATES / f"{stack}.template.json"), "--stack-name", stack,
-             "--capabilities", "CAPABILITY_IAM"],
-            capture_output=True, text=True, timeout=300, env=ENV)
-        assert done.returncode == 0, done.stdout + done.stderr
+        cli_deploy(emulator.endpoint, stack)
     return emulator.endpoint
 
 

@@ -15,7 +15,7 @@ import pytest
 import yaml
 
 from tests.discovery.conftest import ROOT, Running
-from tests.discovery.test_cdk import ENV, TEMPLATES, suites
+from tests.discovery.test_cdk import ENV, cli_deploy, suites
 from tests.discovery.test_run import PYTHON
 
 STACK = "GlobalTableStack"
@@ -24,12 +24,7 @@ TABLE = "OrdersA9B65338"  # the TableV2's logical id: init names tables by it
 
 @pytest.fixture(scope="module")
 def endpoint(emulator: Running) -> str:
-    done = subprocess.run(
-        [*PYTHON, "awscli", "--endpoint-url", emulator.endpoint, "cloudformation", "deploy",
-         "--template-file", str(TEMPLATES / f"{STACK}.template.json"), "--stack-name", STACK,
-         "--capabilities", "CAPABILITY_IAM"],
-        capture_output=True, text=True, timeout=300, env=ENV)
-    assert done.returncode == 0, done.stdout + done.stderr
+    cli_deploy(emulator.endpoint, STACK)
     return emulator.endpoint
 
 

@@ -27,7 +27,7 @@ from rolecall.model.errors import ScenarioError
 from rolecall.model.scenario import Scenario
 from rolecall.model.tables import KeyAttribute
 from tests.discovery.conftest import ROOT, Running
-from tests.discovery.test_cdk import ENV, TEMPLATES, suites
+from tests.discovery.test_cdk import ENV, cli_deploy, suites
 from tests.discovery.test_run import PYTHON
 
 HERE = Path(__file__).resolve().parent
@@ -41,12 +41,7 @@ TEAM_ITEMS = {"order": "team-order-1", "customer": "team-customer-1"}  # the tea
 def endpoint(emulator: Running) -> str:
     """TablesStack deployed with the AWS CLI, as a team deploys cdk synth output, with one item of
     the team's own in each table (a run must leave it alone)."""
-    done = subprocess.run(
-        [*PYTHON, "awscli", "--endpoint-url", emulator.endpoint, "cloudformation", "deploy",
-         "--template-file", str(TEMPLATES / f"{STACK}.template.json"), "--stack-name", STACK,
-         "--capabilities", "CAPABILITY_IAM"],
-        capture_output=True, text=True, timeout=300, env=ENV)
-    assert done.returncode == 0, done.stdout + done.stderr
+    cli_deploy(emulator.endpoint, STACK)
     found = discover(clients.emulated(emulator.endpoint), stack=STACK)
     dynamodb = clients.emulated(emulator.endpoint).client("dynamodb")
     for table, (key, value) in zip(_tables(found), TEAM_ITEMS.items(), strict=True):

@@ -21,7 +21,7 @@ from rolecall.account.provision import RunSecrets
 from rolecall.model import entitlements as ent
 from rolecall.model.errors import ScenarioError
 from tests.discovery.conftest import ROOT, Running
-from tests.discovery.test_cdk import ENV, TEMPLATES, suites
+from tests.discovery.test_cdk import ENV, TEMPLATES, cli_deploy, suites
 from tests.discovery.test_run import PYTHON
 
 STACK = "TwoPoolsStack"
@@ -32,12 +32,7 @@ REVIEWED = HERE / "twopools.entitlements.yaml"
 @pytest.fixture(scope="module")
 def endpoint(emulator: Running) -> str:
     """TwoPoolsStack deployed with the AWS CLI, as a team deploys cdk synth output."""
-    done = subprocess.run(
-        [*PYTHON, "awscli", "--endpoint-url", emulator.endpoint, "cloudformation", "deploy",
-         "--template-file", str(TEMPLATES / f"{STACK}.template.json"), "--stack-name", STACK,
-         "--capabilities", "CAPABILITY_IAM"],
-        capture_output=True, text=True, timeout=300, env=ENV)
-    assert done.returncode == 0, done.stdout + done.stderr
+    cli_deploy(emulator.endpoint, STACK)
     return emulator.endpoint
 
 
