@@ -73,7 +73,7 @@ def cli(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> AwsCli:
     return AwsCli(aws_cli(), emulator.endpoint, tmp_path_factory.mktemp("aws-home"), [])
 
 
-def _deployed(emulator: Emulator, cli: AwsCli, name: str, directory: Path) -> Iterator[Deployed]:
+def deployed(emulator: Emulator, cli: AwsCli, name: str, directory: Path) -> Iterator[Deployed]:
     result = deploy(cli, template(name), name, directory)
     assert result.returncode == 0, result.stderr[-1500:]
     assert f"Successfully created/updated stack - {name}" in result.stdout
@@ -84,13 +84,13 @@ def _deployed(emulator: Emulator, cli: AwsCli, name: str, directory: Path) -> It
 @pytest.fixture(scope="module")
 def seed000(emulator: Emulator, cli: AwsCli,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
-    yield from _deployed(emulator, cli, "Seed000Stack", tmp_path_factory.mktemp("seed000"))
+    yield from deployed(emulator, cli, "Seed000Stack", tmp_path_factory.mktemp("seed000"))
 
 
 @pytest.fixture(scope="module")
 def seed004(emulator: Emulator, cli: AwsCli,
             tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
-    yield from _deployed(emulator, cli, "Seed004Stack", tmp_path_factory.mktemp("seed004"))
+    yield from deployed(emulator, cli, "Seed004Stack", tmp_path_factory.mktemp("seed004"))
 
 
 def add_user(emulator: Emulator, pool_id: str, groups: tuple[str, ...] = (),

@@ -26,6 +26,7 @@ from tests.emulator.test_cloudformation import (
     add_user,
     credentials,
     deploy,
+    deployed,
     id_token,
     read_stack,
     template,
@@ -45,10 +46,7 @@ def cli(emulator: Emulator, tmp_path_factory: pytest.TempPathFactory) -> AwsCli:
 @pytest.fixture(scope="module")
 def stack(emulator: Emulator, cli: AwsCli,
           tmp_path_factory: pytest.TempPathFactory) -> Iterator[Deployed]:
-    result = deploy(cli, template(STACK), STACK, tmp_path_factory.mktemp("globaltable"))
-    assert result.returncode == 0, result.stderr[-1500:]
-    yield read_stack(emulator, STACK)
-    client(emulator.endpoint, "cloudformation").delete_stack(StackName=STACK)
+    yield from deployed(emulator, cli, STACK, tmp_path_factory.mktemp("globaltable"))
 
 
 def test_the_replica_is_a_table_as_the_template_says(emulator: Emulator, stack: Deployed) -> None:
