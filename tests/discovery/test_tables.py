@@ -27,7 +27,7 @@ from rolecall.model.errors import ScenarioError
 from rolecall.model.scenario import Scenario
 from rolecall.model.tables import KeyAttribute
 from tests.discovery.conftest import ROOT, Running
-from tests.discovery.test_cdk import ENV, cli_deploy, suites
+from tests.discovery.test_cdk import ENV, cli_deploy, cli_init, suites
 from tests.discovery.test_run import PYTHON
 
 HERE = Path(__file__).resolve().parent
@@ -151,10 +151,7 @@ def test_init_predicts_the_matrix_and_the_run_is_green_and_clean(
     run with init's file is green, probes Customers and the batches and transactions over both
     tables, and leaves neither table an item of its own nor a test user."""
     out = tmp_path / "tables.yaml"
-    done = subprocess.run([*PYTHON, "rolecall.tools.cli", "init", "--stack", STACK,
-                           "--endpoint-url", endpoint, "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120, env=ENV)
-    assert done.returncode == 0, done.stderr
+    cli_init(endpoint, STACK, out)
     written = yaml.safe_load(out.read_text())["personas"]
     reviewed = yaml.safe_load(REVIEWED.read_text())["personas"]
     for name, persona in reviewed.items():
@@ -223,14 +220,19 @@ def test_a_wrong_table_entitlement_fails_exactly_its_cells(
 def test_an_interrupted_run_leaves_no_item_in_any_table(
         endpoint: str, found: Discovery, tmp_path: Path) -> None:
     """Ctrl-C once the seed items are in both tables: the journal knows them (and every probe
-    item), and teardown removes them from each table before the run ends."""
+    item), and teardown removes them from each table before the run ends. The run's last cell
+    waits for the signal (tests/evidence/hold_last.py): a loaded machine could otherwise see
+    all 224 cells run before the signal lands, and the run rightly end complete."""
     before = _items(endpoint, found)
     users = _users(endpoint, found)
+    held = tmp_path / "held"
+    held.mkdir()
     run = subprocess.Popen(
-        [*PYTHON, "pytest", "suites", "-q", "-p", "no:cacheprovider", "--stack", STACK,
-         "--entitlements", str(REVIEWED), "--endpoint-url", endpoint,
+        [*PYTHON, "pytest", "suites", "-q", "-p", "no:cacheprovider", "-p", "tests.evidence.hold_last",
+         "--stack", STACK, "--entitlements", str(REVIEWED), "--endpoint-url", endpoint,
          "--evidence-dir", str(tmp_path)],
-        cwd=ROOT, env=ENV, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        cwd=ROOT, env={**ENV, "ROLECALL_TEST_HOLD_DIR": str(held)},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     deadline = time.time() + 60
     seeded: dict[str, list[dict[str, Any]]] = {}
     while time.time() < deadline and run.poll() is None:
