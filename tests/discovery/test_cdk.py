@@ -39,6 +39,14 @@ def cli_deploy(endpoint: str, stack: str) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+def cli_init(endpoint: str, stack: str, out: Path) -> None:
+    """`rolecall init --stack` on a deployed stack, its entitlements file written to `out`."""
+    done = subprocess.run([*PYTHON, "rolecall.tools.cli", "init", "--stack", stack,
+                           "--endpoint-url", endpoint, "--out", str(out)],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120, env=ENV)
+    assert done.returncode == 0, done.stderr
+
+
 @pytest.fixture(scope="module")
 def endpoint(emulator: Running) -> str:
     """The seed stacks and TenancyStack deployed with the AWS CLI."""
@@ -60,10 +68,7 @@ def suites(*args: str) -> tuple[int, str, list[str]]:
 @pytest.mark.parametrize("stack", list(GROUPS))
 def test_init_then_run_is_green(endpoint: str, stack: str, tmp_path: Path) -> None:
     out = tmp_path / f"{stack}.yaml"
-    done = subprocess.run([*PYTHON, "rolecall.tools.cli", "init", "--stack", stack,
-                           "--endpoint-url", endpoint, "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120, env=ENV)
-    assert done.returncode == 0, done.stderr
+    cli_init(endpoint, stack, out)
     written = yaml.safe_load(out.read_text())
     named = {g for p in written["personas"].values() for g in p.get("groups", [])}
     assert named == set(GROUPS[stack])
@@ -197,10 +202,7 @@ def test_init_predicts_boundary_table_policy_and_tenant(endpoint: str, tmp_path:
     every item call to the persona's tenant: on another tenant's partition only DescribeTable
     (no partition key) is allowed. Granting DeleteItem by hand turns exactly that cell red."""
     out = tmp_path / "tenancy.yaml"
-    done = subprocess.run([*PYTHON, "rolecall.tools.cli", "init", "--stack", "TenancyStack",
-                           "--endpoint-url", endpoint, "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120, env=ENV)
-    assert done.returncode == 0, done.stderr
+    cli_init(endpoint, "TenancyStack", out)
     staff = yaml.safe_load(out.read_text())["personas"]["staff"]
     assert staff["attributes"] == {"custom:tenant": "tenant-a"}
     assert staff["allow"] == {ORDERS: ["GetItem", "BatchGetItem", "Query", "PutItem", "UpdateItem",

@@ -8,15 +8,13 @@ init's file is green; granting DeleteItem by hand turns exactly that cell red.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.discovery.conftest import ROOT, Running
-from tests.discovery.test_cdk import ENV, cli_deploy, suites
-from tests.discovery.test_run import PYTHON
+from tests.discovery.conftest import Running
+from tests.discovery.test_cdk import cli_deploy, cli_init, suites
 
 STACK = "GlobalTableStack"
 TABLE = "OrdersA9B65338"  # the TableV2's logical id: init names tables by it
@@ -31,10 +29,7 @@ def endpoint(emulator: Running) -> str:
 @pytest.fixture(scope="module")
 def entitlements(endpoint: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("globaltable") / "globaltable.yaml"
-    done = subprocess.run([*PYTHON, "rolecall.tools.cli", "init", "--stack", STACK,
-                           "--endpoint-url", endpoint, "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120, env=ENV)
-    assert done.returncode == 0, done.stderr
+    cli_init(endpoint, STACK, out)
     return out
 
 

@@ -9,7 +9,6 @@ cells red.
 
 from __future__ import annotations
 
-import subprocess
 from pathlib import Path
 
 import pytest
@@ -20,9 +19,8 @@ from rolecall.account.discovery import discover
 from rolecall.account.provision import RunSecrets
 from rolecall.model import entitlements as ent
 from rolecall.model.errors import ScenarioError
-from tests.discovery.conftest import ROOT, Running
-from tests.discovery.test_cdk import ENV, TEMPLATES, cli_deploy, suites
-from tests.discovery.test_run import PYTHON
+from tests.discovery.conftest import Running
+from tests.discovery.test_cdk import TEMPLATES, cli_deploy, cli_init, suites
 
 STACK = "TwoPoolsStack"
 HERE = Path(__file__).resolve().parent
@@ -72,10 +70,7 @@ def test_a_persona_names_its_pool_or_is_refused(endpoint: str, tmp_path: Path) -
 
 def test_init_then_run_is_green(endpoint: str, tmp_path: Path) -> None:
     out = tmp_path / "twopools.yaml"
-    done = subprocess.run([*PYTHON, "rolecall.tools.cli", "init", "--stack", STACK,
-                           "--endpoint-url", endpoint, "--out", str(out)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120, env=ENV)
-    assert done.returncode == 0, done.stderr
+    cli_init(endpoint, STACK, out)
     personas = yaml.safe_load(out.read_text())["personas"]
     assert {p: spec.get("user_pool") for p, spec in personas.items()} == {
         "staff-admins": "staffpool", "staff-readers": "staffpool",
