@@ -36,8 +36,7 @@ EMULATOR_KEY = pytest.StashKey[Any]()
 SCENARIOS_KEY = pytest.StashKey[list[scenario.Scenario]]()
 SESSION_KEY = pytest.StashKey[pytest.Session]()
 RUNNER_ACTIONS = "runner-actions.json"
-SIGNAL_KEY = pytest.StashKey[str]()  # a signal that arrived before the reporting plugin
-PENDING_SIGNAL_KEY = pytest.StashKey[str]()  # a signal whose KeyboardInterrupt may be lost
+SIGNAL_KEY = pytest.StashKey[str]()  # the signal that arrived (its KeyboardInterrupt may be lost)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -142,12 +141,10 @@ def _interrupt_on_signals(config: pytest.Config) -> None:
     """
     def interrupt(signum: int, _frame: Any) -> None:
         name = signal.Signals(signum).name
+        config.stash[SIGNAL_KEY] = name
         reporting = config.pluginmanager.get_plugin("rolecall-reporting")
         if isinstance(reporting, plugin.CellReporting):
             reporting.note_signal(name)
-        else:
-            config.stash[SIGNAL_KEY] = name
-        config.stash[PENDING_SIGNAL_KEY] = name
         raise KeyboardInterrupt(f"interrupted by {name}")
 
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -164,8 +161,8 @@ def pytest_runtest_protocol(item: pytest.Item) -> Generator[None, object, object
     to exit 0. Each cell's end checks, so a lost interrupt still ends the run.
     """
     result = yield
-    if PENDING_SIGNAL_KEY in item.config.stash:
-        raise KeyboardInterrupt(f"interrupted by {item.config.stash[PENDING_SIGNAL_KEY]}")
+    if SIGNAL_KEY in item.config.stash:
+        raise KeyboardInterrupt(f"interrupted by {item.config.stash[SIGNAL_KEY]}")
     return result
 
 
